@@ -1,0 +1,53 @@
+/**
+ * The stage contract: the only thing the engine and a module stage share.
+ *
+ * A module stage is a TypeScript file whose default export is a `Stage`.
+ * The engine runs it in a child process and hands it a `StageContext`.
+ * The engine knows nothing of what a stage does; a stage knows nothing of
+ * hashing, caching or locks.
+ */
+
+/** One progress report; `done`/`total` drive the progress bar, `metrics` are shown beside it. */
+export interface Progress {
+  done: number;
+  total: number;
+  /** Free-form numbers worth showing live, e.g. { loss: 0.12, val_loss: 0.09 }. */
+  metrics?: Record<string, number>;
+  /** A short status line, e.g. "epoch 3/50". */
+  message?: string;
+}
+
+export interface StageContext {
+  /** Stage name as declared in pipeline.yaml. */
+  stage: string;
+  /** Absolute path of the folder holding pipeline.yaml. Relative paths in params resolve from here. */
+  root: string;
+  /**
+   * Values of the params the stage declares (and those interpolated into its
+   * paths), keyed by their dotted name: `ctx.params['train.lr']`. A key naming
+   * a subtree (e.g. `augment`) maps to that whole object.
+   */
+  params: Readonly<Record<string, unknown>>;
+  /** Absolute dep paths, in declared order (globs expanded to their matching files, sorted). */
+  deps: readonly string[];
+  /**
+   * Absolute paths to write the outs to, in declared order. They are temporary
+   * locations: the engine moves them into place only if `run` resolves.
+   */
+  outs: readonly string[];
+  /** Report progress; cheap to call often (the engine throttles rendering). */
+  progress(p: Progress): void;
+  /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+export interface Stage {
+  /** Resolve on success; throw (or reject) to fail the stage. */
+  run(ctx: StageContext): Promise<void>;
+}
+
+/** Identity helper so stage files get type checking: `export default defineStage({ async run(ctx) {…} })`. */
+export function defineStage(stage: Stage): Stage {
+  return stage;
+}
