@@ -1,0 +1,51 @@
+/**
+ * The resolved pipeline: what the config phase hands to the graph, fingerprint
+ * and execution phases. Everything here is plain data, already validated and
+ * interpolated; later phases never look at YAML again.
+ */
+
+/** A position in pipeline.yaml, for diagnostics (1-based line and column). */
+export interface SourceSpan {
+  file: string;
+  line: number;
+  col: number;
+  /** Length of the offending text on that line, for the underline. */
+  length: number;
+}
+
+export interface ResolvedStage {
+  name: string;
+  desc?: string;
+  /** Exactly one of `module` (project-relative path of a TS stage module) or `cmd` is set. */
+  module?: string;
+  cmd?: string;
+  /** Deps as written after interpolation, project-relative (or absolute when outside the project). Globs unexpanded. */
+  deps: string[];
+  /** Outs as written after interpolation, project-relative. */
+  outs: string[];
+  /** Every param the stage uses: declared keys plus interpolated ones, dotted name → value. Sorted by key. */
+  params: Record<string, unknown>;
+  /** Run even when up to date. */
+  alwaysRun: boolean;
+  /** Whether outs go to the run cache. */
+  cache: boolean;
+  /** Heavy stages never run beside another heavy stage. */
+  heavy: boolean;
+  /** Where each field came from, for diagnostics raised after loading (missing deps, duplicate outs…). */
+  spans: {
+    stage: SourceSpan;
+    deps: SourceSpan[];
+    outs: SourceSpan[];
+  };
+}
+
+export interface Pipeline {
+  /** Absolute path of pipeline.yaml. */
+  file: string;
+  /** Absolute path of the folder holding it; every relative path resolves from here. */
+  root: string;
+  /** The whole params tree after `--set` overrides. */
+  params: Record<string, unknown>;
+  /** Stages in declaration order. */
+  stages: Map<string, ResolvedStage>;
+}
