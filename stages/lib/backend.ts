@@ -1,0 +1,150 @@
+/**
+ * Picks the TF.js compute backend from `runtime.backend`.
+ *
+ * The native packages (`@tensorflow/tfjs-node-gpu`, `@tensorflow/tfjs-node`) are
+ * optional: they are not dependencies of this project (they cannot be built
+ * everywhere), so they are imported dynamically and a missing one is a normal
+ * outcome for `auto`, and a clear error for an explicit choice.
+ */
+import * as os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** Imports a module by specifier; injectable so tests can simulate absent packages. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+export interface BackendOptions {
+  /** WASM threads (ignored where the WASM build has no thread support, e.g. Node). */
+  threads?: number;
+  importer?: ModuleImporter;
+  /** Called once per candidate that was tried and failed, with why. */
+  onSkip?: (candidate: string, reason: string) => void;
+}
+
+export interface BackendSelection {
+  /** The TF.js backend name now active: 'tensorflow', 'wasm' or 'cpu'. */
+  name: string;
+  /** Which choice produced it (e.g. 'tensorflow-gpu' runs as TF.js backend 'tensorflow'). */
+  choice: Exclude<BackendChoice, 'auto'>;
+  /** Candidates tried before it, with the reason each failed. */
+  skipped: { candidate: string; reason: string }[];
+}
+
+export class BackendUnavailableError extends Error {
+  constructor(
+    readonly choice: string,
+    readonly reason: string,
+  ) {
+    super(`runtime.backend '${choice}' is not available: ${reason}. ${INSTALL_HINT[choice] ?? ''}`.trim());
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+const INSTALL_HINT: Record<string, string> = {
+  'tensorflow-gpu':
+    'Install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` (needs CUDA/cuDNN and a prebuilt libtensorflow for this platform), or set runtime.backend to auto.',
+  tensorflow:
+    'Install it with `npm install @tensorflow/tfjs-node@4.22.0` (downloads a prebuilt libtensorflow for this platform), or set runtime.backend to auto.',
+  wasm: 'It ships with this project as `@tensorflow/tfjs-backend-wasm`; run `npm ci` again.',
+  cpu: '',
+};
+
+const defaultImporter: ModuleImporter = (specifier) => import(specifier);
+
+/** Order `auto` tries, fastest first. */
+const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export function parseBackendChoice(value: unknown): BackendChoice {
+  const v = value === undefined || value === null || value === '' ? 'auto' : String(value);
+  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
+  throw new Error(`runtime.backend must be one of ${BACKEND_CHOICES.join(', ')}; got '${v}'`);
+}
+
+/** Activates the backend `choice` asks for (or the best available for `auto`) and returns what runs. */
+export async function selectBackend(choice: BackendChoice, opts: BackendOptions = {}): Promise<BackendSelection> {
+  const importer = opts.importer ?? defaultImporter;
+  const skipped: { candidate: string; reason: string }[] = [];
+  const candidates = choice === 'auto' ? AUTO_ORDER : [choice];
+  for (const candidate of candidates) {
+    try {
+      const name = await activate(candidate, importer, opts.threads);
+      return { name, choice: candidate, skipped };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      if (choice !== 'auto') throw new BackendUnavailableError(candidate, reason);
+      skipped.push({ candidate, reason });
+      opts.onSkip?.(candidate, reason);
+    }
+  }
+  throw new Error(`no TF.js backend could start: ${skipped.map((s) => `${s.candidate} (${s.reason})`).join('; ')}`);
+}
+
+async function activate(
+  candidate: Exclude<BackendChoice, 'auto'>,
+  importer: ModuleImporter,
+  threads: number | undefined,
+): Promise<string> {
+  switch (candidate) {
+    case 'tensorflow-gpu':
+      await importer('@tensorflow/tfjs-node-gpu');
+      return await switchTo('tensorflow');
+    case 'tensorflow':
+      await importer('@tensorflow/tfjs-node');
+      return await switchTo('tensorflow');
+    case 'wasm': {
+      const wasm = (await importer('@tensorflow/tfjs-backend-wasm')) as {
+        setThreadsCount?: (n: number) => void;
+      };
+      if (threads && threads > 0 && typeof wasm.setThreadsCount === 'function') wasm.setThreadsCount(threads);
+      return await switchTo('wasm');
+    }
+    case 'cpu':
+      return await switchTo('cpu');
+  }
+}
+
+/** Sets the backend and proves it computes: a package can import yet fail to run (missing libtensorflow, no GPU). */
+async function switchTo(name: string): Promise<string> {
+  if (!tf.findBackendFactory(name)) throw new Error(`TF.js backend '${name}' was not registered by its package`);
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`TF.js backend '${name}' failed to initialise`);
+  await tf.ready();
+  const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync());
+  if (sum[0] !== 4 || sum[1] !== 6) throw new Error(`TF.js backend '${name}' computed a wrong result in its self-test`);
+  return tf.getBackend();
+}
+
+/** Reads `runtime.backend` / `runtime.threads` from stage params, activates it and logs which one runs. */
+export async function setupBackend(
+  params: Readonly<Record<string, unknown>>,
+  log: (m: string) => void,
+  warn: (m: string) => void,
+): Promise<string> {
+  const choice = parseBackendChoice(params['runtime.backend']);
+  const threads = threadCount(params['runtime.threads']);
+  const selection = await selectBackend(choice, {
+    threads,
+    onSkip: (candidate, reason) => {
+      // The native packages are optional; only say why at log level.
+      if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') log(`backend ${candidate} skipped: ${reason}`);
+      else warn(`backend ${candidate} skipped: ${reason}`);
+    },
+  });
+  log(`TF.js backend: ${selection.name} (runtime.backend=${choice}${selection.choice !== selection.name ? `, via ${selection.choice}` : ''})`);
+  return selection.name;
+}
+
+/** `runtime.threads`: 0/absent = all cores. */
+export function threadCount(value: unknown): number {
+  const n = Number(value ?? 0);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`runtime.threads must be a non-negative integer; got '${String(value)}'`);
+  if (n === 0) return Math.max(1, availableCores());
+  return Math.floor(n);
+}
+
+function availableCores(): number {
+  // availableParallelism respects CPU affinity (containers, taskset).
+  return os.availableParallelism();
+}

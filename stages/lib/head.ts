@@ -1,0 +1,109 @@
+/**
+ * The trainable head: GlobalAveragePooling → Dropout → Dense(1, sigmoid).
+ *
+ * GAP is linear, so training the Dropout → Dense part on cached pooled features
+ * is exactly training the head on the backbone's maps; the base runs once per
+ * image, never per epoch. Keeping GAP → Dense (no hidden layer) is what makes
+ * class activation maps apply (cam.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export const HEAD_GAP = 'head_gap';
+export const HEAD_DROPOUT = 'head_dropout';
+export const HEAD_DENSE = 'head_dense';
+
+export const OPTIMIZERS = ['adam', 'adadelta', 'sgd', 'rmsprop'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+/** The trained Dense(1) weights: P(dog) = sigmoid(kernel · pooled + bias). */
+export interface HeadWeights {
+  kernel: number[];
+  bias: number;
+}
+
+/** Dropout → Dense on pooled features of width `featureDim`: what `train` fits. */
+export function featureClassifier(featureDim: number, dropout: number, seed: number): tf.Sequential {
+  checkDropout(dropout);
+  const model = tf.sequential({ name: 'head_on_features' });
+  model.add(tf.layers.dropout({ inputShape: [featureDim], rate: dropout, seed, name: HEAD_DROPOUT }));
+  model.add(
+    tf.layers.dense({
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      biasInitializer: 'zeros',
+      name: HEAD_DENSE,
+    }),
+  );
+  return model;
+}
+
+/** The full model: frozen base → GAP → Dropout → Dense(1, sigmoid). Marks every base layer untrainable. */
+export function attachHead(backbone: tf.LayersModel, dropout: number, seed = 0): tf.LayersModel {
+  checkDropout(dropout);
+  for (const layer of backbone.layers) layer.trainable = false;
+  const maps = backbone.outputs[0];
+  const pooled = tf.layers.globalAveragePooling2d({ name: HEAD_GAP }).apply(maps) as tf.SymbolicTensor;
+  const dropped = tf.layers.dropout({ rate: dropout, name: HEAD_DROPOUT }).apply(pooled) as tf.SymbolicTensor;
+  const prob = tf.layers
+    .dense({
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      name: HEAD_DENSE,
+    })
+    .apply(dropped) as tf.SymbolicTensor;
+  return tf.model({ inputs: backbone.inputs, outputs: prob, name: `${backbone.name}_dogs_vs_cats` });
+}
+
+export function readHeadWeights(model: tf.LayersModel): HeadWeights {
+  const [kernel, bias] = model.getLayer(HEAD_DENSE).getWeights();
+  return { kernel: Array.from(kernel.dataSync()), bias: bias.dataSync()[0] };
+}
+
+export function writeHeadWeights(model: tf.LayersModel, w: HeadWeights): void {
+  const dense = model.getLayer(HEAD_DENSE);
+  const [k, b] = dense.getWeights();
+  if (k.shape[0] !== w.kernel.length) {
+    throw new Error(`head weights have ${w.kernel.length} inputs but the model's ${HEAD_DENSE} has ${k.shape[0]}`);
+  }
+  const kernel = tf.tensor2d(w.kernel, [w.kernel.length, 1]);
+  const bias = tf.tensor1d([w.bias]);
+  dense.setWeights([kernel, bias]);
+  kernel.dispose();
+  bias.dispose();
+}
+
+/** P(dog) for each row of pooled features [n, channels], in plain JS (the head is one dot product). */
+export function headProbabilities(pooled: Float32Array, channels: number, w: HeadWeights): Float32Array {
+  if (channels !== w.kernel.length) throw new Error(`features have ${channels} channels, head expects ${w.kernel.length}`);
+  const n = pooled.length / channels;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let z = w.bias;
+    for (let k = 0; k < channels; k++) z += w.kernel[k] * pooled[i * channels + k];
+    out[i] = 1 / (1 + Math.exp(-z));
+  }
+  return out;
+}
+
+export function makeOptimizer(name: unknown, lr: number): tf.Optimizer {
+  if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`train.lr must be a positive number; got ${lr}`);
+  switch (name) {
+    case 'adam':
+      return tf.train.adam(lr);
+    case 'adadelta':
+      // Keras' Adadelta defaults (rho 0.95, eps 1e-7); Keras 2.0 used lr=1.0.
+      return tf.train.adadelta(lr, 0.95, 1e-7);
+    case 'sgd':
+      return tf.train.momentum(lr, 0.9);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr);
+    default:
+      throw new Error(`train.optimizer must be one of ${OPTIMIZERS.join(', ')}; got '${String(name)}'`);
+  }
+}
+
+function checkDropout(rate: number): void {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout must be in [0, 1); got ${rate}`);
+}
