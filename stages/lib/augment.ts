@@ -1,0 +1,408 @@
+/**
+ * Image augmentation with Keras `ImageDataGenerator` semantics, on the raw
+ * `size × size × 3` rasters that `images.ts` produces.
+ *
+ * What the keys mean (as in current Keras / keras-preprocessing):
+ * - `rotation_range` (degrees): angle drawn from U(−r, r).
+ * - `width_shift_range`, `height_shift_range` (fraction of the side): shift drawn
+ *   from U(−r, r)·side. Only fractions in [0, 1) are accepted here (Keras also
+ *   takes integer pixel counts; we do not, so one config fits every input size).
+ * - `shear_range` (DEGREES, counter-clockwise): shear angle from U(−r, r). Keras
+ *   took radians before keras-preprocessing 1.0.2 / Keras 2.2; with degrees the
+ *   notebook's `shear_range: 0.2` is a 0.2° shear, next to nothing. To mean the
+ *   old 0.2 rad, write 11.5.
+ * - `zoom_range`: a number z gives [1−z, 1+z]; or [lo, hi]. zx, zy are drawn
+ *   independently. As in Keras a factor above 1 samples a larger area, so the
+ *   picture gets SMALLER (zooms out), below 1 it zooms in.
+ * - `horizontal_flip`, `vertical_flip`: each applied with probability ½ (exact
+ *   mirror, after the affine warp, as Keras does).
+ * - `fill_mode` for points sampled outside the image: 'nearest' (edge pixel),
+ *   'constant' (`cval`), 'reflect' (d c b a | a b c d | d c b a, scipy 'reflect'),
+ *   'wrap' (periodic).
+ * - `interpolation`: 'bilinear' (Keras' default interpolation_order=1) or 'nearest'.
+ * Plus pipeline keys: `copies` (augmented copies per training image) and `seed`.
+ *
+ * Geometry: one affine map M = R·T·Sh·Z (rotation, shift, shear, zoom, composed
+ * in Keras' order) about the image centre, mapping OUTPUT coordinates (x = column,
+ * y = row) to the INPUT point that is sampled. So a positive `tx` samples to the
+ * right and the content moves LEFT. The centre is the exact pixel centre
+ * (side−1)/2 — Keras uses side/2+0.5, half a pixel off, which makes a pure
+ * rotation drift; identity and integer shifts are exact either way.
+ */
+import type { Rng } from './random.ts';
+
+export type FillMode = 'nearest' | 'constant' | 'reflect' | 'wrap';
+export type Interpolation = 'bilinear' | 'nearest';
+
+export interface AugmentConfig {
+  rotation_range: number;
+  width_shift_range: number;
+  height_shift_range: number;
+  shear_range: number;
+  zoom_range: [number, number];
+  horizontal_flip: boolean;
+  vertical_flip: boolean;
+  fill_mode: FillMode;
+  cval: number;
+  interpolation: Interpolation;
+  /** Augmented copies per training image (0 = train on the originals only). */
+  copies: number;
+  seed: number;
+}
+
+export const DEFAULT_AUGMENT_CONFIG: Readonly<AugmentConfig> = Object.freeze({
+  rotation_range: 0,
+  width_shift_range: 0,
+  height_shift_range: 0,
+  shear_range: 0,
+  zoom_range: [1, 1] as [number, number],
+  horizontal_flip: false,
+  vertical_flip: false,
+  fill_mode: 'nearest',
+  cval: 0,
+  interpolation: 'bilinear',
+  copies: 0,
+  seed: 0,
+});
+
+/** One random draw: what to do to one image. Shifts are fractions of the side, so a transform fits any size. */
+export interface Transform {
+  /** Rotation, degrees. */
+  theta: number;
+  /** Horizontal shift (fraction of the width); positive samples to the right. */
+  tx: number;
+  /** Vertical shift (fraction of the height); positive samples below. */
+  ty: number;
+  /** Shear angle, degrees. */
+  shear: number;
+  /** Zoom factors along x (columns) and y (rows); 1 = none, > 1 zooms out. */
+  zx: number;
+  zy: number;
+  flipHorizontal: boolean;
+  flipVertical: boolean;
+}
+
+export const IDENTITY_TRANSFORM: Readonly<Transform> = Object.freeze({
+  theta: 0,
+  tx: 0,
+  ty: 0,
+  shear: 0,
+  zx: 1,
+  zy: 1,
+  flipHorizontal: false,
+  flipVertical: false,
+});
+
+export class AugmentConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.length === 1 ? problems[0]! : `invalid augment config:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'AugmentConfigError';
+    this.problems = problems;
+  }
+}
+
+const FILL_MODES: readonly FillMode[] = ['nearest', 'constant', 'reflect', 'wrap'];
+const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'nearest'];
+const KNOWN_KEYS = Object.keys(DEFAULT_AUGMENT_CONFIG);
+/** Keras ImageDataGenerator options we knowingly do not implement, to say so rather than "unknown". */
+const KERAS_UNSUPPORTED = [
+  'featurewise_center',
+  'samplewise_center',
+  'featurewise_std_normalization',
+  'samplewise_std_normalization',
+  'zca_whitening',
+  'zca_epsilon',
+  'brightness_range',
+  'channel_shift_range',
+  'rescale',
+  'preprocessing_function',
+  'data_format',
+  'validation_split',
+  'dtype',
+];
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function closest(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(key.toLowerCase(), c);
+    if (dist < bestDistance) [best, bestDistance] = [c, dist];
+  }
+  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : String(v));
+
+/**
+ * Check a raw `augment` params subtree and fill in defaults. Throws an
+ * `AugmentConfigError` listing every problem, each naming the key and its
+ * allowed range, e.g. `augment.zoom_range must be in [0, 1), got 1.5`.
+ * `undefined`/`null` means "no augmentation" (all defaults).
+ */
+export function validateAugmentConfig(raw: unknown, prefix = 'augment'): AugmentConfig {
+  if (raw === undefined || raw === null) return { ...DEFAULT_AUGMENT_CONFIG, zoom_range: [1, 1] };
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new AugmentConfigError([`${prefix} must be a mapping of augmentation keys, got ${show(raw)}`]);
+  }
+  const input = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const cfg: AugmentConfig = { ...DEFAULT_AUGMENT_CONFIG, zoom_range: [1, 1] };
+
+  for (const key of Object.keys(input)) {
+    if (KNOWN_KEYS.includes(key)) continue;
+    if (KERAS_UNSUPPORTED.includes(key)) {
+      problems.push(`${prefix}.${key} is a Keras ImageDataGenerator option this pipeline does not implement (supported: ${KNOWN_KEYS.join(', ')})`);
+      continue;
+    }
+    const guess = closest(key, KNOWN_KEYS);
+    problems.push(`${prefix}.${key} is not a known key${guess ? ` (did you mean ${guess}?)` : ''}; known keys: ${KNOWN_KEYS.join(', ')}`);
+  }
+
+  const has = (key: string) => input[key] !== undefined && input[key] !== null;
+  const number = (key: keyof AugmentConfig, lo: number, hi: number, hiOpen: boolean, integer = false) => {
+    if (!has(key)) return;
+    const v = input[key];
+    const range = `${integer ? 'an integer ' : ''}in [${lo}, ${hi}${hiOpen ? ')' : ']'}`;
+    const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && (hiOpen ? v < hi : v <= hi) && (!integer || Number.isInteger(v));
+    if (!ok) problems.push(`${prefix}.${key} must be ${range}, got ${show(v)}`);
+    else (cfg as unknown as Record<string, unknown>)[key] = v;
+  };
+  const bool = (key: keyof AugmentConfig) => {
+    if (!has(key)) return;
+    const v = input[key];
+    if (typeof v !== 'boolean') problems.push(`${prefix}.${key} must be true or false, got ${show(v)}`);
+    else (cfg as unknown as Record<string, unknown>)[key] = v;
+  };
+  const oneOf = <T extends string>(key: keyof AugmentConfig, allowed: readonly T[]) => {
+    if (!has(key)) return;
+    const v = input[key];
+    if (typeof v !== 'string' || !allowed.includes(v as T)) {
+      problems.push(`${prefix}.${key} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(v)}`);
+    } else (cfg as unknown as Record<string, unknown>)[key] = v;
+  };
+
+  number('rotation_range', 0, 180, false);
+  number('width_shift_range', 0, 1, true);
+  number('height_shift_range', 0, 1, true);
+  number('shear_range', 0, 90, true);
+  number('cval', 0, 255, false);
+  number('copies', 0, 100, false, true);
+  number('seed', 0, 2 ** 32 - 1, false, true);
+  bool('horizontal_flip');
+  bool('vertical_flip');
+  oneOf('fill_mode', FILL_MODES);
+  oneOf('interpolation', INTERPOLATIONS);
+
+  if (has('zoom_range')) {
+    const v = input['zoom_range'];
+    if (typeof v === 'number') {
+      if (!(Number.isFinite(v) && v >= 0 && v < 1)) problems.push(`${prefix}.zoom_range must be in [0, 1) (or a pair [lo, hi] with 0 < lo ≤ hi ≤ 10), got ${show(v)}`);
+      else cfg.zoom_range = [1 - v, 1 + v];
+    } else if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      const [lo, hi] = v as [number, number];
+      if (!(lo > 0 && lo <= hi && hi <= 10)) problems.push(`${prefix}.zoom_range as a pair must satisfy 0 < lo ≤ hi ≤ 10, got ${show(v)}`);
+      else cfg.zoom_range = [lo, hi];
+    } else {
+      problems.push(`${prefix}.zoom_range must be a number in [0, 1) or a pair [lo, hi], got ${show(v)}`);
+    }
+  }
+
+  if (problems.length > 0) throw new AugmentConfigError(problems);
+  return cfg;
+}
+
+/** True when the config can never change an image (then augmented copies would be duplicates). */
+export function isIdentityConfig(cfg: AugmentConfig): boolean {
+  return (
+    cfg.rotation_range === 0 &&
+    cfg.width_shift_range === 0 &&
+    cfg.height_shift_range === 0 &&
+    cfg.shear_range === 0 &&
+    cfg.zoom_range[0] === 1 &&
+    cfg.zoom_range[1] === 1 &&
+    !cfg.horizontal_flip &&
+    !cfg.vertical_flip
+  );
+}
+
+/**
+ * Draw one transform. Always consumes exactly 8 numbers from `rng`, so turning
+ * one option on or off does not change the draws of the others.
+ */
+export function sampleTransform(cfg: AugmentConfig, rng: Rng): Transform {
+  const u = (r: number) => (2 * rng() - 1) * r;
+  const theta = u(cfg.rotation_range);
+  const tx = u(cfg.width_shift_range);
+  const ty = u(cfg.height_shift_range);
+  const shear = u(cfg.shear_range);
+  const [lo, hi] = cfg.zoom_range;
+  const zx = lo + (hi - lo) * rng();
+  const zy = lo + (hi - lo) * rng();
+  const flipHorizontal = rng() < 0.5 && cfg.horizontal_flip;
+  const flipVertical = rng() < 0.5 && cfg.vertical_flip;
+  return { theta, tx, ty, shear, zx, zy, flipHorizontal, flipVertical };
+}
+
+/**
+ * The 2×3 matrix [a b c; d e f] taking output (x, y) to the input point
+ * (a·x + b·y + c, d·x + e·y + f), for a square image of side `size`.
+ */
+export function transformMatrix(t: Transform, size: number): [number, number, number, number, number, number] {
+  const rad = Math.PI / 180;
+  const cos = t.theta === 0 ? 1 : Math.cos(t.theta * rad);
+  const sin = t.theta === 0 ? 0 : Math.sin(t.theta * rad);
+  const shSin = t.shear === 0 ? 0 : Math.sin(t.shear * rad);
+  const shCos = t.shear === 0 ? 1 : Math.cos(t.shear * rad);
+  const sx = t.tx * size;
+  const sy = t.ty * size;
+  // R·T
+  const rt = [cos, -sin, cos * sx - sin * sy, sin, cos, sin * sx + cos * sy];
+  // ·Sh  (Sh = [1, −sin s, 0; 0, cos s, 0])
+  const a0 = rt[0]!, b0 = rt[0]! * -shSin + rt[1]! * shCos;
+  const d0 = rt[3]!, e0 = rt[3]! * -shSin + rt[4]! * shCos;
+  // ·Z
+  const a = a0 * t.zx, b = b0 * t.zy, d = d0 * t.zx, e = e0 * t.zy;
+  // About the centre: in = c + L·(out − c) + shift
+  const c = (size - 1) / 2;
+  return [a, b, c - a * c - b * c + rt[2]!, d, e, c - d * c - e * c + rt[5]!];
+}
+
+/** Map an integer coordinate outside [0, n) back inside, per fill mode; −1 means "use cval". */
+function fillIndex(i: number, n: number, mode: FillMode): number {
+  if (i >= 0 && i < n) return i;
+  switch (mode) {
+    case 'nearest':
+      return i < 0 ? 0 : n - 1;
+    case 'constant':
+      return -1;
+    case 'wrap':
+      return ((i % n) + n) % n;
+    case 'reflect': {
+      const period = 2 * n;
+      const m = ((i % period) + period) % period;
+      return m < n ? m : period - 1 - m;
+    }
+  }
+}
+
+function mirrorRows(img: Uint8Array, size: number): void {
+  const row = size * 3;
+  for (let y = 0; y < size; y++) {
+    const base = y * row;
+    for (let l = 0, r = size - 1; l < r; l++, r--) {
+      const i = base + l * 3;
+      const j = base + r * 3;
+      for (let ch = 0; ch < 3; ch++) {
+        const tmp = img[i + ch]!;
+        img[i + ch] = img[j + ch]!;
+        img[j + ch] = tmp;
+      }
+    }
+  }
+}
+
+function mirrorColumns(img: Uint8Array, size: number): void {
+  const row = size * 3;
+  const tmp = new Uint8Array(row);
+  for (let top = 0, bottom = size - 1; top < bottom; top++, bottom--) {
+    tmp.set(img.subarray(top * row, top * row + row));
+    img.copyWithin(top * row, bottom * row, bottom * row + row);
+    img.set(tmp, bottom * row);
+  }
+}
+
+/**
+ * Apply `t` to a `size × size × 3` raster: one affine warp (skipped when the
+ * matrix is the identity), then the flips. Returns a new array.
+ */
+export function applyTransform(
+  pixels: Uint8Array,
+  size: number,
+  t: Transform,
+  fillMode: FillMode = 'nearest',
+  cval = 0,
+  interpolation: Interpolation = 'bilinear',
+): Uint8Array {
+  if (pixels.length !== size * size * 3) throw new RangeError(`expected ${size}×${size}×3 = ${size * size * 3} bytes, got ${pixels.length}`);
+  const [a, b, c, d, e, f] = transformMatrix(t, size);
+  const identity = a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0;
+  const out = identity ? pixels.slice() : warp(pixels, size, [a, b, c, d, e, f], fillMode, Math.round(cval), interpolation);
+  if (t.flipHorizontal) mirrorRows(out, size);
+  if (t.flipVertical) mirrorColumns(out, size);
+  return out;
+}
+
+function warp(
+  src: Uint8Array,
+  n: number,
+  [a, b, c, d, e, f]: readonly number[],
+  mode: FillMode,
+  cval: number,
+  interpolation: Interpolation,
+): Uint8Array {
+  const out = new Uint8Array(n * n * 3);
+  const row = n * 3;
+  const last = n - 1;
+  let o = 0;
+  for (let y = 0; y < n; y++) {
+    let sx = b! * y + c!;
+    let sy = e! * y + f!;
+    for (let x = 0; x < n; x++, sx += a!, sy += d!, o += 3) {
+      if (interpolation === 'nearest') {
+        const ix = fillIndex(Math.round(sx), n, mode);
+        const iy = fillIndex(Math.round(sy), n, mode);
+        if (ix < 0 || iy < 0) {
+          out[o] = out[o + 1] = out[o + 2] = cval;
+        } else {
+          const i = iy * row + ix * 3;
+          out[o] = src[i]!;
+          out[o + 1] = src[i + 1]!;
+          out[o + 2] = src[i + 2]!;
+        }
+        continue;
+      }
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      if (x0 >= 0 && y0 >= 0 && x0 < last && y0 < last) {
+        const i00 = y0 * row + x0 * 3;
+        const i10 = i00 + row;
+        for (let ch = 0; ch < 3; ch++) {
+          const v = w00 * src[i00 + ch]! + w01 * src[i00 + 3 + ch]! + w10 * src[i10 + ch]! + w11 * src[i10 + 3 + ch]!;
+          out[o + ch] = (v + 0.5) | 0;
+        }
+        continue;
+      }
+      // Border: map each tap through the fill mode (constant → cval).
+      const xa = fillIndex(x0, n, mode), xb = fillIndex(x0 + 1, n, mode);
+      const ya = fillIndex(y0, n, mode), yb = fillIndex(y0 + 1, n, mode);
+      for (let ch = 0; ch < 3; ch++) {
+        const p00 = xa < 0 || ya < 0 ? cval : src[ya * row + xa * 3 + ch]!;
+        const p01 = xb < 0 || ya < 0 ? cval : src[ya * row + xb * 3 + ch]!;
+        const p10 = xa < 0 || yb < 0 ? cval : src[yb * row + xa * 3 + ch]!;
+        const p11 = xb < 0 || yb < 0 ? cval : src[yb * row + xb * 3 + ch]!;
+        out[o + ch] = (w00 * p00 + w01 * p01 + w10 * p10 + w11 * p11 + 0.5) | 0;
+      }
+    }
+  }
+  return out;
+}
+
+/** Augment a raster with the config's own parameters (convenience for stages). */
+export function augmentPixels(pixels: Uint8Array, size: number, cfg: AugmentConfig, rng: Rng): Uint8Array {
+  return applyTransform(pixels, size, sampleTransform(cfg, rng), cfg.fill_mode, cfg.cval, cfg.interpolation);
+}
