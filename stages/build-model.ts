@@ -1,0 +1,89 @@
+/**
+ * build-model: load the ImageNet backbone, cut it at `model.cut_layer`, freeze
+ * it, put the GAP → Dropout → Dense(1, sigmoid) head on top and save:
+ *   outs[0] backbone/  the frozen base alone (model.json + weights.bin), its ONNX
+ *                      export (backbone.onnx) when every layer exports, info.json
+ *   outs[1] model/     the untrained full model (base + head)
+ * The base gets its own folder so `features` depends on it alone: a head-only
+ * change (model.dropout) rewrites model/ but leaves backbone/ byte-identical,
+ * and the expensive features stage stays up to date.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { defineStage } from '../src/contract.ts';
+import { inputSizeOf, isUrl, loadBackbone } from './lib/backbone.ts';
+import { setupBackend } from './lib/backend.ts';
+import { attachHead } from './lib/head.ts';
+import { saveModel } from './lib/model-io.ts';
+import { exportToOnnx } from './lib/onnx/export.ts';
+import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference.ts';
+
+export default defineStage({
+  async run(ctx) {
+    const [backboneDir, modelDir] = ctx.outs;
+    if (!backboneDir || !modelDir) throw new Error('build-model needs two outs: the backbone folder and the model folder');
+    const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
+    const source = String(ctx.params['model.backbone'] ?? '');
+    if (!source) throw new Error('model.backbone is empty: give a path or an http(s) URL to a TF.js layers model.json');
+    const cutLayer = ctx.params['model.cut_layer'] ? String(ctx.params['model.cut_layer']) : undefined;
+    const preprocess = parsePreprocess(ctx.params['model.preprocess']);
+    const dropout = Number(ctx.params['model.dropout'] ?? 0.5);
+
+    const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
+    ctx.progress({ done: 0, total: 3, message: 'loading backbone' });
+    const backbone = await loadBackbone(resolved, { cutLayer, cacheDir: path.join(ctx.root, '.pipeline', 'backbones') });
+    const inputSize = inputSizeOf(backbone);
+    const wanted = ctx.params['model.input_size'];
+    if (wanted !== undefined && wanted !== null && wanted !== '' && Number(wanted) !== inputSize) {
+      throw new Error(`model.input_size is ${String(wanted)} but the backbone ${source} takes ${inputSize}×${inputSize} images`);
+    }
+    const [, mapHeight, mapWidth, featureDim] = backbone.outputs[0].shape as number[];
+    const cut = backbone.outputs[0].sourceLayer?.name ?? cutLayer ?? '';
+    ctx.log(`backbone ${source} cut at ${cut}: input ${inputSize}×${inputSize}, maps ${mapHeight}×${mapWidth}×${featureDim}`);
+
+    ctx.progress({ done: 1, total: 3, message: 'exporting ONNX' });
+    let onnx: BackboneInfo['onnx'];
+    const started = Date.now();
+    try {
+      const bytes = exportToOnnx(backbone);
+      await writeFileIn(backboneDir, BACKBONE_ONNX, bytes);
+      onnx = { exported: true, file: BACKBONE_ONNX, bytes: bytes.byteLength };
+      ctx.log(`ONNX export: ${BACKBONE_ONNX} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      // Any export failure (unsupported layer or otherwise) only costs speed: TF.js runs the base instead.
+      const reason = err instanceof Error ? err.message : String(err);
+      ctx.warn(`ONNX export failed, features/predict/visualize will run the base on TF.js: ${reason}`);
+      onnx = { exported: false, reason };
+    }
+
+    ctx.progress({ done: 2, total: 3, message: 'saving models' });
+    await saveModel(backbone, backboneDir);
+    const full = attachHead(backbone, dropout);
+    await saveModel(full, modelDir);
+
+    const trainable = full.trainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
+    // info.json must be byte-identical for identical inputs (no timings, no backend): features depends on this folder.
+    const info: BackboneInfo = {
+      backbone: source,
+      cutLayer: cut,
+      inputSize,
+      preprocess,
+      featureDim,
+      mapHeight,
+      mapWidth,
+      params: { base: backbone.countParams(), head: full.countParams() - backbone.countParams(), trainable, total: full.countParams() },
+      onnx,
+      tfjs: tf.version.tfjs,
+    };
+    await writeFileIn(backboneDir, BACKBONE_INFO, JSON.stringify(info, null, 2) + '\n');
+    ctx.log(`params: base ${info.params.base.toLocaleString('en')} (frozen), head ${info.params.head.toLocaleString('en')} (trainable)`);
+    full.dispose();
+    ctx.progress({ done: 3, total: 3 });
+  },
+});
+
+async function writeFileIn(dir: string, name: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, name), data);
+}

@@ -1,0 +1,44 @@
+/** A hand-made StageContext for calling `stage.run(ctx)` directly in tests and scripts. */
+import path from 'node:path';
+import type { Progress, StageContext } from '../../../src/contract.ts';
+
+export interface RecordedContext extends StageContext {
+  logs: string[];
+  warnings: string[];
+  progressReports: Progress[];
+}
+
+export function makeContext(opts: {
+  stage: string;
+  root: string;
+  params: Record<string, unknown>;
+  deps?: string[];
+  outs: string[];
+  echo?: boolean;
+}): RecordedContext {
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const progressReports: Progress[] = [];
+  const abs = (p: string) => path.resolve(opts.root, p);
+  return {
+    stage: opts.stage,
+    root: opts.root,
+    params: opts.params,
+    deps: (opts.deps ?? []).map(abs),
+    outs: opts.outs.map(abs),
+    logs,
+    warnings,
+    progressReports,
+    progress(p) {
+      progressReports.push(p);
+    },
+    log(m) {
+      logs.push(m);
+      if (opts.echo) console.log(`[${opts.stage}] ${m}`);
+    },
+    warn(m) {
+      warnings.push(m);
+      if (opts.echo) console.warn(`[${opts.stage}] WARN ${m}`);
+    },
+  };
+}
