@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import type { DepRecord, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+
+/**
+ * `pipeline.lock`: what every stage last ran with, committed next to
+ * pipeline.yaml like dvc.lock. Human-readable YAML; rewritten atomically after
+ * each successful stage so finished work is never lost when a later stage fails.
+ */
+
+/** An out as recorded: same shape as a dep record. */
+export type OutRecord = DepRecord;
+
+export interface LockedStage {
+  /** Hash of the whole fingerprint: code + params + deps + declared outs. */
+  fingerprint: string;
+  cmd?: string;
+  module?: string;
+  /** For module stages: hash of the module's import closure and the engine's runner. */
+  code_hash?: string;
+  /** For module stages: every project file in the import closure → content hash. */
+  code_files?: Record<string, string>;
+  params: Record<string, unknown>;
+  deps: DepRecord[];
+  outs: OutRecord[];
+}
+
+export interface LockDocument {
+  schema: 1;
+  stages: Record<string, LockedStage>;
+}
+
+/** `pipeline.yaml` → `pipeline.lock`, `other.yml` → `other.lock`, in the same folder. */
+export function lockPathFor(pipelineFile: string): string {
+  return join(dirname(pipelineFile), basename(pipelineFile, extname(pipelineFile)) + '.lock');
+}
+
+export class LockFileError extends Error {}
+
+export async function readLock(file: string): Promise<LockDocument> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { schema: 1, stages: {} };
+  }
+  const { parse } = await import('yaml');
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (error) {
+    throw new LockFileError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`);
+  }
+  if (parsed === null || parsed === undefined) return { schema: 1, stages: {} };
+  const doc = parsed as Partial<LockDocument>;
+  if (typeof doc !== 'object' || doc.schema !== 1 || typeof doc.stages !== 'object' || doc.stages === null) {
+    throw new LockFileError(`${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`);
+  }
+  return { schema: 1, stages: doc.stages };
+}
+
+export function lockEntryFor(fingerprint: StageFingerprint, outs: OutRecord[]): LockedStage {
+  const entry: LockedStage = { fingerprint: fingerprint.hash, params: fingerprint.params, deps: fingerprint.deps, outs };
+  if ('cmd' in fingerprint.code) entry.cmd = fingerprint.code.cmd;
+  else {
+    entry.module = fingerprint.code.module;
+    entry.code_hash = fingerprint.code.hash;
+    entry.code_files = fingerprint.code.files;
+  }
+  return entry;
+}
+
+/**
+ * Keeps the lock in memory and serialises writes: parallel stages finishing
+ * together each get their entry in, one atomic rename at a time.
+ */
+export class LockWriter {
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: string,
+    private readonly doc: LockDocument,
+    /** Declaration order, so the file diffs cleanly; stages no longer declared are dropped. */
+    private readonly stageOrder: string[],
+  ) {}
+
+  get document(): LockDocument {
+    return this.doc;
+  }
+
+  record(stage: string, entry: LockedStage): Promise<void> {
+    this.doc.stages[stage] = entry;
+    const write = this.writing.then(() => this.flush());
+    this.writing = write.catch(() => undefined);
+    return write;
+  }
+
+  private async flush(): Promise<void> {
+    const { stringify } = await import('yaml');
+    const stages: Record<string, LockedStage> = {};
+    for (const name of this.stageOrder) if (this.doc.stages[name]) stages[name] = this.doc.stages[name];
+    const header = '# Written by `pipeline run`. Commit it: it records what each stage last ran with.\n';
+    await writeFileAtomic(this.file, header + stringify({ schema: 1, stages }, { lineWidth: 0 }));
+  }
+}

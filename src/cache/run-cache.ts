@@ -1,0 +1,137 @@
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
+import { writeFileAtomicSync } from './atomic-write.ts';
+
+/**
+ * The run cache under `.pipeline/cache/`:
+ *   objects/ab/cdef…   file contents by sha256, read-only
+ *   runs/ab/cdef….json  fingerprint → the outs that run produced
+ * A stage whose fingerprint matches an earlier run gets those outs back by
+ * hard link (copy across filesystems) instead of running again.
+ *
+ * Cached objects are read-only and outs are hard links to them, so an
+ * accidental in-place edit fails instead of corrupting the cache; every
+ * object is re-verified against its hash (cheaply, through the state store)
+ * before it is restored.
+ */
+
+export interface CachedOut {
+  path: string;
+  kind: 'file' | 'dir';
+  hash: string;
+  size: number;
+  /** File outs: permission bits. */
+  mode?: number;
+  /** Folder outs: the files, relative to the folder. */
+  manifest?: ManifestEntry[];
+}
+
+export interface CachedRun {
+  stage: string;
+  created: string;
+  outs: CachedOut[];
+}
+
+export class RunCache {
+  private readonly objects: string;
+  private readonly runs: string;
+
+  constructor(cacheDir: string, private readonly hasher: PathHasher) {
+    this.objects = join(cacheDir, 'objects');
+    this.runs = join(cacheDir, 'runs');
+  }
+
+  objectPath(hash: string): string {
+    return join(this.objects, hash.slice(0, 2), hash.slice(2));
+  }
+
+  private runPath(fingerprint: string): string {
+    return join(this.runs, fingerprint.slice(0, 2), `${fingerprint.slice(2)}.json`);
+  }
+
+  /** Store a finished run's outs (absolute path + its hash) under its fingerprint. */
+  save(stage: string, fingerprint: string, outs: { path: string; absPath: string; hashed: HashedPath }[]): void {
+    const cached: CachedOut[] = [];
+    for (const { path, absPath, hashed } of outs) {
+      if (hashed.kind === 'missing') throw new Error(`cannot cache missing out ${path}`);
+      if (hashed.kind === 'file') {
+        this.storeObject(absPath, hashed.hash);
+        cached.push({ path, kind: 'file', hash: hashed.hash, size: hashed.size, mode: hashed.mode });
+      } else {
+        for (const entry of hashed.manifest) this.storeObject(join(absPath, entry.path), entry.hash);
+        cached.push({ path, kind: 'dir', hash: hashed.hash, size: hashed.size, manifest: hashed.manifest });
+      }
+    }
+    const file = this.runPath(fingerprint);
+    mkdirSync(dirname(file), { recursive: true });
+    const run: CachedRun = { stage, created: new Date().toISOString(), outs: cached };
+    writeFileAtomicSync(file, JSON.stringify(run));
+  }
+
+  /** Link (or copy) a file into the object store unless that content is already there. */
+  private storeObject(absPath: string, hash: string): void {
+    const target = this.objectPath(hash);
+    if (existsSync(target)) return;
+    mkdirSync(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${process.pid}`;
+    try {
+      linkSync(absPath, temp);
+    } catch {
+      copyFileSync(absPath, temp);
+    }
+    chmodSync(temp, 0o444);
+    renameSync(temp, target);
+  }
+
+  /** The recorded run for a fingerprint, if every object it needs is present and intact. */
+  async lookup(fingerprint: string): Promise<CachedRun | undefined> {
+    let run: CachedRun;
+    try {
+      run = JSON.parse(readFileSync(this.runPath(fingerprint), 'utf8')) as CachedRun;
+    } catch {
+      return undefined;
+    }
+    for (const out of run.outs) {
+      const hashes = out.kind === 'file' ? [out.hash] : (out.manifest ?? []).map((entry) => entry.hash);
+      for (const hash of hashes) if (!(await this.objectIntact(hash))) return undefined;
+    }
+    return run;
+  }
+
+  /** Verify an object still holds the content its name promises; drop it if someone edited it. */
+  private async objectIntact(hash: string): Promise<boolean> {
+    const path = this.objectPath(hash);
+    const hashed = await this.hasher.hashPath(path);
+    if (hashed.kind === 'file' && hashed.hash === hash) return true;
+    if (hashed.kind !== 'missing') {
+      try { unlinkSync(path); } catch { /* already gone */ }
+    }
+    return false;
+  }
+
+  /** Materialise one cached out at `destination` (which must not exist yet). */
+  materialise(out: CachedOut, destination: string): void {
+    if (out.kind === 'file') {
+      mkdirSync(dirname(destination), { recursive: true });
+      this.placeObject(out.hash, destination);
+      return;
+    }
+    mkdirSync(destination, { recursive: true });
+    for (const entry of out.manifest ?? []) {
+      const target = join(destination, entry.path);
+      mkdirSync(dirname(target), { recursive: true });
+      this.placeObject(entry.hash, target);
+    }
+  }
+
+  private placeObject(hash: string, destination: string): void {
+    const source = this.objectPath(hash);
+    try {
+      linkSync(source, destination);
+    } catch {
+      copyFileSync(source, destination);
+      chmodSync(destination, 0o444);
+    }
+  }
+}

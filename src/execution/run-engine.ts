@@ -1,0 +1,172 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { expandGlob, isGlob } from '../fingerprint/glob-deps.ts';
+import type { LockWriter } from '../cache/lock-file.ts';
+import { lockEntryFor } from '../cache/lock-file.ts';
+import type { RunReporter, StageResult } from '../logging/stage-result.ts';
+import { JobSlots } from './job-slots.ts';
+import { OutTransaction } from './out-transaction.ts';
+import { runCommand, runModule } from './stage-process.ts';
+import type { StageProcessOptions } from './stage-process.ts';
+import type { StageGraph } from './stage-selection.ts';
+import type { StageEvaluation, Workspace } from './workspace.ts';
+import { outRecord } from './workspace.ts';
+
+export interface RunContext {
+  workspace: Workspace;
+  graph: StageGraph;
+  lock: LockWriter;
+  reporter: RunReporter;
+  runId: string;
+  jobs: number;
+  forced: Set<string>;
+  /** Aborted on Ctrl-C / SIGTERM: running stages are stopped and rolled back, pending ones never start. */
+  signal: AbortSignal;
+}
+
+/** `YYYYMMDD-HHMMSS-pid`: sortable, unique per process, safe in file names. */
+export function newRunId(now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}-${process.pid}`;
+}
+
+/**
+ * Runs the selected stages: each starts once its upstream stages are done,
+ * is checked against the lock, then skipped, restored from the run cache, or
+ * executed in a child process. Downstream of a failure nothing runs;
+ * independent branches carry on.
+ */
+export async function runStages(ctx: RunContext, selected: string[]): Promise<StageResult[]> {
+  const results = new Map<string, StageResult>();
+  const finished = new Map<string, Promise<StageResult>>();
+  const slots = new JobSlots(ctx.jobs);
+  const inSelection = new Set(selected);
+  ctx.reporter.begin(selected);
+
+  const process = async (stage: string): Promise<StageResult> => {
+    const ups = ctx.graph.upstream(stage).filter((up) => inSelection.has(up));
+    const upResults = await Promise.all(ups.map((up) => finished.get(up)!));
+    const blocked = upResults.find((r) => r.action === 'failed' || r.action === 'not-run');
+    let result: StageResult;
+    if (blocked) result = { stage, action: 'not-run', reasons: [`upstream stage ${blocked.stage} ${blocked.action === 'failed' ? 'failed' : 'did not run'}`], seconds: 0 };
+    else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    else {
+      try {
+        result = await handleStage(ctx, stage, slots);
+      } catch (error) {
+        result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
+      }
+    }
+    results.set(stage, result);
+    ctx.reporter.stageFinished(result);
+    return result;
+  };
+  for (const stage of selected) finished.set(stage, process(stage));
+  await Promise.all(finished.values());
+  ctx.workspace.saveState();
+  const ordered = selected.map((stage) => results.get(stage)!);
+  await ctx.reporter.end(ordered);
+  return ordered;
+}
+
+async function handleStage(ctx: RunContext, stage: string, slots: JobSlots): Promise<StageResult> {
+  const started = Date.now();
+  const seconds = () => (Date.now() - started) / 1000;
+  const { workspace } = ctx;
+  const config = workspace.stage(stage);
+  const evaluation = await workspace.evaluate(stage);
+  const forced = ctx.forced.has(stage);
+  const reasons = forced ? ['forced', ...evaluation.reasons] : evaluation.reasons;
+  if (reasons.length === 0) return { stage, action: 'skipped', reasons: ['up to date'], seconds: seconds() };
+
+  if (evaluation.fingerprint.missingDeps.length > 0) {
+    const missing = evaluation.fingerprint.missingDeps.join(', ');
+    return { stage, action: 'failed', reasons, seconds: seconds(), error: `missing dep: ${missing} (no stage made it and it does not exist)` };
+  }
+
+  if (config.cache && !config.alwaysRun && !forced) {
+    const cached = await workspace.runCache.lookup(evaluation.fingerprint.hash);
+    if (cached) {
+      const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
+      const fresh = cached.outs.map((out, i) => join(work, `restore-${i}`));
+      const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
+      try {
+        cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
+        transaction.install(fresh);
+        const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
+        await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+      } catch (error) {
+        transaction.rollback();
+        throw error;
+      }
+      await transaction.commit();
+      return { stage, action: 'restored', reasons, seconds: seconds() };
+    }
+  }
+
+  const release = await slots.acquire(config.heavy);
+  try {
+    if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    return await executeStage(ctx, stage, evaluation, reasons, started);
+  } finally {
+    release();
+  }
+}
+
+async function executeStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, reasons: string[], started: number): Promise<StageResult> {
+  const { workspace } = ctx;
+  const config = workspace.stage(stage);
+  const seconds = () => (Date.now() - started) / 1000;
+  const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
+  const absOuts = config.outs.map((out) => workspace.absolute(out));
+  const logFile = join(workspace.dotDir, 'logs', stage, `${ctx.runId}.log`);
+  const log = relative(workspace.root, logFile);
+  const transaction = new OutTransaction(work, absOuts);
+  const options: StageProcessOptions = {
+    stage,
+    root: workspace.root,
+    runId: ctx.runId,
+    logFile,
+    signal: ctx.signal,
+    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile },
+    onOutput: (text) => ctx.reporter.stageOutput(stage, text),
+    onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
+  };
+  ctx.reporter.stageStarted(stage, reasons, log);
+  const fail = (error: string): StageResult => {
+    transaction.rollback();
+    return { stage, action: 'failed', reasons, seconds: seconds(), log, error };
+  };
+  try {
+    let produced: string[];
+    let outcome;
+    if (config.module !== undefined) {
+      // Module stages write to temp paths; the old outs stay untouched until success.
+      produced = absOuts.map((out, i) => join(work, `out-${i}`, basename(out)));
+      for (const path of produced) mkdirSync(dirname(path), { recursive: true });
+      const deps: string[] = [];
+      for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : [workspace.absolute(dep)]));
+      outcome = await runModule(
+        { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
+        work,
+        options,
+      );
+    } else {
+      // A command writes to the declared paths itself: move the old outs aside first, put them back on failure.
+      transaction.moveAsideExisting();
+      produced = absOuts;
+      outcome = await runCommand(config.cmd ?? '', options);
+    }
+    if (!outcome.ok) return fail(outcome.cause);
+    const missing = config.outs.filter((_, i) => !existsSync(produced[i]));
+    if (missing.length > 0) return fail(`did not produce out ${missing.join(', ')}`);
+    if (config.module !== undefined) transaction.install(produced);
+    const hashedOuts = await workspace.hashOuts(config);
+    if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts);
+    await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
+  } catch (error) {
+    return fail((error as Error).message);
+  }
+  await transaction.commit();
+  return { stage, action: 'ran', reasons, seconds: seconds(), log };
+}

@@ -1,0 +1,76 @@
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+
+/**
+ * `.pipeline/run.lock`: one run per pipeline at a time. Created with O_EXCL so
+ * two runs starting together cannot both win. A lock whose process is gone
+ * (same host, dead PID) is cleared automatically.
+ */
+export interface RunLockHolder {
+  pid: number;
+  hostname: string;
+  started: string;
+}
+
+export class RunLockBusyError extends Error {
+  constructor(readonly lockFile: string, readonly holder: RunLockHolder | undefined) {
+    super(
+      holder
+        ? `another pipeline run is in progress: PID ${holder.pid} on ${holder.hostname}, started ${holder.started}.\n` +
+            `Wait for it to finish${holder.hostname === hostname() ? '' : `; if that host's run is gone, delete ${lockFile}`}.`
+        : `another pipeline run holds ${lockFile} (unreadable lock file); if no run is active, delete it.`,
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readHolder(lockFile: string): RunLockHolder | undefined {
+  try {
+    const holder = JSON.parse(readFileSync(lockFile, 'utf8')) as RunLockHolder;
+    return typeof holder.pid === 'number' && typeof holder.hostname === 'string' ? holder : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class RunLock {
+  private released = false;
+
+  private constructor(readonly file: string) {}
+
+  /** Take the lock or throw RunLockBusyError. `notice` hears about a stale lock being cleared. */
+  static acquire(file: string, notice: (message: string) => void): RunLock {
+    mkdirSync(dirname(file), { recursive: true });
+    const me: RunLockHolder = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(file, 'wx');
+        writeSync(fd, JSON.stringify(me) + '\n');
+        closeSync(fd);
+        return new RunLock(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const holder = readHolder(file);
+      if (!holder || holder.hostname !== me.hostname || isAlive(holder.pid)) throw new RunLockBusyError(file, holder);
+      notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
+      try { unlinkSync(file); } catch { /* someone else cleared it first */ }
+    }
+    throw new RunLockBusyError(file, readHolder(file));
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    try { unlinkSync(this.file); } catch { /* already gone */ }
+  }
+}

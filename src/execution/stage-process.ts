@@ -1,0 +1,119 @@
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Progress } from '../contract.ts';
+import type { ModuleRunSpec } from './module-runner.ts';
+
+/** How a stage's child process ended. */
+export interface ProcessOutcome {
+  ok: boolean;
+  /** "exit 1", "killed by SIGTERM", "interrupted"… for the result line. */
+  cause: string;
+}
+
+export interface StageProcessOptions {
+  stage: string;
+  root: string;
+  runId: string;
+  /** Absolute log file path; created with its folder. */
+  logFile: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  onOutput(text: string): void;
+  onProgress(progress: Progress): void;
+}
+
+/** Grace period between SIGTERM and SIGKILL when a stage is stopped. */
+const KILL_GRACE_MS = 3000;
+
+/** Live children (process-group leaders), killed on our own exit whatever the cause. */
+const liveGroups = new Set<number>();
+process.once('exit', () => {
+  for (const pid of liveGroups) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try { process.kill(pid, signal); } catch { /* already gone */ }
+  }
+}
+
+const tsxLoader = (): string => import.meta.resolve('tsx');
+const moduleRunnerPath = (): string => fileURLToPath(new URL('./module-runner.ts', import.meta.url));
+
+/** Run a `cmd:` stage through the shell, in the project root. */
+export async function runCommand(cmd: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+  return spawnStage('/bin/sh', ['-c', cmd], false, `$ ${cmd}`, options);
+}
+
+/** Run a `module:` stage in `node --import tsx module-runner.ts`. */
+export async function runModule(spec: ModuleRunSpec, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+  const specFile = join(workDir, 'module-spec.json');
+  mkdirSync(workDir, { recursive: true });
+  writeFileSync(specFile, JSON.stringify(spec));
+  return spawnStage(process.execPath, ['--import', tsxLoader(), moduleRunnerPath(), specFile], true, `module ${spec.moduleLabel}`, options);
+}
+
+async function spawnStage(file: string, args: string[], ipc: boolean, what: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+  const { execa } = await import('execa');
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  const log = createWriteStream(options.logFile);
+  log.write(`# stage ${options.stage}, run ${options.runId}, started ${new Date().toISOString()}\n# ${what}\n`);
+  const child = execa(file, args, {
+    cwd: options.root,
+    env: { ...options.env, FORCE_COLOR: '0' },
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    detached: true, // own process group, so stopping the stage stops everything it started
+    cleanup: false,
+    ...(ipc ? { ipc: true, serialization: 'json' as const } : {}),
+  });
+  const pid = child.pid;
+  if (pid !== undefined) liveGroups.add(pid);
+  const onData = (chunk: Buffer): void => {
+    log.write(chunk);
+    options.onOutput(chunk.toString('utf8'));
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  if (ipc) {
+    child.on('message', (message: unknown) => {
+      const m = message as { type?: string; progress?: Progress };
+      if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
+    });
+  }
+  let interrupted = false;
+  let forceKill: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (pid === undefined) return;
+    interrupted = true;
+    killGroup(pid, 'SIGTERM');
+    forceKill = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+  };
+  if (options.signal.aborted) stop();
+  else options.signal.addEventListener('abort', stop, { once: true });
+  const result = await child;
+  options.signal.removeEventListener('abort', stop);
+  if (forceKill) clearTimeout(forceKill);
+  if (pid !== undefined) {
+    liveGroups.delete(pid);
+    killGroup(pid, 'SIGKILL'); // stragglers the stage left in its group
+  }
+  const cause = interrupted
+    ? 'interrupted'
+    : result.exitCode === 0
+      ? 'exit 0'
+      : result.signal
+        ? `killed by ${result.signal}`
+        : result.failed && result.exitCode === undefined
+          ? `could not start: ${result.shortMessage ?? result.message}`
+          : `exit ${result.exitCode}`;
+  log.write(`# ended: ${cause}, ${new Date().toISOString()}\n`);
+  await new Promise<void>((resolve) => log.end(resolve));
+  return { ok: !interrupted && result.exitCode === 0, cause };
+}

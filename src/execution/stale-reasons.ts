@@ -1,0 +1,81 @@
+import type { LockedStage, OutRecord } from '../cache/lock-file.ts';
+import { canonicalJson } from '../fingerprint/canonical-json.ts';
+import type { StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
+import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
+
+/**
+ * Why a stage must run, in words: the difference between what it would run
+ * with now and what the lock says it last ran with. An empty list means up to date.
+ */
+export function staleReasons(current: StageFingerprint, currentOuts: OutRecord[], locked: LockedStage | undefined): string[] {
+  if (!locked) return ['never run'];
+  const reasons: string[] = [];
+  reasons.push(...codeReasons(current, locked));
+  reasons.push(...paramReasons(current.params, locked.params ?? {}));
+  reasons.push(...depReasons(current, locked));
+  reasons.push(...outReasons(current.outs, currentOuts, locked.outs ?? []));
+  if (reasons.length === 0 && current.hash !== locked.fingerprint) reasons.push('fingerprint changed (lock written by another engine version)');
+  return reasons;
+}
+
+function codeReasons(current: StageFingerprint, locked: LockedStage): string[] {
+  const code = current.code;
+  if ('cmd' in code) {
+    if (locked.cmd === undefined) return [`stage changed from module ${locked.module ?? '?'} to a command`];
+    return locked.cmd === code.cmd ? [] : ['command changed'];
+  }
+  if (locked.module === undefined) return ['stage changed from a command to a module'];
+  if (locked.module !== code.module) return [`module changed: ${locked.module} → ${code.module}`];
+  if (locked.code_hash === code.hash) return [];
+  const before = locked.code_files ?? {};
+  const reasons: string[] = [];
+  for (const [path, hash] of Object.entries(code.files)) {
+    if (!(path in before)) reasons.push(`code changed: ${path} (newly imported)`);
+    else if (before[path] !== hash) reasons.push(`code changed: ${path}`);
+  }
+  for (const path of Object.keys(before)) if (!(path in code.files)) reasons.push(`code changed: ${path} no longer imported`);
+  return reasons.length > 0 ? reasons : ['stage runner changed (engine update)'];
+}
+
+export function formatValue(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function paramReasons(current: Record<string, unknown>, before: Record<string, unknown>): string[] {
+  const reasons: string[] = [];
+  for (const [key, value] of Object.entries(current)) {
+    if (!(key in before)) reasons.push(`param added: ${key} = ${formatValue(value)}`);
+    else if (canonicalJson(before[key]) !== canonicalJson(value)) {
+      reasons.push(`params changed: ${key} ${formatValue(before[key])} → ${formatValue(value)}`);
+    }
+  }
+  for (const key of Object.keys(before)) if (!(key in current)) reasons.push(`param no longer used: ${key}`);
+  return reasons;
+}
+
+function depReasons(current: StageFingerprint, locked: LockedStage): string[] {
+  const before = new Map((locked.deps ?? []).map((dep) => [dep.path, dep.hash]));
+  const reasons: string[] = [];
+  for (const dep of current.deps) {
+    if (!before.has(dep.path)) reasons.push(`dep added: ${dep.path}`);
+    else if (dep.hash === MISSING_HASH) reasons.push(`dep missing: ${dep.path}`);
+    else if (before.get(dep.path) !== dep.hash) reasons.push(`dep changed: ${dep.path}`);
+  }
+  const now = new Set(current.deps.map((dep) => dep.path));
+  for (const path of before.keys()) if (!now.has(path)) reasons.push(`dep removed: ${path}`);
+  return reasons;
+}
+
+function outReasons(declared: string[], currentOuts: OutRecord[], lockedOuts: OutRecord[]): string[] {
+  const before = new Map(lockedOuts.map((out) => [out.path, out.hash]));
+  const reasons: string[] = [];
+  for (const out of currentOuts) {
+    if (!before.has(out.path)) reasons.push(`out added: ${out.path}`);
+    else if (out.hash === MISSING_HASH) reasons.push(`out missing: ${out.path}`);
+    else if (before.get(out.path) !== out.hash) reasons.push(`out modified: ${out.path}`);
+  }
+  const now = new Set(declared);
+  for (const path of before.keys()) if (!now.has(path)) reasons.push(`out removed: ${path}`);
+  return reasons;
+}

@@ -1,0 +1,83 @@
+import { join, resolve } from 'node:path';
+import type { Pipeline, ResolvedStage } from '../config/pipeline.ts';
+import type { LockDocument, OutRecord } from '../cache/lock-file.ts';
+import { lockPathFor, readLock } from '../cache/lock-file.ts';
+import { RunCache } from '../cache/run-cache.ts';
+import type { HashedPath } from '../fingerprint/path-hasher.ts';
+import { PathHasher } from '../fingerprint/path-hasher.ts';
+import { MISSING_HASH, fingerprintStage } from '../fingerprint/stage-fingerprint.ts';
+import type { StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
+import { StateStore } from '../fingerprint/state-store.ts';
+import { staleReasons } from './stale-reasons.ts';
+
+/** A stage looked at now: its fingerprint, its outs on disk, and why (if at all) it is stale. */
+export interface StageEvaluation {
+  fingerprint: StageFingerprint;
+  outs: OutRecord[];
+  /** Empty when up to date. */
+  reasons: string[];
+}
+
+export function outRecord(path: string, hashed: HashedPath): OutRecord {
+  if (hashed.kind === 'missing') return { path, hash: MISSING_HASH, size: 0 };
+  if (hashed.kind === 'file') return { path, hash: hashed.hash, size: hashed.size };
+  return { path, hash: hashed.hash, size: hashed.size, files: hashed.files };
+}
+
+/** The engine's view of one project: `.pipeline/` (state store, run cache, logs, temp) plus the lock file. */
+export class Workspace {
+  readonly dotDir: string;
+  readonly hasher: PathHasher;
+  readonly runCache: RunCache;
+  readonly lockFile: string;
+
+  private constructor(readonly pipeline: Pipeline, private readonly store: StateStore, readonly lock: LockDocument) {
+    this.dotDir = join(pipeline.root, '.pipeline');
+    this.hasher = new PathHasher(store);
+    this.runCache = new RunCache(join(this.dotDir, 'cache'), this.hasher);
+    this.lockFile = lockPathFor(pipeline.file);
+  }
+
+  static async open(pipeline: Pipeline): Promise<Workspace> {
+    const store = StateStore.load(join(pipeline.root, '.pipeline', 'state.json'));
+    const lock = await readLock(lockPathFor(pipeline.file));
+    return new Workspace(pipeline, store, lock);
+  }
+
+  get root(): string {
+    return this.pipeline.root;
+  }
+
+  stage(name: string): ResolvedStage {
+    const stage = this.pipeline.stages.get(name);
+    if (!stage) throw new Error(`unknown stage ${name}`);
+    return stage;
+  }
+
+  absolute(path: string): string {
+    return resolve(this.root, path);
+  }
+
+  async hashOuts(stage: ResolvedStage): Promise<{ path: string; absPath: string; hashed: HashedPath }[]> {
+    const hashed = [];
+    for (const path of stage.outs) {
+      const absPath = this.absolute(path);
+      hashed.push({ path, absPath, hashed: await this.hasher.hashPath(absPath) });
+    }
+    return hashed;
+  }
+
+  async evaluate(name: string): Promise<StageEvaluation> {
+    const stage = this.stage(name);
+    const fingerprint = await fingerprintStage(stage, this.root, this.hasher);
+    const outs = (await this.hashOuts(stage)).map(({ path, hashed }) => outRecord(path, hashed));
+    const reasons = staleReasons(fingerprint, outs, this.lock.stages[name]);
+    if (stage.alwaysRun) reasons.unshift('always_run');
+    return { fingerprint, outs, reasons };
+  }
+
+  /** Persist the state store (hash cache); cheap no-op when nothing new was hashed. */
+  saveState(): void {
+    this.store.save();
+  }
+}
