@@ -1,0 +1,81 @@
+/**
+ * The `pipeline` command line: one registry of commands, each imported only
+ * when used so that `pipeline run` never pays for what `pipeline dag` needs.
+ * Commands return an exit code; only bin/pipeline.js touches the process.
+ */
+import { readFileSync } from 'node:fs';
+import { didYouMean } from '../config/did-you-mean.ts';
+import { PipelineError } from '../errors.ts';
+import { printDiagnostics } from './options.ts';
+
+type CommandModule = { default: (argv: string[]) => Promise<number> };
+
+interface Command {
+  summary: string;
+  load: () => Promise<CommandModule>;
+}
+
+const commands: Record<string, Command> = {
+  run: { summary: 'run the stale stages of the targets and their upstream (all stages without targets)', load: () => import('./commands/run.ts') },
+  status: { summary: 'show each stage as up to date, stale or restorable, with reasons', load: () => import('./commands/status.ts') },
+  dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
+  validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
+};
+
+export function helpText(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const list = Object.entries(commands)
+    .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
+    .join('\n');
+  return `Usage: pipeline <command> [options]
+
+Runs a declarative build graph described in pipeline.yaml.
+
+Commands:
+${list}
+
+Run \`pipeline <command> --help\` for the options of a command.
+Global: -h, --help   show this help;   --version   print the version`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(`${helpText()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!command) {
+    const hint = didYouMean(name, Object.keys(commands));
+    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`;
+    process.stderr.write(`error: ${what}\n${hint ? `hint: ${hint}\n` : ''}Run \`pipeline --help\` for the list of commands.\n`);
+    return 2;
+  }
+  try {
+    const module = await command.load();
+    return await module.default(rest);
+  } catch (error) {
+    return reportCrash(name, error);
+  }
+}
+
+/** Last line of defence: typed errors print their diagnostics; anything else is a bug, shown with its stack. */
+function reportCrash(command: string, error: unknown): number {
+  if (error instanceof PipelineError) {
+    if (error.diagnostics.length) printDiagnostics(error.diagnostics);
+    else process.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  }
+  const stack = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`internal error in \`pipeline ${command}\`:\n${stack}\n`);
+  return 70;
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
