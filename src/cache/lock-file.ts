@@ -61,14 +61,11 @@ export async function readLock(file: string): Promise<LockDocument> {
 }
 
 export function lockEntryFor(fingerprint: StageFingerprint, outs: OutRecord[]): LockedStage {
-  const entry: LockedStage = { fingerprint: fingerprint.hash, params: fingerprint.params, deps: fingerprint.deps, outs };
-  if ('cmd' in fingerprint.code) entry.cmd = fingerprint.code.cmd;
-  else {
-    entry.module = fingerprint.code.module;
-    entry.code_hash = fingerprint.code.hash;
-    entry.code_files = fingerprint.code.files;
-  }
-  return entry;
+  // Key order is the order a reader wants: what ran, with which params, on which inputs, making what.
+  const code = fingerprint.code;
+  const what: Partial<LockedStage> =
+    'cmd' in code ? { cmd: code.cmd } : { module: code.module, code_hash: code.hash, code_files: code.files };
+  return { fingerprint: fingerprint.hash, ...what, params: fingerprint.params, deps: fingerprint.deps, outs };
 }
 
 /**

@@ -20,6 +20,11 @@ export interface RunContext {
   runId: string;
   jobs: number;
   forced: Set<string>;
+  /**
+   * Evaluations made before the run (by the plan). Reused for a stage whose
+   * upstream stages were all skipped: nothing it reads has changed since.
+   */
+  preassessed?: Map<string, StageEvaluation>;
   /** Aborted on Ctrl-C / SIGTERM: running stages are stopped and rolled back, pending ones never start. */
   signal: AbortSignal;
 }
@@ -52,7 +57,8 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
     else {
       try {
-        result = await handleStage(ctx, stage, slots);
+        const upstreamUnchanged = upResults.every((r) => r.action === 'skipped');
+        result = await handleStage(ctx, stage, slots, upstreamUnchanged);
       } catch (error) {
         result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
       }
@@ -69,12 +75,13 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   return ordered;
 }
 
-async function handleStage(ctx: RunContext, stage: string, slots: JobSlots): Promise<StageResult> {
+async function handleStage(ctx: RunContext, stage: string, slots: JobSlots, upstreamUnchanged: boolean): Promise<StageResult> {
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   const { workspace } = ctx;
   const config = workspace.stage(stage);
-  const evaluation = await workspace.evaluate(stage);
+  const planned = upstreamUnchanged ? ctx.preassessed?.get(stage) : undefined;
+  const evaluation = planned ?? (await workspace.evaluate(stage));
   const forced = ctx.forced.has(stage);
   const reasons = forced ? ['forced', ...evaluation.reasons] : evaluation.reasons;
   if (reasons.length === 0) return { stage, action: 'skipped', reasons: ['up to date'], seconds: seconds() };
