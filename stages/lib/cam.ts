@@ -74,22 +74,3 @@ export function camHeatmap(
   const raw = classActivationMap(maps, mapHeight, mapWidth, weights);
   return normalise(upsample(raw, mapHeight, mapWidth, outSize, outSize));
 }
-
-/** The jet colour map at t ∈ [0, 1] → RGB 0–255 (blue = cold, red = hot). */
-export function jet(t: number): [number, number, number] {
-  const c = (x: number) => Math.round(255 * Math.min(1, Math.max(0, x)));
-  return [c(1.5 - Math.abs(4 * t - 3)), c(1.5 - Math.abs(4 * t - 2)), c(1.5 - Math.abs(4 * t - 1))];
-}
-
-/** Blends a heatmap over an RGB picture (same size, interleaved RGB bytes). */
-export function overlay(rgb: Uint8Array, heat: Float32Array, alpha = 0.45): Uint8Array {
-  if (rgb.length !== heat.length * 3) throw new Error(`overlay: picture has ${rgb.length / 3} pixels, heatmap ${heat.length}`);
-  const out = new Uint8Array(rgb.length);
-  for (let i = 0; i < heat.length; i++) {
-    const [r, g, b] = jet(heat[i]);
-    out[3 * i] = Math.round((1 - alpha) * rgb[3 * i] + alpha * r);
-    out[3 * i + 1] = Math.round((1 - alpha) * rgb[3 * i + 1] + alpha * g);
-    out[3 * i + 2] = Math.round((1 - alpha) * rgb[3 * i + 2] + alpha * b);
-  }
-  return out;
-}

@@ -25,7 +25,8 @@ export interface HeadWeights {
 export function featureClassifier(featureDim: number, dropout: number, seed: number): tf.Sequential {
   checkDropout(dropout);
   const model = tf.sequential({ name: 'head_on_features' });
-  model.add(tf.layers.dropout({ inputShape: [featureDim], rate: dropout, seed, name: HEAD_DROPOUT }));
+  // No seed on Dropout: TF.js reseeds its generator per call, so a seeded layer would reuse one mask for every batch.
+  model.add(tf.layers.dropout({ inputShape: [featureDim], rate: dropout, name: HEAD_DROPOUT }));
   model.add(
     tf.layers.dense({
       units: 1,

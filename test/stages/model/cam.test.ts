@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { camHeatmap, classActivationMap, jet, normalise, overlay, upsample } from '../../../stages/lib/cam.ts';
+import { camHeatmap, classActivationMap, normalise, upsample } from '../../../stages/lib/cam.ts';
 
 // 2×2 maps with 3 channels, NHWC: position p, channel k = value.
 // p0: [1,0,0] p1: [0,1,0] p2: [0,0,1] p3: [1,1,1]
@@ -36,11 +36,4 @@ test('heatmap peaks where the weighted evidence is', () => {
 
 test('shape mismatch is a clear error', () => {
   assert.throws(() => classActivationMap(maps, 2, 2, [1, 1]), /expected 2×2×2/);
-});
-
-test('overlay blends the jet colour over the picture', () => {
-  assert.deepEqual(jet(0), [0, 0, 128]);
-  assert.deepEqual(jet(1), [128, 0, 0]);
-  const out = overlay(new Uint8Array([100, 100, 100]), new Float32Array([1]), 0.5);
-  assert.deepEqual(Array.from(out), [114, 50, 50]);
 });
