@@ -10,12 +10,30 @@ import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
 export function staleReasons(current: StageFingerprint, currentOuts: OutRecord[], locked: LockedStage | undefined): string[] {
   if (!locked) return ['never run'];
   const reasons: string[] = [];
-  reasons.push(...codeReasons(current, locked));
-  reasons.push(...paramReasons(current.params, locked.params ?? {}));
+  const params = paramReasons(current.params, locked.params ?? {});
+  reasons.push(...params);
+  if (!commandDiffersOnlyByParams(current, locked)) reasons.push(...codeReasons(current, locked));
   reasons.push(...depReasons(current, locked));
   reasons.push(...outReasons(current.outs, currentOuts, locked.outs ?? []));
   if (reasons.length === 0 && current.hash !== locked.fingerprint) reasons.push('fingerprint changed (lock written by another engine version)');
   return reasons;
+}
+
+/**
+ * A `cmd` has its params interpolated, so a param change also changes the
+ * command text. Don't report "command changed" when putting the old param
+ * values back gives the old command exactly.
+ */
+function commandDiffersOnlyByParams(current: StageFingerprint, locked: LockedStage): boolean {
+  if (!('cmd' in current.code) || locked.cmd === undefined || locked.cmd === current.code.cmd) return false;
+  let cmd = current.code.cmd;
+  for (const [key, value] of Object.entries(current.params)) {
+    const before = locked.params?.[key];
+    if (before === undefined || canonicalJson(before) === canonicalJson(value)) continue;
+    if (typeof value === 'object' || typeof before === 'object') return false;
+    cmd = cmd.split(String(value)).join(String(before));
+  }
+  return cmd === locked.cmd;
 }
 
 function codeReasons(current: StageFingerprint, locked: LockedStage): string[] {

@@ -6,6 +6,9 @@ import type { RunReporter, StageResult } from './stage-result.ts';
 interface StageHandle {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   task?: ListrTaskWrapper<any, any, any>;
+  /** Latest title/output, kept so a task that attaches late (listr starts tasks asynchronously) shows them. */
+  title?: string;
+  output?: string;
   finished: Promise<StageResult>;
   finish(result: StageResult): void;
 }
@@ -41,6 +44,8 @@ export class ListrReporter implements RunReporter {
         task: async (_ctx: unknown, task: ListrTaskWrapper<any, any, any>) => {
           const handle = this.handles.get(stage)!;
           handle.task = task;
+          if (handle.title) task.title = handle.title;
+          if (handle.output) task.output = handle.output;
           const result = await handle.finished;
           const time = result.action === 'skipped' || result.action === 'not-run' ? '' : `  ${formatSeconds(result.seconds)}`;
           const line = `${stage}  ${describeOutcome(result)}${time}`;
@@ -57,20 +62,31 @@ export class ListrReporter implements RunReporter {
     this.rendering = listr.run().catch(() => undefined);
   }
 
+  private setTitle(stage: string, title: string): void {
+    const handle = this.handles.get(stage);
+    if (!handle) return;
+    handle.title = title;
+    if (handle.task) handle.task.title = title;
+  }
+
+  private setOutput(stage: string, output: string): void {
+    const handle = this.handles.get(stage);
+    if (!handle) return;
+    handle.output = output;
+    if (handle.task) handle.task.output = output;
+  }
+
   stageStarted(stage: string, reasons: string[], log: string): void {
-    const task = this.handles.get(stage)?.task;
-    if (task) task.title = `${stage}  running (${describeReasons(reasons)}) — log: ${log}`;
+    this.setTitle(stage, `${stage}  running (${describeReasons(reasons)}) — log: ${log}`);
   }
 
   stageOutput(stage: string, text: string): void {
-    const task = this.handles.get(stage)?.task;
     const last = text.split('\n').filter((line) => line.trim() !== '').pop();
-    if (task && last) task.output = last;
+    if (last) this.setOutput(stage, last);
   }
 
   stageProgress(stage: string, progress: Progress): void {
-    const task = this.handles.get(stage)?.task;
-    if (task) task.output = describeProgress(progress);
+    this.setOutput(stage, describeProgress(progress));
   }
 
   stageFinished(result: StageResult): void {

@@ -1,4 +1,5 @@
 /** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. */
+import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
 import { OutTransaction } from '../../execution/out-transaction.ts';
@@ -95,13 +96,14 @@ export default async function run(argv: string[]): Promise<number> {
     }
     for (const message of notices) reporter.notice(message);
     const runLock = new LockWriter(workspace.lockFile, workspace.lock, graph.order);
+    const runId = newRunId();
     const results = await runStages(
       {
         workspace,
         graph,
         lock: runLock,
         reporter,
-        runId: newRunId(),
+        runId,
         jobs,
         forced,
         signal: controller.signal,
@@ -109,6 +111,7 @@ export default async function run(argv: string[]): Promise<number> {
       },
       selected,
     );
+    rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
     if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
     const failed = results.filter((r) => r.action === 'failed');
     for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);
