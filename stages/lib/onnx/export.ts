@@ -123,6 +123,13 @@ function requireWeight(layer: Layer, shortName: string): Float32Array {
   return w;
 }
 
+/** From the kernel itself: SeparableConv2D's getConfig() omits depthMultiplier in TF.js 4.22. */
+function depthMultiplier(kernel: Float32Array, kh: number, kw: number, cin: number, unsupported: (r: string) => Error): number {
+  const mult = kernel.length / (kh * kw * cin);
+  if (!Number.isInteger(mult) || mult < 1) throw unsupported(`depthwise kernel of ${kernel.length} values does not fit ${kh}×${kw}×${cin}×multiplier`);
+  return mult;
+}
+
 class Exporter {
   private readonly g = new GraphBuilder();
   private readonly memo = new Map<string, Value>();
@@ -135,9 +142,10 @@ class Exporter {
       throw new OnnxExportError(`expected a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
     }
     const inShape = model.inputs[0].shape;
-    if (inShape.length !== 4 || inShape[3] !== 3 || inShape[1] == null || inShape[2] == null) {
-      throw new OnnxExportError(`expected an NHWC image input [N,H,W,3] with fixed H and W, got [${inShape}]`);
+    if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
+      throw new OnnxExportError(`expected an NHWC image input [N,H,W,C] with fixed H, W and C, got [${inShape}]`);
     }
+    const inputShape = inShape.slice(1) as [number, number, number];
     const nchwInput = this.g.node('Transpose', [ONNX_INPUT_NAME], 'input_nchw', { perm: [0, 3, 1, 2] });
     const rootScope: Scope = { prefix: '', bindings: new Map([[model.inputs[0].id, { name: nchwInput, tfShape: inShape }]]) };
     const out = this.valueOf(model.outputs[0], rootScope);
@@ -159,14 +167,14 @@ class Exporter {
         name: opts.graphName ?? model.name,
         nodes: this.g.nodes,
         initializers: this.g.initializers,
-        inputs: [{ name: ONNX_INPUT_NAME, elemType: TensorDataType.FLOAT, dims: [batch, inShape[1], inShape[2], 3] }],
+        inputs: [{ name: ONNX_INPUT_NAME, elemType: TensorDataType.FLOAT, dims: [batch, ...inputShape] }],
         outputs: [
           { name: ONNX_MAPS_OUTPUT, elemType: TensorDataType.FLOAT, dims: [batch, h, w, c] },
           { name: ONNX_POOLED_OUTPUT, elemType: TensorDataType.FLOAT, dims: [batch, c] },
         ],
       },
     };
-    return { model: onnxModel, flopsPerImage: this.g.flops, inputShape: [inShape[1], inShape[2], 3], mapShape: [h, w, c] };
+    return { model: onnxModel, flopsPerImage: this.g.flops, inputShape, mapShape: [h, w, c] };
   }
 
   /** The ONNX value of a symbolic tensor, emitting its producing layer (and everything upstream) once. */
@@ -448,14 +456,16 @@ class Exporter {
       y = this.convNode(name, x.name, w, [cout, cin, kh, kw], useBias ? requireWeight(layer, 'bias') : null, affine, { ...conv, group: 1 }, outName, cfg.activation);
       this.g.flops += 2 * oh * ow * cout * kh * kw * cin;
     } else if (cls === 'DepthwiseConv2D') {
-      const mult: number = cfg.depthMultiplier ?? 1;
-      const w = depthwiseKernelToOihw(requireWeight(layer, 'depthwise_kernel'), kh, kw, cin, mult);
+      const dk = requireWeight(layer, 'depthwise_kernel');
+      const mult = depthMultiplier(dk, kh, kw, cin, unsupported);
+      const w = depthwiseKernelToOihw(dk, kh, kw, cin, mult);
       y = this.convNode(name, x.name, w, [cin * mult, 1, kh, kw], useBias ? requireWeight(layer, 'bias') : null, affine, { ...conv, group: cin }, outName, cfg.activation);
       this.g.flops += 2 * oh * ow * cin * mult * kh * kw;
     } else {
       // SeparableConv2D = depthwise (no bias) then 1×1 pointwise (with bias, activation, folded BN).
-      const mult: number = cfg.depthMultiplier ?? 1;
-      const dw = depthwiseKernelToOihw(requireWeight(layer, 'depthwise_kernel'), kh, kw, cin, mult);
+      const dk = requireWeight(layer, 'depthwise_kernel');
+      const mult = depthMultiplier(dk, kh, kw, cin, unsupported);
+      const dw = depthwiseKernelToOihw(dk, kh, kw, cin, mult);
       const mid = this.convNode(`${name}_depthwise`, x.name, dw, [cin * mult, 1, kh, kw], null, null, { ...conv, group: cin }, `${name}_depthwise`, 'linear');
       const pw = convKernelToOihw(requireWeight(layer, 'pointwise_kernel'), 1, 1, cin * mult, cout);
       const pointwise = { kernel_shape: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1 };
