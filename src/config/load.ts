@@ -39,9 +39,12 @@ export async function loadPipeline(file: string, opts: LoadOptions = {}): Promis
 /** Same as loadPipeline, from text already in memory (the file name is used for paths and diagnostics). */
 export async function parsePipeline(file: string, text: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const source = new YamlSource(file, text);
-  const yamlErrors = source.doc.errors.map((error) =>
-    diagnostic('yaml-syntax', `YAML syntax error: ${firstLine(error.message)}`, source.spanOfRange(error.pos[0], error.pos[1])),
-  );
+  const yamlErrors = source.doc.errors.map((error) => {
+    const opening = error.code === 'MISSING_CHAR' ? unclosedQuote(text, error.pos[0], error.message) : undefined;
+    return opening === undefined
+      ? diagnostic('yaml-syntax', `YAML syntax error: ${firstLine(error.message)}`, source.spanOfRange(error.pos[0], error.pos[1]))
+      : diagnostic('yaml-syntax', 'YAML syntax error: this quoted string is never closed', source.spanOfRange(opening, opening + 1));
+  });
   if (yamlErrors.length) return fail(yamlErrors);
   const warnings = source.doc.warnings.map((warning): Diagnostic => ({
     severity: 'warning',
@@ -193,6 +196,24 @@ function sortedObject(entries: Map<string, unknown>): Record<string, unknown> {
 
 function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * yaml reports an unclosed quote where the file ends; the useful place is the
+ * opening quote: the last line before that point holding an odd number of them.
+ */
+function unclosedQuote(text: string, end: number, message: string): number | undefined {
+  const quote = message.includes('"quote') ? '"' : message.includes("'quote") ? "'" : undefined;
+  if (!quote) return undefined;
+  let lineEnd = end;
+  while (lineEnd > 0) {
+    const lineStart = text.lastIndexOf('\n', lineEnd - 1) + 1;
+    const line = text.slice(lineStart, lineEnd);
+    const count = line.split(quote).length - 1;
+    if (count % 2 === 1) return lineStart + line.lastIndexOf(quote);
+    lineEnd = lineStart - 1;
+  }
+  return undefined;
 }
 
 function firstLine(message: string): string {
