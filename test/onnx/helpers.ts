@@ -56,15 +56,18 @@ export function compare(actual: Float32Array, expected: Float32Array): Compariso
 }
 
 /**
- * Tolerance: 1e-4 of the feature scale. Both sides compute in float32 with the
- * same (TF.js-dequantized) weights; they differ only in summation order
- * (onnxruntime's blocked GEMMs vs TF.js' loops) and in BN folding rounding.
- * float32's epsilon is 1.2e-7, and over the ~30 layers of these nets the
- * reassociation error measures ~1e-6–2e-5 of the scale. A real mistake (an
- * off-by-one pad, a transposed kernel, a wrong BN) moves outputs by 1e-2 of
- * the scale or more, so 1e-4 separates the two by orders of magnitude.
+ * Tolerance: 5e-4 of the feature scale (max |reference|). Both sides compute in
+ * float32 with the same (TF.js-dequantized) weights; they differ only in
+ * summation order (onnxruntime's blocked GEMMs vs TF.js' loops) and in the
+ * rounding of BN folding. float32's epsilon is 1.2e-7; through the 15–40 layers
+ * of these nets the reassociation error measures 2e-6 to 2e-5 of the scale on
+ * real photos (mobilenet_v1_0.25: 1.2e-4 at scale 6; darknet: 6.9e-4 at 236),
+ * so 5e-4 leaves a 25× margin for other CPUs' kernels. A real mistake (an
+ * off-by-one pad, a transposed kernel, a wrong BN, pads counted in an average)
+ * moved outputs by 0.17–0.9 of the scale in mutation checks, three orders of
+ * magnitude above the tolerance.
  */
-export const RELATIVE_TOLERANCE = 1e-4;
+export const RELATIVE_TOLERANCE = 5e-4;
 
 export function assertClose(actual: Float32Array, expected: Float32Array, what: string): Comparison {
   const c = compare(actual, expected);
