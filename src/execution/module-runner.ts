@@ -53,8 +53,9 @@ function progressSender(): { send(p: Progress): void; flush(): Promise<void> } {
 
 async function main(): Promise<number> {
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ModuleRunSpec;
-  const loaded = (await import(pathToFileURL(spec.module).href)) as { default?: Partial<Stage> };
-  const stage = loaded.default;
+  const loaded = (await import(pathToFileURL(spec.module).href)) as { default?: Partial<Stage> & { default?: Partial<Stage> } };
+  // A module compiled as CommonJS (no "type": "module" above it) arrives wrapped once more.
+  const stage = typeof loaded.default?.run === 'function' ? loaded.default : (loaded.default?.default ?? loaded.default);
   if (!stage || typeof stage.run !== 'function') {
     process.stderr.write(
       `${spec.moduleLabel}: the default export must be a Stage ({ async run(ctx) {…} }, see src/contract.ts); got ${stage === undefined ? 'no default export' : typeof stage}\n`,
