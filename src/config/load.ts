@@ -63,7 +63,7 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
     return fail([diagnostic('schema', 'the file is empty; it needs a "stages" mapping', { file, line: 1, col: 1, length: 1 })]);
   }
 
-  const diagnostics = validateAgainstSchema(data, source);
+  const diagnostics = await validateAgainstSchema(data, source);
   const document = isMapping(data) ? data : {};
   const declared: Params = isMapping(document.params) ? document.params : {};
   const overridden = applyOverrides(declared, opts.set ?? []);

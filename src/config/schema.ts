@@ -2,27 +2,35 @@
  * Validation of the parsed YAML against schemas/pipeline.schema.json, with
  * ajv's errors turned into positioned, human-worded diagnostics.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { diagnostic, type Diagnostic } from '../errors.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { schemaHash as precompiledHash, validate as precompiled } from './schema-validator.generated.ts';
 import type { PathSegment, YamlSource } from './yaml-source.ts';
 
-export const schemaUrl = new URL('../../schemas/pipeline.schema.json', import.meta.url);
-
-let compiled: ValidateFunction | undefined;
-
-/** The compiled schema, built once per process (compiling costs more than validating). */
-function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
-    compiled = new Ajv({ allErrors: true, verbose: true }).compile(schema);
-  }
-  return compiled;
+interface Validator {
+  (data: unknown): boolean;
+  errors?: ErrorObject[] | null;
 }
 
-export function validateAgainstSchema(data: unknown, source: YamlSource): Diagnostic[] {
-  const validate = validator();
+let current: Validator | undefined;
+
+/**
+ * The precompiled validator when it was built from the schema as it is now;
+ * otherwise (the schema was edited and not regenerated) compile it with ajv, once per process.
+ */
+async function validator(): Promise<Validator> {
+  if (current) return current;
+  const { readFileSync } = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  const text = readFileSync(new URL('../../schemas/pipeline.schema.json', import.meta.url), 'utf8');
+  if (createHash('sha256').update(text).digest('hex') === precompiledHash) current = precompiled as Validator;
+  else current = (await import('./schema-compile.ts')).compileSchema(text);
+  return current;
+}
+
+export async function validateAgainstSchema(data: unknown, source: YamlSource): Promise<Diagnostic[]> {
+  const validate = await validator();
   if (validate(data)) return [];
   const errors = (validate.errors ?? []).filter(isReported);
   const diagnostics = errors.map((error) => describe(error, source));
@@ -77,11 +85,11 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
           : undefined;
       return diagnostic('schema', `${where} must be ${typeName(expected)}`, source.spanOfValue(path), hint);
     }
-    case 'minLength':
-      return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
+
     case 'minProperties':
       return diagnostic('schema', `${where} must declare at least one stage`, source.spanOfKey(path));
     case 'pattern':
+      if (error.params.pattern === '\\S') return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
       return diagnostic(
         'schema',
         `${where} "${String(error.data)}" is not a dotted param key`,
