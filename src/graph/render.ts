@@ -14,26 +14,31 @@ function pairs(graph: Graph): Array<{ from: string; to: string; label: string }>
 }
 
 /**
- * Stages in run order, each with what it waits for:
+ * Stages in run order, each with its description and, on the next line, the
+ * stages it waits for:
  *
- *   1. split
- *   2. train         ← split
+ *   1. split  split the images
+ *   2. train  [heavy]  fit the head
+ *        ← split
  */
 export function renderText(graph: Graph): string {
   const width = Math.max(...graph.order.map((name) => name.length));
   const number = String(graph.order.length).length;
+  const indent = ' '.repeat(number + 4);
   return graph.order
-    .map((name, i) => {
+    .flatMap((name, i) => {
       const stage = graph.pipeline.stages.get(name)!;
       const upstream = graph.upstream.get(name)!;
       const flags = [stage.heavy ? 'heavy' : '', stage.alwaysRun ? 'always run' : '', stage.cache ? '' : 'no cache'].filter(Boolean);
-      const parts = [
+      const head = [
         `${String(i + 1).padStart(number)}. ${name.padEnd(width)}`,
-        upstream.length ? `← ${upstream.join(', ')}` : '',
         flags.length ? `[${flags.join(', ')}]` : '',
-        stage.desc ? `# ${stage.desc}` : '',
-      ].filter(Boolean);
-      return parts.join('  ').trimEnd();
+        stage.desc ?? '',
+      ]
+        .filter(Boolean)
+        .join('  ')
+        .trimEnd();
+      return upstream.length ? [head, `${indent}← ${upstream.join(', ')}`] : [head];
     })
     .join('\n');
 }

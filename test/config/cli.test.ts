@@ -114,7 +114,7 @@ describe('pipeline dag (real process)', () => {
   it('lists stages in run order with their upstream', () => {
     const result = runCli(root, ['dag']);
     assert.equal(result.code, 0);
-    assert.equal(result.stdout, '1. split\n2. train  ← split\n');
+    assert.equal(result.stdout, '1. split\n2. train\n     ← split\n');
   });
 
   it('draws Mermaid and DOT', () => {

@@ -208,7 +208,7 @@ describe('renderers', () => {
         '  train-model: { cmd: x, deps: [artifacts/split/train.csv], outs: [model], heavy: true }',
       ),
     );
-    assert.equal(renderText(graph), ['1. split        # split the data', '2. train-model  ← split  [heavy]'].join('\n'));
+    assert.equal(renderText(graph), ['1. split        split the data', '2. train-model  [heavy]', '     ← split'].join('\n'));
     assert.equal(
       renderMermaid(graph),
       ['flowchart TD', '  s0_split["split"]', '  s1_train_model["train-model"]', '  s0_split -->|"artifacts/split"| s1_train_model'].join('\n'),
