@@ -152,7 +152,7 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   let module: string | undefined;
   if (typeof raw.module === 'string' && raw.module !== '') {
     module = normalizePath(raw.module);
-    const problem = await moduleProblem(path.resolve(ctx.root, module));
+    const problem = isInsideProject(module) ? await moduleProblem(path.resolve(ctx.root, module)) : 'lies outside the project folder';
     if (problem)
       diagnostics.push(diagnostic('missing-module', `module "${raw.module}" of stage "${name}" ${problem}`, source.spanOfValue([...at, 'module']), 'module paths are relative to the folder of pipeline.yaml'));
   }

@@ -205,6 +205,18 @@ describe('loadPipeline: diagnostics with positions', () => {
     ]);
   });
 
+  it('requires a module to be a file inside the project', async () => {
+    const diagnostics = await errorsOf(
+      yaml('stages:', '  a: { module: ../elsewhere/stage.ts }', '  b: { module: stages }', '  c: { module: stages/c.ts }'),
+      [],
+      { 'stages/c.ts': 'export default {};\n' },
+    );
+    assert.deepEqual(diagnostics.map(at), [
+      '2:16 module "../elsewhere/stage.ts" of stage "a" lies outside the project folder',
+      '3:16 module "stages" of stage "b" is not a file',
+    ]);
+  });
+
   it('reports an unreadable file and an empty file', async () => {
     const missing = await loadPipeline('/nonexistent/pipeline.yaml');
     assert.equal(missing.ok, false);

@@ -14,6 +14,7 @@ export function makeProject(files: Record<string, string>): string {
   created.push(root);
   for (const [name, content] of Object.entries(files)) {
     const file = path.join(root, name);
+    if (!file.startsWith(root + path.sep)) throw new Error(`fixture file ${name} would lie outside the temp folder`);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, content);
   }
