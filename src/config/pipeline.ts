@@ -19,7 +19,7 @@ export interface ResolvedStage {
   /** Exactly one of `module` (project-relative path of a TS stage module) or `cmd` is set. */
   module?: string;
   cmd?: string;
-  /** Deps as written after interpolation, project-relative (or absolute when outside the project). Globs unexpanded. */
+  /** Deps as written after interpolation, relative to the project root (`../shared/x` stays relative, so the lock is portable). Globs unexpanded. */
   deps: string[];
   /** Outs as written after interpolation, project-relative. */
   outs: string[];
