@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 export class OutTransaction {
   private readonly moved: { out: string; backup: string }[] = [];
   private readonly journal: string;
+  /** Set once the out paths were handed over (to a command, or to an install); before that rollback leaves them alone. */
+  private outsTouched = false;
 
   constructor(private readonly workDir: string, private readonly outs: readonly string[]) {
     this.journal = join(workDir, 'journal.json');
@@ -19,6 +21,7 @@ export class OutTransaction {
 
   /** Move every existing out into the work folder; parents of the outs are created so the stage can write. */
   moveAsideExisting(): void {
+    this.outsTouched = true;
     this.outs.forEach((out, i) => {
       mkdirSync(dirname(out), { recursive: true });
       if (!existsSync(out)) return;
@@ -37,7 +40,7 @@ export class OutTransaction {
 
   /** Undo: drop whatever the failed stage left at the out paths and bring the old outs back. */
   rollback(): void {
-    for (const out of this.outs) rmSync(out, { recursive: true, force: true });
+    if (this.outsTouched) for (const out of this.outs) rmSync(out, { recursive: true, force: true });
     for (const { out, backup } of this.moved) {
       if (existsSync(backup)) renameSync(backup, out);
     }

@@ -45,6 +45,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   const results = new Map<string, StageResult>();
   const finished = new Map<string, Promise<StageResult>>();
   const slots = new JobSlots(ctx.jobs);
+  const reported = new Set<string>();
   const inSelection = new Set(selected);
   ctx.reporter.begin(selected);
 
@@ -58,13 +59,18 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     else {
       try {
         const upstreamUnchanged = upResults.every((r) => r.action === 'skipped');
-        result = await handleStage(ctx, stage, slots, upstreamUnchanged);
+        // Executed stages are reported before their job slot is freed, so output reads in order.
+        const report = (r: StageResult): void => {
+          reported.add(stage);
+          ctx.reporter.stageFinished(r);
+        };
+        result = await handleStage(ctx, stage, slots, upstreamUnchanged, report);
       } catch (error) {
         result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
       }
     }
     results.set(stage, result);
-    ctx.reporter.stageFinished(result);
+    if (!reported.has(stage)) ctx.reporter.stageFinished(result);
     return result;
   };
   for (const stage of selected) finished.set(stage, process(stage));
@@ -75,7 +81,13 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   return ordered;
 }
 
-async function handleStage(ctx: RunContext, stage: string, slots: JobSlots, upstreamUnchanged: boolean): Promise<StageResult> {
+async function handleStage(
+  ctx: RunContext,
+  stage: string,
+  slots: JobSlots,
+  upstreamUnchanged: boolean,
+  report: (result: StageResult) => void,
+): Promise<StageResult> {
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   const { workspace } = ctx;
@@ -114,7 +126,9 @@ async function handleStage(ctx: RunContext, stage: string, slots: JobSlots, upst
   const release = await slots.acquire(config.heavy);
   try {
     if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
-    return await executeStage(ctx, stage, evaluation, reasons, started);
+    const result = await executeStage(ctx, stage, evaluation, reasons, started);
+    report(result);
+    return result;
   } finally {
     release();
   }
