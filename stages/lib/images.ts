@@ -160,6 +160,8 @@ export async function* imageBatches<T extends { path: string }>(
   opts: BatchOptions,
 ): AsyncGenerator<ImageBatch<T>, void, undefined> {
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  // Checked here, not per file: a bad size would otherwise skip every file as 'corrupt'.
+  if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
   if (items.length === 0) return;
   const slice = (start: number) => items.slice(start, start + opts.batchSize);
   let pending = decodeBatch(slice(0), opts);

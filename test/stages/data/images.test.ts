@@ -58,6 +58,8 @@ test('imageBatches skips and counts the bad files, keeps order, and never throws
     }
   }
   assert.deepEqual(sizes, [4, 4, 2]);
+  await assert.rejects(imageBatches(items, { size: 0, batchSize: 4 }).next(), /image size must be a positive integer, got 0/);
+  await assert.rejects(imageBatches(items, { size: 8, batchSize: 0 }).next(), /batchSize must be a positive integer/);
   assert.deepEqual(seen, Object.keys(BAD_IMAGES).filter((n) => BAD_IMAGES[n] === 'decodes'));
   assert.deepEqual(skipped, Object.entries(BAD_IMAGES).filter(([, r]) => r !== 'decodes'));
 });
