@@ -124,7 +124,10 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   const depSpans: SourceSpan[] = [];
   for (const [written, index] of stringItems(raw.deps)) {
     const where = [...at, 'deps', index];
-    deps.push(normalizePath(resolveText(written, where, 'path').text));
+    const resolved = resolveText(written, where, 'path');
+    // An optional input: a dep that interpolates to nothing (`test_labels: ""`) is left out; the param still counts as used.
+    if (resolved.ok && resolved.text.trim() === '' && written.includes('${')) continue;
+    deps.push(normalizePath(resolved.text));
     depSpans.push(source.spanOfValue(where));
   }
 

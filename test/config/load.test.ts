@@ -230,3 +230,25 @@ describe('loadPipeline: diagnostics with positions', () => {
     assert.deepEqual(diagnostics.map(at), ['2:1 "stages" must declare at least one stage']);
   });
 });
+
+describe('loadPipeline: optional deps', () => {
+  it('leaves out a dep that interpolates to an empty string, but still counts its param as used', async () => {
+    const text = yaml(
+      'params:',
+      '  labels: ""',
+      'stages:',
+      '  score:',
+      '    cmd: echo scored > artifacts/score.txt',
+      '    deps: ["${params.labels}"]',
+      '    outs: [artifacts/score.txt]',
+    );
+    const { result } = await load(text);
+    assert.ok(result.ok, result.ok ? '' : result.diagnostics.map(at).join('\n'));
+    const stage = result.pipeline.stages.get('score')!;
+    assert.deepEqual(stage.deps, []);
+    assert.deepEqual(stage.params, { labels: '' });
+    const set = await load(text, ['labels=labels.csv'], { 'labels.csv': 'id,label\n' });
+    assert.ok(set.result.ok);
+    assert.deepEqual(set.result.pipeline.stages.get('score')!.deps, ['labels.csv']);
+  });
+});
