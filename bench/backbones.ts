@@ -10,7 +10,7 @@
  * Heavy: minutes per backbone on 2 cores (the Xception cut the longest).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,8 @@ function runOne(name: string): Row {
     // Relative data paths in the repo's params resolve from the repo, not the temp project.
     for (const key of ['train_dir', 'test_dir', 'test_labels'] as const) doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
     doc.params.model = { ...doc.params.model, backbone: path.join(SHARED, 'models', name), cut_layer: spec.cut, input_size: spec.size, preprocess: spec.preprocess };
-    for (const stage of Object.values(doc.stages)) stage.module = path.join(REPO, stage.module);
+    // Module stages must lie inside the project: link the repo's stages/ into the temp one.
+    symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
     writeFileSync(path.join(dir, 'pipeline.yaml'), stringify(doc));
     const started = Date.now();
     const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });

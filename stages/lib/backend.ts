@@ -128,8 +128,8 @@ export async function setupBackend(
     threads,
     onSkip: (candidate, reason) => {
       // The native packages are optional; only say why at log level.
-      if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') log(`backend ${candidate} skipped: ${reason}`);
-      else warn(`backend ${candidate} skipped: ${reason}`);
+      if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') log(`backend ${candidate} not available: ${reason}`);
+      else warn(`backend ${candidate} not available: ${reason}`);
     },
   });
   log(`TF.js backend: ${selection.name} (runtime.backend=${choice}${selection.choice !== selection.name ? `, via ${selection.choice}` : ''})`);

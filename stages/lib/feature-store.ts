@@ -12,12 +12,13 @@ export const FEATURES_FILE = 'features.f32';
 export const INDEX_FILE = 'index.csv';
 export const FEATURES_META = 'features.json';
 
-export type SplitName = 'train' | 'val';
+export type SplitName = 'train' | 'val' | 'test';
 
 export interface FeatureRow {
   split: SplitName;
-  /** 0 = the original image; 1..copies = augmented copies (train only). */
+  /** 0 = the original image; 1..copies = augmented copies (train only); for test, 1 = the horizontal flip. */
   copy: number;
+  /** 1 = dog, 0 = cat, -1 = unknown (test). */
   label: number;
   /** Project-relative path of the image. */
   path: string;

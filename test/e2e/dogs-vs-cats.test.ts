@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -30,10 +30,9 @@ const readJson = (rel: string) => JSON.parse(readFileSync(art(rel), 'utf8')) as 
 const csvRows = (rel: string) => readFileSync(art(rel), 'utf8').trim().split('\n').map((l) => l.split(','));
 
 function pipelineYaml(): string {
-  const stage = (name: string) => path.join(REPO, 'stages', `${name}.ts`);
   const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-  // The repo's own stage declarations, pointed at the repo's modules; only params change.
-  const stages = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1).replace(/module: stages\/([\w-]+)\.ts/g, (_, n: string) => `module: ${stage(n)}`);
+  // The repo's own stage declarations (its stages/ is linked into the temp project); only params change.
+  const stages = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1);
   return `params:
   data: { train_dir: data/train, test_dir: data/test, test_labels: data/test_labels.csv, val_fraction: 0.25, seed: 1 }
   augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
@@ -71,6 +70,7 @@ before(() => {
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   const labels = readFileSync(path.join(SHARED, 'datasets/dogs-vs-cats/test_labels.csv'), 'utf8').trim().split('\n');
   writeFileSync(path.join(dir, 'data/test_labels.csv'), [labels[0], ...labels.slice(1).filter((l) => TEST_IDS.includes(Number(l.split(',')[0])))].join('\n') + '\n');
+  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
 });
 
@@ -81,6 +81,7 @@ after(() => {
 test('the whole job runs on a tiny subset and writes well-formed artifacts', { skip: !available && 'shared data not present' }, () => {
   const first = cli(['run']);
   assert.equal(first.code, 0, `pipeline run failed:\n${first.stdout}\n${first.stderr}`);
+  if (process.env.E2E_VERBOSE) console.log(first.stdout);
 
   // split + augment-config
   const train = csvRows('split/train.csv');
@@ -118,6 +119,11 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
   assert.equal(history.length, 3);
   assert.ok(isPng(art('train/curves.png')));
 
+  // test-features: every test image and its flip
+  const testMeta = readJson('test-features/features.json');
+  assert.equal(testMeta.rows, 16);
+  assert.equal(statSync(art('test-features/features.f32')).size, 16 * testMeta.dim * 4);
+
   // predict: header, every id once, sorted numerically, clipped probabilities
   const submission = csvRows('predict/submission.csv');
   assert.deepEqual(submission[0], ['id', 'label']);
@@ -140,9 +146,9 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
 
   const second = cli(['run', '--json']);
   assert.equal(second.code, 0, second.stderr);
-  const actions = JSON.parse(second.stdout) as { stage: string; action: string }[];
-  assert.equal(actions.length, 7);
-  for (const a of actions) assert.equal(a.action, 'skipped', `${a.stage} was ${a.action} on the second run`);
+  const actions = JSON.parse(second.stdout) as { stage: string; action: string; reasons?: string[] }[];
+  assert.equal(actions.length, 8);
+  for (const a of actions) assert.equal(a.action, "skipped", `${a.stage} was ${a.action} on the second run: ${(a.reasons ?? []).join("; ")}`);
 });
 
 test('the saved full model loads with tf.loadLayersModel and agrees with ONNX base + head', { skip: !available && 'shared data not present' }, async () => {

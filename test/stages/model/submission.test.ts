@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatProbability, sortById } from '../../../stages/predict.ts';
+import { formatProbability, sortIds } from '../../../stages/predict.ts';
 import { selectHardest } from '../../../stages/visualize.ts';
 
 test('submission ids sort numerically, not as text', () => {
-  const ids = ['10', '2', '1', '100', '11', 'b', 'a2', 'a10'].map((id) => ({ id, path: `${id}.jpg` }));
-  assert.deepEqual(sortById(ids).map((x) => x.id), ['1', '2', '10', '11', '100', 'a2', 'a10', 'b']);
+  const ids = ['10', '2', '1', '100', '11', 'b', 'a2', 'a10'];
+  assert.deepEqual(sortIds(ids), ['1', '2', '10', '11', '100', 'a2', 'a10', 'b']);
 });
 
 test('probabilities are written with six decimals', () => {
