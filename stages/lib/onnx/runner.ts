@@ -11,10 +11,12 @@ export interface OnnxRunnerOptions {
   inputSize: number;
   /** Intra-op threads; default: every core (os.availableParallelism()). */
   threads?: number;
+  /** Let idle intra-op threads spin (onnxruntime's default). Off by default: see sessionOptions. */
+  spinWait?: boolean;
 }
 
 /** Session options that let onnxruntime's CPU kernels run at full speed (measured in bench/inference.ts). */
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(threads: number, spinWait = false): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all', // fuses Conv+Relu/Clip/Add and switches to the blocked NCHWc layout
@@ -23,6 +25,9 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     enableMemPattern: true,
+    // Idle pool threads sleep instead of spin-waiting, so the JPEG decoder running
+    // alongside (decode overlaps inference) gets the cores between kernels.
+    extra: { session: { intra_op: { allow_spinning: spinWait ? '1' : '0' } } },
   };
 }
 
@@ -38,10 +43,9 @@ export class OnnxRunner implements BackboneRunner {
   static async open(source: string | Uint8Array, opts: OnnxRunnerOptions): Promise<OnnxRunner> {
     const threads = opts.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`onnx threads must be a positive integer, got ${threads}`);
+    const options = sessionOptions(threads, opts.spinWait ?? false);
     const session =
-      typeof source === 'string'
-        ? await ort.InferenceSession.create(source, sessionOptions(threads))
-        : await ort.InferenceSession.create(source, sessionOptions(threads));
+      typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
     const where = typeof source === 'string' ? source : 'the ONNX model';
     try {
       for (const name of [ONNX_MAPS_OUTPUT, ONNX_POOLED_OUTPUT]) {
