@@ -20,7 +20,7 @@ import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
 
-export const AUGMENT_CONFIG_FILE = 'config.json';
+export const AUGMENT_CONFIG_FILE = 'augment.json';
 
 export default defineStage({
   async run(ctx) {
