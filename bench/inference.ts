@@ -190,7 +190,7 @@ for (const bb of BACKBONES) {
   const wasmInput = await decodedBatch(size, bb.preprocess, wasmBatch);
   const wf = tfjsForward(wasmModel, size);
   const wasmForward = await forwardOnly(wasmInput, wasmBatch, 1, wf, large ? 1 : 2);
-  const wasmCount = large ? 8 : 32;
+  const wasmCount = large ? 16 : 32;
   const wasmE2e = await endToEnd(size, bb.preprocess, wasmBatch, wasmCount, wf);
   rows.push({ backbone: bb.folder, engine: `tfjs-wasm (${wasm.getThreadsCount()} thr)`, batch: wasmBatch, images: wasmCount, e2e: wasmE2e, forward: wasmForward, gflop });
   console.log(`${bb.folder} wasm: forward ${wasmForward.toFixed(2)}/s, e2e ${wasmE2e.toFixed(2)}/s`);
@@ -212,11 +212,11 @@ for (const bb of BACKBONES) {
 
 console.log(`\ndecode + resize alone (sharp, 256 photos, 2 files at a time): ${[...decodeRate].map(([s, r]) => `${r.toFixed(0)} images/s at ${s}×${s}`).join(', ')}`);
 const pct = (gflops: number) => `${((100 * gflops) / peak.peakGflops).toFixed(1)}%`;
-console.log('\n| backbone | GFLOP/img | engine | batch | images | img/s (decode+resize+fwd) | GFLOP/s | % peak | img/s (fwd only) | GFLOP/s fwd | % peak fwd | × WASM (e2e) |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log('\n| backbone | GFLOP/img | engine | batch | images | img/s (decode+resize+fwd) | GFLOP/s | % peak | img/s (fwd only) | GFLOP/s fwd | % peak fwd | × WASM e2e | × WASM fwd |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const wasmRow = rows.find((w) => w.backbone === r.backbone && w.engine.startsWith('tfjs-wasm'));
-  const speedup = wasmRow ? `${(r.e2e / wasmRow.e2e).toFixed(1)}×` : '';
+  const speedup = wasmRow ? `${(r.e2e / wasmRow.e2e).toFixed(1)}× | ${(r.forward / wasmRow.forward).toFixed(1)}×` : ' | ';
   console.log(
     `| ${r.backbone} | ${r.gflop.toFixed(3)} | ${r.engine} | ${r.batch} | ${r.images} | ${r.e2e.toFixed(r.e2e < 10 ? 2 : 1)} | ${(r.e2e * r.gflop).toFixed(1)} | ${pct(r.e2e * r.gflop)} | ` +
       `${r.forward.toFixed(r.forward < 10 ? 2 : 1)} | ${(r.forward * r.gflop).toFixed(1)} | ${pct(r.forward * r.gflop)} | ${speedup} |`,
