@@ -11,7 +11,7 @@ import path from 'node:path';
 import { diagnostic, hasErrors, type Diagnostic } from '../errors.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
-import { isGlob, isInsideProject, normalizePath } from './paths.ts';
+import { isGlob, isInsideProject, isUrl, normalizePath } from './paths.ts';
 import type { Pipeline, ResolvedStage, SourceSpan } from './pipeline.ts';
 import { validateAgainstSchema } from './schema.ts';
 import { YamlSource, type PathSegment } from './yaml-source.ts';
@@ -140,7 +140,7 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     const span = source.spanOfValue(where);
     if (!resolved.ok) {
       // already reported; the path itself cannot be judged
-    } else if (!isInsideProject(out))
+    } else if (isUrl(out) || !isInsideProject(out))
       diagnostics.push(diagnostic('bad-path', `out "${out}" of stage "${name}" must lie inside the project folder`, span, 'outs are replaced on every run; keep them under the project (e.g. artifacts/…)'));
     else if (isGlob(out))
       diagnostics.push(diagnostic('bad-path', `out "${out}" of stage "${name}" is a pattern; outs must be plain files or folders`, span));

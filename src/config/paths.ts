@@ -4,7 +4,13 @@
  */
 import path from 'node:path';
 
+/** An http(s) URL: a remote dep, identified by the URL itself (nothing is fetched to plan a run). */
+export function isUrl(p: string): boolean {
+  return /^https?:\/\//i.test(p);
+}
+
 export function normalizePath(written: string): string {
+  if (isUrl(written)) return written;
   const posix = written.replace(/\\/g, '/');
   if (path.posix.isAbsolute(posix)) return path.posix.normalize(posix).replace(/(.)\/+$/, '$1');
   const normalized = path.posix.normalize(posix).replace(/\/+$/, '');

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { expandGlob, isGlob } from '../fingerprint/glob-deps.ts';
+import { isUrl } from '../config/paths.ts';
 import type { LockWriter } from '../cache/lock-file.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
 import type { RunReporter, StageResult } from '../logging/stage-result.ts';
@@ -166,7 +167,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       produced = absOuts.map((out, i) => join(work, `out-${i}`, basename(out)));
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
-      for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : [workspace.absolute(dep)]));
+      for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
       outcome = await runModule(
         { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
         work,

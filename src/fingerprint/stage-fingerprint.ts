@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResolvedStage } from '../config/pipeline.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { sha256 } from './content-hash.ts';
+import { isUrl } from '../config/paths.ts';
 import { expandGlob, isGlob } from './glob-deps.ts';
 import { moduleClosure } from './module-imports.ts';
 import type { HashedPath, PathHasher } from './path-hasher.ts';
@@ -78,6 +79,8 @@ async function codeFingerprint(stage: ResolvedStage, root: string, hasher: PathH
 
 /** Hash one dep: a file, a folder (manifest), or a glob (manifest of its sorted matches). */
 export async function hashDep(root: string, dep: string, hasher: PathHasher): Promise<HashedPath> {
+  // A URL stands for its content: planning never touches the network. Pin versions in the URL, or --force to refetch.
+  if (isUrl(dep)) return { kind: 'file', hash: sha256(`url\0${dep}`), size: 0, mode: 0 };
   if (isGlob(dep)) return hasher.hashFileList(root, await expandGlob(root, dep));
   return hasher.hashPath(resolve(root, dep));
 }

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { globBase, isGlob, isWithin, overlaps } from '../config/paths.ts';
+import { globBase, isGlob, isUrl, isWithin, overlaps } from '../config/paths.ts';
 import type { Pipeline, ResolvedStage } from '../config/pipeline.ts';
 import { didYouMean } from '../config/did-you-mean.ts';
 import { diagnostic, type Diagnostic } from '../errors.ts';
@@ -101,6 +101,7 @@ function overlappingOuts(stages: ResolvedStage[]): Diagnostic[] {
 }
 
 async function existsOnDisk(root: string, dep: string): Promise<boolean> {
+  if (isUrl(dep)) return true; // remote: identified by its URL, never fetched to plan a run
   if (!isGlob(dep)) {
     try {
       await stat(path.resolve(root, dep));
