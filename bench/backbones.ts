@@ -5,7 +5,7 @@
  * are untouched. Prints validation and test metrics and the wall time of the
  * whole run and of the features stage.
  *
- *   flock /tmp/cpu.lock node --import tsx bench/backbones.ts [folder…]
+ *   npm run bench:backbones -- [folder…]
  *
  * Heavy: minutes per backbone on 2 cores (the Xception cut the longest).
  */

@@ -1,7 +1,7 @@
 /**
  * Decode + resize throughput on real photos, to plan the features stage's time budget.
- * Run (CPU heavy, so under the shared lock):
- *   flock /tmp/cpu.lock node --import tsx bench/decode.ts [count=200] [dataset=../shared/datasets/dogs-vs-cats/train]
+ * Run it alone (CPU heavy):
+ *   npm run bench:decode -- [count=200] [dataset=../shared/datasets/dogs-vs-cats/train]
  * Prints images/s for sizes 224 and 299 at concurrency 1 and 2 (via imageBatches, batch 32),
  * plus toTensorInput and one augmentation warp per image.
  */

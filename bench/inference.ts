@@ -4,7 +4,7 @@
  * and TF.js pure-JS cpu, with GFLOP/s and the fraction of this CPU's FP32 peak;
  * plus ONNX-vs-TF.js agreement on real photos for every backbone.
  *
- *   flock /tmp/cpu.lock npx tsx bench/inference.ts [--models a,b] [--quick]
+ *   npm run bench:inference -- [--models a,b] [--quick]
  *
  * Decoding overlaps inference the way the stage does it (imageBatches decodes
  * the next batch while the current one runs). "forward" rates time the engine

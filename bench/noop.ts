@@ -2,7 +2,7 @@
  * No-op benchmark: a 2-stage pipeline whose first stage depends on a folder
  * of 25,000 small files. Prints the first (cold) run, the cold re-hash, and
  * the median no-op `pipeline run`, next to `snakemake -n` and `make -q` on
- * the same graph. Run it alone: `flock /tmp/cpu.lock node --import tsx bench/noop.ts`.
+ * the same graph. Run it alone: `npm run bench:noop`.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
