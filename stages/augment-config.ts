@@ -17,6 +17,7 @@ import { defineStage } from '../src/contract.ts';
 import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/augment.ts';
 import { LABEL_NAMES, readImageList, type LabelledImage } from './lib/dataset.ts';
 import { imageBatches } from './lib/images.ts';
+import { readParams } from './lib/params.ts';
 import { writeGrid, type GridTile } from './lib/picture.ts';
 import { createRng, shuffle } from './lib/random.ts';
 
@@ -26,7 +27,8 @@ export const PREVIEW_COLS = 6;
 
 export default defineStage({
   async run(ctx) {
-    const cfg = validateAugmentConfig(ctx.params['augment']);
+    // The subtree's own rules live in validateAugmentConfig (features re-validates the artifact with it).
+    const cfg = validateAugmentConfig(readParams(ctx).value('augment'));
     const [splitDir] = ctx.deps;
     const [outDir] = ctx.outs;
     if (!splitDir) throw new Error('augment-config: no dependency declared (expected deps: [artifacts/split])');

@@ -14,29 +14,31 @@ import * as tf from '@tensorflow/tfjs';
 import { defineStage } from '../src/contract.ts';
 import { inputSizeOf, isUrl, loadBackbone } from './lib/backbone.ts';
 import { setupBackend } from './lib/backend.ts';
-import { attachHead } from './lib/head.ts';
+import { attachHead, DEFAULT_DROPOUT, DROPOUT_RULE } from './lib/head.ts';
 import { saveModel } from './lib/model-io.ts';
 import { exportToOnnx } from './lib/onnx/export.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference.ts';
+import { readParams } from './lib/params.ts';
 
 export default defineStage({
   async run(ctx) {
     const [backboneDir, modelDir] = ctx.outs;
     if (!backboneDir || !modelDir) throw new Error('build-model needs two outs: the backbone folder and the model folder');
     const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
-    const source = String(ctx.params['model.backbone'] ?? '');
-    if (!source) throw new Error('model.backbone is empty: give a path or an http(s) URL to a TF.js layers model.json');
-    const cutLayer = ctx.params['model.cut_layer'] ? String(ctx.params['model.cut_layer']) : undefined;
-    const preprocess = parsePreprocess(ctx.params['model.preprocess']);
-    const dropout = Number(ctx.params['model.dropout'] ?? 0.5);
+    const p = readParams(ctx);
+    const source = p.string('model.backbone', { describe: 'a path or an http(s) URL to a TF.js layers model.json (or its folder)' });
+    // Unset: keep the whole backbone / take its input size.
+    const cutLayer = p.isSet('model.cut_layer') ? p.string('model.cut_layer') : undefined;
+    const wanted = p.isSet('model.input_size') ? p.positiveInt('model.input_size') : undefined;
+    const preprocess = p.parse('model.preprocess', parsePreprocess);
+    const dropout = p.number('model.dropout', { ...DROPOUT_RULE, default: DEFAULT_DROPOUT });
 
     const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
     ctx.progress({ done: 0, total: 3, message: 'loading backbone' });
     const backbone = await loadBackbone(resolved, { cutLayer, cacheDir: path.join(ctx.root, '.pipeline', 'backbones') });
     const inputSize = inputSizeOf(backbone);
-    const wanted = ctx.params['model.input_size'];
-    if (wanted !== undefined && wanted !== null && wanted !== '' && Number(wanted) !== inputSize) {
-      throw new Error(`model.input_size is ${String(wanted)} but the backbone ${source} takes ${inputSize}×${inputSize} images`);
+    if (wanted !== undefined && wanted !== inputSize) {
+      throw new Error(`model.input_size is ${wanted} but the backbone ${source} takes ${inputSize}×${inputSize} images`);
     }
     const [, mapHeight, mapWidth, featureDim] = backbone.outputs[0].shape as number[];
     const cut = backbone.outputs[0].sourceLayer?.name ?? cutLayer ?? '';

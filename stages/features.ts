@@ -14,8 +14,10 @@ import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/
 import type { BackboneRunner } from './lib/backbone-runner.ts';
 import { readImageList, type LabelledImage } from './lib/dataset.ts';
 import { FeatureWriter, type FeatureRow, type SplitName } from './lib/feature-store.ts';
+import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
+import { readParams } from './lib/params.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
@@ -32,7 +34,7 @@ export default defineStage({
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
-    const batchSize = positiveInt(ctx.params['runtime.batch_size'] ?? 16, 'runtime.batch_size');
+    const batchSize = readParams(ctx).positiveInt('runtime.batch_size', { default: 16 });
 
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     const writer = await FeatureWriter.create(outDir, info.featureDim);
@@ -119,19 +121,4 @@ function mixSeed(seed: number, k: number): number {
   h = Math.imul(h, 0x7feb352d);
   h ^= h >>> 15;
   return h >>> 0;
-}
-
-function positiveInt(value: unknown, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got '${String(value)}'`);
-  return n;
-}
-
-function rel(root: string, p: string): string {
-  return path.relative(root, p).split(path.sep).join('/');
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

@@ -16,10 +16,11 @@ import { defineStage } from '../src/contract.ts';
 import { writeCsv } from './lib/csv.ts';
 import { naturalCompare, readLabels } from './lib/dataset.ts';
 import { FEATURES_META, readFeatures } from './lib/feature-store.ts';
+import { round } from './lib/format.ts';
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
 import { accuracy, clip, confusion, confusionMatrix, logLoss, parseClip } from './lib/metrics.ts';
+import { readParams } from './lib/params.ts';
 import { depFolderWith, findInDeps } from './lib/stage-files.ts';
-import { parseFlag } from './test-features.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
 const UNDECIDED = 0.5;
@@ -35,10 +36,10 @@ export default defineStage({
     const [outDir] = ctx.outs;
     if (!outDir) throw new Error('predict needs one out: the predict folder');
     await mkdir(outDir, { recursive: true });
-    const labelsParam = ctx.params['data.test_labels'];
-    const labelsFile = labelsParam ? path.resolve(ctx.root, String(labelsParam)) : undefined;
-    const clipAt = parseClip(ctx.params['predict.clip']);
-    const ttaFlip = parseFlag(ctx.params['predict.tta_flip'], 'predict.tta_flip');
+    const p = readParams(ctx);
+    const labelsFile = p.optionalPath('data.test_labels', 'file');
+    const clipAt = p.parse('predict.clip', parseClip);
+    const ttaFlip = p.flag('predict.tta_flip');
     const head = JSON.parse(await readFile(await findInDeps(ctx.deps, 'head.json', 'train'), 'utf8')) as HeadWeights;
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'test-features');
     const table = await readFeatures(featuresDir);
@@ -125,9 +126,4 @@ export function sortIds(ids: readonly string[]): string[] {
 /** Six decimals: enough for log loss at the 1e-6 level, short enough to read. */
 export function formatProbability(p: number): string {
   return p.toFixed(6);
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

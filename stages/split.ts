@@ -16,6 +16,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, type StageContext } from '../src/contract.ts';
 import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
+import { projectRelative } from './lib/format.ts';
+import { readParams } from './lib/params.ts';
 import { createRng, shuffle } from './lib/random.ts';
 
 export interface SplitResult {
@@ -23,20 +25,14 @@ export interface SplitResult {
   val: LabelledImage[];
 }
 
-export function readSplitParams(params: StageContext['params']): { trainDir: string; valFraction: number; seed: number } {
-  const trainDir = params['data.train_dir'];
-  const valFraction = params['data.val_fraction'];
-  const seed = params['data.seed'] ?? 0;
-  if (typeof trainDir !== 'string' || trainDir.trim() === '') {
-    throw new Error(`data.train_dir must be a folder path (relative to the project root), got ${JSON.stringify(trainDir)}`);
-  }
-  if (typeof valFraction !== 'number' || !(valFraction > 0 && valFraction < 1)) {
-    throw new Error(`data.val_fraction must be a number in (0, 1), got ${JSON.stringify(valFraction)}`);
-  }
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) {
-    throw new Error(`data.seed must be an integer in [0, 2^32 - 1], got ${JSON.stringify(seed)}`);
-  }
-  return { trainDir, valFraction, seed };
+/** The split's params: the images folder (absolute), the validation fraction and the seed. */
+export function readSplitParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): { trainDir: string; valFraction: number; seed: number } {
+  const p = readParams(ctx);
+  return {
+    trainDir: p.path('data.train_dir', 'folder'),
+    valFraction: p.number('data.val_fraction', { gt: 0, lt: 1 }),
+    seed: p.integer('data.seed', { min: 0, max: 2 ** 32 - 1, default: 0 }),
+  };
 }
 
 /** How many of `n` images go to validation: round(n·f), but keep at least one on each side when n ≥ 2. */
@@ -70,10 +66,9 @@ function counts(items: readonly LabelledImage[]) {
 
 export default defineStage({
   async run(ctx) {
-    const { trainDir, valFraction, seed } = readSplitParams(ctx.params);
+    const { trainDir: dir, valFraction, seed } = readSplitParams(ctx);
     const outDir = ctx.outs[0];
     if (!outDir) throw new Error('split: no output folder declared (expected outs: [artifacts/split])');
-    const dir = path.resolve(ctx.root, trainDir);
     const images = await listLabelledImages(dir);
     for (const label of [0, 1] as Label[]) {
       const n = images.filter((i) => i.label === label).length;
@@ -86,7 +81,7 @@ export default defineStage({
     await writeImageList(path.join(outDir, 'train.csv'), ctx.root, train);
     await writeImageList(path.join(outDir, 'val.csv'), ctx.root, val);
     const summary = {
-      train_dir: path.relative(ctx.root, dir).split(path.sep).join('/') || '.',
+      train_dir: projectRelative(ctx.root, dir),
       val_fraction: valFraction,
       seed,
       all: counts(images),

@@ -13,8 +13,10 @@ import { defineStage } from '../src/contract.ts';
 import { applyTransform, IDENTITY_TRANSFORM } from './lib/augment.ts';
 import { listUnlabelledImages } from './lib/dataset.ts';
 import { FeatureWriter, type FeatureRow } from './lib/feature-store.ts';
+import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
+import { readParams } from './lib/params.ts';
 import { depFolderWith } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
 
@@ -23,9 +25,10 @@ export default defineStage({
     const [outDir] = ctx.outs;
     if (!outDir) throw new Error('test-features needs one out: the test-features folder');
     await mkdir(outDir, { recursive: true });
-    const testDir = path.resolve(ctx.root, String(ctx.params['data.test_dir'] ?? ''));
-    const flip = parseFlag(ctx.params['predict.tta_flip'], 'predict.tta_flip');
-    const batchSize = positiveInt(ctx.params['runtime.batch_size'] ?? 16, 'runtime.batch_size');
+    const p = readParams(ctx);
+    const testDir = p.path('data.test_dir', 'folder');
+    const flip = p.flag('predict.tta_flip');
+    const batchSize = p.positiveInt('runtime.batch_size', { default: 16 });
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
     const images = await listUnlabelledImages(testDir);
@@ -77,24 +80,3 @@ export default defineStage({
     ctx.log(`${images.length - skipped.length} test images featurised, ${skipped.length} skipped, ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine})`);
   },
 });
-
-export function parseFlag(value: unknown, name: string): boolean {
-  if (value === undefined || value === null || value === false || value === 0 || value === '') return false;
-  if (value === true || value === 1) return true;
-  throw new Error(`${name} must be true or false; got '${String(value)}'`);
-}
-
-function positiveInt(value: unknown, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer; got '${String(value)}'`);
-  return n;
-}
-
-function rel(root: string, p: string): string {
-  return path.relative(root, p).split(path.sep).join('/');
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
-}

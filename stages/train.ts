@@ -11,13 +11,26 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { defineStage } from '../src/contract.ts';
+import { defineStage, type StageContext } from '../src/contract.ts';
 import { setupBackend } from './lib/backend.ts';
 import { writeCsv } from './lib/csv.ts';
 import { FEATURES_META, gatherRows, readFeatures } from './lib/feature-store.ts';
-import { featureClassifier, HEAD_DENSE, makeOptimizer, readHeadWeights, writeHeadWeights, type HeadWeights } from './lib/head.ts';
+import { round } from './lib/format.ts';
+import {
+  DEFAULT_DROPOUT,
+  DROPOUT_RULE,
+  featureClassifier,
+  HEAD_DENSE,
+  makeOptimizer,
+  OPTIMIZERS,
+  readHeadWeights,
+  writeHeadWeights,
+  type HeadWeights,
+  type OptimizerName,
+} from './lib/head.ts';
 import { accuracy, logLoss } from './lib/metrics.ts';
 import { loadModel, saveModel } from './lib/model-io.ts';
+import { readParams } from './lib/params.ts';
 import { writeLinePlots } from './lib/picture.ts';
 import { createRng, shuffle } from './lib/random.ts';
 import { depFolderWith } from './lib/stage-files.ts';
@@ -43,7 +56,7 @@ export default defineStage({
     if (!outDir) throw new Error('train needs one out: the train folder');
     const started = Date.now();
     const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
-    const hp = readHyperparameters(ctx.params);
+    const hp = readHyperparameters(ctx);
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'features');
     const modelDir = await depFolderWith(ctx.deps, 'model.json', 'build-model');
 
@@ -179,7 +192,7 @@ async function trainBatch(head: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2D, 
 }
 
 export interface Hyperparameters {
-  optimizer: string;
+  optimizer: OptimizerName;
   lr: number;
   epochs: number;
   batchSize: number;
@@ -188,28 +201,20 @@ export interface Hyperparameters {
   seed: number;
 }
 
-export function readHyperparameters(p: Readonly<Record<string, unknown>>): Hyperparameters {
-  const int = (key: string, fallback: number, min: number) => {
-    const v = Number(p[key] ?? fallback);
-    if (!Number.isInteger(v) || v < min) throw new Error(`${key} must be an integer ≥ ${min}; got '${String(p[key])}'`);
-    return v;
-  };
+/** The train.* params and model.dropout, checked; the defaults apply to values left empty in pipeline.yaml. */
+export function readHyperparameters(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): Hyperparameters {
+  const p = readParams(ctx);
   return {
-    optimizer: String(p['train.optimizer'] ?? 'adam'),
-    lr: Number(p['train.lr'] ?? 0.001),
-    epochs: int('train.epochs', 50, 1),
-    batchSize: int('train.batch_size', 32, 1),
-    dropout: Number(p['model.dropout'] ?? 0.5),
-    patience: int('train.patience', 0, 0),
-    seed: int('train.seed', 0, 0),
+    optimizer: p.oneOf('train.optimizer', OPTIMIZERS, { default: 'adam' }),
+    lr: p.number('train.lr', { gt: 0, default: 0.001 }),
+    epochs: p.positiveInt('train.epochs', { default: 50 }),
+    batchSize: p.positiveInt('train.batch_size', { default: 32 }),
+    dropout: p.number('model.dropout', { ...DROPOUT_RULE, default: DEFAULT_DROPOUT }),
+    patience: p.integer('train.patience', { min: 0, default: 0 }),
+    seed: p.integer('train.seed', { min: 0, default: 0 }),
   };
 }
 
 function fix(x: number): string {
   return x.toFixed(6);
-}
-
-function round(x: number, digits = 4): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

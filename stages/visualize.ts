@@ -20,6 +20,7 @@ import { FEATURES_META, gatherRows, readFeatures } from './lib/feature-store.ts'
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
 import { decodeImage, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
+import { readParams } from './lib/params.ts';
 import { overlayHeatmap, writeGrid, writeRgbPng, type GridTile } from './lib/picture.ts';
 import { depFolderWith, exists, findInDeps } from './lib/stage-files.ts';
 
@@ -49,10 +50,10 @@ export default defineStage({
     const [outDir] = ctx.outs;
     if (!outDir) throw new Error('visualize needs one out: the visualize folder');
     await mkdir(path.join(outDir, 'cam'), { recursive: true });
-    const perClass = Number(ctx.params['visualize.per_class'] ?? 6);
-    if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`visualize.per_class must be a positive integer; got '${String(ctx.params['visualize.per_class'])}'`);
-    const cols = Number(ctx.params['visualize.cols'] ?? 4);
-    const alpha = Number(ctx.params['visualize.alpha'] ?? 0.45);
+    const p = readParams(ctx);
+    const perClass = p.positiveInt('visualize.per_class', { default: 6 });
+    const cols = p.positiveInt('visualize.cols', { default: 4 });
+    const alpha = p.number('visualize.alpha', { min: 0, max: 1, default: 0.45 });
 
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);

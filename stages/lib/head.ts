@@ -15,6 +15,10 @@ export const HEAD_DENSE = 'head_dense';
 export const OPTIMIZERS = ['adam', 'adadelta', 'sgd', 'rmsprop'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** model.dropout: the Dropout rate, in [0, 1); 0.5 (the notebook's) when left empty. */
+export const DROPOUT_RULE = { min: 0, lt: 1 } as const;
+export const DEFAULT_DROPOUT = 0.5;
+
 /** The trained Dense(1) weights: P(dog) = sigmoid(kernel · pooled + bias). */
 export interface HeadWeights {
   kernel: number[];
@@ -88,7 +92,7 @@ export function headProbabilities(pooled: Float32Array, channels: number, w: Hea
   return out;
 }
 
-export function makeOptimizer(name: unknown, lr: number): tf.Optimizer {
+export function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
   if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`train.lr must be a positive number; got ${lr}`);
   switch (name) {
     case 'adam':
@@ -106,5 +110,5 @@ export function makeOptimizer(name: unknown, lr: number): tf.Optimizer {
 }
 
 function checkDropout(rate: number): void {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`dropout must be in [0, 1); got ${rate}`);
+  if (!(rate >= DROPOUT_RULE.min && rate < DROPOUT_RULE.lt)) throw new Error(`dropout must be in [0, 1); got ${rate}`);
 }
