@@ -73,7 +73,8 @@ export default defineStage({
     );
 
     const head = featureClassifier(table.dim, hp.dropout, hp.seed);
-    head.compile({ optimizer: makeOptimizer(hp.optimizer, hp.lr), loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+    const optimizer = makeOptimizer(hp.optimizer, hp.lr);
+    head.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
     const xTrain = tf.tensor2d(gatherRows(table, trainRows), [trainRows.length, table.dim]);
     const yTrain = tf.tensor2d(trainRows.map((r) => table.rows[r]!.label), [trainRows.length, 1]);
     const xVal = tf.tensor2d(gatherRows(table, valRows), [valRows.length, table.dim]);
@@ -127,6 +128,7 @@ export default defineStage({
     } finally {
       tf.dispose([xTrain, yTrain, xVal]);
       head.dispose();
+      optimizer.dispose(); // a passed-in optimizer is not the model's to dispose
     }
     if (!best) throw new Error('train.epochs must be at least 1');
 

@@ -7,6 +7,7 @@
  * class activation maps apply (cam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { KerasAdadelta } from './adadelta.ts';
 
 export const HEAD_GAP = 'head_gap';
 export const HEAD_DROPOUT = 'head_dropout';
@@ -98,8 +99,8 @@ export function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
     case 'adam':
       return tf.train.adam(lr);
     case 'adadelta':
-      // Keras' Adadelta defaults (rho 0.95, eps 1e-7); Keras 2.0 used lr=1.0.
-      return tf.train.adadelta(lr, 0.95, 1e-7);
+      // Not tf.train.adadelta: its first step is the raw gradient × lr (see adadelta.ts).
+      return new KerasAdadelta(lr, 0.95, 1e-7);
     case 'sgd':
       return tf.train.momentum(lr, 0.9);
     case 'rmsprop':
