@@ -127,7 +127,8 @@ async function handleStage(
   const release = await slots.acquire(config.heavy);
   try {
     if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
-    const result = await executeStage(ctx, stage, evaluation, reasons, started);
+    // Timed from here: waiting for a job slot is not the stage's own time.
+    const result = await executeStage(ctx, stage, evaluation, reasons, Date.now());
     report(result);
     return result;
   } finally {

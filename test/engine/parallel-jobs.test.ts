@@ -37,6 +37,15 @@ describe('parallel jobs', () => {
     assert.ok(!overlaps(interval(project, 'left'), interval(project, 'right')), 'heavy stages ran one after the other');
   });
 
+  test('a stage waiting for a job slot is not charged for the wait', async () => {
+    const project = new Project({ 'pipeline.yaml': `stages:\n${timedStage('left', true)}${timedStage('right', true)}` });
+    projects.push(project);
+    const { result, stages } = await project.runJson();
+    assert.equal(result.code, 0, result.stderr);
+    // Each sleeps 0.4 s; run one after the other, the second would show ~0.8 s if the wait counted.
+    for (const stage of stages) assert.ok(stage.seconds < 0.75, `${stage.stage} took ${stage.seconds} s`);
+  });
+
   test('a failure stops its downstream but independent stages finish', async () => {
     const project = new Project({
       'pipeline.yaml': `stages:
