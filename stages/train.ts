@@ -19,6 +19,7 @@ import { round } from './lib/format.ts';
 import {
   DEFAULT_DROPOUT,
   DROPOUT_RULE,
+  dropoutMask,
   featureClassifier,
   HEAD_DENSE,
   makeOptimizer,
@@ -72,7 +73,7 @@ export default defineStage({
         `${hp.optimizer} lr=${hp.lr}, batch ${hp.batchSize}, dropout ${hp.dropout}, ≤${hp.epochs} epochs, patience ${hp.patience || 'off'}`,
     );
 
-    const head = featureClassifier(table.dim, hp.dropout, hp.seed);
+    const head = featureClassifier(table.dim, hp.seed);
     const optimizer = makeOptimizer(hp.optimizer, hp.lr);
     head.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
     const xTrain = tf.tensor2d(gatherRows(table, trainRows), [trainRows.length, table.dim]);
@@ -92,7 +93,8 @@ export default defineStage({
         const shuffled = shuffle(order, rng);
         for (let start = 0; start < shuffled.length; start += hp.batchSize) {
           const idx = shuffled.slice(start, start + hp.batchSize);
-          const [loss, acc] = await trainBatch(head, xTrain, yTrain, idx);
+          const mask = hp.dropout > 0 ? dropoutMask(idx.length, table.dim, hp.dropout, rng) : undefined;
+          const [loss, acc] = await trainBatch(head, xTrain, yTrain, idx, mask);
           lossSum += loss * idx.length;
           accSum += acc * idx.length;
         }
@@ -181,9 +183,13 @@ export default defineStage({
   },
 });
 
-async function trainBatch(head: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2D, idx: number[]): Promise<[number, number]> {
+/** One optimizer step on rows `idx`; `mask` (rows × dim) is the batch's dropout, when there is dropout. */
+async function trainBatch(head: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2D, idx: number[], mask?: Float32Array): Promise<[number, number]> {
   const indices = tf.tensor1d(idx, 'int32');
-  const xb = tf.gather(x, indices);
+  const xb = tf.tidy(() => {
+    const rows = tf.gather(x, indices);
+    return mask ? tf.mul(rows, tf.tensor2d(mask, rows.shape as [number, number])) : rows;
+  });
   const yb = tf.gather(y, indices);
   try {
     const out = (await head.trainOnBatch(xb, yb)) as number[];

@@ -26,14 +26,17 @@ export interface HeadWeights {
   bias: number;
 }
 
-/** Dropout → Dense on pooled features of width `featureDim`: what `train` fits. */
-export function featureClassifier(featureDim: number, dropout: number, seed: number): tf.Sequential {
-  checkDropout(dropout);
+/**
+ * The Dense layer on pooled features of width `featureDim`: what `train` fits.
+ * Dropout is applied to each batch by the caller with `dropoutMask`, from the
+ * run's seeded generator: a TF.js Dropout layer is either unseeded (runs differ)
+ * or reseeded per call (one mask for every batch).
+ */
+export function featureClassifier(featureDim: number, seed: number): tf.Sequential {
   const model = tf.sequential({ name: 'head_on_features' });
-  // No seed on Dropout: TF.js reseeds its generator per call, so a seeded layer would reuse one mask for every batch.
-  model.add(tf.layers.dropout({ inputShape: [featureDim], rate: dropout, name: HEAD_DROPOUT }));
   model.add(
     tf.layers.dense({
+      inputShape: [featureDim],
       units: 1,
       activation: 'sigmoid',
       kernelInitializer: tf.initializers.glorotUniform({ seed }),
@@ -42,6 +45,18 @@ export function featureClassifier(featureDim: number, dropout: number, seed: num
     }),
   );
   return model;
+}
+
+/**
+ * An inverted-dropout mask for `rows × dim` inputs, as Keras' Dropout applies in
+ * training: each value kept with probability 1 − rate and scaled by 1 / (1 − rate).
+ */
+export function dropoutMask(rows: number, dim: number, rate: number, rng: () => number): Float32Array {
+  checkDropout(rate);
+  const mask = new Float32Array(rows * dim);
+  const keep = 1 / (1 - rate);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng() < rate ? 0 : keep;
+  return mask;
 }
 
 /** The full model: frozen base → GAP → Dropout → Dense(1, sigmoid). Marks every base layer untrainable. */

@@ -167,3 +167,12 @@ function isPng(file: string): boolean {
   const head = readFileSync(file).subarray(0, 8);
   return head.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 }
+
+test('training is deterministic: a forced rerun of train gives the same head, byte for byte', { skip: !available && 'shared data not present' }, () => {
+  const before = readFileSync(art('train/head.json'), 'utf8');
+  const history = readFileSync(art('train/history.csv'), 'utf8').replace(/,[^,\n]*$/gm, ''); // drop the seconds column
+  const rerun = cli(['run', 'train', '--force', '--json']);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.equal(readFileSync(art('train/head.json'), 'utf8'), before);
+  assert.equal(readFileSync(art('train/history.csv'), 'utf8').replace(/,[^,\n]*$/gm, ''), history);
+});

@@ -67,7 +67,7 @@ test('adadelta at lr 1.0 trains the head on a separable 256-dim problem: finite,
   const tensorsBefore = tf.memory().numTensors;
   const train = pooledLikeFeatures(512, dim, 1);
   const heldOut = pooledLikeFeatures(256, dim, 2);
-  const head = featureClassifier(dim, 0, 1);
+  const head = featureClassifier(dim, 1);
   const optimizer = makeOptimizer('adadelta', 1.0);
   try {
     head.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
