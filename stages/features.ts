@@ -73,7 +73,7 @@ export default defineStage({
             ctx.progress({
               done: meter.done,
               total,
-              message: meter.message('images'),
+              message: meter.etaMessage(),
               metrics: { 'images/s': round(meter.rate(), 1) },
             });
           }

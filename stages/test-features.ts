@@ -60,7 +60,7 @@ export default defineStage({
           await writer.append(rows.slice(start, start + chunk.length), out.pooled);
         }
         meter.add(batch.items.length + batch.skipped.length);
-        ctx.progress({ done: meter.done, total: images.length, message: meter.message('images'), metrics: { 'images/s': round(meter.rate(), 1) } });
+        ctx.progress({ done: meter.done, total: images.length, message: meter.etaMessage(), metrics: { 'images/s': round(meter.rate(), 1) } });
       }
     } finally {
       await runner.dispose();

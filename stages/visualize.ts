@@ -120,7 +120,7 @@ export default defineStage({
     const testMetrics = testMetricsPath ? await readJson(testMetricsPath) : undefined;
     const html = report({ info, trainMetrics, testMetrics, curves, preview, grid: tiles.length > 0 ? 'cam-grid.png' : undefined, rows, wrong, total: candidates.length });
     await writeFile(path.join(outDir, 'index.html'), html);
-    ctx.log(`report: ${path.join(outDir, 'index.html')}`);
+    ctx.log('report written: index.html (with curves, augmentation preview, CAM grid and metrics)');
   },
 });
 

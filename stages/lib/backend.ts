@@ -53,6 +53,12 @@ const INSTALL_HINT: Record<string, string> = {
 
 const defaultImporter: ModuleImporter = (specifier) => import(specifier);
 
+/** The optional package behind each native choice. */
+const NATIVE_PACKAGE: Partial<Record<string, string>> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+};
+
 /** Order `auto` tries, fastest first. */
 const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
@@ -124,15 +130,18 @@ export async function setupBackend(
 ): Promise<string> {
   const choice = parseBackendChoice(params['runtime.backend']);
   const threads = threadCount(params['runtime.threads']);
+  const notInstalled: string[] = [];
   const selection = await selectBackend(choice, {
     threads,
     onSkip: (candidate, reason) => {
-      // The native packages are optional; only say why at log level.
-      if (candidate === 'tensorflow-gpu' || candidate === 'tensorflow') log(`backend ${candidate} not available: ${reason}`);
+      // An optional native package that is simply absent is the normal case: one summary line, not a warning.
+      if (NATIVE_PACKAGE[candidate] && /Cannot find (package|module)/.test(reason)) notInstalled.push(NATIVE_PACKAGE[candidate]);
       else warn(`backend ${candidate} not available: ${reason}`);
     },
   });
-  log(`TF.js backend: ${selection.name} (runtime.backend=${choice}${selection.choice !== selection.name ? `, via ${selection.choice}` : ''})`);
+  const via = selection.choice !== selection.name ? `, via ${selection.choice}` : '';
+  const absent = notInstalled.length ? `; not installed: ${notInstalled.join(', ')}` : '';
+  log(`TF.js backend: ${selection.name} (runtime.backend=${choice}${via}${absent})`);
   return selection.name;
 }
 

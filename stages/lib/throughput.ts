@@ -25,9 +25,10 @@ export class Throughput {
     return r > 0 ? (this.total - this.done) / r : Infinity;
   }
 
-  message(unit: string): string {
+  /** `ETA 4m09s`: the engine already shows done/total, and the rate goes in the metrics. */
+  etaMessage(): string {
     const eta = this.eta();
-    return `${this.done}/${this.total} ${unit}, ${this.rate().toFixed(1)}/s, ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}`;
+    return `ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}`;
   }
 }
 
