@@ -31,14 +31,14 @@ export function describeOutcome(result: StageResult): string {
 }
 
 export function formatSeconds(seconds: number): string {
-  return seconds < 10 ? `${seconds.toFixed(1)}s` : seconds < 120 ? `${Math.round(seconds)}s` : `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : seconds < 120 ? `${Math.round(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
 }
 
 export function describeProgress(progress: Progress): string {
   const parts: string[] = [];
   if (progress.total > 0) parts.push(`${progress.done}/${progress.total} (${Math.floor((100 * progress.done) / progress.total)}%)`);
   for (const [name, value] of Object.entries(progress.metrics ?? {})) {
-    parts.push(`${name}=${Number.isInteger(value) ? value : value.toPrecision(4)}`);
+    parts.push(`${name}=${Number(value.toPrecision(4))}`); // 4 significant digits, no trailing zeros
   }
   if (progress.message) parts.push(progress.message);
   return parts.join('  ');

@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeProgress, formatSeconds } from '../../src/logging/stage-line.ts';
+
+test('progress: done/total with percent, metrics to 4 significant digits, then the message', () => {
+  assert.equal(
+    describeProgress({ done: 16, total: 500, metrics: { 'images/s': 4.8, val_loss: 0.022319, epoch: 3 }, message: 'ETA 1m41s' }),
+    '16/500 (3%)  images/s=4.8  val_loss=0.02232  epoch=3  ETA 1m41s',
+  );
+  assert.equal(describeProgress({ done: 0, total: 0, message: 'loading' }), 'loading');
+});
+
+test('durations: tenths under 10 s, whole seconds under 2 min, then minutes and padded seconds', () => {
+  assert.equal(formatSeconds(2.26), '2.3s');
+  assert.equal(formatSeconds(68.4), '68s');
+  assert.equal(formatSeconds(304.9), '5m04s');
+});
