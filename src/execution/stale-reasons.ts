@@ -56,7 +56,8 @@ function codeReasons(current: StageFingerprint, locked: LockedStage): string[] {
 }
 
 export function formatValue(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  // Plain strings read best bare; an empty one (or one with spaces at its ends) is quoted so it stays visible.
+  const text = typeof value === 'string' && value !== '' && value.trim() === value ? value : JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

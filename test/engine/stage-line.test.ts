@@ -15,3 +15,13 @@ test('durations: tenths under 10 s, whole seconds under 2 min, then minutes and 
   assert.equal(formatSeconds(68.4), '68s');
   assert.equal(formatSeconds(304.9), '5m04s');
 });
+
+test('param values in reasons: plain strings bare, empty or padded strings quoted, others as JSON', async () => {
+  const { formatValue } = await import('../../src/execution/stale-reasons.ts');
+  assert.equal(formatValue('labels.csv'), 'labels.csv');
+  assert.equal(formatValue(''), '""');
+  assert.equal(formatValue(' x'), '" x"');
+  assert.equal(formatValue(0.001), '0.001');
+  assert.equal(formatValue(null), 'null');
+  assert.equal(formatValue([1, 2]), '[1,2]');
+});
