@@ -22,6 +22,7 @@ export type ErrorReason =
   | 'usage'
   | 'stage-failed'
   | 'locked'
+  | 'lock-file'
   | 'internal';
 
 export type Severity = 'error' | 'warning';

@@ -38,12 +38,18 @@ export function lockPathFor(pipelineFile: string): string {
 
 export class LockFileError extends Error {}
 
-export async function readLock(file: string): Promise<LockDocument> {
+export interface LockRead {
+  doc: LockDocument;
+  /** Entries that could not be used (hand-edited, merged badly): dropped, so those stages rerun. */
+  warnings: string[];
+}
+
+export async function readLock(file: string): Promise<LockRead> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return { schema: 1, stages: {} };
+    return { doc: { schema: 1, stages: {} }, warnings: [] };
   }
   const { parse } = await import('yaml');
   let parsed: unknown;
@@ -52,12 +58,43 @@ export async function readLock(file: string): Promise<LockDocument> {
   } catch (error) {
     throw new LockFileError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`);
   }
-  if (parsed === null || parsed === undefined) return { schema: 1, stages: {} };
+  if (parsed === null || parsed === undefined) return { doc: { schema: 1, stages: {} }, warnings: [] };
   const doc = parsed as Partial<LockDocument>;
-  if (typeof doc !== 'object' || doc.schema !== 1 || typeof doc.stages !== 'object' || doc.stages === null) {
+  if (typeof doc !== 'object' || doc.schema !== 1 || typeof doc.stages !== 'object' || doc.stages === null || Array.isArray(doc.stages)) {
     throw new LockFileError(`${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`);
   }
-  return { schema: 1, stages: doc.stages };
+  const stages: Record<string, LockedStage> = {};
+  const warnings: string[] = [];
+  for (const [name, entry] of Object.entries(doc.stages as Record<string, unknown>)) {
+    const problem = lockedStageProblem(entry);
+    if (problem === undefined) stages[name] = entry as LockedStage;
+    else warnings.push(`${basename(file)}: the entry of stage "${name}" is malformed (${problem}); it is ignored, so the stage reruns`);
+  }
+  return { doc: { schema: 1, stages }, warnings };
+}
+
+/** Why a lock entry cannot be trusted (a hand edit gone wrong), or undefined when it has the shape the engine writes. */
+function lockedStageProblem(entry: unknown): string | undefined {
+  if (!isRecord(entry)) return 'not a mapping';
+  if (typeof entry.fingerprint !== 'string') return '"fingerprint" is not a string';
+  for (const key of ['cmd', 'module', 'code_hash'] as const) {
+    if (entry[key] !== undefined && typeof entry[key] !== 'string') return `"${key}" is not a string`;
+  }
+  if (entry.cmd === undefined && entry.module === undefined) return 'neither "cmd" nor "module"';
+  if (entry.code_files !== undefined && !(isRecord(entry.code_files) && Object.values(entry.code_files).every((h) => typeof h === 'string')))
+    return '"code_files" is not a mapping of path to hash';
+  if (!isRecord(entry.params)) return '"params" is not a mapping';
+  for (const key of ['deps', 'outs'] as const) {
+    const list = entry[key];
+    if (!Array.isArray(list)) return `"${key}" is not a list`;
+    const bad = list.findIndex((item) => !isRecord(item) || typeof item.path !== 'string' || typeof item.hash !== 'string');
+    if (bad !== -1) return `${key}[${bad}] needs a "path" and a "hash"`;
+  }
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function lockEntryFor(fingerprint: StageFingerprint, outs: OutRecord[]): LockedStage {

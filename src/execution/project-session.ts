@@ -34,7 +34,7 @@ export async function openProject(
   try {
     workspace = await Workspace.open(loaded.pipeline);
   } catch (error) {
-    if (error instanceof LockFileError) return { ok: false, diagnostics: [diagnostic('internal', error.message)] };
+    if (error instanceof LockFileError) return { ok: false, diagnostics: [diagnostic('lock-file', error.message)] };
     throw error;
   }
   return {
@@ -45,7 +45,7 @@ export async function openProject(
       targets: resolved.targets,
       selected: selectStages(graph, resolved.targets),
       workspace,
-      warnings: loaded.warnings,
+      warnings: [...loaded.warnings, ...workspace.lockWarnings.map((message): Diagnostic => ({ severity: 'warning', reason: 'lock-file', message }))],
     },
   };
 }

@@ -31,7 +31,13 @@ export class Workspace {
   readonly runCache: RunCache;
   readonly lockFile: string;
 
-  private constructor(readonly pipeline: Pipeline, private readonly store: StateStore, readonly lock: LockDocument) {
+  private constructor(
+    readonly pipeline: Pipeline,
+    private readonly store: StateStore,
+    readonly lock: LockDocument,
+    /** Problems found reading pipeline.lock (malformed entries, ignored). */
+    readonly lockWarnings: string[],
+  ) {
     this.dotDir = join(pipeline.root, '.pipeline');
     this.hasher = new PathHasher(store);
     this.runCache = new RunCache(join(this.dotDir, 'cache'), this.hasher);
@@ -40,8 +46,8 @@ export class Workspace {
 
   static async open(pipeline: Pipeline): Promise<Workspace> {
     const store = StateStore.load(join(pipeline.root, '.pipeline', 'state.json'));
-    const lock = await readLock(lockPathFor(pipeline.file));
-    return new Workspace(pipeline, store, lock);
+    const { doc, warnings } = await readLock(lockPathFor(pipeline.file));
+    return new Workspace(pipeline, store, doc, warnings);
   }
 
   get root(): string {
@@ -67,9 +73,10 @@ export class Workspace {
     return hashed;
   }
 
-  async evaluate(name: string): Promise<StageEvaluation> {
+  /** `predicted`: dep contents to assume instead of reading the disk (see restore-prediction.ts). */
+  async evaluate(name: string, predicted?: ReadonlyMap<string, HashedPath>): Promise<StageEvaluation> {
     const stage = this.stage(name);
-    const fingerprint = await fingerprintStage(stage, this.root, this.hasher);
+    const fingerprint = await fingerprintStage(stage, this.root, this.hasher, predicted);
     const outs = (await this.hashOuts(stage)).map(({ path, hashed }) => outRecord(path, hashed));
     const reasons = staleReasons(fingerprint, outs, this.lock.stages[name]);
     if (stage.alwaysRun) reasons.unshift('always_run');
