@@ -1,3 +1,5 @@
+import type { CachedOut } from '../cache/run-cache.ts';
+import { predictDeps } from './restore-prediction.ts';
 import type { StageEvaluation, Workspace } from './workspace.ts';
 import type { StageGraph } from './stage-selection.ts';
 
@@ -13,7 +15,9 @@ export interface StageStatus {
 /**
  * What a run would do, without doing it: each selected stage, in order, is
  * up to date, restorable from the run cache, or stale. A stage below one
- * that will change is stale too, since its deps are about to change.
+ * that will run is stale too, since its deps are about to change. Below a
+ * stage that will be restored, the restored outs are known from the cache
+ * record, so the stage is judged on them, as the run will judge it.
  */
 export async function assessStages(
   workspace: Workspace,
@@ -22,20 +26,34 @@ export async function assessStages(
   forced: Set<string>,
 ): Promise<StageStatus[]> {
   const statuses = new Map<string, StageStatus>();
+  /** Outs that restores planned so far will put back, with what they will hold. */
+  const restoring: CachedOut[] = [];
   for (const stage of selected) {
-    const evaluation = await workspace.evaluate(stage);
-    const reasons = [...evaluation.reasons];
-    if (forced.has(stage)) reasons.unshift('forced');
-    for (const up of graph.upstream(stage)) {
-      const upState = statuses.get(up)?.state;
-      if (upState === 'stale') reasons.push(`upstream stage ${up} will run`);
-      else if (upState === 'restorable') reasons.push(`upstream stage ${up} will be restored`);
+    const ups = graph.upstream(stage);
+    const running = ups.filter((up) => statuses.get(up)?.state === 'stale');
+    const restored = ups.filter((up) => statuses.get(up)?.state === 'restorable');
+    let evaluation: StageEvaluation | undefined;
+    const reasons: string[] = [];
+    if (running.length === 0 && restored.length > 0) {
+      const predicted = predictDeps(workspace.stage(stage).deps, restoring);
+      if (predicted) evaluation = await workspace.evaluate(stage, predicted);
     }
+    const predicted = evaluation !== undefined;
+    evaluation ??= await workspace.evaluate(stage);
+    reasons.push(...evaluation.reasons);
+    if (forced.has(stage)) reasons.unshift('forced');
+    for (const up of running) reasons.push(`upstream stage ${up} will run`);
+    if (!predicted) for (const up of restored) reasons.push(`upstream stage ${up} will be restored`);
+
     let state: StageState = reasons.length === 0 ? 'up-to-date' : 'stale';
     const config = workspace.stage(stage);
-    const upstreamChanging = reasons.some((r) => r.startsWith('upstream stage '));
-    if (state === 'stale' && config.cache && !config.alwaysRun && !forced.has(stage) && !upstreamChanging) {
-      if (await workspace.runCache.lookup(evaluation.fingerprint.hash)) state = 'restorable';
+    const upstreamUnknown = running.length > 0 || (restored.length > 0 && !predicted);
+    if (state === 'stale' && config.cache && !config.alwaysRun && !forced.has(stage) && !upstreamUnknown) {
+      const cached = await workspace.runCache.lookup(evaluation.fingerprint.hash);
+      if (cached) {
+        state = 'restorable';
+        restoring.push(...cached.outs);
+      }
     }
     statuses.set(stage, { stage, state, reasons, evaluation });
   }

@@ -70,14 +70,7 @@ export class PathHasher {
       size: Number(file.stats.size),
       mode: Number(file.stats.mode) & 0o777,
     }));
-    manifest.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    let size = 0;
-    const lines: string[] = [];
-    for (const entry of manifest) {
-      size += entry.size;
-      lines.push(`${entry.path}\t${entry.hash}\n`);
-    }
-    return { kind: 'dir', hash: sha256(lines.join('')), size, files: manifest.length, manifest };
+    return hashedManifest(manifest);
   }
 
   /** Hash many files: cached ones answer at once, the rest are read with bounded concurrency. */
@@ -132,6 +125,18 @@ function walkFiles(absFolder: string): FoundFile[] {
     }
   }
   return found;
+}
+
+/** A folder's identity from its files: the hash of the sorted (relative path, file hash) lines. Sorts `manifest` in place. */
+export function hashedManifest(manifest: ManifestEntry[]): HashedPath & { kind: 'dir' } {
+  manifest.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  let size = 0;
+  const lines: string[] = [];
+  for (const entry of manifest) {
+    size += entry.size;
+    lines.push(`${entry.path}\t${entry.hash}\n`);
+  }
+  return { kind: 'dir', hash: sha256(lines.join('')), size, files: manifest.length, manifest };
 }
 
 export function toPosix(path: string): string {

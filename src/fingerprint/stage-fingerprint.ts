@@ -85,12 +85,21 @@ export async function hashDep(root: string, dep: string, hasher: PathHasher): Pr
   return hasher.hashPath(resolve(root, dep));
 }
 
-export async function fingerprintStage(stage: ResolvedStage, root: string, hasher: PathHasher): Promise<StageFingerprint> {
+/**
+ * `predicted` gives the content some deps will have rather than what is on disk now
+ * (outs an upstream stage is about to get back from the run cache), for planning.
+ */
+export async function fingerprintStage(
+  stage: ResolvedStage,
+  root: string,
+  hasher: PathHasher,
+  predicted?: ReadonlyMap<string, HashedPath>,
+): Promise<StageFingerprint> {
   const code = await codeFingerprint(stage, root, hasher);
   const deps: DepRecord[] = [];
   const missingDeps: string[] = [];
   for (const dep of stage.deps) {
-    const hashed = await hashDep(root, dep, hasher);
+    const hashed = predicted?.get(dep) ?? (await hashDep(root, dep, hasher));
     if (hashed.kind === 'missing') {
       missingDeps.push(dep);
       deps.push({ path: dep, hash: MISSING_HASH, size: 0 });
