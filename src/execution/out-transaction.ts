@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { killLeftoverGroup, readStageGroup } from './stage-group-record.ts';
 
 /**
  * Makes replacing a stage's outs all-or-nothing. Old outs are moved aside
@@ -56,23 +57,27 @@ export class OutTransaction {
   }
 
   /**
-   * Replay journals left by runs that were killed outright (SIGKILL, power
-   * loss): restore their backed-up outs. Call only while holding the run lock.
-   * Returns the out paths brought back.
+   * Clean up after runs that were killed outright (SIGKILL, power loss): stop
+   * their stages' leftover processes, then replay their journals to restore
+   * the backed-up outs. Call only while holding the run lock.
    */
-  static recoverInterrupted(tmpRoot: string): string[] {
+  static recoverInterrupted(tmpRoot: string): { restored: string[]; stopped: { stage: string; pids: number[] }[] } {
     const restored: string[] = [];
+    const stopped: { stage: string; pids: number[] }[] = [];
     let runs: string[];
     try {
       runs = readdirSync(tmpRoot);
     } catch {
-      return restored;
+      return { restored, stopped };
     }
     for (const run of runs) {
       const runDir = join(tmpRoot, run);
       let stageDirs: string[] = [];
       try { stageDirs = readdirSync(runDir); } catch { /* not a folder */ }
       for (const stage of stageDirs) {
+        const group = readStageGroup(join(runDir, stage));
+        const pids = group ? killLeftoverGroup(group) : [];
+        if (pids.length > 0) stopped.push({ stage, pids });
         let moved: { out: string; backup: string }[] = [];
         try {
           moved = JSON.parse(readFileSync(join(runDir, stage, 'journal.json'), 'utf8'));
@@ -88,6 +93,6 @@ export class OutTransaction {
       }
       rmSync(runDir, { recursive: true, force: true });
     }
-    return restored;
+    return { restored, stopped };
   }
 }

@@ -154,6 +154,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile },
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
+    recordGroupIn: work,
   };
   ctx.reporter.stageStarted(stage, reasons, log);
   const fail = (error: string): StageResult => {

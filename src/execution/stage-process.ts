@@ -1,8 +1,9 @@
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Progress } from '../contract.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
+import { writeStageGroup } from './stage-group-record.ts';
 
 /** How a stage's child process ended. */
 export interface ProcessOutcome {
@@ -21,6 +22,8 @@ export interface StageProcessOptions {
   signal: AbortSignal;
   onOutput(text: string): void;
   onProgress(progress: Progress): void;
+  /** Work folder where the child's process group is recorded, so a later run can stop it if this one is killed outright. */
+  recordGroupIn?: string;
 }
 
 /** Grace period between SIGTERM and SIGKILL when a stage is stopped. */
@@ -51,11 +54,15 @@ export async function runCommand(cmd: string, options: StageProcessOptions): Pro
 }
 
 /** Run a `module:` stage in `node --import tsx module-runner.ts`. */
-export async function runModule(spec: ModuleRunSpec, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
   const specFile = join(workDir, 'module-spec.json');
+  const doneFile = join(workDir, 'module-done');
   mkdirSync(workDir, { recursive: true });
-  writeFileSync(specFile, JSON.stringify(spec));
-  return spawnStage(process.execPath, ['--import', tsxLoader(), moduleRunnerPath(), specFile], true, `module ${spec.moduleLabel}`, options);
+  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile } satisfies ModuleRunSpec));
+  const outcome = await spawnStage(process.execPath, ['--import', tsxLoader(), moduleRunnerPath(), specFile], true, `module ${spec.moduleLabel}`, options);
+  if (!outcome.ok || existsSync(doneFile)) return outcome;
+  // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
+  return { ok: false, cause: 'exited 0 before run() finished (process.exit called?)' };
 }
 
 async function spawnStage(file: string, args: string[], ipc: boolean, what: string, options: StageProcessOptions): Promise<ProcessOutcome> {
@@ -74,7 +81,10 @@ async function spawnStage(file: string, args: string[], ipc: boolean, what: stri
     ...(ipc ? { ipc: true, serialization: 'json' as const } : {}),
   });
   const pid = child.pid;
-  if (pid !== undefined) liveGroups.add(pid);
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    if (options.recordGroupIn) writeStageGroup(options.recordGroupIn, { pgid: pid, runId: options.runId });
+  }
   const onData = (chunk: Buffer): void => {
     log.write(chunk);
     options.onOutput(chunk.toString('utf8'));
@@ -112,7 +122,9 @@ async function spawnStage(file: string, args: string[], ipc: boolean, what: stri
         ? `killed by ${result.signal}`
         : result.failed && result.exitCode === undefined
           ? `could not start: ${result.shortMessage ?? result.message}`
-          : `exit ${result.exitCode}`;
+          : ipc && result.exitCode === 13
+            ? 'exit 13: run() returned a promise that never settles'
+            : `exit ${result.exitCode}`;
   log.write(`# ended: ${cause}, ${new Date().toISOString()}\n`);
   await new Promise<void>((resolve) => log.end(resolve));
   return { ok: !interrupted && result.exitCode === 0, cause };

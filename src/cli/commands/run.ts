@@ -85,7 +85,8 @@ export default async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   try {
     const recovered = OutTransaction.recoverInterrupted(join(workspace.dotDir, 'tmp'));
-    if (recovered.length > 0) notices.push(`put back previous outs left aside by an interrupted run: ${recovered.map(shown).join(', ')}`);
+    for (const { stage, pids } of recovered.stopped) notices.push(`stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`);
+    if (recovered.restored.length > 0) notices.push(`put back previous outs left aside by an interrupted run: ${recovered.restored.map(shown).join(', ')}`);
     const plan = await assessStages(workspace, graph, selected, forced);
     const executes = plan.some((s) => s.state === 'stale');
     const interactive = !options.json && process.stdout.isTTY === true && !process.env.CI && executes;
