@@ -3,12 +3,13 @@
  *   node --import tsx module-runner.ts <spec.json>
  * Imports the stage module, builds its StageContext and runs it. Progress
  * goes to the parent over IPC; log lines go to stdout/stderr (captured to the
- * stage log). Exit status 0 means success; anything else is a failure.
+ * stage log). Success is exit status 0 *and* the `doneFile` written once
+ * `run` resolved: a stage that calls process.exit(0) halfway has not finished.
  *
  * Changing this file or src/contract.ts changes every module stage's
  * fingerprint, so stages rerun under a new contract.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { Progress, Stage, StageContext } from '../contract.ts';
 
@@ -22,6 +23,8 @@ export interface ModuleRunSpec {
   params: Record<string, unknown>;
   deps: string[];
   outs: string[];
+  /** Written (empty) after `run` resolved, just before exiting 0. */
+  doneFile: string;
 }
 
 /** Progress messages are sent at most this often; the last one always goes out. */
@@ -51,8 +54,19 @@ function progressSender(): { send(p: Progress): void; flush(): Promise<void> } {
   };
 }
 
+let settled = false;
+
 async function main(): Promise<number> {
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ModuleRunSpec;
+  process.on('exit', () => {
+    if (settled) return;
+    process.stderr.write(`stage ${spec.stage}: the process ended before run() finished (process.exit() called, an uncaught error, or a promise that can never settle)\n`);
+  });
+  // The engine is gone (killed outright): nobody will take this stage's outs, so stop it and whatever it started.
+  process.on('disconnect', () => {
+    try { process.kill(-process.pid, 'SIGKILL'); } catch { process.exit(1); }
+  });
+  process.channel?.unref(); // listening must not keep the process alive: a never-settling run() should still end (exit 13)
   const loaded = (await import(pathToFileURL(spec.module).href)) as { default?: Partial<Stage> & { default?: Partial<Stage> } };
   // A module compiled as CommonJS (no "type": "module" above it) arrives wrapped once more.
   const stage = typeof loaded.default?.run === 'function' ? loaded.default : (loaded.default?.default ?? loaded.default);
@@ -76,11 +90,14 @@ async function main(): Promise<number> {
   try {
     await stage.run.call(stage, ctx);
   } catch (error) {
+    settled = true;
     await progress.flush();
     process.stderr.write(`stage ${spec.stage} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     return 1;
   }
+  settled = true;
   await progress.flush();
+  writeFileSync(spec.doneFile, '');
   return 0;
 }
 
