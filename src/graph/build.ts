@@ -16,7 +16,7 @@ export type GraphResult = { ok: true; graph: Graph } | { ok: false; diagnostics:
 
 export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
   const stages = [...pipeline.stages.values()];
-  const diagnostics: Diagnostic[] = [...overlappingOuts(stages)];
+  const diagnostics: Diagnostic[] = [...overlappingOuts(stages), ...outsOverProjectFiles(pipeline, stages)];
   const edges: Edge[] = [];
 
   for (const stage of stages) {
@@ -95,6 +95,31 @@ function overlappingOuts(stages: ResolvedStage[]): Diagnostic[] {
         );
       }
       seen.push({ stage: stage.name, out });
+    }
+  }
+  return diagnostics;
+}
+
+/**
+ * Outs are moved aside and replaced on every run, so none may be (or contain)
+ * pipeline.yaml, its lock, or a stage's module: a run would take them away.
+ */
+function outsOverProjectFiles(pipeline: Pipeline, stages: ResolvedStage[]): Diagnostic[] {
+  const yamlFile = path.basename(pipeline.file);
+  const lockFile = `${path.basename(pipeline.file, path.extname(pipeline.file))}.lock`;
+  const protectedFiles = [
+    { file: yamlFile, what: `the pipeline file ${yamlFile}` },
+    { file: lockFile, what: `the lock file ${lockFile}` },
+    ...stages.flatMap((s) => (s.module === undefined ? [] : [{ file: s.module, what: `the module of stage "${s.name}" (${s.module})` }])),
+  ];
+  const diagnostics: Diagnostic[] = [];
+  for (const stage of stages) {
+    for (const [index, out] of stage.outs.entries()) {
+      const hit = protectedFiles.find(({ file }) => isWithin(file, out));
+      if (hit)
+        diagnostics.push(
+          diagnostic('bad-path', `out "${out}" of stage "${stage.name}" ${hit.file === out ? 'is' : 'contains'} ${hit.what}`, stage.spans.outs[index], 'a stage\'s outs are replaced when it runs; write them elsewhere (e.g. artifacts/…)'),
+        );
     }
   }
   return diagnostics;

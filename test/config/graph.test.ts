@@ -128,6 +128,23 @@ describe('buildGraph', () => {
     ]);
   });
 
+  it('rejects outs that are or contain pipeline.yaml, its lock, or a stage module (a run would move them away)', async () => {
+    const diagnostics = await errorsOf(
+      yaml(
+        'stages:',
+        '  a: { cmd: x, outs: [pipeline.lock, ./pipeline.yaml] }',
+        '  b: { module: stages/b.ts, outs: [stages] }',
+        '  c: { cmd: x, outs: [pipeline.yaml.d, pipeline.lock.d/x] }',
+      ),
+      { 'stages/b.ts': 'export default { async run() {} };\n' },
+    );
+    assert.deepEqual(diagnostics.map(at), [
+      '2:23 out "pipeline.lock" of stage "a" is the lock file pipeline.lock',
+      '2:38 out "pipeline.yaml" of stage "a" is the pipeline file pipeline.yaml',
+      '3:36 out "stages" of stage "b" contains the module of stage "b" (stages/b.ts)',
+    ]);
+  });
+
   it('rejects deps that no stage makes and that do not exist, globs included', async () => {
     const diagnostics = await errorsOf(
       yaml(
