@@ -42,6 +42,13 @@ function readHolder(lockFile: string): RunLockHolder | undefined {
   }
 }
 
+/** The run holding the lock right now, if any (a stale lock from a dead process on this host does not count). */
+export function activeRun(lockFile: string): RunLockHolder | undefined {
+  const holder = readHolder(lockFile);
+  if (!holder) return undefined;
+  return holder.hostname !== hostname() || isAlive(holder.pid) ? holder : undefined;
+}
+
 export class RunLock {
   private released = false;
 

@@ -1,5 +1,7 @@
 /** `pipeline status [STAGE…]`: each stage up to date, stale or restorable, and why. */
+import { join } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
+import { activeRun } from '../../execution/run-lock.ts';
 import { assessStages } from '../../execution/stage-status.ts';
 import { describeReasons } from '../../logging/stage-line.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
@@ -20,6 +22,8 @@ export default async function status(argv: string[]): Promise<number> {
   }
   const { workspace, graph, selected, warnings } = opened.session;
   printDiagnostics(warnings);
+  const running = activeRun(join(workspace.dotDir, 'run.lock'));
+  if (running) process.stderr.write(`note: a pipeline run is in progress (PID ${running.pid} on ${running.hostname}, started ${running.started}); stages it is working on may show as stale\n`);
   const statuses = await assessStages(workspace, graph, selected, new Set());
   if (options.json) {
     process.stdout.write(`${JSON.stringify(statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons })), null, 2)}\n`);
@@ -34,8 +38,14 @@ export default async function status(argv: string[]): Promise<number> {
   const pending = statuses.filter((s) => s.state !== 'up-to-date');
   if (pending.length === 0) process.stdout.write('everything is up to date\n');
   else {
-    const command = ['pipeline run', ...options.positionals, ...options.set.map((kv) => `--set ${kv}`)].join(' ');
+    const file = typeof options.values.file === 'string' ? ['-f', options.values.file] : [];
+    const command = ['pipeline', 'run', ...file, ...options.positionals, ...options.set.flatMap((kv) => ['--set', kv])].map(shellQuote).join(' ');
     process.stdout.write(`${pending.length} stage${pending.length === 1 ? '' : 's'} out of date: run \`${command}\` to update ${pending.length === 1 ? 'it' : 'them'}\n`);
   }
   return 0;
+}
+
+/** An argument as a POSIX shell reads it back: bare when safe, else in single quotes. */
+export function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
