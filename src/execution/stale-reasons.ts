@@ -55,19 +55,56 @@ function codeReasons(current: StageFingerprint, locked: LockedStage): string[] {
   return reasons.length > 0 ? reasons : ['stage runner changed (engine update)'];
 }
 
+/** Longest value shown in a reason; longer ones are cut around what changed. */
+const MAX_VALUE_CHARS = 60;
+
 export function formatValue(value: unknown): string {
+  const text = valueText(value);
+  return text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS - 3)}...` : text;
+}
+
+function valueText(value: unknown): string {
   // Plain strings read best bare; an empty one (or one with spaces at its ends) is quoted so it stays visible.
-  const text = typeof value === 'string' && value !== '' && value.trim() === value ? value : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  if (value === undefined) return '(unset)';
+  return typeof value === 'string' && value !== '' && value.trim() === value ? value : JSON.stringify(value);
+}
+
+/**
+ * `before → after` for a reason line. Long values are cut to a window around
+ * the first character that differs, so two values sharing a long prefix
+ * (paths, prompts) never read as the same text.
+ */
+export function formatChange(before: unknown, after: unknown): string {
+  const a = valueText(before);
+  const b = valueText(after);
+  if (a.length <= MAX_VALUE_CHARS && b.length <= MAX_VALUE_CHARS) return `${a} → ${b}`;
+  let first = 0;
+  while (first < a.length && first < b.length && a[first] === b[first]) first++;
+  const start = Math.max(0, first - 20);
+  const cut = (text: string): string => {
+    const end = start + MAX_VALUE_CHARS - 6;
+    return `${start > 0 ? '...' : ''}${text.slice(start, end)}${text.length > end ? '...' : ''}`;
+  };
+  return `${cut(a)} → ${cut(b)}`;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The changed leaves between two values: a mapping param is compared key by key (`aug.flip true → false`). */
+function changedLeaves(key: string, before: unknown, after: unknown): string[] {
+  if (canonicalJson(before) === canonicalJson(after)) return [];
+  if (!isMapping(before) || !isMapping(after)) return [`${key} ${formatChange(before, after)}`];
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  return keys.flatMap((name) => changedLeaves(`${key}.${name}`, before[name], after[name]));
 }
 
 function paramReasons(current: Record<string, unknown>, before: Record<string, unknown>): string[] {
   const reasons: string[] = [];
   for (const [key, value] of Object.entries(current)) {
     if (!(key in before)) reasons.push(`param added: ${key} = ${formatValue(value)}`);
-    else if (canonicalJson(before[key]) !== canonicalJson(value)) {
-      reasons.push(`params changed: ${key} ${formatValue(before[key])} → ${formatValue(value)}`);
-    }
+    else for (const change of changedLeaves(key, before[key], value)) reasons.push(`params changed: ${change}`);
   }
   for (const key of Object.keys(before)) if (!(key in current)) reasons.push(`param no longer used: ${key}`);
   return reasons;

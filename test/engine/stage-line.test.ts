@@ -25,3 +25,21 @@ test('param values in reasons: plain strings bare, empty or padded strings quote
   assert.equal(formatValue(null), 'null');
   assert.equal(formatValue([1, 2]), '[1,2]');
 });
+
+test('param changes in reasons: mappings key by key, long values cut around the first difference', async () => {
+  const { staleReasons, formatChange } = await import('../../src/execution/stale-reasons.ts');
+  const locked = (params: Record<string, unknown>) => ({ fingerprint: 'f', cmd: 'c', params, deps: [], outs: [] });
+  const current = (params: Record<string, unknown>) => ({ hash: 'g', code: { cmd: 'c' }, params, deps: [], outs: [], missingDeps: [] });
+  const before = { aug: { flip: true, zoom: 0.2, extra: { a: [1, 2] } }, lr: 0.1 };
+  const after = { aug: { flip: false, zoom: 0.2, extra: { a: [1, 3] }, shear: 0.1 }, lr: 0.1 };
+  assert.deepEqual(staleReasons(current(after), [], locked(before)), [
+    'params changed: aug.flip true → false',
+    'params changed: aug.extra.a [1,2] → [1,3]',
+    'params changed: aug.shear (unset) → 0.1',
+  ]);
+  const prefix = 'x'.repeat(100);
+  const change = formatChange(`${prefix}-old-tail`, `${prefix}-new-tail`);
+  assert.equal(change, `...${'x'.repeat(19)}-old-tail → ...${'x'.repeat(19)}-new-tail`); // 20 characters of context before the first difference
+  const long = formatChange('a'.repeat(200), 'b');
+  assert.ok(long.startsWith('a'.repeat(54) + '... → b'), long);
+});
