@@ -41,9 +41,9 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
   const source = new YamlSource(file, text);
   const yamlErrors = source.doc.errors.map((error) => {
     const opening = error.code === 'MISSING_CHAR' ? unclosedQuote(text, error.pos[0], error.message) : undefined;
-    return opening === undefined
-      ? diagnostic('yaml-syntax', `YAML syntax error: ${firstLine(error.message)}`, source.spanOfRange(error.pos[0], error.pos[1]))
-      : diagnostic('yaml-syntax', 'YAML syntax error: this quoted string is never closed', source.spanOfRange(opening, opening + 1));
+    if (opening !== undefined) return diagnostic('yaml-syntax', 'YAML syntax error: this quoted string is never closed', source.spanOfRange(opening, opening + 1));
+    const span = source.spanOfRange(error.pos[0], error.pos[1]);
+    return diagnostic('yaml-syntax', `YAML syntax error: ${firstLine(error.message)}`, span, yamlHint(text.split(/\r?\n/)[span.line - 1] ?? ''));
   });
   if (yamlErrors.length) return fail(yamlErrors);
   const warnings = source.doc.warnings.map((warning): Diagnostic => ({
@@ -216,6 +216,13 @@ function unclosedQuote(text: string, end: number, message: string): number | und
     if (count % 2 === 1) return lineStart + line.lastIndexOf(quote);
     lineEnd = lineStart - 1;
   }
+  return undefined;
+}
+
+/** The two YAML traps pipelines fall into, recognised from the offending line. */
+function yamlHint(line: string): string | undefined {
+  if (/\[[^\]"']*\$\{/.test(line)) return 'inside [ … ] a ${…} must be quoted: ["${params.key}/file"]';
+  if (/:\s+[^"'\s#][^#]*:\s/.test(line)) return 'a value holding ": " must be quoted: cmd: "echo a: b"';
   return undefined;
 }
 

@@ -152,6 +152,16 @@ describe('loadPipeline: diagnostics with positions', () => {
     assert.equal(diagnostics[0]!.message, 'YAML syntax error: this quoted string is never closed');
   });
 
+  it('hints at the two YAML traps: an unquoted ${…} in a flow list, and ": " inside a plain value', async () => {
+    const flow = await errorsOf(yaml('params: { a: x }', 'stages:', '  a:', '    cmd: x', '    deps: [${params.a}/f]'));
+    assert.equal(flow[0]!.reason, 'yaml-syntax');
+    assert.equal(flow[0]!.span!.line, 5);
+    assert.equal(flow[0]!.hint, 'inside [ … ] a ${…} must be quoted: ["${params.key}/file"]');
+    const colon = await errorsOf(yaml('stages:', '  a:', '    cmd: echo note: here', '    outs: [x]'));
+    assert.equal(colon[0]!.span!.line, 3);
+    assert.equal(colon[0]!.hint, 'a value holding ": " must be quoted: cmd: "echo a: b"');
+  });
+
   it('reports bad indentation where the parser finds it', async () => {
     const diagnostics = await errorsOf(yaml('stages:', '  a:', '    cmd: x', '   outs: [x]'));
     assert.equal(diagnostics[0]!.reason, 'yaml-syntax');
