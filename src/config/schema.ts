@@ -44,6 +44,8 @@ export async function validateAgainstSchema(data: unknown, source: YamlSource): 
  */
 function isReported(error: ErrorObject): boolean {
   if (error.schemaPath.includes('/oneOf/')) return false;
+  // A stage that is not a mapping at all gets its type error; "needs a module or a cmd" would only add noise.
+  if (error.keyword === 'oneOf' && (typeof error.data !== 'object' || error.data === null || Array.isArray(error.data))) return false;
   if (error.keyword === 'pattern' && error.schemaPath.includes('/propertyNames/')) return false;
   return true;
 }
@@ -79,6 +81,8 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
     }
     case 'type': {
       const expected = String(error.params.type);
+      if (error.data === null && path.length === 2 && path[0] === 'stages')
+        return diagnostic('schema', `${where} is empty`, source.spanOfKey(path), 'add `cmd: <shell command>` or `module: stages/<name>.ts`');
       const hint =
         expected === 'boolean' && typeof error.data === 'string' && /^(yes|no|on|off|y|n)$/i.test(error.data)
           ? `YAML 1.2 reads "${error.data}" as text; write true or false`

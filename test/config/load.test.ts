@@ -235,6 +235,12 @@ describe('loadPipeline: diagnostics with positions', () => {
     assert.deepEqual(empty.map(at), ['1:1 the file is empty; it needs a "stages" mapping']);
   });
 
+  it('says an empty stage is empty (one error, on its name), and a stage that is a list must be a mapping', async () => {
+    const diagnostics = await errorsOf(yaml('stages:', '  one:', '  two: [a]', '  three: { cmd: x }'));
+    assert.deepEqual(diagnostics.map(at), ['2:3 stage "one" is empty', '3:8 stage "two" must be a mapping']);
+    assert.match(diagnostics[0]!.hint!, /add `cmd: <shell command>`/);
+  });
+
   it('requires at least one stage', async () => {
     const diagnostics = await errorsOf(yaml('params: {}', 'stages: {}'));
     assert.deepEqual(diagnostics.map(at), ['2:1 "stages" must declare at least one stage']);
