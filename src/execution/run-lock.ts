@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 
@@ -19,8 +19,19 @@ export class RunLockBusyError extends Error {
       holder
         ? `another pipeline run is in progress: PID ${holder.pid} on ${holder.hostname}, started ${holder.started}.\n` +
             `Wait for it to finish${holder.hostname === hostname() ? '' : `; if that host's run is gone, delete ${lockFile}`}.`
-        : `another pipeline run holds ${lockFile} (unreadable lock file); if no run is active, delete it.`,
+        : `another pipeline run holds ${lockFile} (unreadable lock file, just created); try again in a few seconds: a lock still unreadable then is cleared.`,
     );
+  }
+}
+
+/** How long an unreadable (empty, torn) lock file is respected before it counts as stale. */
+const UNREADABLE_LOCK_GRACE_MS = 5000;
+
+function ageMs(file: string): number {
+  try {
+    return Date.now() - statSync(file).mtimeMs;
+  } catch {
+    return Infinity; // gone already
   }
 }
 
@@ -68,8 +79,13 @@ export class RunLock {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = readHolder(file);
-      if (!holder || holder.hostname !== me.hostname || isAlive(holder.pid)) throw new RunLockBusyError(file, holder);
-      notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
+      if (!holder) {
+        // A run writes its lock right after creating it; one still unreadable after a while was left by a run killed in between.
+        if (ageMs(file) < UNREADABLE_LOCK_GRACE_MS) throw new RunLockBusyError(file, undefined);
+        notice(`cleared an unreadable run lock ${file} (left by a run killed while taking it)`);
+      } else if (holder.hostname !== me.hostname || isAlive(holder.pid)) {
+        throw new RunLockBusyError(file, holder);
+      } else notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
       try { unlinkSync(file); } catch { /* someone else cleared it first */ }
     }
     throw new RunLockBusyError(file, readHolder(file));

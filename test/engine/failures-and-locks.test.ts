@@ -1,7 +1,7 @@
 /** Failing stages, Ctrl-C, concurrent runs and stale run locks leave a clean state. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Project, standardProject, waitFor } from './project-fixture.ts';
@@ -92,6 +92,19 @@ describe('failures, interrupts and locks', () => {
     const result = await project.run('run');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`cleared a stale run lock left by PID ${pid}`));
+    assert.ok(!project.exists('.pipeline/run.lock'));
+  });
+
+  test('an empty run lock (a run killed while taking it) is respected for a few seconds, then cleared', async () => {
+    writeFileSync(project.path('.pipeline/run.lock'), '');
+    const fresh = await project.run('run');
+    assert.equal(fresh.code, 1);
+    assert.match(fresh.stderr, /another pipeline run holds .*run\.lock \(unreadable lock file\)/);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(project.path('.pipeline/run.lock'), old, old);
+    const result = await project.run('run');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /note: cleared an unreadable run lock .*run\.lock \(left by a run killed while taking it\)/);
     assert.ok(!project.exists('.pipeline/run.lock'));
   });
 });
