@@ -23,6 +23,11 @@ const PARAM_REF = /\$\{\s*params\.([^}\s]*)\s*\}/g;
 const ANY_REF = /\$\{[^}]*\}/g;
 const SINGLE_PARAM_REF = /^\$\{\s*params\.([^}\s]*)\s*\}$/;
 
+/** Replaces each `${params.key}` whose key is in `values` by that value; other text is left as it is. */
+export function substituteParams(text: string, values: Readonly<Record<string, unknown>>): string {
+  return text.replace(PARAM_REF, (expression, key: string) => (Object.hasOwn(values, key) ? String(values[key]) : expression));
+}
+
 /**
  * Replaces `${params.key}` by the value. In paths every `${…}` must be a params
  * reference; in a shell command other `${…}` are left for the shell (`${HOME}`).

@@ -172,7 +172,10 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   };
   if (typeof raw.desc === 'string') stage.desc = raw.desc;
   if (module !== undefined) stage.module = module;
-  if (cmd !== undefined) stage.cmd = cmd;
+  if (cmd !== undefined) {
+    stage.cmd = cmd;
+    stage.cmdTemplate = raw.cmd as string;
+  }
   return stage;
 }
 

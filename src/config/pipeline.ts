@@ -19,6 +19,8 @@ export interface ResolvedStage {
   /** Exactly one of `module` (project-relative path of a TS stage module) or `cmd` is set. */
   module?: string;
   cmd?: string;
+  /** `cmd` as written, before `${params…}` interpolation (tells a param change from a command edit). */
+  cmdTemplate?: string;
   /** Deps as written after interpolation, relative to the project root (`../shared/x` stays relative, so the lock is portable). Globs unexpanded. */
   deps: string[];
   /** Outs as written after interpolation, project-relative. */

@@ -1,4 +1,5 @@
 import type { LockedStage, OutRecord } from '../cache/lock-file.ts';
+import { substituteParams } from '../config/interpolate.ts';
 import { canonicalJson } from '../fingerprint/canonical-json.ts';
 import type { StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
 import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
@@ -26,6 +27,12 @@ export function staleReasons(current: StageFingerprint, currentOuts: OutRecord[]
  */
 function commandDiffersOnlyByParams(current: StageFingerprint, locked: LockedStage): boolean {
   if (!('cmd' in current.code) || locked.cmd === undefined || locked.cmd === current.code.cmd) return false;
+  if (current.code.template !== undefined) {
+    // The command as written, filled in with the values the lock recorded (current ones for params it did not use).
+    const before: Record<string, unknown> = { ...current.params };
+    for (const key of Object.keys(before)) if (Object.hasOwn(locked.params ?? {}, key)) before[key] = locked.params[key];
+    return substituteParams(current.code.template, before) === locked.cmd;
+  }
   let cmd = current.code.cmd;
   for (const [key, value] of Object.entries(current.params)) {
     const before = locked.params?.[key];

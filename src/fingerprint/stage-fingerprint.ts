@@ -12,7 +12,8 @@ import { toPosix } from './path-hasher.ts';
 
 /** What the stage runs: a shell command, or a module plus the project files it imports. */
 export type CodeFingerprint =
-  | { cmd: string }
+  /** `template`: the cmd before interpolation, for reasons only (not hashed). */
+  | { cmd: string; template?: string }
   | {
       module: string;
       /** Hash over `files`, plus the engine's module runner and contract. */
@@ -64,7 +65,7 @@ export function projectPath(root: string, absPath: string): string {
 }
 
 async function codeFingerprint(stage: ResolvedStage, root: string, hasher: PathHasher): Promise<CodeFingerprint> {
-  if (stage.module === undefined) return { cmd: stage.cmd ?? '' };
+  if (stage.module === undefined) return { cmd: stage.cmd ?? '', ...(stage.cmdTemplate !== undefined ? { template: stage.cmdTemplate } : {}) };
   const files: Record<string, string> = {};
   const lines: string[] = [`runner\t${moduleRunnerHash()}\n`];
   for (const absPath of moduleClosure(root, resolve(root, stage.module))) {

@@ -43,3 +43,15 @@ test('param changes in reasons: mappings key by key, long values cut around the 
   const long = formatChange('a'.repeat(200), 'b');
   assert.ok(long.startsWith('a'.repeat(54) + '... → b'), long);
 });
+
+test('a param interpolated into a cmd is not also reported as "command changed", even when its value appears elsewhere in the command', async () => {
+  const { staleReasons } = await import('../../src/execution/stale-reasons.ts');
+  const template = 'train --epochs ${params.epochs} --seed 1';
+  const locked = { fingerprint: 'f', cmd: 'train --epochs 2 --seed 1', params: { epochs: 2 }, deps: [], outs: [] };
+  const current = (cmd: string, template: string) => ({ hash: 'g', code: { cmd, template }, params: { epochs: 1 }, deps: [], outs: [], missingDeps: [] });
+  assert.deepEqual(staleReasons(current('train --epochs 1 --seed 1', template), [], locked), ['params changed: epochs 2 → 1']);
+  assert.deepEqual(staleReasons(current('train --epochs 1 --seed 2', template.replace('seed 1', 'seed 2')), [], locked), [
+    'params changed: epochs 2 → 1',
+    'command changed',
+  ]);
+});
