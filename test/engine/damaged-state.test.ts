@@ -1,15 +1,11 @@
 /** Hand-edited or damaged files under the engine's care: never a crash, a clear message or a rebuild. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Project, standardProject } from './project-fixture.ts';
+import { Project, ranStandardProject } from './project-fixture.ts';
 
 describe('damaged pipeline.lock and .pipeline/state.json', () => {
   let project: Project;
-  before(async () => {
-    project = standardProject();
-    const first = await project.run('run');
-    assert.equal(first.code, 0, first.stderr);
-  });
+  before(async () => (project = await ranStandardProject()));
   after(() => project.remove());
 
   test('a malformed lock entry is ignored with a warning naming the stage; that stage comes back, the lock is repaired', async () => {

@@ -4,15 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { Project, standardProject, waitFor } from './project-fixture.ts';
+import { Project, ranStandardProject, waitFor } from './project-fixture.ts';
 
 describe('failures, interrupts and locks', () => {
   let project: Project;
-  before(async () => {
-    project = standardProject();
-    const first = await project.run('run');
-    assert.equal(first.code, 0, first.stderr);
-  });
+  before(async () => (project = await ranStandardProject()));
   after(() => project.remove());
 
   test('a failing module stage keeps the old outs and lock; the run names the stage and its log', async () => {

@@ -175,3 +175,11 @@ export default defineStage({
     'stages/src-contract.ts': `export function defineStage<T>(stage: T): T { return stage; }\n`,
   });
 }
+
+/** The standard fixture after one successful `pipeline run`: the starting point for failure and damage tests. */
+export async function ranStandardProject(): Promise<Project> {
+  const project = standardProject();
+  const first = await project.run('run');
+  if (first.code !== 0) throw new Error(`the first run failed (exit ${first.code}):\n${first.stderr}`);
+  return project;
+}
