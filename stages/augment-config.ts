@@ -11,7 +11,7 @@
  * The preview is drawn at 224×224 whatever the model's input size, so this
  * stage does not depend on the model params.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/augment.ts';
@@ -20,6 +20,7 @@ import { imageBatches } from './lib/images.ts';
 import { readParams } from './lib/params.ts';
 import { writeGrid, type GridTile } from './lib/picture.ts';
 import { createRng, shuffle } from './lib/random.ts';
+import { outFolders } from './lib/stage-files.ts';
 
 export const PREVIEW_SIZE = 224;
 export const PREVIEW_ROWS = 3;
@@ -30,10 +31,8 @@ export default defineStage({
     // The subtree's own rules live in validateAugmentConfig (features re-validates the artifact with it).
     const cfg = validateAugmentConfig(readParams(ctx).value('augment'));
     const [splitDir] = ctx.deps;
-    const [outDir] = ctx.outs;
     if (!splitDir) throw new Error('augment-config: no dependency declared (expected deps: [artifacts/split])');
-    if (!outDir) throw new Error('augment-config: no output folder declared (expected outs: [artifacts/augment-config])');
-    await mkdir(outDir, { recursive: true });
+    const [outDir] = await outFolders(ctx, ['artifacts/augment-config']);
     await writeFile(path.join(outDir, 'augment.json'), JSON.stringify(cfg, null, 2) + '\n');
     if (cfg.copies > 0 && isIdentityConfig(cfg)) {
       ctx.warn(`augment.copies is ${cfg.copies} but no transform is enabled: every copy would equal its original`);

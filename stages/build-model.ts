@@ -8,7 +8,7 @@
  * change (model.dropout) rewrites model/ but leaves backbone/ byte-identical,
  * and the expensive features stage stays up to date.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { defineStage } from '../src/contract.ts';
@@ -19,11 +19,11 @@ import { saveModel } from './lib/model-io.ts';
 import { exportToOnnx } from './lib/onnx/export.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
+import { outFolders } from './lib/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {
-    const [backboneDir, modelDir] = ctx.outs;
-    if (!backboneDir || !modelDir) throw new Error('build-model needs two outs: the backbone folder and the model folder');
+    const [backboneDir, modelDir] = await outFolders(ctx, ['artifacts/build-model/backbone', 'artifacts/build-model/model']);
     const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
     const p = readParams(ctx);
     const source = p.string('model.backbone', { describe: 'a path or an http(s) URL to a TF.js layers model.json (or its folder)' });
@@ -49,7 +49,7 @@ export default defineStage({
     const started = Date.now();
     try {
       const bytes = exportToOnnx(backbone);
-      await writeFileIn(backboneDir, BACKBONE_ONNX, bytes);
+      await writeFile(path.join(backboneDir, BACKBONE_ONNX), bytes);
       onnx = { exported: true, file: BACKBONE_ONNX, bytes: bytes.byteLength };
       ctx.log(`ONNX export: ${BACKBONE_ONNX} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } catch (err) {
@@ -78,14 +78,9 @@ export default defineStage({
       onnx,
       tfjs: tf.version.tfjs,
     };
-    await writeFileIn(backboneDir, BACKBONE_INFO, JSON.stringify(info, null, 2) + '\n');
+    await writeFile(path.join(backboneDir, BACKBONE_INFO), JSON.stringify(info, null, 2) + '\n');
     ctx.log(`params: base ${info.params.base.toLocaleString('en')} (frozen), head ${info.params.head.toLocaleString('en')} (trainable)`);
     full.dispose();
     ctx.progress({ done: 3, total: 3 });
   },
 });
-
-async function writeFileIn(dir: string, name: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, name), data);
-}

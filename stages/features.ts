@@ -7,7 +7,7 @@
  * deps: the split lists, the augment-config artifact, build-model's backbone/.
  * outs[0]: features.f32 + features.json + index.csv + report.json.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/augment.ts';
@@ -19,16 +19,14 @@ import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
 import { createRng } from './lib/random.ts';
-import { depFolderWith, findInDeps } from './lib/stage-files.ts';
+import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
 
 export default defineStage({
   async run(ctx) {
-    const [outDir] = ctx.outs;
-    if (!outDir) throw new Error('features needs one out: the features folder');
-    await mkdir(outDir, { recursive: true });
+    const [outDir] = await outFolders(ctx, ['artifacts/features']);
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);

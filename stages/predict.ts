@@ -10,7 +10,7 @@
  * deps: train/ (head.json), test-features/, the labels file.
  * outs[0]: submission.csv, predictions.csv (plain and flipped detail), report.json, metrics.json.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { writeCsv } from './lib/csv.ts';
@@ -20,7 +20,7 @@ import { round } from './lib/format.ts';
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
 import { accuracy, clip, confusion, confusionMatrix, logLoss, parseClip } from './lib/metrics.ts';
 import { readParams } from './lib/params.ts';
-import { depFolderWith, findInDeps } from './lib/stage-files.ts';
+import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
 const UNDECIDED = 0.5;
@@ -33,9 +33,7 @@ interface Prediction {
 
 export default defineStage({
   async run(ctx) {
-    const [outDir] = ctx.outs;
-    if (!outDir) throw new Error('predict needs one out: the predict folder');
-    await mkdir(outDir, { recursive: true });
+    const [outDir] = await outFolders(ctx, ['artifacts/predict']);
     const p = readParams(ctx);
     const labelsFile = p.optionalPath('data.test_labels', 'file');
     const clipAt = p.parse('predict.clip', parseClip);

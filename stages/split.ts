@@ -12,13 +12,14 @@
  * round(n·f), so the class ratio is the same on both sides and adding images
  * of one class never reshuffles the other.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, type StageContext } from '../src/contract.ts';
 import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
 import { projectRelative } from './lib/format.ts';
 import { readParams } from './lib/params.ts';
 import { createRng, shuffle } from './lib/random.ts';
+import { outFolders } from './lib/stage-files.ts';
 
 export interface SplitResult {
   train: LabelledImage[];
@@ -67,8 +68,7 @@ function counts(items: readonly LabelledImage[]) {
 export default defineStage({
   async run(ctx) {
     const { trainDir: dir, valFraction, seed } = readSplitParams(ctx);
-    const outDir = ctx.outs[0];
-    if (!outDir) throw new Error('split: no output folder declared (expected outs: [artifacts/split])');
+    const [outDir] = await outFolders(ctx, ['artifacts/split']);
     const images = await listLabelledImages(dir);
     for (const label of [0, 1] as Label[]) {
       const n = images.filter((i) => i.label === label).length;
@@ -77,7 +77,6 @@ export default defineStage({
       }
     }
     const { train, val } = stratifiedSplit(images, valFraction, seed);
-    await mkdir(outDir, { recursive: true });
     await writeImageList(path.join(outDir, 'train.csv'), ctx.root, train);
     await writeImageList(path.join(outDir, 'val.csv'), ctx.root, val);
     const summary = {

@@ -7,7 +7,7 @@
  * deps: build-model's backbone/, the test folder.
  * outs[0]: features.f32 + features.json + index.csv (copy 0 = image, 1 = flipped) + report.json.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { applyTransform, IDENTITY_TRANSFORM } from './lib/augment.ts';
@@ -17,14 +17,12 @@ import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
-import { depFolderWith } from './lib/stage-files.ts';
+import { depFolderWith, outFolders } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
 
 export default defineStage({
   async run(ctx) {
-    const [outDir] = ctx.outs;
-    if (!outDir) throw new Error('test-features needs one out: the test-features folder');
-    await mkdir(outDir, { recursive: true });
+    const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
     const p = readParams(ctx);
     const testDir = p.path('data.test_dir', 'folder');
     const flip = p.flag('predict.tta_flip');

@@ -8,7 +8,7 @@
  * outs[0]: model/ (base + trained head, tf.loadLayersModel-able), head.json,
  *          history.csv, metrics.json, curves.png.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { defineStage, type StageContext } from '../src/contract.ts';
@@ -34,7 +34,7 @@ import { loadModel, saveModel } from './lib/model-io.ts';
 import { readParams } from './lib/params.ts';
 import { writeLinePlots } from './lib/picture.ts';
 import { createRng, shuffle } from './lib/random.ts';
-import { depFolderWith } from './lib/stage-files.ts';
+import { depFolderWith, outFolders } from './lib/stage-files.ts';
 import { formatSeconds } from './lib/throughput.ts';
 
 export const HEAD_FILE = 'head.json';
@@ -53,8 +53,7 @@ export interface EpochRecord {
 
 export default defineStage({
   async run(ctx) {
-    const [outDir] = ctx.outs;
-    if (!outDir) throw new Error('train needs one out: the train folder');
+    const [outDir] = await outFolders(ctx, ['artifacts/train']);
     const started = Date.now();
     const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
     const hp = readHyperparameters(ctx);
@@ -134,7 +133,6 @@ export default defineStage({
     }
     if (!best) throw new Error('train.epochs must be at least 1');
 
-    await mkdir(outDir, { recursive: true });
     const full = await loadModel(modelDir);
     writeHeadWeights(full, best.weights);
     await saveModel(full, path.join(outDir, 'model'));

@@ -22,7 +22,7 @@ import { decodeImage, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
 import { overlayHeatmap, writeGrid, writeRgbPng, type GridTile } from './lib/picture.ts';
-import { depFolderWith, exists, findInDeps } from './lib/stage-files.ts';
+import { depFolderWith, exists, findInDeps, outFolders } from './lib/stage-files.ts';
 
 export interface Candidate {
   path: string;
@@ -47,8 +47,7 @@ export function selectHardest(items: readonly Candidate[], perClass: number): Ca
 
 export default defineStage({
   async run(ctx) {
-    const [outDir] = ctx.outs;
-    if (!outDir) throw new Error('visualize needs one out: the visualize folder');
+    const [outDir] = await outFolders(ctx, ['artifacts/visualize']);
     await mkdir(path.join(outDir, 'cam'), { recursive: true });
     const p = readParams(ctx);
     const perClass = p.positiveInt('visualize.per_class', { default: 6 });

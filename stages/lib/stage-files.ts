@@ -2,8 +2,9 @@
  * Finding the files a stage reads inside its dep folders, with errors that say
  * which upstream stage should have written them.
  */
-import { access, readdir } from 'node:fs/promises';
+import { access, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { StageContext } from '../../src/contract.ts';
 
 /** The first dep (a folder, or a file inside it) that holds `name`; `what` names the producer for the error. */
 export async function findInDeps(deps: readonly string[], name: string, what: string): Promise<string> {
@@ -25,6 +26,19 @@ export async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The stage's out folders, created: the first `count` of `ctx.outs`. A stage
+ * declared with fewer outs gets an error saying what pipeline.yaml should list.
+ */
+export async function outFolders(ctx: Pick<StageContext, 'stage' | 'outs'>, names: readonly string[]): Promise<string[]> {
+  if (ctx.outs.length < names.length) {
+    throw new Error(`stage ${ctx.stage} writes ${names.length} out folder(s) (${names.join(', ')}); pipeline.yaml declares ${ctx.outs.length}`);
+  }
+  const dirs = ctx.outs.slice(0, names.length);
+  for (const dir of dirs) await mkdir(dir, { recursive: true });
+  return dirs;
 }
 
 /** Files in a folder, or [] when it does not exist. */
