@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-// Entry point: registers the TypeScript loader, then hands over to the CLI.
-// Running the sources directly means a fresh clone works right after `npm ci`
-// and an edited stage never runs from a stale build.
-import { register } from 'tsx/esm/api';
+// Entry point: loads the engine (a bundle of src/ rebuilt whenever src/ changes, see
+// engine-bundle.js), then hands over to the CLI. A fresh clone works right after `npm ci`.
+import { engineEntry } from './engine-bundle.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const { main } = await import(await engineEntry());
 process.exitCode = await main(process.argv.slice(2));

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { didYouMean } from '../config/did-you-mean.ts';
 import { PipelineError } from '../errors.ts';
+import { packageFile } from '../package-files.ts';
 import { printDiagnostics } from './options.ts';
 
 type CommandModule = { default: (argv: string[]) => Promise<number> };
@@ -76,6 +77,6 @@ function reportCrash(command: string, error: unknown): number {
 }
 
 function version(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const manifest = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
   return manifest.version;
 }

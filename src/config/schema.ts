@@ -5,6 +5,7 @@
 import type { ErrorObject } from 'ajv';
 import { diagnostic, type Diagnostic } from '../errors.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { packageFile } from '../package-files.ts';
 import { schemaHash as precompiledHash, validate as precompiled } from './schema-validator.generated.ts';
 import type { PathSegment, YamlSource } from './yaml-source.ts';
 
@@ -23,7 +24,7 @@ async function validator(): Promise<Validator> {
   if (current) return current;
   const { readFileSync } = await import('node:fs');
   const { createHash } = await import('node:crypto');
-  const text = readFileSync(new URL('../../schemas/pipeline.schema.json', import.meta.url), 'utf8');
+  const text = readFileSync(packageFile('schemas/pipeline.schema.json'), 'utf8');
   if (createHash('sha256').update(text).digest('hex') === precompiledHash) current = precompiled as Validator;
   else current = (await import('./schema-compile.ts')).compileSchema(text);
   return current;

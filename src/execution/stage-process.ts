@@ -1,7 +1,7 @@
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Progress } from '../contract.ts';
+import { packageFile } from '../package-files.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import { writeStageGroup } from './stage-group-record.ts';
 
@@ -46,7 +46,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 const tsxLoader = (): string => import.meta.resolve('tsx');
-const moduleRunnerPath = (): string => fileURLToPath(new URL('./module-runner.ts', import.meta.url));
+const moduleRunnerPath = (): string => packageFile('src/execution/module-runner.ts');
 
 /** Run a `cmd:` stage through the shell, in the project root. */
 export async function runCommand(cmd: string, options: StageProcessOptions): Promise<ProcessOutcome> {

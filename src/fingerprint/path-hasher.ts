@@ -65,7 +65,7 @@ export class PathHasher {
   private async hashManifest(base: string, found: FoundFile[]): Promise<HashedPath> {
     const hashes = await this.hashFiles(found);
     const manifest: ManifestEntry[] = found.map((file, i) => ({
-      path: toPosix(relative(base, file.absPath)),
+      path: file.rel ?? toPosix(relative(base, file.absPath)),
       hash: hashes[i],
       size: Number(file.stats.size),
       mode: Number(file.stats.mode) & 0o777,
@@ -99,19 +99,26 @@ export class PathHasher {
 
 interface FoundFile {
   absPath: string;
+  /** Relative to the folder or glob base, `/`-separated; computed from absPath when absent. */
+  rel?: string;
   stats: BigIntStats;
 }
 
-/** Every regular file under a folder (following symlinks), with its stat. Synchronous: a metadata walk is faster without promise overhead. */
+/**
+ * Every regular file under a folder (following symlinks), with its stat and its path relative to the folder.
+ * Synchronous, and paths built by concatenation: on a 25,000-file folder a metadata walk is faster without
+ * promises or path.join's normalisation.
+ */
 function walkFiles(absFolder: string): FoundFile[] {
   const found: FoundFile[] = [];
-  const pending = [absFolder];
+  const pending: [abs: string, rel: string][] = [[absFolder, '']];
   while (pending.length > 0) {
-    const folder = pending.pop()!;
+    const [folder, relFolder] = pending.pop()!;
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
-      const absPath = join(folder, entry.name);
+      const absPath = `${folder}${sep}${entry.name}`;
+      const rel = relFolder === '' ? entry.name : `${relFolder}/${entry.name}`;
       if (entry.isDirectory()) {
-        pending.push(absPath);
+        pending.push([absPath, rel]);
         continue;
       }
       let stats: BigIntStats;
@@ -120,8 +127,8 @@ function walkFiles(absFolder: string): FoundFile[] {
       } catch {
         continue; // dangling symlink or file removed mid-walk
       }
-      if (stats.isFile()) found.push({ absPath, stats });
-      else if (stats.isDirectory()) pending.push(absPath);
+      if (stats.isFile()) found.push({ absPath, rel, stats });
+      else if (stats.isDirectory()) pending.push([absPath, rel]);
     }
   }
   return found;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ResolvedStage } from '../config/pipeline.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { sha256 } from './content-hash.ts';
 import { isUrl } from '../config/paths.ts';
+import { packageFile } from '../package-files.ts';
 import { expandGlob, isGlob } from './glob-deps.ts';
 import { moduleClosure } from './module-imports.ts';
 import type { HashedPath, PathHasher } from './path-hasher.ts';
@@ -51,9 +51,8 @@ let runnerContractHash: string | undefined;
  */
 function moduleRunnerHash(): string {
   if (runnerContractHash === undefined) {
-    const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
     runnerContractHash = sha256(
-      readFileSync(here('../contract.ts'), 'utf8') + '\0' + readFileSync(here('../execution/module-runner.ts'), 'utf8'),
+      readFileSync(packageFile('src/contract.ts'), 'utf8') + '\0' + readFileSync(packageFile('src/execution/module-runner.ts'), 'utf8'),
     );
   }
   return runnerContractHash;

@@ -1,0 +1,68 @@
+/**
+ * bin/pipeline.js runs the engine from a bundle of src/ (dist/engine/<stamp>/). An edit to any engine
+ * source must show up on the very next call, never a stale bundle; stage modules are not bundled at all.
+ * Driven on a copy of the package so the repo's own src/ and dist/ are left alone.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+describe('the engine bundle', () => {
+  let pkg: string;
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+  };
+  const bundles = () => readdirSync(path.join(pkg, 'dist/engine')).filter((name) => !name.includes('.tmp-'));
+
+  before(() => {
+    pkg = mkdtempSync(path.join(tmpdir(), 'pipeline-bundle-'));
+    for (const part of ['bin', 'src', 'schemas', 'package.json']) cpSync(path.join(REPO, part), path.join(pkg, part), { recursive: true });
+    symlinkSync(path.join(REPO, 'node_modules'), path.join(pkg, 'node_modules'));
+  });
+  after(() => rmSync(pkg, { recursive: true, force: true }));
+
+  test('is built on the first call and reused while src/ is unchanged', () => {
+    assert.deepEqual(cli('--version'), { code: 0, stdout: '0.1.0', stderr: '' });
+    assert.equal(bundles().length, 1, 'one bundle built');
+    const [first] = bundles();
+    assert.equal(cli('--version').stdout, '0.1.0');
+    assert.deepEqual(bundles(), [first], 'no rebuild without an edit');
+  });
+
+  test('an edited engine source is picked up on the next call', () => {
+    const main = path.join(pkg, 'src/cli/main.ts');
+    const source = readFileSync(main, 'utf8');
+    assert.ok(source.includes('return manifest.version;'));
+    writeFileSync(main, source.replace('return manifest.version;', "return `${manifest.version}-edited`;"));
+    assert.equal(cli('--version').stdout, '0.1.0-edited');
+    assert.equal(bundles().length, 2, 'a new bundle beside the old one (kept a day for runs still using it)');
+  });
+
+  test('a module stage runs from its source: the runner is never bundled', () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'pipeline-bundle-project-'));
+    try {
+      writeFileSync(path.join(project, 'pipeline.yaml'), 'stages:\n  hello:\n    module: hello.ts\n    outs: [out.txt]\n');
+      const stage = (word: string) =>
+        `import { writeFile } from 'node:fs/promises';\nimport { defineStage } from '${path.join(pkg, 'src/contract.ts')}';\n` +
+        `export default defineStage({ async run(ctx) { await writeFile(ctx.outs[0], '${word}'); } });\n`;
+      writeFileSync(path.join(project, 'hello.ts'), stage('one'));
+      const run = () => spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), 'run'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      assert.equal(run().status, 0);
+      assert.equal(readFileSync(path.join(project, 'out.txt'), 'utf8'), 'one');
+      writeFileSync(path.join(project, 'hello.ts'), stage('two'));
+      const second = run();
+      assert.equal(second.status, 0, second.stderr);
+      assert.match(second.stdout, /code changed: hello\.ts/);
+      assert.equal(readFileSync(path.join(project, 'out.txt'), 'utf8'), 'two');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
+});
