@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import type { DepRecord, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 
@@ -51,7 +52,6 @@ export async function readLock(file: string): Promise<LockRead> {
   } catch {
     return { doc: { schema: 1, stages: {} }, warnings: [] };
   }
-  const { parse } = await import('yaml');
   let parsed: unknown;
   try {
     parsed = parse(text);
@@ -131,7 +131,6 @@ export class LockWriter {
   }
 
   private async flush(): Promise<void> {
-    const { stringify } = await import('yaml');
     const stages: Record<string, LockedStage> = {};
     for (const name of this.stageOrder) if (this.doc.stages[name]) stages[name] = this.doc.stages[name];
     const header = '# Written by `pipeline run`. Commit it: it records what each stage last ran with.\n';

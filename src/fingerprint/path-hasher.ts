@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { hashFileContent, sha256 } from './content-hash.ts';
 import { StateStore, statKeyOf } from './state-store.ts';
@@ -30,9 +30,9 @@ export class PathHasher {
   constructor(private readonly store: StateStore) {}
 
   async hashPath(absPath: string): Promise<HashedPath> {
-    let stats: BigIntStats;
+    let stats: Stats;
     try {
-      stats = statSync(absPath, { bigint: true });
+      stats = statSync(absPath);
     } catch {
       this.store.forget(absPath);
       return { kind: 'missing' };
@@ -53,7 +53,7 @@ export class PathHasher {
     const found: FoundFile[] = [];
     for (const absPath of absFiles) {
       try {
-        const stats = statSync(absPath, { bigint: true });
+        const stats = statSync(absPath);
         if (stats.isFile()) found.push({ absPath, stats });
       } catch {
         // Vanished between glob and stat: simply not part of the manifest.
@@ -101,7 +101,7 @@ interface FoundFile {
   absPath: string;
   /** Relative to the folder or glob base, `/`-separated; computed from absPath when absent. */
   rel?: string;
-  stats: BigIntStats;
+  stats: Stats;
 }
 
 /**
@@ -121,9 +121,9 @@ function walkFiles(absFolder: string): FoundFile[] {
         pending.push([absPath, rel]);
         continue;
       }
-      let stats: BigIntStats;
+      let stats: Stats;
       try {
-        stats = statSync(absPath, { bigint: true });
+        stats = statSync(absPath);
       } catch {
         continue; // dangling symlink or file removed mid-walk
       }

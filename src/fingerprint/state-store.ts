@@ -1,23 +1,27 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BigIntStats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { writeFileAtomicSync } from '../cache/atomic-write.ts';
 
 /**
- * Remembers file hashes keyed by (device, inode, size, mtime in ns), so an
+ * Remembers file hashes keyed by (device, inode, size, mtime), so an
  * unchanged file is never read twice. Lives in `.pipeline/state.json`, one
  * compact JSON document: `[path, statKey, hash]` triples load in a few ms
  * even for 25,000 files.
  */
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
 
 interface StoredState {
   version: number;
   entries: [path: string, statKey: string, hash: string][];
 }
 
-export function statKeyOf(stats: BigIntStats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}`;
+/**
+ * mtimeMs is a double: sub-microsecond resolution for today's dates, enough beside the size and inode.
+ * Plain (not bigint) stats: on a 25,000-file walk they allocate several times less.
+ */
+export function statKeyOf(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
 }
 
 export class StateStore {

@@ -56,7 +56,7 @@ describe('damaged pipeline.lock and .pipeline/state.json', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(actions, { prep: 'skipped', train: 'skipped', report: 'skipped', side: 'skipped' }, text);
       const saved = JSON.parse(project.read('.pipeline/state.json')) as { version: number; entries: unknown[] };
-      assert.equal(saved.version, 1);
+      assert.equal(saved.version, 2);
       assert.ok(saved.entries.length > 0, 'the hash cache was written again');
     }
   });

@@ -1,7 +1,7 @@
 /** Failing stages, Ctrl-C, concurrent runs and stale run locks leave a clean state. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { Project, ranStandardProject, waitFor } from './project-fixture.ts';
@@ -63,8 +63,11 @@ describe('failures, interrupts and locks', () => {
     assert.equal(project.read('artifacts/prep.txt'), prep);
     assert.equal(project.read('pipeline.lock'), lock);
     assert.ok(!project.exists('.pipeline/run.lock'), 'run lock released');
-    const sleepers = spawnSync('pgrep', ['-f', 'sleep 30'], { encoding: 'utf8' }).stdout.trim();
-    assert.equal(sleepers, '', 'the stage process group was killed');
+    // Only this project's sleepers: other test runs on the machine may be sleeping too.
+    const sleepers = spawnSync('pgrep', ['-f', 'sleep 30'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((pid) => pid !== '' && cwdOf(pid) === project.dir);
+    assert.deepEqual(sleepers, [], 'the stage process group was killed');
     project.edit('pipeline.yaml', 'echo prep >> counts.txt && echo half > artifacts/prep.txt && sleep 30 &&', 'echo prep >> counts.txt &&');
   });
 
@@ -104,3 +107,11 @@ describe('failures, interrupts and locks', () => {
     assert.ok(!project.exists('.pipeline/run.lock'));
   });
 });
+
+function cwdOf(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
