@@ -18,8 +18,9 @@ import { naturalCompare, readLabels } from './lib/dataset.ts';
 import { FEATURES_META, readFeatures } from './lib/feature-store.ts';
 import { round } from './lib/format.ts';
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
-import { accuracy, clip, confusion, confusionMatrix, logLoss, parseClip } from './lib/metrics.ts';
+import { accuracy, clip, confusion, confusionMatrix, logLoss } from './lib/metrics.ts';
 import { readParams } from './lib/params.ts';
+import rules from './predict.params.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
@@ -34,9 +35,9 @@ interface Prediction {
 export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/predict']);
-    const p = readParams(ctx);
-    const labelsFile = p.optionalPath('data.test_labels', 'file');
-    const clipAt = p.parse('predict.clip', parseClip);
+    const p = readParams(ctx, rules);
+    const labelsFile = p.optionalPath('data.test_labels');
+    const clipAt = p.number('predict.clip');
     const ttaFlip = p.flag('predict.tta_flip');
     const head = JSON.parse(await readFile(await findInDeps(ctx.deps, 'head.json', 'train'), 'utf8')) as HeadWeights;
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'test-features');

@@ -18,6 +18,7 @@ import { defineStage, type StageContext } from '../src/contract.ts';
 import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
 import { projectRelative } from './lib/format.ts';
 import { readParams } from './lib/params.ts';
+import rules from './split.params.ts';
 import { createRng, shuffle } from './lib/random.ts';
 import { outFolders } from './lib/stage-files.ts';
 
@@ -28,11 +29,11 @@ export interface SplitResult {
 
 /** The split's params: the images folder (absolute), the validation fraction and the seed. */
 export function readSplitParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): { trainDir: string; valFraction: number; seed: number } {
-  const p = readParams(ctx);
+  const p = readParams(ctx, rules);
   return {
-    trainDir: p.path('data.train_dir', 'folder'),
-    valFraction: p.number('data.val_fraction', { gt: 0, lt: 1 }),
-    seed: p.integer('data.seed', { min: 0, max: 2 ** 32 - 1, default: 0 }),
+    trainDir: p.path('data.train_dir'),
+    valFraction: p.number('data.val_fraction'),
+    seed: p.integer('data.seed'),
   };
 }
 
