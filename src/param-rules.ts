@@ -115,6 +115,11 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
 
 /** What the rule accepts, as the end of "train.lr must be …". */
 export function describeRule(rule: ParamRule): string {
+  const orEmpty = rule.optional && rule.kind !== 'path' ? ', or empty' : '';
+  return describeKind(rule) + orEmpty;
+}
+
+function describeKind(rule: ParamRule): string {
   switch (rule.kind) {
     case 'number':
       return describeNumber(rule) + (rule.falseIsZero ? ' (0 or false = off)' : '');
@@ -123,7 +128,7 @@ export function describeRule(rule: ParamRule): string {
     case 'choice':
       return `one of ${rule.choices.join(', ')}`;
     case 'string':
-      return rule.expects ?? 'a non-empty string';
+      return rule.expects ?? (rule.optional ? 'a string' : 'a non-empty string');
     case 'path':
       return `a ${rule.what ?? 'path'} path (relative to the project root)${rule.optional ? ', or empty for none' : ''}`;
   }
