@@ -14,7 +14,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, type StageContext } from '../src/contract.ts';
+import { defineStage, StageUserError, type StageContext } from '../src/contract.ts';
 import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
 import { projectRelative } from './lib/format.ts';
 import { readParams } from './lib/params.ts';
@@ -74,7 +74,7 @@ export default defineStage({
     for (const label of [0, 1] as Label[]) {
       const n = images.filter((i) => i.label === label).length;
       if (n < 2) {
-        throw new Error(`split needs at least 2 ${LABEL_NAMES[label]} images to put one on each side, found ${n} in ${dir}`);
+        throw new StageUserError(`split needs at least 2 ${LABEL_NAMES[label]} images to put one on each side, found ${n} in ${dir}`);
       }
     }
     const { train, val } = stratifiedSplit(images, valFraction, seed);

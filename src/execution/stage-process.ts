@@ -98,7 +98,7 @@ async function spawnStage(file: string, args: string[], ipc: boolean, what: stri
       if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
       // The stage's own input was wrong: its message becomes the result line; the stack is kept in the log only.
       if (m?.type === 'user-error' && typeof m.message === 'string') {
-        userError = m.message.split('\n')[0];
+        userError = m.message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
         if (m.detail) log.write(`stage ${options.stage} failed: ${m.detail}\n`);
       }
     });

@@ -29,6 +29,7 @@
  * (side−1)/2 — Keras uses side/2+0.5, half a pixel off, which makes a pure
  * rotation drift; identity and integer shifts are exact either way.
  */
+import { StageUserError } from '../../src/contract.ts';
 import type { Rng } from './random.ts';
 
 export type FillMode = 'nearest' | 'constant' | 'reflect' | 'wrap';
@@ -93,7 +94,8 @@ export const IDENTITY_TRANSFORM: Readonly<Transform> = Object.freeze({
   flipVertical: false,
 });
 
-export class AugmentConfigError extends Error {
+/** Bad `augment` values: the user's to fix, shown without a stack trace. */
+export class AugmentConfigError extends StageUserError {
   readonly problems: string[];
   constructor(problems: string[]) {
     super(problems.length === 1 ? problems[0]! : `invalid augment config:\n  - ${problems.join('\n  - ')}`);
