@@ -109,11 +109,12 @@ describe('declared param rules (real CLI)', () => {
 
   it('reports every bad value at once', async () => {
     const project = jobProject((yaml) => BAD.reduce((y, bad) => y.replace(bad.from, `$1 ${bad.value}`), yaml));
-    const result = await project.run('validate', '--set', 'visualize.alpha=2');
+    const result = await project.run('validate', '--set', 'visualize.alpha=2', '--set', 'augment.copies=-1');
     assert.equal(result.code, 1);
     for (const bad of BAD) assert.ok(result.stderr.includes(bad.message), `missing: ${bad.message}`);
     assert.match(result.stderr, /visualize\.alpha must be a number in \[0, 1\], got 2/);
-    assert.match(result.stderr, /\n5 errors\n$/);
+    assert.match(result.stderr, /^error: --set augment\.copies=-1: augment\.copies must be an integer in \[0, 100\], got -1$/m);
+    assert.match(result.stderr, /\n6 errors\n$/);
   });
 
   it('a param a declaration names but the stage does not list is an error at its params: list', async () => {
@@ -149,7 +150,8 @@ describe('declared param rules (real CLI)', () => {
     assert.equal(result.code, 0, result.stderr);
     const row = result.stdout.split('\n').find((l) => l.startsWith('train.lr '));
     assert.match(row ?? '', /^train\.lr\s+0\.01\s+a number > 0\s+0\.001\s+train\s+learning rate$/);
-    assert.match(result.stdout, /^augment\s+\{.*\(no declared rule\)\s+augment-config$/m);
+    assert.match(result.stdout, /^augment\.zoom_range\s+0\.2\s+\(no declared rule\)\s+augment-config$/m);
+    assert.match(result.stdout, /^augment\.fill_mode\s+nearest\s+one of nearest, constant, reflect, wrap\s+nearest\s+augment-config\s+how points outside/m);
     const json = JSON.parse((await project.run('params', '--json')).stdout) as Array<{ key: string; stages: string[] }>;
     assert.deepEqual(json.find((r) => r.key === 'runtime.backend')?.stages, ['build-model', 'features', 'train', 'test-features', 'visualize']);
   });

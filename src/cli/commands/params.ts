@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeRule } from '../../param-rules.ts';
 import { loadPipeline } from '../../config/load.ts';
-import { lookupParam } from '../../config/params.ts';
+import { lookupParam, paramKeys } from '../../config/params.ts';
 import { declaredRules, paramsSchema } from '../../config/params-schema.ts';
 import type { Pipeline } from '../../config/pipeline.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
@@ -75,9 +75,11 @@ function paramRows(pipeline: Pipeline): ParamRow[] {
   }
   const undeclared = new Map<string, string[]>();
   for (const stage of pipeline.stages.values()) {
-    for (const key of Object.keys(stage.params)) {
-      if (declared.has(key)) continue;
-      undeclared.set(key, [...(undeclared.get(key) ?? []), stage.name]);
+    for (const listed of Object.keys(stage.params)) {
+      // A listed subtree (`augment`) stands for its leaves; those without a rule are listed here.
+      const value = stage.params[listed];
+      const keys = isMapping(value) ? leafKeys(value).map((k) => `${listed}.${k}`) : [listed];
+      for (const key of keys) if (!declared.has(key)) undeclared.set(key, [...(undeclared.get(key) ?? []), stage.name]);
     }
   }
   for (const [key, stages] of [...undeclared].sort(([a], [b]) => a.localeCompare(b))) {
@@ -85,6 +87,18 @@ function paramRows(pipeline: Pipeline): ParamRow[] {
     rows.push({ key, value: found.found ? found.value : undefined, stages });
   }
   return rows;
+}
+
+/** The dotted keys of a tree's values that are not mappings themselves. */
+function leafKeys(tree: Record<string, unknown>): string[] {
+  return paramKeys(tree).filter((key) => {
+    const found = lookupParam(tree, key);
+    return !(found.found && isMapping(found.value));
+  });
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A value for the table; a long one (a whole subtree) is cut, `--json` has it all. */
