@@ -5,6 +5,7 @@
  * repo stage's real declaration.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -154,6 +155,23 @@ describe('declared param rules (real CLI)', () => {
     assert.match(result.stdout, /^augment\.fill_mode\s+nearest\s+one of nearest, constant, reflect, wrap\s+nearest\s+augment-config\s+how points outside/m);
     const json = JSON.parse((await project.run('params', '--json')).stdout) as Array<{ key: string; stages: string[] }>;
     assert.deepEqual(json.find((r) => r.key === 'runtime.backend')?.stages, ['build-model', 'features', 'train', 'test-features', 'visualize']);
+  });
+});
+
+describe('loading the declarations', () => {
+  it('imports neither TF.js nor onnxruntime (validate stays fast): the job\'s pipeline.yaml validates with both refused', () => {
+    // A resolve hook that fails any import of them; the control below proves the hook bites.
+    const hook = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(
+      'data:text/javascript,export async function resolve(s, c, next) { if (/^@tensorflow\\/|^onnxruntime/.test(s)) throw new Error("refused import " + s); return next(s, c); }',
+    )});`;
+    const cli = (file: string) => spawnSync(process.execPath, ['--import', hook, path.join(REPO, 'bin/pipeline.js'), 'validate', '-f', file], { encoding: 'utf8' });
+    const job = cli(jobProject().path('pipeline.yaml'));
+    assert.equal(job.status, 0, job.stderr);
+    const project = jobProject();
+    project.write('stages/train.params.ts', `import '@tensorflow/tfjs';\nexport { default } from ${JSON.stringify(path.join(REPO, 'stages/train.params.ts'))};\n`);
+    const control = cli(project.path('pipeline.yaml'));
+    assert.equal(control.status, 1);
+    assert.match(control.stderr, /stages\/train\.params\.ts cannot be loaded: refused import @tensorflow\/tfjs/);
   });
 });
 
