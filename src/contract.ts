@@ -51,3 +51,35 @@ export interface Stage {
 export function defineStage(stage: Stage): Stage {
   return stage;
 }
+
+/**
+ * A failure caused by the stage's input (a bad param value, a missing file, an
+ * unreadable folder), not by a bug: the engine shows its message as one line
+ * with the log path, no stack trace (unless `--verbose`). Throw it, or a
+ * subclass, from `run`. Recognised by its `userError` mark, so a copy of this
+ * class works too.
+ */
+export class StageUserError extends Error {
+  readonly userError = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'StageUserError';
+  }
+}
+
+/** True for a StageUserError, and for a file-system error about a path (missing file, unreadable folder). */
+export function isUserError(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false;
+  if ((error as { userError?: unknown }).userError === true) return true;
+  const { code, path } = error as NodeJS.ErrnoException;
+  return typeof path === 'string' && ['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'EPERM'].includes(code ?? '');
+}
+
+/*
+ * Param rules. A module stage `stages/train.ts` may declare the rules of the
+ * params it reads in a sibling `stages/train.params.ts` whose default export is
+ * `defineParams({ 'train.lr': param.number({ gt: 0, description: '…' }), … })`.
+ * The engine imports only that file (never the stage) and checks every value
+ * before any stage runs; the stage reads its values through the same rules.
+ */
+export { checkParam, defineParams, param, type ParamCheck, type ParamRule, type ParamRules } from './param-rules.ts';

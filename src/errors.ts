@@ -11,6 +11,8 @@ export type ErrorReason =
   | 'yaml-syntax'
   | 'schema'
   | 'unknown-param'
+  | 'bad-param'
+  | 'param-rules'
   | 'bad-set'
   | 'interpolation'
   | 'missing-module'

@@ -14,24 +14,25 @@ import * as tf from '@tensorflow/tfjs';
 import { defineStage } from '../src/contract.ts';
 import { inputSizeOf, isUrl, loadBackbone } from './lib/backbone.ts';
 import { setupBackend } from './lib/backend.ts';
-import { attachHead, DEFAULT_DROPOUT, DROPOUT_RULE } from './lib/head.ts';
+import { attachHead } from './lib/head.ts';
 import { saveModel } from './lib/model-io.ts';
 import { exportToOnnx } from './lib/onnx/export.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
+import rules from './build-model.params.ts';
 import { outFolders } from './lib/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {
     const [backboneDir, modelDir] = await outFolders(ctx, ['artifacts/build-model/backbone', 'artifacts/build-model/model']);
     const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
-    const p = readParams(ctx);
-    const source = p.string('model.backbone', { describe: 'a path or an http(s) URL to a TF.js layers model.json (or its folder)' });
+    const p = readParams(ctx, rules);
+    const source = p.string('model.backbone');
     // Unset: keep the whole backbone / take its input size.
     const cutLayer = p.isSet('model.cut_layer') ? p.string('model.cut_layer') : undefined;
-    const wanted = p.isSet('model.input_size') ? p.positiveInt('model.input_size') : undefined;
+    const wanted = p.isSet('model.input_size') ? p.integer('model.input_size') : undefined;
     const preprocess = p.parse('model.preprocess', parsePreprocess);
-    const dropout = p.number('model.dropout', { ...DROPOUT_RULE, default: DEFAULT_DROPOUT });
+    const dropout = p.number('model.dropout');
 
     const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
     ctx.progress({ done: 0, total: 3, message: 'loading backbone' });

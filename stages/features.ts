@@ -18,6 +18,7 @@ import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
+import rules from './features.params.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
@@ -32,7 +33,7 @@ export default defineStage({
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
-    const batchSize = readParams(ctx).positiveInt('runtime.batch_size', { default: 16 });
+    const batchSize = readParams(ctx, rules).integer('runtime.batch_size');
 
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     const writer = await FeatureWriter.create(outDir, info.featureDim);

@@ -12,14 +12,15 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage } from '../src/contract.ts';
+import { defineStage, StageUserError } from '../src/contract.ts';
 import { writeCsv } from './lib/csv.ts';
 import { naturalCompare, readLabels } from './lib/dataset.ts';
 import { FEATURES_META, readFeatures } from './lib/feature-store.ts';
 import { round } from './lib/format.ts';
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
-import { accuracy, clip, confusion, confusionMatrix, logLoss, parseClip } from './lib/metrics.ts';
+import { accuracy, clip, confusion, confusionMatrix, logLoss } from './lib/metrics.ts';
 import { readParams } from './lib/params.ts';
+import rules from './predict.params.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
@@ -34,9 +35,9 @@ interface Prediction {
 export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/predict']);
-    const p = readParams(ctx);
-    const labelsFile = p.optionalPath('data.test_labels', 'file');
-    const clipAt = p.parse('predict.clip', parseClip);
+    const p = readParams(ctx, rules);
+    const labelsFile = p.optionalPath('data.test_labels');
+    const clipAt = p.number('predict.clip');
     const ttaFlip = p.flag('predict.tta_flip');
     const head = JSON.parse(await readFile(await findInDeps(ctx.deps, 'head.json', 'train'), 'utf8')) as HeadWeights;
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'test-features');
@@ -57,7 +58,7 @@ export default defineStage({
       byId.set(id, entry);
     });
     if (ttaFlip && [...byId.values()].some((e) => e.flipped === undefined)) {
-      throw new Error('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
+      throw new StageUserError('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
     }
     for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? (e.plain + e.flipped) / 2 : e.plain;
     for (const s of testReport.skipped.files) ctx.warn(`test image ${s.id} could not be decoded; predicting ${UNDECIDED}`);
@@ -81,7 +82,7 @@ export default defineStage({
       const labels = await readLabels(labelsFile);
       const scored = final.filter((r) => labels.has(r.id));
       const missing = final.length - scored.length;
-      if (scored.length === 0) throw new Error(`${labelsFile} labels none of the ${final.length} test ids (e.g. '${final[0]?.id}')`);
+      if (scored.length === 0) throw new StageUserError(`${labelsFile} labels none of the ${final.length} test ids (e.g. '${final[0]?.id}')`);
       if (missing > 0) ctx.warn(`${missing} test image(s) have no label in ${labelsFile} and are not scored`);
       const y = scored.map((r) => labels.get(r.id)!);
       const p = scored.map((r) => r.p);

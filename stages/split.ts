@@ -14,10 +14,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, type StageContext } from '../src/contract.ts';
+import { defineStage, StageUserError, type StageContext } from '../src/contract.ts';
 import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
 import { projectRelative } from './lib/format.ts';
 import { readParams } from './lib/params.ts';
+import rules from './split.params.ts';
 import { createRng, shuffle } from './lib/random.ts';
 import { outFolders } from './lib/stage-files.ts';
 
@@ -28,11 +29,11 @@ export interface SplitResult {
 
 /** The split's params: the images folder (absolute), the validation fraction and the seed. */
 export function readSplitParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): { trainDir: string; valFraction: number; seed: number } {
-  const p = readParams(ctx);
+  const p = readParams(ctx, rules);
   return {
-    trainDir: p.path('data.train_dir', 'folder'),
-    valFraction: p.number('data.val_fraction', { gt: 0, lt: 1 }),
-    seed: p.integer('data.seed', { min: 0, max: 2 ** 32 - 1, default: 0 }),
+    trainDir: p.path('data.train_dir'),
+    valFraction: p.number('data.val_fraction'),
+    seed: p.integer('data.seed'),
   };
 }
 
@@ -73,7 +74,7 @@ export default defineStage({
     for (const label of [0, 1] as Label[]) {
       const n = images.filter((i) => i.label === label).length;
       if (n < 2) {
-        throw new Error(`split needs at least 2 ${LABEL_NAMES[label]} images to put one on each side, found ${n} in ${dir}`);
+        throw new StageUserError(`split needs at least 2 ${LABEL_NAMES[label]} images to put one on each side, found ${n} in ${dir}`);
       }
     }
     const { train, val } = stratifiedSplit(images, valFraction, seed);

@@ -17,16 +17,17 @@ import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
+import rules from './test-features.params.ts';
 import { depFolderWith, outFolders } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
 
 export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
-    const p = readParams(ctx);
-    const testDir = p.path('data.test_dir', 'folder');
+    const p = readParams(ctx, rules);
+    const testDir = p.path('data.test_dir');
     const flip = p.flag('predict.tta_flip');
-    const batchSize = p.positiveInt('runtime.batch_size', { default: 16 });
+    const batchSize = p.integer('runtime.batch_size');
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
     const images = await listUnlabelledImages(testDir);

@@ -17,13 +17,10 @@ import { writeCsv } from './lib/csv.ts';
 import { FEATURES_META, gatherRows, readFeatures } from './lib/feature-store.ts';
 import { round } from './lib/format.ts';
 import {
-  DEFAULT_DROPOUT,
-  DROPOUT_RULE,
   dropoutMask,
   featureClassifier,
   HEAD_DENSE,
   makeOptimizer,
-  OPTIMIZERS,
   readHeadWeights,
   writeHeadWeights,
   type HeadWeights,
@@ -32,6 +29,7 @@ import {
 import { accuracy, logLoss } from './lib/metrics.ts';
 import { loadModel, saveModel } from './lib/model-io.ts';
 import { readParams } from './lib/params.ts';
+import rules from './train.params.ts';
 import { writeLinePlots } from './lib/picture.ts';
 import { createRng, shuffle } from './lib/random.ts';
 import { depFolderWith, outFolders } from './lib/stage-files.ts';
@@ -209,15 +207,15 @@ export interface Hyperparameters {
 
 /** The train.* params and model.dropout, checked; the defaults apply to values left empty in pipeline.yaml. */
 export function readHyperparameters(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): Hyperparameters {
-  const p = readParams(ctx);
+  const p = readParams(ctx, rules);
   return {
-    optimizer: p.oneOf('train.optimizer', OPTIMIZERS, { default: 'adam' }),
-    lr: p.number('train.lr', { gt: 0, default: 0.001 }),
-    epochs: p.positiveInt('train.epochs', { default: 50 }),
-    batchSize: p.positiveInt('train.batch_size', { default: 32 }),
-    dropout: p.number('model.dropout', { ...DROPOUT_RULE, default: DEFAULT_DROPOUT }),
-    patience: p.integer('train.patience', { min: 0, default: 0 }),
-    seed: p.integer('train.seed', { min: 0, default: 0 }),
+    optimizer: p.oneOf<OptimizerName>('train.optimizer'),
+    lr: p.number('train.lr'),
+    epochs: p.integer('train.epochs'),
+    batchSize: p.integer('train.batch_size'),
+    dropout: p.number('model.dropout'),
+    patience: p.integer('train.patience'),
+    seed: p.integer('train.seed'),
   };
 }
 

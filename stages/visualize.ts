@@ -21,6 +21,7 @@ import { headProbabilities, type HeadWeights } from './lib/head.ts';
 import { decodeImage, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
+import rules from './visualize.params.ts';
 import { overlayHeatmap, writeGrid, writeRgbPng, type GridTile } from './lib/picture.ts';
 import { depFolderWith, exists, findInDeps, outFolders } from './lib/stage-files.ts';
 
@@ -49,10 +50,10 @@ export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/visualize']);
     await mkdir(path.join(outDir, 'cam'), { recursive: true });
-    const p = readParams(ctx);
-    const perClass = p.positiveInt('visualize.per_class', { default: 6 });
-    const cols = p.positiveInt('visualize.cols', { default: 4 });
-    const alpha = p.number('visualize.alpha', { min: 0, max: 1, default: 0.45 });
+    const p = readParams(ctx, rules);
+    const perClass = p.integer('visualize.per_class');
+    const cols = p.integer('visualize.cols');
+    const alpha = p.number('visualize.alpha');
 
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);

@@ -21,6 +21,7 @@ const commands: Record<string, Command> = {
   status: { summary: 'show each stage as up to date, stale or restorable, with reasons', load: () => import('./commands/status.ts') },
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
+  params: { summary: 'list every param the stages read: value, rule, default, description', load: () => import('./commands/params.ts') },
 };
 
 export function helpText(): string {

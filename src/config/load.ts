@@ -9,6 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { diagnostic, hasErrors, type Diagnostic } from '../errors.ts';
+import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
 import { isGlob, isInsideProject, isUrl, normalizePath } from './paths.ts';
@@ -78,6 +79,7 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
     const stage = await resolveStage(name, raw, { params, root, source, diagnostics });
     stages.set(name, stage);
   }
+  diagnostics.push(...checkDeclaredParams(stages.values(), { params, overrides: overridden.flags, source }));
 
   if (hasErrors(diagnostics)) return fail(sortByPosition(diagnostics));
   return { ok: true, pipeline: { file, root, params, stages }, warnings };
@@ -153,11 +155,17 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   const cmd = typeof raw.cmd === 'string' ? resolveText(raw.cmd, [...at, 'cmd'], 'cmd').text : undefined;
 
   let module: string | undefined;
+  let declaredParams: ResolvedStage['declaredParams'];
   if (typeof raw.module === 'string' && raw.module !== '') {
     module = normalizePath(raw.module);
     const problem = isInsideProject(module) ? await moduleProblem(path.resolve(ctx.root, module)) : 'lies outside the project folder';
     if (problem)
       diagnostics.push(diagnostic('missing-module', `module "${raw.module}" of stage "${name}" ${problem}`, source.spanOfValue([...at, 'module']), 'module paths are relative to the folder of pipeline.yaml'));
+    else {
+      const loaded = await loadDeclaredParams(ctx.root, module);
+      if (loaded.problem) diagnostics.push(diagnostic('param-rules', loaded.problem, source.spanOfValue([...at, 'module'])));
+      declaredParams = loaded.declared;
+    }
   }
 
   const stage: ResolvedStage = {
@@ -170,6 +178,8 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     heavy: raw.heavy === true,
     spans: { stage: source.spanOfKey(at), deps: depSpans, outs: outSpans },
   };
+  if (raw.params !== undefined) stage.spans.params = source.spanOfValue([...at, 'params']);
+  if (declaredParams) stage.declaredParams = declaredParams;
   if (typeof raw.desc === 'string') stage.desc = raw.desc;
   if (module !== undefined) stage.module = module;
   if (cmd !== undefined) {

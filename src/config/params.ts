@@ -50,9 +50,13 @@ export function unknownParamHint(params: Params, key: string): string | undefine
  * YAML (`0.001` is a number, `true` a boolean, `[1, 2]` a list); the key must
  * already exist, so a typo cannot silently add a param nobody reads.
  */
-export function applyOverrides(params: Params, overrides: readonly string[]): { params: Params; diagnostics: Diagnostic[] } {
+export function applyOverrides(
+  params: Params,
+  overrides: readonly string[],
+): { params: Params; diagnostics: Diagnostic[]; /** overridden key → its `--set key=value` */ flags: Map<string, string> } {
   const result = structuredClone(params);
   const diagnostics: Diagnostic[] = [];
+  const flags = new Map<string, string>();
   for (const override of overrides) {
     const eq = override.indexOf('=');
     if (eq <= 0) {
@@ -76,6 +80,7 @@ export function applyOverrides(params: Params, overrides: readonly string[]): { 
     let node = result;
     for (const part of parts.slice(0, -1)) node = node[part] as Params;
     node[parts.at(-1)!] = value;
+    flags.set(key, `--set ${override}`);
   }
-  return { params: result, diagnostics };
+  return { params: result, diagnostics, flags };
 }

@@ -3,6 +3,7 @@
  * and execution phases. Everything here is plain data, already validated and
  * interpolated; later phases never look at YAML again.
  */
+import type { ParamRules } from '../param-rules.ts';
 
 /** A position in pipeline.yaml, for diagnostics (1-based line and column). */
 export interface SourceSpan {
@@ -33,11 +34,15 @@ export interface ResolvedStage {
   cache: boolean;
   /** Heavy stages never run beside another heavy stage. */
   heavy: boolean;
+  /** The rules a module stage declares for the params it reads (its `<module>.params.ts`), when it has them. */
+  declaredParams?: { file: string; rules: ParamRules };
   /** Where each field came from, for diagnostics raised after loading (missing deps, duplicate outs…). */
   spans: {
     stage: SourceSpan;
     deps: SourceSpan[];
     outs: SourceSpan[];
+    /** The `params:` list, when written. */
+    params?: SourceSpan;
   };
 }
 

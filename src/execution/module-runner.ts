@@ -11,7 +11,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import type { Progress, Stage, StageContext } from '../contract.ts';
+import { isUserError, type Progress, type Stage, type StageContext } from '../contract.ts';
 
 export interface ModuleRunSpec {
   stage: string;
@@ -92,7 +92,15 @@ async function main(): Promise<number> {
   } catch (error) {
     settled = true;
     await progress.flush();
-    process.stderr.write(`stage ${spec.stage} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    // A user error (bad value, missing file) is one line on the terminal; its stack goes to the log only (the
+    // engine writes it there). A bug, or --verbose, shows the stack on the terminal.
+    const verbose = process.env.PIPELINE_VERBOSE === '1';
+    if (isUserError(error) && process.send) {
+      const message = { type: 'user-error', message: error.message, ...(verbose ? {} : { detail }) };
+      await new Promise((resolve) => process.send!(message, undefined, {}, resolve));
+    }
+    if (!isUserError(error) || verbose || !process.send) process.stderr.write(`stage ${spec.stage} failed: ${detail}\n`);
     return 1;
   }
   settled = true;

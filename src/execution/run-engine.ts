@@ -28,6 +28,8 @@ export interface RunContext {
   preassessed?: Map<string, StageEvaluation>;
   /** Aborted on Ctrl-C / SIGTERM: running stages are stopped and rolled back, pending ones never start. */
   signal: AbortSignal;
+  /** Show stack traces of a stage's user errors (a bad value, a missing file) on the terminal too. */
+  verbose?: boolean;
 }
 
 /** `YYYYMMDD-HHMMSS-pid`: sortable, unique per process, safe in file names. */
@@ -151,7 +153,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     runId: ctx.runId,
     logFile,
     signal: ctx.signal,
-    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile },
+    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile, PIPELINE_VERBOSE: ctx.verbose ? '1' : '' },
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
     recordGroupIn: work,

@@ -91,10 +91,16 @@ async function spawnStage(file: string, args: string[], ipc: boolean, what: stri
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  let userError: string | undefined;
   if (ipc) {
     child.on('message', (message: unknown) => {
-      const m = message as { type?: string; progress?: Progress };
+      const m = message as { type?: string; progress?: Progress; message?: string; detail?: string };
       if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
+      // The stage's own input was wrong: its message becomes the result line; the stack is kept in the log only.
+      if (m?.type === 'user-error' && typeof m.message === 'string') {
+        userError = m.message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+        if (m.detail) log.write(`stage ${options.stage} failed: ${m.detail}\n`);
+      }
     });
   }
   let interrupted = false;
@@ -124,7 +130,9 @@ async function spawnStage(file: string, args: string[], ipc: boolean, what: stri
           ? `could not start: ${result.shortMessage ?? result.message}`
           : ipc && result.exitCode === 13
             ? 'exit 13: run() returned a promise that never settles'
-            : `exit ${result.exitCode}`;
+            : result.exitCode === 1 && userError !== undefined
+              ? userError
+              : `exit ${result.exitCode}`;
   log.write(`# ended: ${cause}, ${new Date().toISOString()}\n`);
   await new Promise<void>((resolve) => log.end(resolve));
   return { ok: !interrupted && result.exitCode === 0, cause };

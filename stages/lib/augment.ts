@@ -29,10 +29,12 @@
  * (side−1)/2 — Keras uses side/2+0.5, half a pixel off, which makes a pure
  * rotation drift; identity and integer shifts are exact either way.
  */
+import { checkParam, StageUserError } from '../../src/contract.ts';
+import augmentRules, { type FILL_MODES, type INTERPOLATIONS } from '../augment-config.params.ts';
 import type { Rng } from './random.ts';
 
-export type FillMode = 'nearest' | 'constant' | 'reflect' | 'wrap';
-export type Interpolation = 'bilinear' | 'nearest';
+export type FillMode = (typeof FILL_MODES)[number];
+export type Interpolation = (typeof INTERPOLATIONS)[number];
 
 export interface AugmentConfig {
   rotation_range: number;
@@ -50,19 +52,10 @@ export interface AugmentConfig {
   seed: number;
 }
 
+/** Every key's declared default (stages/augment-config.params.ts); no zoom. */
 export const DEFAULT_AUGMENT_CONFIG: Readonly<AugmentConfig> = Object.freeze({
-  rotation_range: 0,
-  width_shift_range: 0,
-  height_shift_range: 0,
-  shear_range: 0,
+  ...(Object.fromEntries(Object.entries(augmentRules).map(([key, rule]) => [key.slice('augment.'.length), rule.default])) as Omit<AugmentConfig, 'zoom_range'>),
   zoom_range: [1, 1] as [number, number],
-  horizontal_flip: false,
-  vertical_flip: false,
-  fill_mode: 'nearest',
-  cval: 0,
-  interpolation: 'bilinear',
-  copies: 0,
-  seed: 0,
 });
 
 /** One random draw: what to do to one image. Shifts are fractions of the side, so a transform fits any size. */
@@ -93,7 +86,8 @@ export const IDENTITY_TRANSFORM: Readonly<Transform> = Object.freeze({
   flipVertical: false,
 });
 
-export class AugmentConfigError extends Error {
+/** Bad `augment` values: the user's to fix, shown without a stack trace. */
+export class AugmentConfigError extends StageUserError {
   readonly problems: string[];
   constructor(problems: string[]) {
     super(problems.length === 1 ? problems[0]! : `invalid augment config:\n  - ${problems.join('\n  - ')}`);
@@ -102,8 +96,6 @@ export class AugmentConfigError extends Error {
   }
 }
 
-const FILL_MODES: readonly FillMode[] = ['nearest', 'constant', 'reflect', 'wrap'];
-const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'nearest'];
 const KNOWN_KEYS = Object.keys(DEFAULT_AUGMENT_CONFIG);
 /** Keras ImageDataGenerator options we knowingly do not implement, to say so rather than "unknown". */
 const KERAS_UNSUPPORTED = [
@@ -171,39 +163,14 @@ export function validateAugmentConfig(raw: unknown, prefix = 'augment'): Augment
   }
 
   const has = (key: string) => input[key] !== undefined && input[key] !== null;
-  const number = (key: keyof AugmentConfig, lo: number, hi: number, hiOpen: boolean, integer = false) => {
-    if (!has(key)) return;
-    const v = input[key];
-    const range = `${integer ? 'an integer ' : ''}in [${lo}, ${hi}${hiOpen ? ')' : ']'}`;
-    const ok = typeof v === 'number' && Number.isFinite(v) && v >= lo && (hiOpen ? v < hi : v <= hi) && (!integer || Number.isInteger(v));
-    if (!ok) problems.push(`${prefix}.${key} must be ${range}, got ${show(v)}`);
-    else (cfg as unknown as Record<string, unknown>)[key] = v;
-  };
-  const bool = (key: keyof AugmentConfig) => {
-    if (!has(key)) return;
-    const v = input[key];
-    if (typeof v !== 'boolean') problems.push(`${prefix}.${key} must be true or false, got ${show(v)}`);
-    else (cfg as unknown as Record<string, unknown>)[key] = v;
-  };
-  const oneOf = <T extends string>(key: keyof AugmentConfig, allowed: readonly T[]) => {
-    if (!has(key)) return;
-    const v = input[key];
-    if (typeof v !== 'string' || !allowed.includes(v as T)) {
-      problems.push(`${prefix}.${key} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(v)}`);
-    } else (cfg as unknown as Record<string, unknown>)[key] = v;
-  };
-
-  number('rotation_range', 0, 180, false);
-  number('width_shift_range', 0, 1, true);
-  number('height_shift_range', 0, 1, true);
-  number('shear_range', 0, 90, true);
-  number('cval', 0, 255, false);
-  number('copies', 0, 100, false, true);
-  number('seed', 0, 2 ** 32 - 1, false, true);
-  bool('horizontal_flip');
-  bool('vertical_flip');
-  oneOf('fill_mode', FILL_MODES);
-  oneOf('interpolation', INTERPOLATIONS);
+  // Every key but zoom_range by its declared rule.
+  for (const [declared, rule] of Object.entries(augmentRules)) {
+    const key = declared.slice('augment.'.length);
+    if (!has(key)) continue;
+    const checked = checkParam(`${prefix}.${key}`, rule, input[key]);
+    if (checked.ok) (cfg as unknown as Record<string, unknown>)[key] = checked.value;
+    else problems.push(checked.message);
+  }
 
   if (has('zoom_range')) {
     const v = input['zoom_range'];

@@ -8,13 +8,15 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { StageUserError } from '../../src/contract.ts';
 
 interface ModelJson {
   modelTopology: object;
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
-export class BackboneError extends Error {
+/** A backbone the stage cannot use (not found, not a layers model, bad cut layer): the user's to fix, shown as one line. */
+export class BackboneError extends StageUserError {
   constructor(
     readonly reason: 'not-found' | 'bad-model-json' | 'download-failed' | 'unknown-cut-layer' | 'not-spatial',
     message: string,

@@ -8,8 +8,11 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { checkParam } from '../../src/contract.ts';
+import { ParamError } from './params.ts';
+import { BACKEND_CHOICES, sharedParams } from './shared-params.ts';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { BACKEND_CHOICES };
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** Imports a module by specifier; injectable so tests can simulate absent packages. */
@@ -62,10 +65,9 @@ const NATIVE_PACKAGE: Partial<Record<string, string>> = {
 /** Order `auto` tries, fastest first. */
 const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
+/** `runtime.backend`, by its declared rule (stages/lib/shared-params.ts). */
 export function parseBackendChoice(value: unknown): BackendChoice {
-  const v = value === undefined || value === null || value === '' ? 'auto' : String(value);
-  if ((BACKEND_CHOICES as readonly string[]).includes(v)) return v as BackendChoice;
-  throw new Error(`runtime.backend must be one of ${BACKEND_CHOICES.join(', ')}; got '${v}'`);
+  return readShared('runtime.backend', value) as BackendChoice;
 }
 
 /** Activates the backend `choice` asks for (or the best available for `auto`) and returns what runs. */
@@ -147,10 +149,15 @@ export async function setupBackend(
 
 /** `runtime.threads`: 0/absent = all cores. */
 export function threadCount(value: unknown): number {
-  const n = Number(value ?? 0);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`runtime.threads must be a non-negative integer; got '${String(value)}'`);
-  if (n === 0) return Math.max(1, availableCores());
-  return Math.floor(n);
+  const n = readShared('runtime.threads', value) as number;
+  return n === 0 ? Math.max(1, availableCores()) : n;
+}
+
+/** A shared param read by its declared rule; a bad value is a ParamError (a user error). */
+export function readShared(key: keyof typeof sharedParams, value: unknown): unknown {
+  const checked = checkParam(key, sharedParams[key], value);
+  if (!checked.ok) throw new ParamError(key, checked.message);
+  return checked.value;
 }
 
 function availableCores(): number {

@@ -8,6 +8,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { StageUserError } from '../../src/contract.ts';
 import { readCsv, writeCsv } from './csv.ts';
 
 export type Label = 0 | 1;
@@ -27,7 +28,8 @@ export interface UnlabelledImage {
   id: string;
 }
 
-export class DatasetError extends Error {
+/** A dataset the stage cannot use (missing folder, no images, bad labels): the user's to fix, shown as one line. */
+export class DatasetError extends StageUserError {
   constructor(message: string) {
     super(message);
     this.name = 'DatasetError';

@@ -7,18 +7,15 @@
  * class activation maps apply (cam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkParam } from '../../src/contract.ts';
 import { KerasAdadelta } from './adadelta.ts';
+import { OPTIMIZERS, sharedParams } from './shared-params.ts';
 
 export const HEAD_GAP = 'head_gap';
 export const HEAD_DROPOUT = 'head_dropout';
 export const HEAD_DENSE = 'head_dense';
 
-export const OPTIMIZERS = ['adam', 'adadelta', 'sgd', 'rmsprop'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
-
-/** model.dropout: the Dropout rate, in [0, 1); 0.5 (the notebook's) when left empty. */
-export const DROPOUT_RULE = { min: 0, lt: 1 } as const;
-export const DEFAULT_DROPOUT = 0.5;
 
 /** The trained Dense(1) weights: P(dog) = sigmoid(kernel · pooled + bias). */
 export interface HeadWeights {
@@ -126,5 +123,6 @@ export function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
 }
 
 function checkDropout(rate: number): void {
-  if (!(rate >= DROPOUT_RULE.min && rate < DROPOUT_RULE.lt)) throw new Error(`dropout must be in [0, 1); got ${rate}`);
+  const checked = checkParam('model.dropout', sharedParams['model.dropout'], rate);
+  if (!checked.ok) throw new Error(checked.message);
 }

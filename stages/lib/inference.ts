@@ -8,7 +8,8 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackboneRunner } from './backbone-runner.ts';
-import { setupBackend, threadCount } from './backend.ts';
+import { readShared, setupBackend, threadCount } from './backend.ts';
+import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from './shared-params.ts';
 import type { Preprocess } from './images.ts';
 import { loadModel } from './model-io.ts';
 import { TfjsRunner } from './tfjs-runner.ts';
@@ -30,10 +31,10 @@ export interface BackboneInfo {
   tfjs: string;
 }
 
-export const INFERENCE_CHOICES = ['auto', 'onnx', 'tfjs'] as const;
 export type InferenceChoice = (typeof INFERENCE_CHOICES)[number];
 
-const PREPROCESS: Record<string, Preprocess> = {
+/** Every name in PREPROCESS_NAMES (the declared choices of `model.preprocess`) → what it means. */
+const PREPROCESS: Record<(typeof PREPROCESS_NAMES)[number], Preprocess> = {
   tf: 'tf',
   mobilenet: 'tf',
   xception: 'tf',
@@ -44,15 +45,14 @@ const PREPROCESS: Record<string, Preprocess> = {
 
 /** `model.preprocess`: tf (x/127.5−1; aliases mobilenet, xception), unit (x/255; alias darknet), caffe. */
 export function parsePreprocess(value: unknown): Preprocess {
-  const p = PREPROCESS[String(value ?? 'tf')];
+  const p = (PREPROCESS as Record<string, Preprocess>)[String(value ?? 'tf')];
   if (!p) throw new Error(`model.preprocess must be one of ${Object.keys(PREPROCESS).join(', ')}; got '${String(value)}'`);
   return p;
 }
 
+/** `runtime.inference`, by its declared rule (stages/lib/shared-params.ts). */
 export function parseInferenceChoice(value: unknown): InferenceChoice {
-  const v = value === undefined || value === null || value === '' ? 'auto' : String(value);
-  if ((INFERENCE_CHOICES as readonly string[]).includes(v)) return v as InferenceChoice;
-  throw new Error(`runtime.inference must be one of ${INFERENCE_CHOICES.join(', ')}; got '${v}'`);
+  return readShared('runtime.inference', value) as InferenceChoice;
 }
 
 export async function readBackboneInfo(backboneDir: string): Promise<BackboneInfo> {

@@ -50,19 +50,7 @@ export function confusionMatrix(c: Confusion): { labels: ['cat', 'dog']; matrix:
   return { labels: ['cat', 'dog'], matrix: [[c.tn, c.fp], [c.fn, c.tp]] };
 }
 
-/**
- * `predict.clip`: 0.005 → predictions clipped to [0.005, 0.995]; 0, false or absent → unclipped.
- * Returns the lower bound (0 when disabled).
- */
-export function parseClip(value: unknown): number {
-  if (value === undefined || value === null || value === false || value === 0 || value === '') return 0;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n >= 0.5) {
-    throw new Error(`predict.clip must be a number in [0, 0.5) (0 or false disables it); got '${String(value)}'`);
-  }
-  return n;
-}
-
+/** Clips P(dog) to [lower, 1 − lower] (`predict.clip`; 0 = off). */
 export function clip(p: number, lower: number): number {
   return lower > 0 ? Math.min(1 - lower, Math.max(lower, p)) : p;
 }

@@ -25,7 +25,9 @@ inputs ran before is restored from the run cache instead of re-running.
   --force-all         --force for every selected stage
   --dry-run           print what would run and why; run nothing
   -j, --jobs <N>      run up to N independent stages at once (default 1);
-                      stages marked heavy never run beside another heavy stage`;
+                      stages marked heavy never run beside another heavy stage
+  --verbose           also show the stack trace of a stage's user error (a bad
+                      value, a missing file) on the terminal; it is always in the log`;
 
 export default async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
@@ -37,6 +39,7 @@ export default async function run(argv: string[]): Promise<number> {
       'force-all': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       jobs: { type: 'string', short: 'j' },
+      verbose: { type: 'boolean' },
     },
   });
   if (!options.ok) return options.exitCode;
@@ -108,6 +111,7 @@ export default async function run(argv: string[]): Promise<number> {
         jobs,
         forced,
         signal: controller.signal,
+        verbose: values.verbose === true,
         preassessed: new Map(plan.map((s) => [s.stage, s.evaluation])),
       },
       selected,

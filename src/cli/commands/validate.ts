@@ -7,7 +7,8 @@ import { parseOptions, printDiagnostics } from '../options.ts';
 const usage = `Usage: pipeline validate [options]
 
 Checks pipeline.yaml against the schema, its params, --set overrides and
-interpolations, module paths, and the graph (duplicate outs, missing deps,
+interpolations, module paths, every param value against the rules its stages
+declare (<stage>.params.ts), and the graph (duplicate outs, missing deps,
 cycles). Prints every problem with its line and column; exit code 1 if any.`;
 
 export default async function validate(argv: string[]): Promise<number> {

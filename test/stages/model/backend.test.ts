@@ -51,5 +51,5 @@ test('explicit cpu and wasm work', async () => {
 
 test('unknown runtime.backend value is rejected', () => {
   assert.equal(parseBackendChoice(undefined), 'auto');
-  assert.throws(() => parseBackendChoice('gpu'), /runtime\.backend must be one of auto, tensorflow-gpu, tensorflow, wasm, cpu; got 'gpu'/);
+  assert.throws(() => parseBackendChoice('gpu'), { name: 'ParamError', message: 'runtime.backend must be one of auto, tensorflow-gpu, tensorflow, wasm, cpu, got "gpu"' });
 });

@@ -16,5 +16,5 @@ test('dropoutMask is a function of the seed', () => {
   assert.deepEqual(dropoutMask(4, 8, 0.3, createRng(9)), dropoutMask(4, 8, 0.3, createRng(9)));
   assert.notDeepEqual(dropoutMask(4, 8, 0.3, createRng(9)), dropoutMask(4, 8, 0.3, createRng(10)));
   assert.ok(dropoutMask(2, 3, 0, createRng(1)).every((v) => v === 1));
-  assert.throws(() => dropoutMask(2, 3, 1, createRng(1)), /dropout must be in \[0, 1\)/);
+  assert.throws(() => dropoutMask(2, 3, 1, createRng(1)), /model\.dropout must be a number in \[0, 1\), got 1/);
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracy, clip, confusion, confusionMatrix, logLoss, parseClip } from '../../../stages/lib/metrics.ts';
+import { accuracy, clip, confusion, confusionMatrix, logLoss } from '../../../stages/lib/metrics.ts';
+import { readParams } from '../../../stages/lib/params.ts';
+import predictRules from '../../../stages/predict.params.ts';
 
 test('log loss matches the formula', () => {
   const expected = -(Math.log(0.9) + Math.log(1 - 0.2) + Math.log(0.6)) / 3;
@@ -29,12 +31,13 @@ test('bad labels and length mismatches are errors', () => {
   assert.throws(() => logLoss([1, 0], [0.5]), /differ in length/);
 });
 
-test('predict.clip parsing and clipping', () => {
+test('predict.clip by its declared rule, and clipping', () => {
+  const parseClip = (value: unknown) => readParams({ params: { 'predict.clip': value }, root: '/', stage: 'predict' }, predictRules).number('predict.clip');
   assert.equal(parseClip(false), 0);
   assert.equal(parseClip(0), 0);
-  assert.equal(parseClip(undefined), 0);
+  assert.equal(parseClip(null), 0);
   assert.equal(parseClip(0.005), 0.005);
-  assert.throws(() => parseClip(0.7), /predict\.clip must be a number in \[0, 0\.5\)/);
+  assert.throws(() => parseClip(0.7), { message: 'predict.clip must be a number in [0, 0.5) (0 or false = off), got 0.7' });
   assert.equal(clip(0.999, 0.005), 0.995);
   assert.equal(clip(0.001, 0.005), 0.005);
   assert.equal(clip(0.001, 0), 0.001);

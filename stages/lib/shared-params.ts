@@ -1,0 +1,24 @@
+/**
+ * Rules of the params several stages read (the runtime, the head's dropout,
+ * test-time flips), declared once; each `<stage>.params.ts` picks the ones its
+ * stage reads. Kept free of TF.js and onnxruntime imports: the engine loads
+ * these declarations on every `pipeline validate`.
+ */
+import { param, type ParamRule } from '../../src/contract.ts';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const INFERENCE_CHOICES = ['auto', 'onnx', 'tfjs'] as const;
+export const OPTIMIZERS = ['adam', 'adadelta', 'sgd', 'rmsprop'] as const;
+/** `model.preprocess` names: tf (x/127.5−1; aliases mobilenet, xception), unit (x/255; alias darknet), caffe. */
+export const PREPROCESS_NAMES = ['tf', 'unit', 'caffe', 'mobilenet', 'xception', 'darknet'] as const;
+
+export const DEFAULT_DROPOUT = 0.5;
+
+export const sharedParams = {
+  'model.dropout': param.number({ min: 0, lt: 1, default: DEFAULT_DROPOUT, description: 'dropout rate of the head, before its Dense layer' }),
+  'runtime.backend': param.oneOf(BACKEND_CHOICES, { default: 'auto', description: 'TF.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in turn' }),
+  'runtime.inference': param.oneOf(INFERENCE_CHOICES, { default: 'auto', description: 'backbone runner; auto = onnx when build-model exported it, else tfjs' }),
+  'runtime.threads': param.integer({ min: 0, default: 0, description: 'threads for backbone inference and TF.js WASM; 0 = every core' }),
+  'runtime.batch_size': param.integer({ min: 1, default: 16, description: 'images per backbone pass' }),
+  'predict.tta_flip': param.flag({ default: false, description: 'also run each test image flipped and average the two predictions' }),
+} satisfies Record<string, ParamRule>;

@@ -1,0 +1,12 @@
+/** Rules of the params `test-features` reads (checked by the engine before any stage runs). */
+import { defineParams, param } from '../src/contract.ts';
+import { sharedParams } from './lib/shared-params.ts';
+
+export default defineParams({
+  'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
+  'predict.tta_flip': sharedParams['predict.tta_flip'],
+  'runtime.backend': sharedParams['runtime.backend'],
+  'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.threads': sharedParams['runtime.threads'],
+  'runtime.batch_size': sharedParams['runtime.batch_size'],
+});

@@ -1,0 +1,15 @@
+/** Rules of the params `train` reads (checked by the engine before any stage runs). */
+import { defineParams, param } from '../src/contract.ts';
+import { OPTIMIZERS, sharedParams } from './lib/shared-params.ts';
+
+export default defineParams({
+  'train.optimizer': param.oneOf(OPTIMIZERS, { default: 'adam', description: 'optimizer of the head (sgd with momentum 0.9)' }),
+  'train.lr': param.number({ gt: 0, default: 0.001, description: 'learning rate' }),
+  'train.epochs': param.integer({ min: 1, default: 50, description: 'most epochs to train' }),
+  'train.batch_size': param.integer({ min: 1, default: 32, description: 'feature rows per training step' }),
+  'train.patience': param.integer({ min: 0, default: 0, description: 'stop after this many epochs without a better val_loss; 0 = never' }),
+  'train.seed': param.integer({ min: 0, default: 0, description: 'seed of initialisation, shuffling and dropout masks' }),
+  'model.dropout': sharedParams['model.dropout'],
+  'runtime.backend': sharedParams['runtime.backend'],
+  'runtime.threads': sharedParams['runtime.threads'],
+});

@@ -1,0 +1,12 @@
+/** Rules of the params `visualize` reads (checked by the engine before any stage runs). */
+import { defineParams, param } from '../src/contract.ts';
+import { sharedParams } from './lib/shared-params.ts';
+
+export default defineParams({
+  'visualize.per_class': param.integer({ min: 1, default: 6, description: 'class activation maps per true class (the most confident mistakes first)' }),
+  'visualize.cols': param.integer({ min: 1, default: 4, description: 'columns of the CAM grid' }),
+  'visualize.alpha': param.number({ min: 0, max: 1, default: 0.45, description: 'opacity of the CAM overlay' }),
+  'runtime.backend': sharedParams['runtime.backend'],
+  'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.threads': sharedParams['runtime.threads'],
+});
