@@ -6,11 +6,11 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { checkParam, type ParamRule, type ParamRules } from '../param-rules.ts';
 import { diagnostic, type Diagnostic } from '../errors.ts';
 import { closestMatch } from './did-you-mean.ts';
 import { lookupParam, type Params } from './params.ts';
+import { importTypeScript } from './typescript-import.ts';
 import type { ResolvedStage, SourceSpan } from './pipeline.ts';
 import type { YamlSource } from './yaml-source.ts';
 
@@ -34,7 +34,7 @@ export async function loadDeclaredParams(root: string, module: string): Promise<
   if (!exists) return {};
   let loaded: { default?: unknown };
   try {
-    loaded = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+    loaded = (await importTypeScript(absolute, root)) as { default?: unknown };
   } catch (error) {
     return { problem: `${file} cannot be loaded: ${firstLine(error)}` };
   }

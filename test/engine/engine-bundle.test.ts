@@ -65,4 +65,32 @@ describe('the engine bundle', () => {
       rmSync(project, { recursive: true, force: true });
     }
   });
+
+  test('a stage\'s param declaration is compiled for the bundle and recompiled when it or a file it imports changes', () => {
+    const project = mkdtempSync(path.join(tmpdir(), 'pipeline-bundle-params-'));
+    try {
+      const contract = path.join(pkg, 'src/contract.ts');
+      writeFileSync(path.join(project, 'pipeline.yaml'), 'params:\n  size: 5\nstages:\n  s:\n    module: s.ts\n    params: [size]\n    outs: [out.txt]\n');
+      writeFileSync(path.join(project, 's.ts'), `import { defineStage } from '${contract}';\nexport default defineStage({ async run() {} });\n`);
+      writeFileSync(path.join(project, 'limits.ts'), 'export const MAX = 3;\n');
+      writeFileSync(
+        path.join(project, 's.params.ts'),
+        `import { defineParams, param } from '${contract}';\nimport { MAX } from './limits.ts';\n` +
+          "export default defineParams({ size: param.integer({ max: MAX, description: 'how big' }) });\n",
+      );
+      const validate = () => spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), 'validate'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      const first = validate();
+      assert.equal(first.status, 1);
+      assert.match(first.stderr, /pipeline\.yaml:2:9: size must be an integer ≤ 3, got 5/);
+      writeFileSync(path.join(project, 'limits.ts'), 'export const MAX = 10;\n'); // an import of the declaration, not the declaration itself
+      const second = validate();
+      assert.equal(second.status, 0, second.stderr);
+      writeFileSync(path.join(project, 's.params.ts'), 'export default {{ not typescript\n');
+      const third = validate();
+      assert.equal(third.status, 1);
+      assert.match(third.stderr, /s\.params\.ts cannot be loaded: .*s\.params\.ts:1:\d+: /);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,0 +1,87 @@
+/**
+ * Importing a small TypeScript file of the project (a stage's param
+ * declaration) from the engine. Under tsx a plain import works. The engine
+ * normally runs as a plain-JS bundle without tsx (registering it costs ~0.2 s a
+ * call), so there the file and what it imports are bundled by esbuild into
+ * `.pipeline/compiled/`, reused while none of those inputs changed (one stat
+ * each): a no-op command never starts esbuild.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+interface CompiledRecord {
+  /** Every file the bundle was made from, with the size and mtime it had. */
+  inputs: [file: string, size: number, mtimeMs: number][];
+  output: string;
+}
+
+export async function importTypeScript(absolute: string, root: string): Promise<unknown> {
+  try {
+    return await import(pathToFileURL(absolute).href);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_UNKNOWN_FILE_EXTENSION') throw error;
+  }
+  const dir = path.join(root, '.pipeline', 'compiled');
+  const id = createHash('sha256').update(absolute).digest('hex').slice(0, 16);
+  const recordFile = path.join(dir, `${id}.json`);
+  let record = readRecord(recordFile);
+  if (!record || !isFresh(record)) record = await compile(absolute, dir, id, recordFile);
+  return import(`${pathToFileURL(record.output).href}?v=${statSync(record.output).mtimeMs}`);
+}
+
+function readRecord(file: string): CompiledRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CompiledRecord;
+  } catch {
+    return undefined; // never compiled, or a torn record: compile again
+  }
+}
+
+function isFresh(record: CompiledRecord): boolean {
+  try {
+    statSync(record.output);
+    return record.inputs.every(([file, size, mtimeMs]) => {
+      const stats = statSync(file);
+      return stats.size === size && stats.mtimeMs === mtimeMs;
+    });
+  } catch {
+    return false;
+  }
+}
+
+async function compile(absolute: string, dir: string, id: string, recordFile: string): Promise<CompiledRecord> {
+  const { build } = await import('esbuild');
+  const result = await build({
+    entryPoints: [absolute],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    write: false,
+    metafile: true,
+    absWorkingDir: path.dirname(absolute),
+    logLevel: 'silent',
+  }).catch((error: { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }) => {
+    const first = error.errors?.[0];
+    if (!first) throw error;
+    const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : '';
+    throw new Error(`${where}${first.text}`);
+  });
+  mkdirSync(dir, { recursive: true });
+  const output = path.join(dir, `${id}.mjs`);
+  const temp = `${output}.${process.pid}.tmp`;
+  writeFileSync(temp, result.outputFiles[0]!.contents);
+  renameSync(temp, output);
+  const inputs = Object.keys(result.metafile.inputs).map((input): CompiledRecord['inputs'][number] => {
+    const file = path.resolve(path.dirname(absolute), input);
+    const stats = statSync(file);
+    return [file, stats.size, stats.mtimeMs];
+  });
+  const record: CompiledRecord = { inputs, output };
+  writeFileSync(`${recordFile}.${process.pid}.tmp`, JSON.stringify(record));
+  renameSync(`${recordFile}.${process.pid}.tmp`, recordFile);
+  return record;
+}
