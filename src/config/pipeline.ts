@@ -33,6 +33,10 @@ export interface ResolvedStage {
   cache: boolean;
   /** Heavy stages never run beside another heavy stage. */
   heavy: boolean;
+  /** What the stage's cluster job asks for; not part of the fingerprint. */
+  resources: StageResources;
+  /** Shard jobs of a module stage (1 = not sharded); not part of the fingerprint (merged outs equal unsharded ones). */
+  shards: number;
   /** Where each field came from, for diagnostics raised after loading (missing deps, duplicate outs…). */
   spans: {
     stage: SourceSpan;
@@ -50,4 +54,24 @@ export interface Pipeline {
   params: Record<string, unknown>;
   /** Stages in declaration order. */
   stages: Map<string, ResolvedStage>;
+  /** The top-level `executor:` block (absent: run locally). */
+  executor?: ExecutorConfig;
+}
+
+/** A job's cluster resources, as sbatch takes them (`mem`, `time` in Slurm's own notation). */
+export interface StageResources {
+  cpus?: number;
+  mem?: string;
+  time?: string;
+  gpus?: number;
+}
+
+export interface ExecutorConfig {
+  type: 'local' | 'slurm';
+  partition?: string;
+  account?: string;
+  /** Seconds between two squeue queries. */
+  pollSeconds?: number;
+  /** Defaults under every stage's own `resources`. */
+  resources: StageResources;
 }

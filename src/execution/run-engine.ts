@@ -5,8 +5,11 @@ import { isUrl } from '../config/paths.ts';
 import type { LockWriter } from '../cache/lock-file.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
 import type { RunReporter, StageResult } from '../logging/stage-result.ts';
+import type { Executor } from './executors/executor.ts';
+import { localExecutor } from './executors/local.ts';
 import { JobSlots } from './job-slots.ts';
 import { OutTransaction } from './out-transaction.ts';
+import { runShardedModule } from './sharded-stage.ts';
 import { runCommand, runModule } from './stage-process.ts';
 import type { StageProcessOptions } from './stage-process.ts';
 import type { StageGraph } from './stage-selection.ts';
@@ -28,6 +31,8 @@ export interface RunContext {
   preassessed?: Map<string, StageEvaluation>;
   /** Aborted on Ctrl-C / SIGTERM: running stages are stopped and rolled back, pending ones never start. */
   signal: AbortSignal;
+  /** Where stage processes run; local child processes when absent. */
+  executor?: Executor;
 }
 
 /** `YYYYMMDD-HHMMSS-pid`: sortable, unique per process, safe in file names. */
@@ -155,6 +160,8 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
     recordGroupIn: work,
+    executor: ctx.executor ?? localExecutor,
+    resources: config.resources,
   };
   ctx.reporter.stageStarted(stage, reasons, log);
   const fail = (error: string): StageResult => {
@@ -170,11 +177,11 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
-      outcome = await runModule(
-        { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
-        work,
-        options,
-      );
+      const spec = { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced };
+      outcome =
+        config.shards > 1
+          ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))
+          : await runModule(spec, work, options);
     } else {
       // A command writes to the declared paths itself: move the old outs aside first, put them back on failure.
       transaction.moveAsideExisting();
