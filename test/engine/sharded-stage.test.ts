@@ -20,6 +20,12 @@ describe('a sharded module stage, locally', () => {
     const logs = readdirSync(project.path('.pipeline/logs/sharded')).map((f) => f.replace(/^[\d-]+/, '')).sort();
     assert.deepEqual(logs, ['.log', '.shard-0.log', '.shard-1.log', '.shard-2.log']);
     assert.match((await project.run('run')).stdout, /0 ran, 3 skipped/);
+    // Neither the shard count nor the resources enter the fingerprint.
+    const yaml = project.read('pipeline.yaml');
+    project.edit('pipeline.yaml', 'shards: 3', 'shards: 2');
+    project.edit('pipeline.yaml', 'cpus: 1, time: 5', 'cpus: 2, time: 9');
+    assert.match((await project.run('run')).stdout, /0 ran, 3 skipped/);
+    project.write('pipeline.yaml', yaml);
   });
 
   test('a failing shard fails the stage naming the shard and its log; outs and lock stay', async () => {
