@@ -33,6 +33,8 @@ export interface RunContext {
   signal: AbortSignal;
   /** Where stage processes run; local child processes when absent. */
   executor?: Executor;
+  /** A failed stage cancels every other running stage of the run and starts no new one (Slurm's default; see --keep-going). */
+  failFast?: boolean;
 }
 
 /** `YYYYMMDD-HHMMSS-pid`: sortable, unique per process, safe in file names. */
@@ -53,6 +55,9 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   const slots = new JobSlots(ctx.jobs);
   const reported = new Set<string>();
   const inSelection = new Set(selected);
+  // Fail fast: the first failure aborts the run's own signal too, with the failed stage as its reason.
+  const stopAll = new AbortController();
+  ctx = { ...ctx, signal: AbortSignal.any([ctx.signal, stopAll.signal]) };
   ctx.reporter.begin(selected);
 
   const process = async (stage: string): Promise<StageResult> => {
@@ -61,7 +66,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     const blocked = upResults.find((r) => r.action === 'failed' || r.action === 'not-run');
     let result: StageResult;
     if (blocked) result = { stage, action: 'not-run', reasons: [`upstream stage ${blocked.stage} ${blocked.action === 'failed' ? 'failed' : 'did not run'}`], seconds: 0 };
-    else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     else {
       try {
         const upstreamUnchanged = upResults.every((r) => r.action === 'skipped');
@@ -74,6 +79,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
       } catch (error) {
         result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
       }
+      if (result.action === 'failed' && ctx.failFast && !ctx.signal.aborted) stopAll.abort({ failedStage: stage });
     }
     results.set(stage, result);
     if (!reported.has(stage)) ctx.reporter.stageFinished(result);
@@ -85,6 +91,12 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   const ordered = selected.map((stage) => results.get(stage)!);
   await ctx.reporter.end(ordered);
   return ordered;
+}
+
+/** Why a stage stopped or never started: Ctrl-C, or (fail fast) another stage's failure. */
+function interruption(signal: AbortSignal): string {
+  const failedStage = (signal.reason as { failedStage?: string } | undefined)?.failedStage;
+  return failedStage ? `cancelled: stage ${failedStage} failed` : 'interrupted';
 }
 
 async function handleStage(
@@ -131,7 +143,7 @@ async function handleStage(
 
   const release = await slots.acquire(config.heavy);
   try {
-    if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     // Timed from here: waiting for a job slot is not the stage's own time.
     const result = await executeStage(ctx, stage, evaluation, reasons, Date.now());
     report(result);
@@ -188,7 +200,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       produced = absOuts;
       outcome = await runCommand(config.cmd ?? '', options);
     }
-    if (!outcome.ok) return fail(outcome.cause);
+    if (!outcome.ok) return fail(outcome.cause === 'interrupted' ? interruption(ctx.signal) : outcome.cause);
     const missing = config.outs.filter((_, i) => !existsSync(produced[i]));
     if (missing.length > 0) return fail(`did not produce out ${missing.join(', ')}`);
     if (config.module !== undefined) transaction.install(produced);

@@ -122,6 +122,33 @@ stages:
     }
   });
 
+  test('a failure cancels the other jobs of the run (no --keep-going)', async () => {
+    const project = new Project({
+      'pipeline.yaml': `executor: { poll_seconds: 1 }
+stages:
+  bad:
+    cmd: sleep 2 && exit 4
+    outs: [bad.txt]
+  long:
+    cmd: mkdir -p out && sleep 120 && touch out/long.txt
+    outs: [out/long.txt]
+`,
+    });
+    try {
+      const started = project.start(['run', '--executor', 'slurm']);
+      await until(() => submittedJobs(project).length === 2, 'both jobs to be submitted');
+      const ids = submittedJobs(project).map((j) => j.jobId);
+      const result = await started.done;
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stdout, /✖ bad\s+failed \(exit 4 \(Slurm job \d+ FAILED\)\)/);
+      assert.match(result.stdout, /✖ long\s+failed \(cancelled: stage bad failed\)/);
+      assert.deepEqual([...jobStates(ids).values()].sort(), ['CANCELLED', 'FAILED']);
+    } finally {
+      cancelAll(project);
+      project.remove();
+    }
+  });
+
   test('Ctrl-C cancels the queued and the running jobs of the run; pipeline status lists them first', async () => {
     const project = new Project({
       'pipeline.yaml': `executor: { poll_seconds: 1 }

@@ -30,7 +30,10 @@ inputs ran before is restored from the run cache instead of re-running.
                       run beside another heavy stage
   --executor <name>   local (child processes) or slurm (one sbatch job per
                       stage and per shard); default: executor.type in
-                      pipeline.yaml, else local`;
+                      pipeline.yaml, else local; on slurm a failing stage
+                      cancels every other job of the run
+  --keep-going        on slurm, let independent stages finish after a
+                      failure (what local runs always do)`;
 
 export default async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
@@ -43,6 +46,7 @@ export default async function run(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       jobs: { type: 'string', short: 'j' },
       executor: { type: 'string' },
+      'keep-going': { type: 'boolean' },
     },
   });
   if (!options.ok) return options.exitCode;
@@ -128,7 +132,9 @@ export default async function run(argv: string[]): Promise<number> {
         jobs,
         forced,
         signal: controller.signal,
-        ...(executorName === 'slurm' ? { executor: new SlurmExecutor(session.pipeline.executor, join(workspace.dotDir, 'tmp', runId)) } : {}),
+        ...(executorName === 'slurm'
+          ? { executor: new SlurmExecutor(session.pipeline.executor, join(workspace.dotDir, 'tmp', runId)), failFast: values['keep-going'] !== true }
+          : {}),
         preassessed: new Map(plan.map((s) => [s.stage, s.evaluation])),
       },
       selected,
