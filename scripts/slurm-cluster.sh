@@ -23,7 +23,15 @@ install_packages() {
   log "installed in $((SECONDS - started)) s"
 }
 
-running() { pgrep -x "$1" >/dev/null 2>&1; }
+# A daemon runs when its pid file names a live process (no procps needed on a bare CI image).
+running() {
+  local pidfile
+  case "$1" in
+    munged) pidfile=/run/munge/munged.pid ;;
+    *) pidfile=/run/slurm/$1.pid ;;
+  esac
+  [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
 
 start_munge() {
   if running munged; then return; fi

@@ -14,6 +14,8 @@ import { SHARDED_FILES } from './sharded-fixture.ts';
 
 const hasSlurm = spawnSync('sinfo', ['--version'], { stdio: 'ignore' }).status === 0;
 const skip = hasSlurm ? false : 'Slurm is not installed (no sinfo on PATH): start a one-node cluster with `bash scripts/slurm-cluster.sh up`';
+/** CPUs of the (first) node but one, the time-limited job's: what each Ctrl-C job asks for, so that only one fits at a time. */
+const jobCpus = hasSlurm ? Math.max(1, Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) - 1) : 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Slurm's state of each job id (jobs Slurm no longer knows are absent). */
@@ -153,11 +155,11 @@ stages:
     const project = new Project({
       'pipeline.yaml': `executor: { poll_seconds: 1 }
 stages:
-${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && sleep 120 && touch out/p${n}.txt\n    outs: [out/p${n}.txt]\n`).join('')}`,
+${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && sleep 120 && touch out/p${n}.txt\n    outs: [out/p${n}.txt]\n    resources: { cpus: ${jobCpus} }\n`).join('')}`,
     });
     try {
       const started = project.start(['run', '--executor', 'slurm']);
-      // One CPU is taken by the time-limited job: one of these runs, the others wait in the queue.
+      // One CPU is taken by the time-limited job and each of these asks for all the others: one runs, two wait in the queue.
       const states = () => [...jobStates(submittedJobs(project).map((j) => j.jobId)).values()];
       await until(() => states().length === 3 && states().includes('RUNNING') && states().includes('PENDING'), 'one running and queued jobs');
       const ids = submittedJobs(project).map((j) => j.jobId);
