@@ -35,6 +35,12 @@ export interface StageContext {
    * locations: the engine moves them into place only if `run` resolves.
    */
   outs: readonly string[];
+  /**
+   * Set only in a shard job of a sharded stage (`shards: N` in pipeline.yaml):
+   * do the `index`-th of `count` parts of the work, writing to `outs` as usual.
+   * The engine then calls the stage's `merge` with every shard's outs.
+   */
+  shard?: ShardInfo;
   /** Report progress; cheap to call often (the engine throttles rendering). */
   progress(p: Progress): void;
   /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
@@ -42,9 +48,21 @@ export interface StageContext {
   warn(message: string): void;
 }
 
+export interface ShardInfo {
+  /** 0-based. */
+  index: number;
+  count: number;
+}
+
 export interface Stage {
   /** Resolve on success; throw (or reject) to fail the stage. */
   run(ctx: StageContext): Promise<void>;
+  /**
+   * Required for `shards:` > 1. Runs after every shard succeeded, with no
+   * `ctx.shard`: write into `ctx.outs` the outs the unsharded stage would have
+   * made, from `shardOuts[i][j]` (out j of shard i, shards in index order).
+   */
+  merge?(ctx: StageContext, shardOuts: readonly (readonly string[])[]): Promise<void>;
 }
 
 /** Identity helper so stage files get type checking: `export default defineStage({ async run(ctx) {…} })`. */

@@ -21,6 +21,7 @@ import { readParams } from './lib/params.ts';
 import rules from './features.params.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
+import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
 import { Throughput } from './lib/throughput.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
@@ -35,20 +36,23 @@ export default defineStage({
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
     const batchSize = readParams(ctx, rules).integer('runtime.batch_size');
 
+    // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
+    const trainPart = shardSlice(trainList, ctx.shard, batchSize);
+    const valPart = shardSlice(valList, ctx.shard, batchSize);
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     const writer = await FeatureWriter.create(outDir, info.featureDim);
-    const total = trainList.length * (1 + augment.copies) + valList.length;
+    const total = trainPart.length * (1 + augment.copies) + valPart.length;
     const meter = new Throughput(total);
     ctx.log(
-      `${trainList.length} train images × ${1 + augment.copies} (original + ${augment.copies} augmented), ${valList.length} val images, ` +
+      `${trainPart.length} train images × ${1 + augment.copies} (original + ${augment.copies} augmented), ${valPart.length} val images, ` +
         `${info.inputSize}px, engine ${runner.engine}`,
     );
     const skipped: { path: string; split: SplitName; reason: string }[] = [];
     try {
-      for (const [split, list, copies] of [['train', trainList, augment.copies], ['val', valList, 0]] as const) {
-        // Row k of the list seeds its own augmentation draws: the same copies whatever the batch size.
+      for (const [split, list, part, copies] of [['train', trainList, trainPart, augment.copies], ['val', valList, valPart, 0]] as const) {
+        // Row k of the list seeds its own augmentation draws: the same copies whatever the batch size (or shard).
         const indexOf = new Map(list.map((item, k) => [item, k]));
-        for await (const batch of imageBatches(list, { size: info.inputSize, batchSize })) {
+        for await (const batch of imageBatches(part, { size: info.inputSize, batchSize })) {
           for (const s of batch.skipped) {
             ctx.warn(`skipped ${s.message}`);
             skipped.push({ path: rel(ctx.root, s.item.path), split, reason: s.reason });
@@ -88,7 +92,7 @@ export default defineStage({
       engine: runner.engine,
       featureDim: meta.dim,
       rows: meta.rows,
-      images: { train: trainList.length, val: valList.length },
+      images: { train: trainPart.length, val: valPart.length },
       copies: augment.copies,
       skipped: { count: skipped.length, files: skipped },
       seconds: round(meter.seconds(), 1),
@@ -99,6 +103,26 @@ export default defineStage({
       `${meta.rows} feature rows of ${meta.dim} in ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine}); ` +
         `${skipped.length} bad image(s) skipped`,
     );
+  },
+
+  /** shards: N — the shards' feature folders in unsharded row order; the report sums theirs. */
+  async merge(ctx, shardOuts) {
+    const [outDir] = await outFolders(ctx, ['artifacts/features']);
+    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const meta = await mergeFeatureShards(outDir, shardDirs, ['train', 'val']);
+    const reports = (await readShardReports(shardDirs)) as { images: { train: number; val: number }; skipped: { files: { split: SplitName }[] }; seconds: number }[];
+    const skipped = (['train', 'val'] as const).flatMap((split) => reports.flatMap((r) => r.skipped.files.filter((f) => f.split === split)));
+    const seconds = reports.reduce((sum, r) => sum + r.seconds, 0);
+    const report = {
+      ...reports[0],
+      rows: meta.rows,
+      images: { train: reports.reduce((sum, r) => sum + r.images.train, 0), val: reports.reduce((sum, r) => sum + r.images.val, 0) },
+      skipped: { count: skipped.length, files: skipped },
+      seconds: round(seconds, 1),
+      imagesPerSecond: round(meta.rows / Math.max(seconds, 1e-9), 2),
+    };
+    await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    ctx.log(`merged ${shardDirs.length} shards: ${meta.rows} feature rows of ${meta.dim}`);
   },
 });
 

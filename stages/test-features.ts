@@ -19,6 +19,7 @@ import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/infer
 import { readParams } from './lib/params.ts';
 import rules from './test-features.params.ts';
 import { depFolderWith, outFolders } from './lib/stage-files.ts';
+import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
 import { Throughput } from './lib/throughput.ts';
 
 export default defineStage({
@@ -30,7 +31,8 @@ export default defineStage({
     const batchSize = p.integer('runtime.batch_size');
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
-    const images = await listUnlabelledImages(testDir);
+    // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
+    const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     const writer = await FeatureWriter.create(outDir, info.featureDim);
     const meter = new Throughput(images.length);
@@ -77,5 +79,27 @@ export default defineStage({
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     ctx.log(`${images.length - skipped.length} test images featurised, ${skipped.length} skipped, ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine})`);
+  },
+
+  /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
+  async merge(ctx, shardOuts) {
+    const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
+    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
+    const reports = (await readShardReports(shardDirs)) as { images: number; ids: string[]; skipped: { files: unknown[] }; seconds: number }[];
+    const skipped = reports.flatMap((r) => r.skipped.files);
+    const images = reports.reduce((sum, r) => sum + r.images, 0);
+    const seconds = reports.reduce((sum, r) => sum + r.seconds, 0);
+    const report = {
+      ...reports[0],
+      images,
+      ids: reports.flatMap((r) => r.ids),
+      rows: meta.rows,
+      skipped: { count: skipped.length, files: skipped },
+      seconds: round(seconds, 2),
+      imagesPerSecond: round(images / Math.max(seconds, 1e-9), 2),
+    };
+    await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    ctx.log(`merged ${shardDirs.length} shards: ${meta.rows} feature rows of ${meta.dim}`);
   },
 });

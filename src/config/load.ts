@@ -13,7 +13,7 @@ import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
 import { isGlob, isInsideProject, isUrl, normalizePath } from './paths.ts';
-import type { Pipeline, ResolvedStage, SourceSpan } from './pipeline.ts';
+import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
 import { validateAgainstSchema } from './schema.ts';
 import { YamlSource, type PathSegment } from './yaml-source.ts';
 
@@ -82,7 +82,9 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
   diagnostics.push(...checkDeclaredParams(stages.values(), { params, overrides: overridden.flags, source }));
 
   if (hasErrors(diagnostics)) return fail(sortByPosition(diagnostics));
-  return { ok: true, pipeline: { file, root, params, stages }, warnings };
+  const pipeline: Pipeline = { file, root, params, stages };
+  if (isMapping(document.executor)) pipeline.executor = executorConfig(document.executor);
+  return { ok: true, pipeline, warnings };
 }
 
 interface ResolveContext {
@@ -176,10 +178,14 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     alwaysRun: raw.always_run === true,
     cache: raw.cache !== false,
     heavy: raw.heavy === true,
+    resources: isMapping(raw.resources) ? stageResources(raw.resources) : {},
+    shards: typeof raw.shards === 'number' ? raw.shards : 1,
     spans: { stage: source.spanOfKey(at), deps: depSpans, outs: outSpans },
   };
   if (raw.params !== undefined) stage.spans.params = source.spanOfValue([...at, 'params']);
   if (declaredParams) stage.declaredParams = declaredParams;
+  if (stage.shards > 1 && module === undefined && typeof raw.cmd === 'string')
+    diagnostics.push(diagnostic('schema', `stage "${name}" has shards: ${stage.shards}, but only module stages can be sharded`, source.spanOfKey([...at, 'shards']), 'a sharded stage is a module that reads ctx.shard and exports merge (see src/contract.ts)'));
   if (typeof raw.desc === 'string') stage.desc = raw.desc;
   if (module !== undefined) stage.module = module;
   if (cmd !== undefined) {
@@ -187,6 +193,24 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     stage.cmdTemplate = raw.cmd as string;
   }
   return stage;
+}
+
+/** Schema-checked `resources:` → sbatch's notation (numbers become text: `time: 10` is 10 minutes, `mem: 500` 500 MB). */
+function stageResources(raw: Record<string, unknown>): StageResources {
+  const resources: StageResources = {};
+  if (typeof raw.cpus === 'number') resources.cpus = raw.cpus;
+  if (typeof raw.gpus === 'number') resources.gpus = raw.gpus;
+  if (typeof raw.mem === 'number' || typeof raw.mem === 'string') resources.mem = String(raw.mem);
+  if (typeof raw.time === 'number' || typeof raw.time === 'string') resources.time = String(raw.time);
+  return resources;
+}
+
+function executorConfig(raw: Record<string, unknown>): ExecutorConfig {
+  const config: ExecutorConfig = { type: raw.type === 'slurm' ? 'slurm' : 'local', resources: isMapping(raw.resources) ? stageResources(raw.resources) : {} };
+  if (typeof raw.partition === 'string') config.partition = raw.partition;
+  if (typeof raw.account === 'string') config.account = raw.account;
+  if (typeof raw.poll_seconds === 'number') config.pollSeconds = raw.poll_seconds;
+  return config;
 }
 
 async function moduleProblem(file: string): Promise<string | undefined> {

@@ -36,6 +36,10 @@ export interface ResolvedStage {
   heavy: boolean;
   /** The rules a module stage declares for the params it reads (its `<module>.params.ts`), when it has them. */
   declaredParams?: { file: string; rules: ParamRules };
+  /** What the stage's cluster job asks for; not part of the fingerprint. */
+  resources: StageResources;
+  /** Shard jobs of a module stage (1 = not sharded); not part of the fingerprint (merged outs equal unsharded ones). */
+  shards: number;
   /** Where each field came from, for diagnostics raised after loading (missing deps, duplicate outs…). */
   spans: {
     stage: SourceSpan;
@@ -55,4 +59,24 @@ export interface Pipeline {
   params: Record<string, unknown>;
   /** Stages in declaration order. */
   stages: Map<string, ResolvedStage>;
+  /** The top-level `executor:` block (absent: run locally). */
+  executor?: ExecutorConfig;
+}
+
+/** A job's cluster resources, as sbatch takes them (`mem`, `time` in Slurm's own notation). */
+export interface StageResources {
+  cpus?: number;
+  mem?: string;
+  time?: string;
+  gpus?: number;
+}
+
+export interface ExecutorConfig {
+  type: 'local' | 'slurm';
+  partition?: string;
+  account?: string;
+  /** Seconds between two squeue queries. */
+  pollSeconds?: number;
+  /** Defaults under every stage's own `resources`. */
+  resources: StageResources;
 }

@@ -95,6 +95,8 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
       return diagnostic('schema', `${where} must declare at least one stage`, source.spanOfKey(path));
     case 'pattern':
       if (error.params.pattern === '\\S') return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
+      if (path.at(-1) === 'mem') return diagnostic('schema', `${where} "${String(error.data)}" is not a memory size`, source.spanOfValue(path), 'write megabytes as a number (500) or Slurm units (4G, 500M)');
+      if (path.at(-1) === 'time') return diagnostic('schema', `${where} "${String(error.data)}" is not a time limit`, source.spanOfValue(path), 'write minutes as a number (90) or Slurm forms (1:30:00, 2-00:00:00)');
       return diagnostic(
         'schema',
         `${where} "${String(error.data)}" is not a dotted param key`,

@@ -1,17 +1,19 @@
 /**
  * Child-process entry for `module:` stages:
  *   node --import tsx module-runner.ts <spec.json>
- * Imports the stage module, builds its StageContext and runs it. Progress
- * goes to the parent over IPC; log lines go to stdout/stderr (captured to the
- * stage log). Success is exit status 0 *and* the `doneFile` written once
+ * Imports the stage module, builds its StageContext and runs it (or, for a
+ * sharded stage, one shard of it, or its merge). Progress goes to the parent
+ * over IPC, or where there is no IPC channel (a cluster job) into
+ * `progressFile`, which the engine polls; log lines go to stdout/stderr
+ * (captured to the stage log). Success is exit status 0 *and* the `doneFile` written once
  * `run` resolved: a stage that calls process.exit(0) halfway has not finished.
  *
  * Changing this file or src/contract.ts changes every module stage's
  * fingerprint, so stages rerun under a new contract.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { isUserError, type Progress, type Stage, type StageContext } from '../contract.ts';
+import { isUserError, type Progress, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
 
 export interface ModuleRunSpec {
   stage: string;
@@ -25,28 +27,44 @@ export interface ModuleRunSpec {
   outs: string[];
   /** Written (empty) after `run` resolved, just before exiting 0. */
   doneFile: string;
+  /** Where progress goes when there is no IPC channel (the stage runs as a cluster job). */
+  progressFile?: string;
+  /** This process runs one shard of a sharded stage. */
+  shard?: ShardInfo;
+  /** This process runs the stage's `merge` over these shard outs (out j of shard i). */
+  mergeShardOuts?: string[][];
 }
+
+/** Without IPC, progress is written to a file the engine reads at each poll: no point writing it more often. */
+const PROGRESS_FILE_INTERVAL_MS = 1000;
 
 /** Progress messages are sent at most this often; the last one always goes out. */
 const PROGRESS_INTERVAL_MS = 100;
 
-function progressSender(): { send(p: Progress): void; flush(): Promise<void> } {
+function progressSender(progressFile: string | undefined): { send(p: Progress): void; flush(): Promise<void> } {
   let pending: Progress | undefined;
   let last = 0;
   let timer: NodeJS.Timeout | undefined;
+  const toFile = !process.send && progressFile !== undefined;
+  const interval = toFile ? PROGRESS_FILE_INTERVAL_MS : PROGRESS_INTERVAL_MS;
   const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     last = Date.now();
     const message = pending;
     pending = undefined;
+    if (message && toFile) {
+      // Temp file + rename: the engine never reads half a message.
+      writeFileSync(`${progressFile}.tmp`, JSON.stringify(message));
+      renameSync(`${progressFile}.tmp`, progressFile!);
+    }
     if (!message || !process.send) return Promise.resolve();
     return new Promise((resolve) => process.send!({ type: 'progress', progress: message }, undefined, {}, () => resolve()));
   };
   return {
     send(p) {
       pending = { ...p };
-      const wait = PROGRESS_INTERVAL_MS - (Date.now() - last);
+      const wait = interval - (Date.now() - last);
       if (wait <= 0) void flush();
       else if (!timer) timer = setTimeout(() => void flush(), wait);
     },
@@ -76,7 +94,11 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const progress = progressSender();
+  if (spec.mergeShardOuts && typeof stage.merge !== 'function') {
+    process.stderr.write(`${spec.moduleLabel}: a stage with shards must export merge(ctx, shardOuts) (see src/contract.ts)\n`);
+    return 2;
+  }
+  const progress = progressSender(spec.progressFile);
   const ctx: StageContext = {
     stage: spec.stage,
     root: spec.root,
@@ -87,8 +109,10 @@ async function main(): Promise<number> {
     log: (message) => void process.stdout.write(`${message}\n`),
     warn: (message) => void process.stderr.write(`warning: ${message}\n`),
   };
+  if (spec.shard) ctx.shard = Object.freeze({ ...spec.shard });
   try {
-    await stage.run.call(stage, ctx);
+    if (spec.mergeShardOuts) await stage.merge!.call(stage, ctx, spec.mergeShardOuts);
+    else await stage.run.call(stage, ctx);
   } catch (error) {
     settled = true;
     await progress.flush();

@@ -5,8 +5,11 @@ import { isUrl } from '../config/paths.ts';
 import type { LockWriter } from '../cache/lock-file.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
 import type { RunReporter, StageResult } from '../logging/stage-result.ts';
+import type { Executor } from './executors/executor.ts';
+import { localExecutor } from './executors/local.ts';
 import { JobSlots } from './job-slots.ts';
 import { OutTransaction } from './out-transaction.ts';
+import { runShardedModule } from './sharded-stage.ts';
 import { runCommand, runModule } from './stage-process.ts';
 import type { StageProcessOptions } from './stage-process.ts';
 import type { StageGraph } from './stage-selection.ts';
@@ -30,6 +33,10 @@ export interface RunContext {
   signal: AbortSignal;
   /** Show stack traces of a stage's user errors (a bad value, a missing file) on the terminal too. */
   verbose?: boolean;
+  /** Where stage processes run; local child processes when absent. */
+  executor?: Executor;
+  /** A failed stage cancels every other running stage of the run and starts no new one (Slurm's default; see --keep-going). */
+  failFast?: boolean;
 }
 
 /** `YYYYMMDD-HHMMSS-pid`: sortable, unique per process, safe in file names. */
@@ -50,6 +57,9 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   const slots = new JobSlots(ctx.jobs);
   const reported = new Set<string>();
   const inSelection = new Set(selected);
+  // Fail fast: the first failure aborts the run's own signal too, with the failed stage as its reason.
+  const stopAll = new AbortController();
+  ctx = { ...ctx, signal: AbortSignal.any([ctx.signal, stopAll.signal]) };
   ctx.reporter.begin(selected);
 
   const process = async (stage: string): Promise<StageResult> => {
@@ -58,7 +68,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     const blocked = upResults.find((r) => r.action === 'failed' || r.action === 'not-run');
     let result: StageResult;
     if (blocked) result = { stage, action: 'not-run', reasons: [`upstream stage ${blocked.stage} ${blocked.action === 'failed' ? 'failed' : 'did not run'}`], seconds: 0 };
-    else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     else {
       try {
         const upstreamUnchanged = upResults.every((r) => r.action === 'skipped');
@@ -71,6 +81,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
       } catch (error) {
         result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
       }
+      if (result.action === 'failed' && ctx.failFast && !ctx.signal.aborted) stopAll.abort({ failedStage: stage });
     }
     results.set(stage, result);
     if (!reported.has(stage)) ctx.reporter.stageFinished(result);
@@ -82,6 +93,12 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   const ordered = selected.map((stage) => results.get(stage)!);
   await ctx.reporter.end(ordered);
   return ordered;
+}
+
+/** Why a stage stopped or never started: Ctrl-C, or (fail fast) another stage's failure. */
+function interruption(signal: AbortSignal): string {
+  const failedStage = (signal.reason as { failedStage?: string } | undefined)?.failedStage;
+  return failedStage ? `cancelled: stage ${failedStage} failed` : 'interrupted';
 }
 
 async function handleStage(
@@ -128,7 +145,7 @@ async function handleStage(
 
   const release = await slots.acquire(config.heavy);
   try {
-    if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: ['interrupted'], seconds: 0 };
+    if (ctx.signal.aborted) return { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     // Timed from here: waiting for a job slot is not the stage's own time.
     const result = await executeStage(ctx, stage, evaluation, reasons, Date.now());
     report(result);
@@ -157,6 +174,8 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
     recordGroupIn: work,
+    executor: ctx.executor ?? localExecutor,
+    resources: config.resources,
   };
   ctx.reporter.stageStarted(stage, reasons, log);
   const fail = (error: string): StageResult => {
@@ -172,18 +191,18 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
-      outcome = await runModule(
-        { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
-        work,
-        options,
-      );
+      const spec = { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced };
+      outcome =
+        config.shards > 1
+          ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))
+          : await runModule(spec, work, options);
     } else {
       // A command writes to the declared paths itself: move the old outs aside first, put them back on failure.
       transaction.moveAsideExisting();
       produced = absOuts;
       outcome = await runCommand(config.cmd ?? '', options);
     }
-    if (!outcome.ok) return fail(outcome.cause);
+    if (!outcome.ok) return fail(outcome.cause === 'interrupted' ? interruption(ctx.signal) : outcome.cause);
     const missing = config.outs.filter((_, i) => !existsSync(produced[i]));
     if (missing.length > 0) return fail(`did not produce out ${missing.join(', ')}`);
     if (config.module !== undefined) transaction.install(produced);

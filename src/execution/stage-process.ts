@@ -2,6 +2,8 @@ import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import type { Progress } from '../contract.ts';
 import { packageFile } from '../package-files.ts';
+import type { StageResources } from '../config/pipeline.ts';
+import type { Executor, StageJob } from './executors/executor.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import { writeStageGroup } from './stage-group-record.ts';
 
@@ -24,6 +26,12 @@ export interface StageProcessOptions {
   onProgress(progress: Progress): void;
   /** Work folder where the child's process group is recorded, so a later run can stop it if this one is killed outright. */
   recordGroupIn?: string;
+  /** Where the process runs (local child, cluster job). */
+  executor: Executor;
+  /** Which part of the stage this process is (`shard-2`, `merge`); absent for a whole stage. Names cluster jobs. */
+  part?: string;
+  /** What a cluster job asks for; ignored locally. */
+  resources?: StageResources;
 }
 
 /** Grace period between SIGTERM and SIGKILL when a stage is stopped. */
@@ -50,22 +58,32 @@ const moduleRunnerPath = (): string => packageFile('src/execution/module-runner.
 
 /** Run a `cmd:` stage through the shell, in the project root. */
 export async function runCommand(cmd: string, options: StageProcessOptions): Promise<ProcessOutcome> {
-  return spawnStage('/bin/sh', ['-c', cmd], false, `$ ${cmd}`, options);
+  return options.executor.run({ file: '/bin/sh', args: ['-c', cmd], ipc: false, what: `$ ${cmd}`, options });
 }
 
 /** Run a `module:` stage in `node --import tsx module-runner.ts`. */
-export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
   const specFile = join(workDir, 'module-spec.json');
   const doneFile = join(workDir, 'module-done');
+  const progressFile = join(workDir, 'progress.json');
   mkdirSync(workDir, { recursive: true });
-  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile } satisfies ModuleRunSpec));
-  const outcome = await spawnStage(process.execPath, ['--import', tsxLoader(), moduleRunnerPath(), specFile], true, `module ${spec.moduleLabel}`, options);
+  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile, progressFile } satisfies ModuleRunSpec));
+  const what = `module ${spec.moduleLabel}${spec.shard ? ` (shard ${spec.shard.index + 1}/${spec.shard.count})` : spec.mergeShardOuts ? ' (merge of its shards)' : ''}`;
+  const outcome = await options.executor.run({
+    file: process.execPath,
+    args: ['--import', tsxLoader(), moduleRunnerPath(), specFile],
+    ipc: true,
+    what,
+    progressFile,
+    options,
+  });
   if (!outcome.ok || existsSync(doneFile)) return outcome;
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
   return { ok: false, cause: 'exited 0 before run() finished (process.exit called?)' };
 }
 
-async function spawnStage(file: string, args: string[], ipc: boolean, what: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+/** The local executor: the job as a child process in its own process group. */
+export async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise<ProcessOutcome> {
   const { execa } = await import('execa');
   mkdirSync(dirname(options.logFile), { recursive: true });
   const log = createWriteStream(options.logFile);

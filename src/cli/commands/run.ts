@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
 import { OutTransaction } from '../../execution/out-transaction.ts';
+import { cancelLeftoverSlurmJobs, SlurmExecutor, slurmAvailable } from '../../execution/executors/slurm.ts';
 import { RunLock, RunLockBusyError } from '../../execution/run-lock.ts';
 import { newRunId, runStages } from '../../execution/run-engine.ts';
 import { assessStages } from '../../execution/stage-status.ts';
@@ -24,8 +25,15 @@ inputs ran before is restored from the run cache instead of re-running.
   --force-upstream    --force for the named stages and everything upstream of them
   --force-all         --force for every selected stage
   --dry-run           print what would run and why; run nothing
-  -j, --jobs <N>      run up to N independent stages at once (default 1);
-                      stages marked heavy never run beside another heavy stage
+  -j, --jobs <N>      run up to N independent stages at once (default 1; with
+                      --executor slurm, no limit); stages marked heavy never
+                      run beside another heavy stage
+  --executor <name>   local (child processes) or slurm (one sbatch job per
+                      stage and per shard); default: executor.type in
+                      pipeline.yaml, else local; on slurm a failing stage
+                      cancels every other job of the run
+  --keep-going        on slurm, let independent stages finish after a
+                      failure (what local runs always do)
   --verbose           also show the stack trace of a stage's user error (a bad
                       value, a missing file) on the terminal; it is always in the log`;
 
@@ -40,13 +48,19 @@ export default async function run(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       jobs: { type: 'string', short: 'j' },
       verbose: { type: 'boolean' },
+      executor: { type: 'string' },
+      'keep-going': { type: 'boolean' },
     },
   });
   if (!options.ok) return options.exitCode;
   const { values } = options;
-  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) {
+  const jobsOption = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobsOption !== undefined && (!Number.isInteger(jobsOption) || jobsOption < 1)) {
     process.stderr.write(`error: --jobs takes a whole number ≥ 1, got "${String(values.jobs)}"\n`);
+    return 2;
+  }
+  if (values.executor !== undefined && values.executor !== 'local' && values.executor !== 'slurm') {
+    process.stderr.write(`error: --executor takes local or slurm, got "${String(values.executor)}"\n`);
     return 2;
   }
   const force: ForceMode = values['force-all'] ? 'all' : values['force-upstream'] ? 'upstream' : values.force ? 'targets' : 'none';
@@ -63,6 +77,13 @@ export default async function run(argv: string[]): Promise<number> {
   const shown = (path: string) => relative(process.cwd(), path) || path;
 
   if (values['dry-run']) return dryRun(await assessStages(workspace, graph, selected, forced), options.json);
+  const executorName = (values.executor as 'local' | 'slurm' | undefined) ?? session.pipeline.executor?.type ?? 'local';
+  if (executorName === 'slurm' && !slurmAvailable()) {
+    process.stderr.write('error: the slurm executor needs Slurm\'s client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n');
+    return 1;
+  }
+  // On a cluster the scheduler decides what runs at once; --jobs still caps it when given.
+  const jobs = jobsOption ?? (executorName === 'slurm' ? Math.max(1, selected.length) : 1);
 
   // Only a human at a terminal gets the interactive renderer, and only when something will execute.
   const reporterOut = options.json ? process.stderr : process.stdout;
@@ -87,6 +108,9 @@ export default async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // Jobs of a killed run first: they must be gone before its outs are put back.
+    const leftoverJobs = cancelLeftoverSlurmJobs(join(workspace.dotDir, 'tmp'));
+    if (leftoverJobs.length > 0) notices.push(`cancelled Slurm job${leftoverJobs.length === 1 ? '' : 's'} ${leftoverJobs.map((j) => `${j.jobId} (${j.stage})`).join(', ')} left by an interrupted run`);
     const recovered = OutTransaction.recoverInterrupted(join(workspace.dotDir, 'tmp'));
     for (const { stage, pids } of recovered.stopped) notices.push(`stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`);
     if (recovered.restored.length > 0) notices.push(`put back previous outs left aside by an interrupted run: ${recovered.restored.map(shown).join(', ')}`);
@@ -112,6 +136,9 @@ export default async function run(argv: string[]): Promise<number> {
         forced,
         signal: controller.signal,
         verbose: values.verbose === true,
+        ...(executorName === 'slurm'
+          ? { executor: new SlurmExecutor(session.pipeline.executor, join(workspace.dotDir, 'tmp', runId)), failFast: values['keep-going'] !== true }
+          : {}),
         preassessed: new Map(plan.map((s) => [s.stage, s.evaluation])),
       },
       selected,

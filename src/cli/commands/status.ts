@@ -1,6 +1,7 @@
 /** `pipeline status [STAGE…]`: each stage up to date, stale or restorable, and why. */
 import { join } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
+import { queuedSlurmJobs, recordedSlurmJobs, slurmJobEnded } from '../../execution/executors/slurm.ts';
 import { activeRun } from '../../execution/run-lock.ts';
 import { assessStages } from '../../execution/stage-status.ts';
 import { describeReasons } from '../../logging/stage-line.ts';
@@ -24,10 +25,15 @@ export default async function status(argv: string[]): Promise<number> {
   printDiagnostics(warnings);
   const running = activeRun(join(workspace.dotDir, 'run.lock'));
   if (running) process.stderr.write(`note: a pipeline run is in progress (PID ${running.pid} on ${running.hostname}, started ${running.started}); stages it is working on may show as stale\n`);
+  const clusterJobs = running ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state)) : [];
   const statuses = await assessStages(workspace, graph, selected, new Set());
   if (options.json) {
     process.stdout.write(`${JSON.stringify(statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons })), null, 2)}\n`);
     return 0;
+  }
+  if (clusterJobs.length > 0) {
+    process.stdout.write(`Slurm jobs of the run in progress:\n`);
+    for (const job of clusterJobs) process.stdout.write(`  job ${job.jobId}  ${job.state.padEnd(10)}  ${job.name}\n`);
   }
   const width = Math.max(0, ...statuses.map((s) => s.stage.length));
   const stateWidth = Math.max(...statuses.map((s) => s.state.length));
