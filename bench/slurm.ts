@@ -4,7 +4,7 @@
  *  2. `features` of a Dogs-vs-Cats subset (`BENCH_IMAGES` train photos, the smallest backbone, 1 ONNX
  *     thread and 1 CPU per job) with 1, 2 and 4 shards as Slurm jobs, checking the features are
  *     byte-identical whatever the shard count, and the time projected on N nodes from the measured rates.
- * Run under the CPU lock: `flock /work/cpu-heavy.lock nice -n 5 npm run bench:slurm`.
+ * Run it alone (it measures CPU-bound work): `npm run bench:slurm`.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

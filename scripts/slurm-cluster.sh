@@ -4,7 +4,6 @@
 #   scripts/slurm-cluster.sh down     stop the daemons this script started
 #   scripts/slurm-cluster.sh status   sinfo and squeue
 # Idempotent: `up` skips what is installed or running. Needs root; no systemd (daemons run in the background).
-# apt-get runs under the shared CPU lock (/work/cpu-heavy.lock) when that file's folder exists.
 set -euo pipefail
 
 STATE_DIR=/var/lib/slurm-pipeline
@@ -19,7 +18,7 @@ install_packages() {
   log "installing slurm-wlm and munge from apt"
   local started=$SECONDS
   local apt='apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null'
-  if [ -d /work ] && command -v flock >/dev/null; then flock /work/cpu-heavy.lock nice -n 5 bash -c "$apt"; else bash -c "$apt"; fi
+  bash -c "$apt"
   log "installed in $((SECONDS - started)) s"
 }
 
