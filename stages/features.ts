@@ -41,11 +41,14 @@ export default defineStage({
     );
     // What determines a copy's pixels besides the image: every augment param but the number of copies.
     const { copies: _copies, ...draw } = augment;
-    const plan = (split: SplitName, copies: number) => (item: LabelledImage): ImagePlan<LabelledImage> => ({
+    const plan = (split: SplitName) => (item: LabelledImage): ImagePlan<LabelledImage> => ({
       item,
       variants: (imageHash) =>
-        Array.from({ length: 1 + copies }, (_, copy) => ({
-          row: { split, copy, label: item.label, path: rel(ctx.root, item.path) },
+        Array.from({ length: 1 + augment.copies }, (_, copy) => ({
+          // Validation images get their copies too, into the store only: a re-split (data.seed, data.val_fraction)
+          // then finds every copy it needs there. It costs val_fraction × copies more passes on the first run.
+          row: split === 'val' && copy > 0 ? null : { split, copy, label: item.label, path: rel(ctx.root, item.path) },
+          label: `${rel(ctx.root, item.path)} (copy ${copy})`,
           variant: copy === 0 ? { original: true } : { augment: draw, copy },
           // Copy c of an image is drawn from its own stream, seeded by the image's content, the seed and c: the same
           // pixels whatever the image's place in the split, the batch size or the number of copies.
@@ -56,7 +59,7 @@ export default defineStage({
     try {
       result = await featuriseThroughStore({
         ctx,
-        images: [...trainList.map(plan('train', augment.copies)), ...valList.map(plan('val', 0))],
+        images: [...trainList.map(plan('train')), ...valList.map(plan('val'))],
         runner,
         info,
         backboneDir,

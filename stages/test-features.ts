@@ -33,10 +33,11 @@ export default defineStage({
     const plan = (item: UnlabelledImage): ImagePlan<UnlabelledImage> => ({
       item,
       variants: () => [
-        { row: { split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) }, variant: { original: true }, make: (pixels) => pixels },
+        { row: { split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) }, label: rel(ctx.root, item.path), variant: { original: true }, make: (pixels) => pixels },
         ...(flip
           ? [{
               row: { split: 'test' as const, copy: 1, label: -1, path: rel(ctx.root, item.path) },
+              label: `${rel(ctx.root, item.path)} (flipped)`,
               variant: { flip: 'horizontal' },
               make: (pixels: Uint8Array) => applyTransform(pixels, info.inputSize, { ...IDENTITY_TRANSFORM, flipHorizontal: true }),
             }]

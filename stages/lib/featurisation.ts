@@ -28,7 +28,10 @@ const ASSEMBLY_ROWS = 512;
 
 /** One row the stage wants: which variant of the image, and how to make its pixels from the decoded original. */
 export interface VariantPlan {
-  row: FeatureRow;
+  /** null: computed into the store only, not a row of this run (the augmented copies of validation images, so a re-split needs no pass). */
+  row: FeatureRow | null;
+  /** For messages. */
+  label: string;
   /** Identifies the variant's pixels given the image (enters the store key). */
   variant: Record<string, unknown>;
   make(pixels: Uint8Array): Uint8Array;
@@ -108,7 +111,6 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
   const planned = opts.images.map((image, i) =>
     image.variants(hashes[i]!).map((v) => ({ ...v, key: featureKey({ image: hashes[i]!, model, input, variant: v.variant }) })),
   );
-  const describe = (row: FeatureRow) => `${row.path} (${row.split}, copy ${row.copy})`;
 
   // Present entries are read once here, so a damaged one is found (and recomputed) before the backbone starts.
   const wanted = new Set<string>();
@@ -123,7 +125,7 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
         return false;
       }
       wanted.add(v.key);
-      if (store.read(v.key, describe(v.row))) {
+      if (store.read(v.key, v.label)) {
         fromStore++;
         return false;
       }
@@ -174,9 +176,9 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     const dropped = new Set(skipped.flatMap((s) => byItem.get(s.item)!.map((v) => v.key)));
     for (const variants of planned) {
       for (const v of variants) {
-        if (dropped.has(v.key)) continue;
-        const row = store.read(v.key, describe(v.row));
-        if (!row) throw new Error(`feature store: the entry for ${describe(v.row)} disappeared while this stage ran (is another process removing ${storeDir}?)`);
+        if (v.row === null || dropped.has(v.key)) continue;
+        const row = store.read(v.key, v.label);
+        if (!row) throw new Error(`feature store: the entry for ${v.label} disappeared while this stage ran (is another process removing ${storeDir}?)`);
         values.set(row, rows.length * info.featureDim);
         rows.push(v.row);
         if (rows.length === ASSEMBLY_ROWS) await flush();

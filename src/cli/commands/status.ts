@@ -45,7 +45,7 @@ export default async function status(argv: string[]): Promise<number> {
   }
   const caches = [
     `run cache ${formatBytes(totalBytes([...workspace.runCache.listRuns(), ...workspace.runCache.listObjects()]))}`,
-    ...listStageCaches(workspace.dotDir).map((c) => `stage cache ${c.stage} ${formatBytes(totalBytes(c.files))}`),
+    ...listStageCaches(workspace.dotDir).filter((c) => c.files.length > 0).map((c) => `stage cache ${c.stage} ${formatBytes(totalBytes(c.files))}`),
   ];
   process.stdout.write(`stores: ${caches.join(', ')} (\`pipeline gc\` to reclaim)\n`);
   return 0;
