@@ -54,7 +54,9 @@ function makeCopies(sources: string[], count: number, into: string, name: (k: nu
   }
 }
 
-const trainSources = readdirSync(TRAIN_SRC).filter((f) => /^(cat|dog)\.\d+\.jpg$/.test(f)).sort().map((f) => path.join(TRAIN_SRC, f));
+const ofClass = (label: string) => readdirSync(TRAIN_SRC).filter((f) => new RegExp(`^${label}\\.\\d+\\.jpg$`).test(f)).sort().map((f) => path.join(TRAIN_SRC, f));
+/** Cats and dogs alternating, so any prefix (and so any folder size) holds both classes. */
+const trainSources = ((cats, dogs) => cats.flatMap((cat, i) => (dogs[i] ? [cat, dogs[i]!] : [cat])))(ofClass('cat'), ofClass('dog'));
 const testSources = readdirSync(TEST_SRC).filter((f) => /^\d+\.jpg$/.test(f)).sort().map((f) => path.join(TEST_SRC, f));
 const trainName = (k: number, source: string) => `${path.basename(source).split('.')[0]}.${k}.jpg`;
 
