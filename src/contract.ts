@@ -41,6 +41,15 @@ export interface StageContext {
    * The engine then calls the stage's `merge` with every shard's outs.
    */
   shard?: ShardInfo;
+  /**
+   * Absolute path of a folder of this stage's own that outlives its runs
+   * (`.pipeline/stage-cache/<stage>/`): for work worth keeping between runs,
+   * such as per-item results a rerun can reuse. The engine never fingerprints
+   * or restores it, so what is in it must not change the stage's outs, only
+   * how long they take. `pipeline gc` ages it file by file by mtime: touch a
+   * file when a run reuses it. Deleting the folder only costs time.
+   */
+  cacheDir: string;
   /** Report progress; cheap to call often (the engine throttles rendering). */
   progress(p: Progress): void;
   /** Lines for the stage log (shown live, kept under .pipeline/logs/). */

@@ -2,7 +2,8 @@
  * features: run the frozen base once per image (plus `copies` augmented copies
  * of each training image, never of validation images) and cache the pooled
  * features. After this, training never touches the backbone: on a CPU that is
- * the difference between minutes and hours for 50 epochs.
+ * the difference between minutes and hours for 50 epochs. Each pass is kept in
+ * the feature store (lib/featurisation.ts), so only variants it lacks are computed.
  *
  * deps: the split lists, the augment-config artifact, build-model's backbone/.
  * outs[0]: features.f32 + features.json + index.csv + report.json.
@@ -11,18 +12,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/augment.ts';
-import type { BackboneRunner } from './lib/backbone-runner.ts';
 import { readImageList, type LabelledImage } from './lib/dataset.ts';
-import { FeatureWriter, type FeatureRow, type SplitName } from './lib/feature-store.ts';
+import { sha256 } from './lib/feature-cache.ts';
+import type { SplitName } from './lib/feature-store.ts';
+import { featuriseThroughStore, type ImagePlan } from './lib/featurisation.ts';
 import { projectRelative as rel, round } from './lib/format.ts';
-import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
-import rules from './features.params.ts';
+import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
-import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
-import { Throughput } from './lib/throughput.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
 
@@ -34,73 +33,64 @@ export default defineStage({
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
-    const batchSize = readParams(ctx, rules).integer('runtime.batch_size');
+    const batchSize = readParams(ctx).positiveInt('runtime.batch_size', { default: 16 });
 
     // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
     const trainPart = shardSlice(trainList, ctx.shard, batchSize);
     const valPart = shardSlice(valList, ctx.shard, batchSize);
+
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
-    const writer = await FeatureWriter.create(outDir, info.featureDim);
-    const total = trainPart.length * (1 + augment.copies) + valPart.length;
-    const meter = new Throughput(total);
     ctx.log(
       `${trainPart.length} train images × ${1 + augment.copies} (original + ${augment.copies} augmented), ${valPart.length} val images, ` +
         `${info.inputSize}px, engine ${runner.engine}`,
     );
-    const skipped: { path: string; split: SplitName; reason: string }[] = [];
+    // What determines a copy's pixels besides the image: every augment param but the number of copies.
+    const { copies: _copies, ...draw } = augment;
+    const plan = (split: SplitName) => (item: LabelledImage): ImagePlan<LabelledImage> => ({
+      item,
+      variants: (imageHash) =>
+        Array.from({ length: 1 + augment.copies }, (_, copy) => ({
+          // Validation images get their copies too, into the store only: a re-split (data.seed, data.val_fraction)
+          // then finds every copy it needs there. It costs val_fraction × copies more passes on the first run.
+          row: split === 'val' && copy > 0 ? null : { split, copy, label: item.label, path: rel(ctx.root, item.path) },
+          label: `${rel(ctx.root, item.path)} (copy ${copy})`,
+          variant: copy === 0 ? { original: true } : { augment: draw, copy },
+          // Copy c of an image is drawn from its own stream, seeded by the image's content, the seed and c: the same
+          // pixels whatever the image's place in the split, the batch size or the number of copies.
+          make: (pixels: Uint8Array) => (copy === 0 ? pixels : augmentPixels(pixels, info.inputSize, augment, createRng(drawSeed(imageHash, augment.seed, copy)))),
+        })),
+    });
+    let result;
     try {
-      for (const [split, list, part, copies] of [['train', trainList, trainPart, augment.copies], ['val', valList, valPart, 0]] as const) {
-        // Row k of the list seeds its own augmentation draws: the same copies whatever the batch size (or shard).
-        const indexOf = new Map(list.map((item, k) => [item, k]));
-        for await (const batch of imageBatches(part, { size: info.inputSize, batchSize })) {
-          for (const s of batch.skipped) {
-            ctx.warn(`skipped ${s.message}`);
-            skipped.push({ path: rel(ctx.root, s.item.path), split, reason: s.reason });
-            meter.add(1 + copies);
-          }
-          const variants: Uint8Array[] = [];
-          const rows: FeatureRow[] = [];
-          batch.items.forEach((item: LabelledImage, i) => {
-            const pixels = batch.pixels[i]!;
-            const rng = createRng(mixSeed(augment.seed, indexOf.get(item)!));
-            for (let copy = 0; copy <= copies; copy++) {
-              variants.push(copy === 0 ? pixels : augmentPixels(pixels, info.inputSize, augment, rng));
-              rows.push({ split, copy, label: item.label, path: rel(ctx.root, item.path) });
-            }
-          });
-          for (let start = 0; start < variants.length; start += batchSize) {
-            const chunk = variants.slice(start, start + batchSize);
-            const pooled = await runPooled(runner, chunk, info.inputSize, info.preprocess);
-            await writer.append(rows.slice(start, start + chunk.length), pooled);
-            meter.add(chunk.length);
-            ctx.progress({
-              done: meter.done,
-              total,
-              message: meter.etaMessage(),
-              metrics: { 'images/s': round(meter.rate(), 1) },
-            });
-          }
-        }
-      }
+      result = await featuriseThroughStore({
+        ctx,
+        images: [...trainPart.map(plan('train')), ...valPart.map(plan('val'))],
+        runner,
+        info,
+        backboneDir,
+        batchSize,
+        outDir,
+      });
     } finally {
       await runner.dispose();
     }
-    const meta = await writer.close();
+    const skipped = result.skipped.map((s) => ({ path: rel(ctx.root, s.item.path), split: trainPart.includes(s.item) ? 'train' : 'val', reason: s.reason }));
     const report = {
       backbone: info.backbone,
       cutLayer: info.cutLayer,
       engine: runner.engine,
-      featureDim: meta.dim,
-      rows: meta.rows,
+      featureDim: result.meta.dim,
+      rows: result.meta.rows,
       images: { train: trainPart.length, val: valPart.length },
       copies: augment.copies,
       skipped: { count: skipped.length, files: skipped },
-      seconds: round(meter.seconds(), 1),
-      imagesPerSecond: round(meter.rate(), 2),
+      store: { path: result.store, fromStore: result.fromStore, computed: result.computed },
+      seconds: result.seconds,
+      imagesPerSecond: result.imagesPerSecond,
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     ctx.log(
-      `${meta.rows} feature rows of ${meta.dim} in ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine}); ` +
+      `${result.meta.rows} feature rows of ${result.meta.dim}; ${result.computed} backbone passes in ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine}); ` +
         `${skipped.length} bad image(s) skipped`,
     );
   },
@@ -110,14 +100,22 @@ export default defineStage({
     const [outDir] = await outFolders(ctx, ['artifacts/features']);
     const shardDirs = shardOuts.map(([dir]) => dir!);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['train', 'val']);
-    const reports = (await readShardReports(shardDirs)) as { images: { train: number; val: number }; skipped: { files: { split: SplitName }[] }; seconds: number }[];
+    type ShardReport = {
+      images: { train: number; val: number };
+      skipped: { files: { split: SplitName }[] };
+      store: { path: string; fromStore: number; computed: number };
+      seconds: number;
+    };
+    const reports = (await readShardReports(shardDirs)) as ShardReport[];
+    const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
     const skipped = (['train', 'val'] as const).flatMap((split) => reports.flatMap((r) => r.skipped.files.filter((f) => f.split === split)));
-    const seconds = reports.reduce((sum, r) => sum + r.seconds, 0);
+    const seconds = sum((r) => r.seconds);
     const report = {
       ...reports[0],
       rows: meta.rows,
-      images: { train: reports.reduce((sum, r) => sum + r.images.train, 0), val: reports.reduce((sum, r) => sum + r.images.val, 0) },
+      images: { train: sum((r) => r.images.train), val: sum((r) => r.images.val) },
       skipped: { count: skipped.length, files: skipped },
+      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
       seconds: round(seconds, 1),
       imagesPerSecond: round(meta.rows / Math.max(seconds, 1e-9), 2),
     };
@@ -126,22 +124,12 @@ export default defineStage({
   },
 });
 
-async function runPooled(runner: BackboneRunner, pixels: Uint8Array[], size: number, preprocess: Parameters<typeof toTensorInput>[2]): Promise<Float32Array> {
-  const input = toTensorInput(pixels, size, preprocess);
-  const out = await runner.run(input, pixels.length);
-  return out.pooled;
-}
-
 export async function readAugmentConfig(file: string): Promise<AugmentConfig> {
   const raw = JSON.parse(await readFile(file, 'utf8')) as unknown;
   return validateAugmentConfig(raw);
 }
 
-/** A well-spread 32-bit seed per (run seed, image): neighbouring images get unrelated streams. */
-function mixSeed(seed: number, k: number): number {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(k + 1, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return h >>> 0;
+/** The seed of augmented copy `copy` of the image whose content hashes to `imageHash`. */
+function drawSeed(imageHash: string, seed: number, copy: number): number {
+  return Number.parseInt(sha256(`${imageHash}:${seed}:${copy}`).slice(0, 8), 16);
 }

@@ -11,74 +11,61 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { applyTransform, IDENTITY_TRANSFORM } from './lib/augment.ts';
-import { listUnlabelledImages } from './lib/dataset.ts';
-import { FeatureWriter, type FeatureRow } from './lib/feature-store.ts';
+import { listUnlabelledImages, type UnlabelledImage } from './lib/dataset.ts';
+import { featuriseThroughStore, type ImagePlan } from './lib/featurisation.ts';
 import { projectRelative as rel, round } from './lib/format.ts';
-import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
 import { readParams } from './lib/params.ts';
-import rules from './test-features.params.ts';
-import { depFolderWith, outFolders } from './lib/stage-files.ts';
 import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
-import { Throughput } from './lib/throughput.ts';
+import { depFolderWith, outFolders } from './lib/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
-    const p = readParams(ctx, rules);
-    const testDir = p.path('data.test_dir');
+    const p = readParams(ctx);
+    const testDir = p.path('data.test_dir', 'folder');
     const flip = p.flag('predict.tta_flip');
-    const batchSize = p.integer('runtime.batch_size');
+    const batchSize = p.positiveInt('runtime.batch_size', { default: 16 });
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
     // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
     const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
-    const writer = await FeatureWriter.create(outDir, info.featureDim);
-    const meter = new Throughput(images.length);
-    const skipped: { id: string; path: string; reason: string }[] = [];
     ctx.log(`${images.length} test images from ${rel(ctx.root, testDir)}${flip ? ', each also flipped (TTA)' : ''}, engine ${runner.engine}`);
+    const plan = (item: UnlabelledImage): ImagePlan<UnlabelledImage> => ({
+      item,
+      variants: () => [
+        { row: { split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) }, label: rel(ctx.root, item.path), variant: { original: true }, make: (pixels) => pixels },
+        ...(flip
+          ? [{
+              row: { split: 'test' as const, copy: 1, label: -1, path: rel(ctx.root, item.path) },
+              label: `${rel(ctx.root, item.path)} (flipped)`,
+              variant: { flip: 'horizontal' },
+              make: (pixels: Uint8Array) => applyTransform(pixels, info.inputSize, { ...IDENTITY_TRANSFORM, flipHorizontal: true }),
+            }]
+          : []),
+      ],
+    });
+    let result;
     try {
-      for await (const batch of imageBatches(images, { size: info.inputSize, batchSize })) {
-        for (const s of batch.skipped) {
-          ctx.warn(`skipped ${s.message}`);
-          skipped.push({ id: s.item.id, path: rel(ctx.root, s.item.path), reason: s.reason });
-        }
-        const variants: Uint8Array[] = [];
-        const rows: FeatureRow[] = [];
-        batch.items.forEach((item, i) => {
-          const pixels = batch.pixels[i]!;
-          variants.push(pixels);
-          rows.push({ split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) });
-          if (flip) {
-            variants.push(applyTransform(pixels, info.inputSize, { ...IDENTITY_TRANSFORM, flipHorizontal: true }));
-            rows.push({ split: 'test', copy: 1, label: -1, path: rel(ctx.root, item.path) });
-          }
-        });
-        for (let start = 0; start < variants.length; start += batchSize) {
-          const chunk = variants.slice(start, start + batchSize);
-          const out = await runner.run(toTensorInput(chunk, info.inputSize, info.preprocess), chunk.length);
-          await writer.append(rows.slice(start, start + chunk.length), out.pooled);
-        }
-        meter.add(batch.items.length + batch.skipped.length);
-        ctx.progress({ done: meter.done, total: images.length, message: meter.etaMessage(), metrics: { 'images/s': round(meter.rate(), 1) } });
-      }
+      result = await featuriseThroughStore({ ctx, images: images.map(plan), runner, info, backboneDir, batchSize, outDir });
     } finally {
       await runner.dispose();
     }
-    const meta = await writer.close();
+    const skipped = result.skipped.map((s) => ({ id: s.item.id, path: rel(ctx.root, s.item.path), reason: s.reason }));
     const report = {
       images: images.length,
       ids: images.map((img) => img.id),
       flipped: flip,
-      rows: meta.rows,
+      rows: result.meta.rows,
       skipped: { count: skipped.length, files: skipped },
+      store: { path: result.store, fromStore: result.fromStore, computed: result.computed },
       engine: runner.engine,
-      seconds: round(meter.seconds(), 2),
-      imagesPerSecond: round(meter.rate(), 2),
+      seconds: result.seconds,
+      imagesPerSecond: result.imagesPerSecond,
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    ctx.log(`${images.length - skipped.length} test images featurised, ${skipped.length} skipped, ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine})`);
+    ctx.log(`${images.length - skipped.length} test images featurised (${result.computed} backbone passes), ${skipped.length} skipped, ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine})`);
   },
 
   /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
@@ -86,16 +73,19 @@ export default defineStage({
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
     const shardDirs = shardOuts.map(([dir]) => dir!);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
-    const reports = (await readShardReports(shardDirs)) as { images: number; ids: string[]; skipped: { files: unknown[] }; seconds: number }[];
+    type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string; fromStore: number; computed: number }; seconds: number };
+    const reports = (await readShardReports(shardDirs)) as ShardReport[];
+    const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
     const skipped = reports.flatMap((r) => r.skipped.files);
-    const images = reports.reduce((sum, r) => sum + r.images, 0);
-    const seconds = reports.reduce((sum, r) => sum + r.seconds, 0);
+    const images = sum((r) => r.images);
+    const seconds = sum((r) => r.seconds);
     const report = {
       ...reports[0],
       images,
       ids: reports.flatMap((r) => r.ids),
       rows: meta.rows,
       skipped: { count: skipped.length, files: skipped },
+      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
       seconds: round(seconds, 2),
       imagesPerSecond: round(images / Math.max(seconds, 1e-9), 2),
     };

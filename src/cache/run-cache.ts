@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
 import { writeFileAtomicSync } from './atomic-write.ts';
@@ -29,8 +29,18 @@ export interface CachedOut {
 
 export interface CachedRun {
   stage: string;
+  /** When the run started (absent in records written before it was kept); `pipeline gc` keeps stage-cache files used since. */
+  started?: string;
   created: string;
   outs: CachedOut[];
+}
+
+/** One file of the run cache as `pipeline gc` sees it. */
+export interface CacheFile {
+  path: string;
+  bytes: number;
+  /** ms since the epoch: the record's mtime (refreshed on every restore), the object's mtime. */
+  lastUse: number;
 }
 
 export class RunCache {
@@ -51,7 +61,7 @@ export class RunCache {
   }
 
   /** Store a finished run's outs (absolute path + its hash) under its fingerprint. */
-  save(stage: string, fingerprint: string, outs: { path: string; absPath: string; hashed: HashedPath }[]): void {
+  save(stage: string, fingerprint: string, outs: { path: string; absPath: string; hashed: HashedPath }[], started?: number): void {
     const cached: CachedOut[] = [];
     for (const { path, absPath, hashed } of outs) {
       if (hashed.kind === 'missing') throw new Error(`cannot cache missing out ${path}`);
@@ -65,7 +75,7 @@ export class RunCache {
     }
     const file = this.runPath(fingerprint);
     mkdirSync(dirname(file), { recursive: true });
-    const run: CachedRun = { stage, created: new Date().toISOString(), outs: cached };
+    const run: CachedRun = { stage, ...(started === undefined ? {} : { started: new Date(started).toISOString() }), created: new Date().toISOString(), outs: cached };
     writeFileAtomicSync(file, JSON.stringify(run));
   }
 
@@ -92,11 +102,40 @@ export class RunCache {
     } catch {
       return undefined;
     }
-    for (const out of run.outs) {
-      const hashes = out.kind === 'file' ? [out.hash] : (out.manifest ?? []).map((entry) => entry.hash);
-      for (const hash of hashes) if (!(await this.objectIntact(hash))) return undefined;
-    }
+    for (const hash of RunCache.objectHashes(run)) if (!(await this.objectIntact(hash))) return undefined;
     return run;
+  }
+
+  /** The record for a fingerprint as stored, unverified (undefined when absent or unreadable). */
+  record(fingerprint: string): CachedRun | undefined {
+    try {
+      return JSON.parse(readFileSync(this.runPath(fingerprint), 'utf8')) as CachedRun;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A restore is a use: `pipeline gc` ages records by mtime. */
+  markUsed(fingerprint: string): void {
+    const now = new Date();
+    try { utimesSync(this.runPath(fingerprint), now, now); } catch { /* record gone: nothing to age */ }
+  }
+
+  /** Every run record, by fingerprint. */
+  listRuns(): (CacheFile & { fingerprint: string })[] {
+    return listTwoLevel(this.runs).flatMap((file) =>
+      file.name.endsWith('.json') ? [{ ...file.entry, fingerprint: file.prefix + file.name.slice(0, -'.json'.length) }] : [],
+    );
+  }
+
+  /** Every stored object, by content hash. */
+  listObjects(): (CacheFile & { hash: string })[] {
+    return listTwoLevel(this.objects).flatMap((file) => (file.name.includes('.tmp-') ? [] : [{ ...file.entry, hash: file.prefix + file.name }]));
+  }
+
+  /** The object hashes a record needs. */
+  static objectHashes(run: CachedRun): string[] {
+    return run.outs.flatMap((out) => (out.kind === 'file' ? [out.hash] : (out.manifest ?? []).map((entry) => entry.hash)));
   }
 
   /** Verify an object still holds the content its name promises; drop it if someone edited it. */
@@ -134,4 +173,23 @@ export class RunCache {
       chmodSync(destination, 0o444);
     }
   }
+}
+
+/** Files two levels down (`ab/cdef…`), as the run cache shards them. */
+function listTwoLevel(dir: string): { prefix: string; name: string; entry: CacheFile }[] {
+  const found: { prefix: string; name: string; entry: CacheFile }[] = [];
+  let shards: string[];
+  try { shards = readdirSync(dir); } catch { return found; }
+  for (const prefix of shards) {
+    let names: string[];
+    try { names = readdirSync(join(dir, prefix)); } catch { continue; }
+    for (const name of names) {
+      const path = join(dir, prefix, name);
+      try {
+        const st = statSync(path);
+        if (st.isFile()) found.push({ prefix, name, entry: { path, bytes: st.size, lastUse: st.mtimeMs } });
+      } catch { /* removed meanwhile */ }
+    }
+  }
+  return found;
 }

@@ -20,6 +20,7 @@ const commands: Record<string, Command> = {
   run: { summary: 'run the stale stages of the targets and their upstream (all stages without targets)', load: () => import('./commands/run.ts') },
   status: { summary: 'show each stage as up to date, stale or restorable, with reasons', load: () => import('./commands/status.ts') },
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
+  gc: { summary: 'remove run-cache and stage-cache files no lock entry needs and no recent run used', load: () => import('./commands/gc.ts') },
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
   params: { summary: 'list every param the stages read: value, rule, default, description', load: () => import('./commands/params.ts') },
 };

@@ -25,6 +25,8 @@ export interface ModuleRunSpec {
   params: Record<string, unknown>;
   deps: string[];
   outs: string[];
+  /** The stage's persistent cache folder (`ctx.cacheDir`). */
+  cacheDir: string;
   /** Written (empty) after `run` resolved, just before exiting 0. */
   doneFile: string;
   /** Where progress goes when there is no IPC channel (the stage runs as a cluster job). */
@@ -105,6 +107,7 @@ async function main(): Promise<number> {
     params: Object.freeze({ ...spec.params }),
     deps: Object.freeze([...spec.deps]),
     outs: Object.freeze([...spec.outs]),
+    cacheDir: spec.cacheDir,
     progress: (p) => progress.send(p),
     log: (message) => void process.stdout.write(`${message}\n`),
     warn: (message) => void process.stderr.write(`warning: ${message}\n`),

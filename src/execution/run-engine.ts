@@ -131,6 +131,7 @@ async function handleStage(
       const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
       try {
         cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
+        workspace.runCache.markUsed(evaluation.fingerprint.hash);
         transaction.install(fresh);
         const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
         await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
@@ -164,13 +165,15 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
   const logFile = join(workspace.dotDir, 'logs', stage, `${ctx.runId}.log`);
   const log = relative(workspace.root, logFile);
   const transaction = new OutTransaction(work, absOuts);
+  const cacheDir = workspace.stageCacheDir(stage);
+  mkdirSync(cacheDir, { recursive: true });
   const options: StageProcessOptions = {
     stage,
     root: workspace.root,
     runId: ctx.runId,
     logFile,
     signal: ctx.signal,
-    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile, PIPELINE_VERBOSE: ctx.verbose ? '1' : '' },
+    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile, PIPELINE_VERBOSE: ctx.verbose ? '1' : '', PIPELINE_CACHE_DIR: cacheDir },
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
     recordGroupIn: work,
@@ -191,7 +194,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
-      const spec = { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced };
+      const spec = { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir };
       outcome =
         config.shards > 1
           ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))
@@ -207,7 +210,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     if (missing.length > 0) return fail(`did not produce out ${missing.join(', ')}`);
     if (config.module !== undefined) transaction.install(produced);
     const hashedOuts = await workspace.hashOuts(config);
-    if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts);
+    if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
   } catch (error) {
     return fail((error as Error).message);

@@ -3,6 +3,7 @@ import type { Pipeline, ResolvedStage } from '../config/pipeline.ts';
 import type { LockDocument, OutRecord } from '../cache/lock-file.ts';
 import { lockPathFor, readLock } from '../cache/lock-file.ts';
 import { RunCache } from '../cache/run-cache.ts';
+import { STAGE_CACHE_FOLDER } from '../cache/stage-caches.ts';
 import type { HashedPath } from '../fingerprint/path-hasher.ts';
 import { PathHasher } from '../fingerprint/path-hasher.ts';
 import { MISSING_HASH, fingerprintStage } from '../fingerprint/stage-fingerprint.ts';
@@ -58,6 +59,11 @@ export class Workspace {
     const stage = this.pipeline.stages.get(name);
     if (!stage) throw new Error(`unknown stage ${name}`);
     return stage;
+  }
+
+  /** The stage's persistent cache folder (`ctx.cacheDir`, `PIPELINE_CACHE_DIR`). */
+  stageCacheDir(stage: string): string {
+    return join(this.dotDir, STAGE_CACHE_FOLDER, stage);
   }
 
   absolute(path: string): string {

@@ -1,8 +1,10 @@
 /**
  * The features artifact: pooled backbone features as one little-endian Float32
  * file (`features.f32`, rows × dim) plus a CSV index (`index.csv`: row, split,
- * copy, label, path), written as the batches come and read back whole by train
- * (a few tens of MB even for thousands of augmented copies).
+ * copy, label, path), written as the batches come. Read back into one
+ * Float32Array in chunks (never one readFile: that caps at 2 GiB, and Kaggle's
+ * 25,000 photos with Xception and a few copies pass it), so a reader holds the
+ * rows once.
  */
 import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +13,9 @@ import { readCsv, writeCsv } from './csv.ts';
 export const FEATURES_FILE = 'features.f32';
 export const INDEX_FILE = 'index.csv';
 export const FEATURES_META = 'features.json';
+
+/** Bytes per read of features.f32. */
+const READ_CHUNK = 64 << 20;
 
 export type SplitName = 'train' | 'val' | 'test';
 
@@ -81,14 +86,22 @@ export interface FeatureTable {
 export async function readFeatures(dir: string): Promise<FeatureTable> {
   const meta = JSON.parse(await readFile(path.join(dir, FEATURES_META), 'utf8')) as FeatureMeta;
   const { records } = await readCsv(path.join(dir, INDEX_FILE), ['row', 'split', 'copy', 'label', 'path']);
-  const bytes = await readFile(path.join(dir, FEATURES_FILE));
-  if (bytes.byteLength !== meta.rows * meta.dim * 4 || records.length !== meta.rows) {
-    throw new Error(
-      `${dir}: features are inconsistent (${bytes.byteLength} bytes, ${records.length} index rows, expected ${meta.rows} × ${meta.dim} float32)`,
-    );
-  }
+  const file = await open(path.join(dir, FEATURES_FILE), 'r');
   const values = new Float32Array(meta.rows * meta.dim);
-  new Uint8Array(values.buffer).set(bytes);
+  try {
+    const size = (await file.stat()).size;
+    if (size !== meta.rows * meta.dim * 4 || records.length !== meta.rows) {
+      throw new Error(`${dir}: features are inconsistent (${size} bytes, ${records.length} index rows, expected ${meta.rows} × ${meta.dim} float32)`);
+    }
+    const bytes = new Uint8Array(values.buffer);
+    for (let at = 0; at < bytes.length; ) {
+      const { bytesRead } = await file.read(bytes, at, Math.min(READ_CHUNK, bytes.length - at), at);
+      if (bytesRead === 0) throw new Error(`${dir}: ${FEATURES_FILE} ended at byte ${at} of ${bytes.length} while being read`);
+      at += bytesRead;
+    }
+  } finally {
+    await file.close();
+  }
   const rows = records.map((r) => ({
     split: r['split'] as SplitName,
     copy: Number(r['copy']),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
 import { queuedSlurmJobs, recordedSlurmJobs, slurmJobEnded } from '../../execution/executors/slurm.ts';
 import { activeRun } from '../../execution/run-lock.ts';
+import { formatBytes, listStageCaches, totalBytes } from '../../cache/stage-caches.ts';
 import { assessStages } from '../../execution/stage-status.ts';
 import { describeReasons } from '../../logging/stage-line.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
@@ -48,6 +49,11 @@ export default async function status(argv: string[]): Promise<number> {
     const command = ['pipeline', 'run', ...file, ...options.positionals, ...options.set.flatMap((kv) => ['--set', kv])].map(shellQuote).join(' ');
     process.stdout.write(`${pending.length} stage${pending.length === 1 ? '' : 's'} out of date: run \`${command}\` to update ${pending.length === 1 ? 'it' : 'them'}\n`);
   }
+  const caches = [
+    `run cache ${formatBytes(totalBytes([...workspace.runCache.listRuns(), ...workspace.runCache.listObjects()]))}`,
+    ...listStageCaches(workspace.dotDir).filter((c) => c.files.length > 0).map((c) => `stage cache ${c.stage} ${formatBytes(totalBytes(c.files))}`),
+  ];
+  process.stdout.write(`stores: ${caches.join(', ')} (\`pipeline gc\` to reclaim)\n`);
   return 0;
 }
 

@@ -53,6 +53,7 @@ export function makeContext(opts: { root: string; params: Record<string, unknown
     params: opts.params,
     deps: opts.deps ?? [],
     outs: opts.outs,
+    cacheDir: path.join(opts.root, '.pipeline', 'stage-cache', 'test'),
     progress: (p) => progressReports.push(p),
     log: (m) => logs.push(m),
     warn: (m) => warnings.push(m),

@@ -26,6 +26,7 @@ export function makeContext(opts: {
     params: opts.params,
     deps: (opts.deps ?? []).map(abs),
     outs: opts.outs.map(abs),
+    cacheDir: abs(path.join('.pipeline', 'stage-cache', opts.stage)),
     logs,
     warnings,
     progressReports,

@@ -1,0 +1,98 @@
+/** Stage caches (ctx.cacheDir / PIPELINE_CACHE_DIR) and `pipeline gc` on a project that knows nothing of ML. */
+import assert from 'node:assert/strict';
+import { readdirSync, utimesSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { Project } from './project-fixture.ts';
+
+interface GcJson {
+  dryRun: boolean;
+  groups: { store: string; remove: { files: number; bytes: number; paths: string[] }; keep: { files: number; bytes: number } }[];
+  removed: { files: number; bytes: number } | null;
+}
+
+describe('stage caches and gc', () => {
+  // `memo` keeps one file per distinct input in its cache folder and touches the one it reuses.
+  const project = new Project({
+    'pipeline.yaml': `params:
+  word: alpha   # the runs below set beta with --set
+stages:
+  memo:
+    module: stages/memo.ts
+    params: [word]
+    outs: [artifacts/memo.txt]
+  shell:
+    cmd: printf '%s' "\${params.word}" > "$PIPELINE_CACHE_DIR/last.txt" && cp "$PIPELINE_CACHE_DIR/last.txt" artifacts/shell.txt
+    outs: [artifacts/shell.txt]
+`,
+    'stages/memo.ts': `import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export default {
+  async run(ctx: { params: Record<string, unknown>; outs: readonly string[]; cacheDir: string }) {
+    const word = String(ctx.params['word']);
+    const memo = join(ctx.cacheDir, word + '.memo');
+    if (existsSync(memo)) utimesSync(memo, new Date(), new Date());
+    else writeFileSync(memo, word.repeat(100));
+    writeFileSync(ctx.outs[0], word);
+  },
+};
+`,
+  });
+  after(() => project.remove());
+  const gc = async (...args: string[]): Promise<GcJson> => {
+    const r = await project.run('gc', '--json', ...args);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as GcJson;
+  };
+  const group = (plan: GcJson, store: string) => plan.groups.find((g) => g.store === store)!;
+  const old = (rel: string) => utimesSync(project.path(rel), new Date('2020-01-01'), new Date('2020-01-01'));
+
+  test('module stages get ctx.cacheDir, commands PIPELINE_CACHE_DIR: a folder of their own under .pipeline/stage-cache', async () => {
+    assert.equal((await project.run('run')).code, 0);
+    assert.equal((await project.run('run', '--set', 'word=beta')).code, 0);
+    assert.deepEqual(readdirSync(project.path('.pipeline/stage-cache/memo')).sort(), ['alpha.memo', 'beta.memo']);
+    assert.equal(project.read('.pipeline/stage-cache/shell/last.txt'), 'beta');
+    const status = await project.run('status');
+    assert.match(status.stdout, /stores: run cache \d+(\.\d)? [kM]?B, stage cache memo 900 B, stage cache shell 4 B/);
+  });
+
+  test('recent use keeps everything; --keep-days 0 keeps only what the lock entries need', async () => {
+    const recent = await gc('--dry-run');
+    assert.ok(recent.groups.every((g) => g.remove.files === 0), 'all used within 30 days');
+    // The lock holds the beta run: alpha's run records and memo file are needed by no lock entry.
+    const plan = await gc('--dry-run', '--keep-days', '0');
+    assert.deepEqual(group(plan, 'stage cache memo').remove.paths, ['.pipeline/stage-cache/memo/alpha.memo']);
+    assert.equal(group(plan, 'stage cache shell').remove.files, 0, 'the locked run wrote it');
+    const runs = group(plan, 'run cache').remove.paths;
+    assert.equal(runs.filter((p) => p.startsWith('.pipeline/cache/runs/')).length, 2, "alpha's records of both stages");
+    assert.ok(runs.some((p) => p.startsWith('.pipeline/cache/objects/')), 'and the outs only they needed');
+    assert.ok(project.exists('.pipeline/stage-cache/memo/alpha.memo'), 'a dry run removes nothing');
+    const done = await gc('--keep-days', '0');
+    const listed = plan.groups.flatMap((g) => g.remove.paths);
+    assert.deepEqual(done.removed, { files: listed.length, bytes: plan.groups.reduce((n, g) => n + g.remove.bytes, 0) });
+    assert.ok(listed.every((p) => !project.exists(p)));
+    // Nothing the lock needs went: beta is up to date, and a restore of alpha is no longer possible (it reruns).
+    assert.equal((await project.runJson('--set', 'word=beta')).actions.memo, 'skipped');
+    assert.equal((await project.runJson()).actions.memo, 'ran');
+  });
+
+  test('files older than --keep-days that the locked run did not use go; a restore counts as a use of its record', async () => {
+    old('.pipeline/stage-cache/memo/beta.memo'); // last used long ago, and not by the locked (alpha) run
+    const plan = await gc('--dry-run', '--keep-days', '1');
+    assert.deepEqual(group(plan, 'stage cache memo').remove.paths, ['.pipeline/stage-cache/memo/beta.memo']);
+    const runRecords = (g: GcJson) => group(g, 'run cache').remove.paths.filter((p) => p.startsWith('.pipeline/cache/runs/'));
+    for (const shard of readdirSync(project.path('.pipeline/cache/runs'))) {
+      for (const file of readdirSync(project.path(`.pipeline/cache/runs/${shard}`))) old(`.pipeline/cache/runs/${shard}/${file}`);
+    }
+    assert.equal(runRecords(await gc('--dry-run', '--keep-days', '1')).length, 2, "beta's old records would go");
+    assert.equal((await project.runJson('--set', 'word=beta')).actions.memo, 'restored');
+    assert.equal((await project.runJson()).actions.memo, 'restored');
+    assert.equal(runRecords(await gc('--dry-run', '--keep-days', '1')).length, 0, 'restored a moment ago: kept');
+    assert.equal(runRecords(await gc('--dry-run', '--keep-days', '0')).length, 2, 'unless only the lock counts');
+  });
+
+  test('a bad --keep-days is a usage error', async () => {
+    const r = await project.run('gc', '--keep-days', 'soon');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--keep-days must be a number of days ≥ 0, got 'soon'/);
+  });
+});
