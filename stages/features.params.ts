@@ -7,4 +7,5 @@ export default defineParams({
   'runtime.inference': sharedParams['runtime.inference'],
   'runtime.threads': sharedParams['runtime.threads'],
   'runtime.batch_size': sharedParams['runtime.batch_size'],
+  'runtime.feature_store': sharedParams['runtime.feature_store'],
 });
