@@ -123,7 +123,7 @@ export interface Hyperparameters extends HeadHyperparameters {
 export function readHyperparameters(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>): Hyperparameters {
   const p = readParams(ctx);
   const optimizer = p.oneOf('train.optimizer', OPTIMIZERS, { default: 'adam' });
-  const { lr, source } = resolveLearningRate(p.value('train.lr'), optimizer);
+  const { lr, source } = p.parse('train.lr', (value) => resolveLearningRate(value, optimizer));
   return {
     optimizer,
     lr,
