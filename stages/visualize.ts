@@ -142,7 +142,7 @@ export default defineStage({
         const name = `${String(k + 1).padStart(2, '0')}-${c.set}-${stemName}.png`;
         await writeRgbPng(picture, info.inputSize, info.inputSize, path.join(outDir, 'cam', name));
         const wrong = isMistake(c);
-        const caption = `${c.set} ${stemName}: ${LABEL_NAMES[c.label]}, P(dog) ${c.p.toFixed(3)}`;
+        const caption = `${c.set} ${stemName}: ${LABEL_NAMES[c.label]} P(dog) ${c.p.toFixed(2)}`; // fits a 299 px tile
         (wrong ? drawn.mistakes : drawn.correct).push({ pixels: picture, size: info.inputSize, caption, captionColor: wrong ? 'crimson' : '#222' });
         rows.push([c.set, c.path, LABEL_NAMES[c.label], c.p.toFixed(6), LABEL_NAMES[predicted], wrong ? 1 : 0, `cam/${name}`]);
         ctx.progress({ done: k + 1, total: chosen.length, message: `CAM ${k + 1}/${chosen.length}` });
