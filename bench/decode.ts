@@ -43,14 +43,14 @@ for (const size of [224, 299]) {
         `(${decoded} decoded, ${skipped} skipped, ${seconds.toFixed(2)} s; toTensorInput ${(packMs / decoded).toFixed(2)} ms/image)`,
     );
   }
-  const cfg = validateAugmentConfig({ rotation_range: 20, width_shift_range: 0.1, height_shift_range: 0.1, shear_range: 10, zoom_range: 0.2, horizontal_flip: true });
+  const cfg = validateAugmentConfig({ rotation_range: 20, width_shift_range: 0.1, height_shift_range: 0.1, shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, interpolation: 'bilinear' });
   const rng = createRng(2);
   let warps = 0;
   let warpMs = 0;
   for await (const batch of imageBatches(items.slice(0, 64), { size, batchSize: 32 })) {
     for (const px of batch.pixels) {
       const t = performance.now();
-      applyTransform(px, size, sampleTransform(cfg, rng), 'nearest');
+      applyTransform(px, size, sampleTransform(cfg, rng), 'nearest', 0, cfg.interpolation);
       warpMs += performance.now() - t;
       warps++;
     }

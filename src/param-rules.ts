@@ -30,6 +30,10 @@ export interface NumberRule extends RuleBase<number> {
   lt?: number;
   /** `false` is accepted and reads as 0 ("off"). */
   falseIsZero?: boolean;
+  /** The word `auto` is accepted as is (the stage picks the value, e.g. a per-optimizer default). */
+  orAuto?: boolean;
+  /** A mapping from these names to numbers (each within the bounds) is accepted as is: `lr: { adam: 0.003 }`. */
+  perChoice?: readonly string[];
 }
 
 export interface FlagRule extends RuleBase<boolean> {
@@ -97,6 +101,19 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
   switch (rule.kind) {
     case 'number': {
       if (value === false && rule.falseIsZero) return { ok: true, value: 0 };
+      if (value === 'auto' && rule.orAuto) return { ok: true, value };
+      if (rule.perChoice && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        for (const [name, v] of Object.entries(value)) {
+          if (!rule.perChoice.includes(name)) {
+            return { ok: false, message: `${key}.${name}: "${name}" is not one of ${rule.perChoice.join(', ')}; ${key} must be ${expected}`, expected };
+          }
+          const n = toNumber(v);
+          if (n === undefined || (rule.integer && !Number.isInteger(n)) || !withinBounds(n, rule)) {
+            return { ok: false, message: `${key}.${name} must be ${describeNumber(rule)}, got ${showValue(v)}`, expected };
+          }
+        }
+        return { ok: true, value };
+      }
       const n = toNumber(value);
       const fits = n !== undefined && (!rule.integer || Number.isInteger(n)) && withinBounds(n, rule);
       return fits ? { ok: true, value: n } : bad();
@@ -115,14 +132,19 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
 
 /** What the rule accepts, as the end of "train.lr must be …". */
 export function describeRule(rule: ParamRule): string {
-  const orEmpty = rule.optional && rule.kind !== 'path' ? ', or empty' : '';
+  const orEmpty = rule.optional && rule.kind !== 'path' && !(rule.kind === 'number' && rule.orAuto) ? ', or empty' : '';
   return describeKind(rule) + orEmpty;
 }
 
 function describeKind(rule: ParamRule): string {
   switch (rule.kind) {
     case 'number':
-      return describeNumber(rule) + (rule.falseIsZero ? ' (0 or false = off)' : '');
+      return (
+        describeNumber(rule) +
+        (rule.falseIsZero ? ' (0 or false = off)' : '') +
+        (rule.orAuto ? (rule.perChoice ? ', auto' : ' or auto') : '') +
+        (rule.perChoice ? `, or a mapping ${rule.perChoice.join(' / ')} → ${describeNumber(rule).replace(/^an? /, '')}` : '')
+      );
     case 'flag':
       return 'true or false';
     case 'choice':
@@ -137,8 +159,10 @@ function describeKind(rule: ParamRule): string {
 /** "a number > 0", "an integer ≥ 1", "a number in [0, 1)". */
 export function describeNumber(r: Pick<NumberRule, 'integer' | 'min' | 'max' | 'gt' | 'lt'>): string {
   const noun = r.integer ? 'an integer' : 'a number';
-  const low = r.gt ?? r.min;
-  const high = r.lt ?? r.max;
+  // Six significant digits: π/2 reads 1.5708, not 1.5707963267948966.
+  const short = (x: number | undefined) => (x === undefined ? undefined : Number(x.toPrecision(6)));
+  const low = short(r.gt ?? r.min);
+  const high = short(r.lt ?? r.max);
   if (low !== undefined && high !== undefined) {
     return `${noun} in ${r.gt !== undefined ? '(' : '['}${low}, ${high}${r.lt !== undefined ? ')' : ']'}`;
   }

@@ -3,7 +3,7 @@ import { defineParams, param } from '../src/contract.ts';
 import { sharedParams } from './lib/shared-params.ts';
 
 export default defineParams({
-  'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images (1 = dog); empty = unlabelled, no test metrics' }),
+  'data.test_labels': sharedParams['data.test_labels'],
   'predict.clip': param.number({ min: 0, lt: 0.5, default: 0, falseIsZero: true, description: 'clip P(dog) to [clip, 1−clip]' }),
   'predict.tta_flip': sharedParams['predict.tta_flip'],
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { defineStage, StageUserError } from '../src/contract.ts';
 import { writeCsv } from './lib/csv.ts';
 import { naturalCompare, readLabels } from './lib/dataset.ts';
-import { FEATURES_META, readFeatures } from './lib/feature-store.ts';
+import { FEATURES_META, readFeatures, type FeatureTable } from './lib/feature-store.ts';
 import { round } from './lib/format.ts';
 import { headProbabilities, type HeadWeights } from './lib/head.ts';
 import { accuracy, clip, confusion, confusionMatrix, logLoss } from './lib/metrics.ts';
@@ -26,7 +26,7 @@ import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
 const UNDECIDED = 0.5;
 
-interface Prediction {
+export interface Prediction {
   p: number;
   plain: number;
   flipped?: number;
@@ -48,19 +48,7 @@ export default defineStage({
       engine: string;
     };
 
-    const probs = headProbabilities(table.values, table.dim, head);
-    const byId = new Map<string, Prediction>();
-    table.rows.forEach((row, i) => {
-      const id = idOf(row.path);
-      const entry = byId.get(id) ?? { p: Number.NaN, plain: Number.NaN };
-      if (row.copy === 0) entry.plain = probs[i]!;
-      else entry.flipped = probs[i]!;
-      byId.set(id, entry);
-    });
-    if (ttaFlip && [...byId.values()].some((e) => e.flipped === undefined)) {
-      throw new StageUserError('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
-    }
-    for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? (e.plain + e.flipped) / 2 : e.plain;
+    const byId = testPredictions(table, head, ttaFlip);
     for (const s of testReport.skipped.files) ctx.warn(`test image ${s.id} could not be decoded; predicting ${UNDECIDED}`);
 
     const ids = sortIds(testReport.ids);
@@ -103,6 +91,24 @@ export default defineStage({
     }
   },
 });
+
+/** P(dog) of every test image by id from its cached features: plain, flipped, and the one reported (their mean with `ttaFlip`). */
+export function testPredictions(table: FeatureTable, head: HeadWeights, ttaFlip: boolean): Map<string, Prediction> {
+  const probs = headProbabilities(table.values, table.dim, head);
+  const byId = new Map<string, Prediction>();
+  table.rows.forEach((row, i) => {
+    const id = idOf(row.path);
+    const entry = byId.get(id) ?? { p: Number.NaN, plain: Number.NaN };
+    if (row.copy === 0) entry.plain = probs[i]!;
+    else entry.flipped = probs[i]!;
+    byId.set(id, entry);
+  });
+  if (ttaFlip && [...byId.values()].some((e) => e.flipped === undefined)) {
+    throw new StageUserError('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
+  }
+  for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? (e.plain + e.flipped) / 2 : e.plain;
+  return byId;
+}
 
 /** The id of a test image: its file name without extension (`../test/12.jpg` → `12`). */
 function idOf(p: string): string {

@@ -3,7 +3,7 @@ import { defineParams, param } from '../src/contract.ts';
 import { sharedParams } from './lib/shared-params.ts';
 
 export default defineParams({
-  'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
+  'data.test_dir': sharedParams['data.test_dir'],
   'predict.tta_flip': sharedParams['predict.tta_flip'],
   'runtime.backend': sharedParams['runtime.backend'],
   'runtime.inference': sharedParams['runtime.inference'],

@@ -56,7 +56,10 @@ function ruleSchema(rule: ParamRule): JsonSchema {
       if (rule.max !== undefined) bounds.maximum = rule.max;
       if (rule.gt !== undefined) bounds.exclusiveMinimum = rule.gt;
       if (rule.lt !== undefined) bounds.exclusiveMaximum = rule.lt;
-      accepts = [bounds, ...(rule.falseIsZero ? [{ const: false }] : [])];
+      const perChoice: JsonSchema[] = rule.perChoice
+        ? [{ type: 'object', propertyNames: { enum: [...rule.perChoice] }, additionalProperties: bounds }]
+        : [];
+      accepts = [bounds, ...(rule.falseIsZero ? [{ const: false }] : []), ...(rule.orAuto ? [{ const: 'auto' }] : []), ...perChoice];
       break;
     }
     case 'flag':

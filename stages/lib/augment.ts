@@ -1,33 +1,36 @@
 /**
- * Image augmentation with Keras `ImageDataGenerator` semantics, on the raw
- * `size × size × 3` rasters that `images.ts` produces.
+ * Image augmentation with the semantics of Keras 2.0.x `ImageDataGenerator`
+ * (keras/preprocessing/image.py, `random_transform`: the version the notebook
+ * this job follows was written for), on the raw `size × size × 3` rasters that
+ * `images.ts` produces.
  *
- * What the keys mean (as in current Keras / keras-preprocessing):
- * - `rotation_range` (degrees): angle drawn from U(−r, r).
- * - `width_shift_range`, `height_shift_range` (fraction of the side): shift drawn
- *   from U(−r, r)·side. Only fractions in [0, 1) are accepted here (Keras also
- *   takes integer pixel counts; we do not, so one config fits every input size).
- * - `shear_range` (DEGREES, counter-clockwise): shear angle from U(−r, r). Keras
- *   took radians before keras-preprocessing 1.0.2 / Keras 2.2; with degrees the
- *   notebook's `shear_range: 0.2` is a 0.2° shear, next to nothing. To mean the
- *   old 0.2 rad, write 11.5.
- * - `zoom_range`: a number z gives [1−z, 1+z]; or [lo, hi]. zx, zy are drawn
- *   independently. As in Keras a factor above 1 samples a larger area, so the
- *   picture gets SMALLER (zooms out), below 1 it zooms in.
- * - `horizontal_flip`, `vertical_flip`: each applied with probability ½ (exact
- *   mirror, after the affine warp, as Keras does).
+ * What the keys mean (Keras 2.0):
+ * - `rotation_range` (DEGREES): angle θ drawn from U(−r, r).
+ * - `height_shift_range`, `width_shift_range` (fraction of the side): tx (rows)
+ *   from U(−r, r)·height, ty (columns) from U(−r, r)·width. Only fractions in
+ *   [0, 1) are accepted (later Keras also takes pixel counts; we do not).
+ * - `shear_range` (RADIANS, as in Keras 2.0; Keras ≥ 2.2 reads degrees): shear
+ *   angle from U(−r, r). The notebook's 0.2 is about 11.5°. `shear_degrees` is
+ *   the same in degrees, for those who think in them (give one or the other).
+ * - `zoom_range`: a number z gives [1−z, 1+z]; or [lo, hi]. zx (rows) and zy
+ *   (columns) are drawn independently. A factor above 1 samples a larger area,
+ *   so the picture gets SMALLER (zooms out); below 1 it zooms in.
+ * - `horizontal_flip`, `vertical_flip`: each applied with probability ½ (an exact
+ *   mirror of columns / rows, after the affine warp, as Keras does).
  * - `fill_mode` for points sampled outside the image: 'nearest' (edge pixel),
- *   'constant' (`cval`), 'reflect' (d c b a | a b c d | d c b a, scipy 'reflect'),
- *   'wrap' (periodic).
- * - `interpolation`: 'bilinear' (Keras' default interpolation_order=1) or 'nearest'.
- * Plus pipeline keys: `copies` (augmented copies per training image) and `seed`.
+ *   'constant' (`cval`), 'reflect' (d c b a | a b c d | d c b a, scipy's), 'wrap'.
+ * - `interpolation`: 'nearest' (Keras 2.0: scipy `affine_transform` with
+ *   order=0) or 'bilinear' (order=1, what keras-preprocessing later defaulted to).
+ * Plus pipeline keys: `copies` (augmented versions per training image) and `seed`.
  *
- * Geometry: one affine map M = R·T·Sh·Z (rotation, shift, shear, zoom, composed
- * in Keras' order) about the image centre, mapping OUTPUT coordinates (x = column,
- * y = row) to the INPUT point that is sampled. So a positive `tx` samples to the
- * right and the content moves LEFT. The centre is the exact pixel centre
- * (side−1)/2 — Keras uses side/2+0.5, half a pixel off, which makes a pure
- * rotation drift; identity and integer shifts are exact either way.
+ * Geometry, exactly Keras 2.0's: in (row, column) coordinates, M = R·T·Sh·Z with
+ *   R = [cos θ, −sin θ; sin θ, cos θ], T = translation (tx, ty),
+ *   Sh = [1, −sin s; 0, cos s], Z = diag(zx, zy),
+ * moved to the centre o = side/2 + 0.5 (Keras' `transform_matrix_offset_center`;
+ * not the pixel centre (side−1)/2, which we keep for faithfulness), and applied
+ * like scipy's `affine_transform`: output pixel (r, c) samples the input at
+ * M·(r, c). So a positive tx samples below and the content moves UP, and a
+ * positive θ turns the content clockwise on screen.
  */
 import { checkParam, StageUserError } from '../../src/contract.ts';
 import augmentRules, { type FILL_MODES, type INTERPOLATIONS } from '../augment-config.params.ts';
@@ -37,9 +40,11 @@ export type FillMode = (typeof FILL_MODES)[number];
 export type Interpolation = (typeof INTERPOLATIONS)[number];
 
 export interface AugmentConfig {
+  /** Degrees. */
   rotation_range: number;
   width_shift_range: number;
   height_shift_range: number;
+  /** Radians (Keras 2.0); `shear_degrees` in the params resolves to this. */
   shear_range: number;
   zoom_range: [number, number];
   horizontal_flip: boolean;
@@ -47,28 +52,35 @@ export interface AugmentConfig {
   fill_mode: FillMode;
   cval: number;
   interpolation: Interpolation;
-  /** Augmented copies per training image (0 = train on the originals only). */
+  /** Augmented versions per training image; each epoch trains on one of the 1 + copies (0 = originals only). */
   copies: number;
   seed: number;
 }
 
 /** Every key's declared default (stages/augment-config.params.ts); no zoom. */
 export const DEFAULT_AUGMENT_CONFIG: Readonly<AugmentConfig> = Object.freeze({
-  ...(Object.fromEntries(Object.entries(augmentRules).map(([key, rule]) => [key.slice('augment.'.length), rule.default])) as Omit<AugmentConfig, 'zoom_range'>),
+  ...(Object.fromEntries(
+    Object.entries(augmentRules)
+      .filter(([key]) => key !== 'augment.shear_degrees') // resolved into shear_range
+      .map(([key, rule]) => [key.slice('augment.'.length), rule.default]),
+  ) as Omit<AugmentConfig, 'zoom_range'>),
   zoom_range: [1, 1] as [number, number],
 });
 
-/** One random draw: what to do to one image. Shifts are fractions of the side, so a transform fits any size. */
+/**
+ * One random draw: what to do to one image, in Keras 2.0's names and axes
+ * (x = rows, y = columns). Shifts are fractions of the side, so a transform fits any size.
+ */
 export interface Transform {
   /** Rotation, degrees. */
   theta: number;
-  /** Horizontal shift (fraction of the width); positive samples to the right. */
+  /** Shift along rows (fraction of the height); positive samples below: the content moves up. */
   tx: number;
-  /** Vertical shift (fraction of the height); positive samples below. */
+  /** Shift along columns (fraction of the width); positive samples to the right: the content moves left. */
   ty: number;
-  /** Shear angle, degrees. */
+  /** Shear angle, radians. */
   shear: number;
-  /** Zoom factors along x (columns) and y (rows); 1 = none, > 1 zooms out. */
+  /** Zoom factors along rows (zx) and columns (zy); 1 = none, > 1 zooms out. */
   zx: number;
   zy: number;
   flipHorizontal: boolean;
@@ -96,7 +108,8 @@ export class AugmentConfigError extends StageUserError {
   }
 }
 
-const KNOWN_KEYS = Object.keys(DEFAULT_AUGMENT_CONFIG);
+/** `shear_degrees` is accepted in the params and resolved into `shear_range` (radians). */
+const KNOWN_KEYS = [...Object.keys(DEFAULT_AUGMENT_CONFIG), 'shear_degrees'];
 /** Keras ImageDataGenerator options we knowingly do not implement, to say so rather than "unknown". */
 const KERAS_UNSUPPORTED = [
   'featurewise_center',
@@ -163,13 +176,27 @@ export function validateAugmentConfig(raw: unknown, prefix = 'augment'): Augment
   }
 
   const has = (key: string) => input[key] !== undefined && input[key] !== null;
-  // Every key but zoom_range by its declared rule.
+  // Every key but zoom_range and the shear by its declared rule.
   for (const [declared, rule] of Object.entries(augmentRules)) {
     const key = declared.slice('augment.'.length);
-    if (!has(key)) continue;
+    if (!has(key) || key === 'shear_range' || key === 'shear_degrees') continue;
     const checked = checkParam(`${prefix}.${key}`, rule, input[key]);
     if (checked.ok) (cfg as unknown as Record<string, unknown>)[key] = checked.value;
     else problems.push(checked.message);
+  }
+  // The shear has a unit to explain: radians as in Keras 2.0, or the explicit shear_degrees.
+  if (has('shear_range')) {
+    const v = input['shear_range'];
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < Math.PI / 2)) {
+      const degreesHint = typeof v === 'number' && v >= Math.PI / 2 && v < 90 ? ` (for ${v}° write shear_degrees: ${v})` : '';
+      problems.push(`${prefix}.shear_range is in radians as in Keras 2.0 and must be in [0, π/2), got ${show(v)}${degreesHint}`);
+    } else cfg.shear_range = v;
+  }
+  if (has('shear_degrees')) {
+    const v = input['shear_degrees'];
+    if (has('shear_range')) problems.push(`${prefix}.shear_degrees and ${prefix}.shear_range both give the shear angle; keep one`);
+    else if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 90)) problems.push(`${prefix}.shear_degrees must be in [0, 90), got ${show(v)}`);
+    else cfg.shear_range = (v * Math.PI) / 180;
   }
 
   if (has('zoom_range')) {
@@ -210,9 +237,10 @@ export function isIdentityConfig(cfg: AugmentConfig): boolean {
  */
 export function sampleTransform(cfg: AugmentConfig, rng: Rng): Transform {
   const u = (r: number) => (2 * rng() - 1) * r;
+  // Keras 2.0's order of draws: θ, tx (rows), ty (columns), shear, zx, zy, flips.
   const theta = u(cfg.rotation_range);
-  const tx = u(cfg.width_shift_range);
-  const ty = u(cfg.height_shift_range);
+  const tx = u(cfg.height_shift_range);
+  const ty = u(cfg.width_shift_range);
   const shear = u(cfg.shear_range);
   const [lo, hi] = cfg.zoom_range;
   const zx = lo + (hi - lo) * rng();
@@ -222,28 +250,36 @@ export function sampleTransform(cfg: AugmentConfig, rng: Rng): Transform {
   return { theta, tx, ty, shear, zx, zy, flipHorizontal, flipVertical };
 }
 
+/** The centre Keras 2.0 transforms about (`transform_matrix_offset_center`): side/2 + 0.5. */
+export function kerasCentre(size: number): number {
+  return size / 2 + 0.5;
+}
+
 /**
- * The 2×3 matrix [a b c; d e f] taking output (x, y) to the input point
- * (a·x + b·y + c, d·x + e·y + f), for a square image of side `size`.
+ * The 2×3 matrix [a b c; d e f] taking an output pixel (row r, column c) to the
+ * input point (a·r + b·c + c₀, d·r + e·c + f) it samples, for a square image of
+ * side `size`: Keras 2.0's O·R·T·Sh·Z·O⁻¹ (see the top of this file).
  */
 export function transformMatrix(t: Transform, size: number): [number, number, number, number, number, number] {
-  const rad = Math.PI / 180;
-  const cos = t.theta === 0 ? 1 : Math.cos(t.theta * rad);
-  const sin = t.theta === 0 ? 0 : Math.sin(t.theta * rad);
-  const shSin = t.shear === 0 ? 0 : Math.sin(t.shear * rad);
-  const shCos = t.shear === 0 ? 1 : Math.cos(t.shear * rad);
-  const sx = t.tx * size;
-  const sy = t.ty * size;
-  // R·T
-  const rt = [cos, -sin, cos * sx - sin * sy, sin, cos, sin * sx + cos * sy];
-  // ·Sh  (Sh = [1, −sin s, 0; 0, cos s, 0])
-  const a0 = rt[0]!, b0 = rt[0]! * -shSin + rt[1]! * shCos;
-  const d0 = rt[3]!, e0 = rt[3]! * -shSin + rt[4]! * shCos;
-  // ·Z
-  const a = a0 * t.zx, b = b0 * t.zy, d = d0 * t.zx, e = e0 * t.zy;
-  // About the centre: in = c + L·(out − c) + shift
-  const c = (size - 1) / 2;
-  return [a, b, c - a * c - b * c + rt[2]!, d, e, c - d * c - e * c + rt[5]!];
+  const theta = (t.theta * Math.PI) / 180;
+  const cos = t.theta === 0 ? 1 : Math.cos(theta);
+  const sin = t.theta === 0 ? 0 : Math.sin(theta);
+  const shSin = t.shear === 0 ? 0 : Math.sin(t.shear);
+  const shCos = t.shear === 0 ? 1 : Math.cos(t.shear);
+  const tx = t.tx * size;
+  const ty = t.ty * size;
+  // R·T: rotation, then the translation column R·(tx, ty).
+  const r00 = cos, r01 = -sin, r10 = sin, r11 = cos;
+  const m02 = r00 * tx + r01 * ty;
+  const m12 = r10 * tx + r11 * ty;
+  // ·Sh (Sh = [1, −sin s; 0, cos s]) then ·Z (diag(zx, zy)).
+  const a = r00 * t.zx;
+  const b = (r00 * -shSin + r01 * shCos) * t.zy;
+  const d = r10 * t.zx;
+  const e = (r10 * -shSin + r11 * shCos) * t.zy;
+  // About the centre: in = o + L·(out − o) + shift.
+  const o = kerasCentre(size);
+  return [a, b, o - a * o - b * o + m02, d, e, o - d * o - e * o + m12];
 }
 
 /** Map an integer coordinate outside [0, n) back inside, per fill mode; −1 means "use cval". */
@@ -300,7 +336,7 @@ export function applyTransform(
   t: Transform,
   fillMode: FillMode = 'nearest',
   cval = 0,
-  interpolation: Interpolation = 'bilinear',
+  interpolation: Interpolation = 'nearest',
 ): Uint8Array {
   if (pixels.length !== size * size * 3) throw new RangeError(`expected ${size}×${size}×3 = ${size * size * 3} bytes, got ${pixels.length}`);
   const [a, b, c, d, e, f] = transformMatrix(t, size);
@@ -323,10 +359,11 @@ function warp(
   const row = n * 3;
   const last = n - 1;
   let o = 0;
+  // Output pixel (row y, column x) samples input row sy = a·y + b·x + c, column sx = d·y + e·x + f.
   for (let y = 0; y < n; y++) {
-    let sx = b! * y + c!;
-    let sy = e! * y + f!;
-    for (let x = 0; x < n; x++, sx += a!, sy += d!, o += 3) {
+    let sy = a! * y + c!;
+    let sx = d! * y + f!;
+    for (let x = 0; x < n; x++, sy += b!, sx += e!, o += 3) {
       if (interpolation === 'nearest') {
         const ix = fillIndex(Math.round(sx), n, mode);
         const iy = fillIndex(Math.round(sy), n, mode);

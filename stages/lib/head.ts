@@ -105,6 +105,39 @@ export function headProbabilities(pooled: Float32Array, channels: number, w: Hea
   return out;
 }
 
+/** Keras 2.0's default learning rate of each optimizer (keras/optimizers.py). */
+export const KERAS_DEFAULT_LR: Readonly<Record<OptimizerName, number>> = Object.freeze({ adam: 0.001, adadelta: 1.0, sgd: 0.01, rmsprop: 0.001 });
+
+export interface LearningRate {
+  lr: number;
+  /** Where it came from: `train.lr`, `train.lr.<optimizer>`, or Keras' default. */
+  source: string;
+}
+
+/**
+ * `train.lr` for `optimizer`. The value may be
+ * - a number: that rate, whatever the optimizer;
+ * - a mapping optimizer → number (`{ adam: 0.003 }`): the optimizer's entry, else Keras' default;
+ * - unset or `auto`: Keras' default for the optimizer (adam 0.001, adadelta 1.0, sgd 0.01, rmsprop 0.001).
+ */
+export function resolveLearningRate(raw: unknown, optimizer: OptimizerName, key = 'train.lr'): LearningRate {
+  const keras = { lr: KERAS_DEFAULT_LR[optimizer], source: `Keras' default for ${optimizer}` };
+  const rule = `a number > 0, auto, or a mapping of optimizer (${OPTIMIZERS.join(', ')}) → number > 0`;
+  const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (raw === undefined || raw === null || raw === '' || raw === 'auto') return keras;
+  if (positive(raw)) return { lr: raw as number, source: key };
+  if (typeof raw === 'object' && !Array.isArray(raw)) {
+    const entries = Object.entries(raw as Record<string, unknown>);
+    for (const [name, v] of entries) {
+      if (!(OPTIMIZERS as readonly string[]).includes(name)) throw new Error(`${key}.${name}: unknown optimizer; ${key} must be ${rule}`);
+      if (!positive(v)) throw new Error(`${key}.${name} must be a number > 0, got ${JSON.stringify(v)}`);
+    }
+    const own = (raw as Record<string, unknown>)[optimizer];
+    return own === undefined ? keras : { lr: own as number, source: `${key}.${optimizer}` };
+  }
+  throw new Error(`${key} must be ${rule}, got ${JSON.stringify(raw)}`);
+}
+
 export function makeOptimizer(name: OptimizerName, lr: number): tf.Optimizer {
   if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`train.lr must be a positive number; got ${lr}`);
   switch (name) {

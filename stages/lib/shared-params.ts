@@ -20,6 +20,8 @@ export const sharedParams = {
   'runtime.inference': param.oneOf(INFERENCE_CHOICES, { default: 'auto', description: 'backbone runner; auto = onnx when build-model exported it, else tfjs' }),
   'runtime.threads': param.integer({ min: 0, default: 0, description: 'threads for backbone inference and TF.js WASM; 0 = every core' }),
   'runtime.batch_size': param.integer({ min: 1, default: 16, description: 'images per backbone pass' }),
+  'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
+  'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images (1 = dog); empty = unlabelled, no test metrics' }),
   'runtime.feature_store': param.optionalPath({ what: 'folder', description: 'per-image feature store (a folder both stages may share); empty = each stage\'s own cache folder under .pipeline/' }),
   'predict.tta_flip': param.flag({ default: false, description: 'also run each test image flipped and average the two predictions' }),
 } satisfies Record<string, ParamRule>;

@@ -60,7 +60,7 @@ function lineOf(project: Project, pattern: RegExp): number {
 }
 
 const BAD = [
-  { key: 'train.lr', from: /^(\s+lr:) 0\.003/m, value: 'fast', col: 9, message: 'train.lr must be a number > 0, got "fast"' },
+  { key: 'train.lr', from: /^(\s+lr:) \{ adam: 0\.003 \}/m, value: 'fast', col: 9, message: 'train.lr must be a number > 0, auto, or a mapping adam / adadelta / sgd / rmsprop → number > 0, got "fast"' },
   { key: 'train.epochs', from: /^(\s+epochs:) 50/m, value: '-5', col: 13, message: 'train.epochs must be an integer ≥ 1, got -5' },
   { key: 'train.optimizer', from: /^(\s+optimizer:) adam/m, value: 'adamw', col: 16, message: 'train.optimizer must be one of adam, adadelta, sgd, rmsprop, got "adamw"', hint: 'hint: did you mean "adam"? allowed: adam, adadelta, sgd, rmsprop' },
   { key: 'predict.clip', from: /^(\s+clip:) 0\.001/m, value: '2', col: 11, message: 'predict.clip must be a number in [0, 0.5) (0 or false = off), got 2' },
@@ -150,7 +150,7 @@ describe('declared param rules (real CLI)', () => {
     const result = await project.run('params', '--set', 'train.lr=0.01');
     assert.equal(result.code, 0, result.stderr);
     const row = result.stdout.split('\n').find((l) => l.startsWith('train.lr '));
-    assert.match(row ?? '', /^train\.lr\s+0\.01\s+a number > 0\s+0\.001\s+train\s+learning rate$/);
+    assert.match(row ?? '', /^train\.lr\s+0\.01\s+a number > 0, auto, or a mapping adam \/ adadelta \/ sgd \/ rmsprop → number > 0\s+train\s+learning rate; auto or unset = Keras' default/);
     assert.match(result.stdout, /^augment\.zoom_range\s+0\.2\s+\(no declared rule\)\s+augment-config$/m);
     assert.match(result.stdout, /^augment\.fill_mode\s+nearest\s+one of nearest, constant, reflect, wrap\s+nearest\s+augment-config\s+how points outside/m);
     const json = JSON.parse((await project.run('params', '--json')).stdout) as Array<{ key: string; stages: string[] }>;

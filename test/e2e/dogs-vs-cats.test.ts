@@ -135,11 +135,21 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
   assert.equal(cm.flat().reduce((a, b) => a + b, 0), 8);
   assert.ok(testMetrics.log_loss > 0 && testMetrics.accuracy >= 0 && testMetrics.accuracy <= 1);
 
-  // visualize
-  assert.ok(isPng(art('visualize/cam-grid.png')));
+  // visualize: the mistakes first (val, then test), then the hardest correct ones
+  const selection = csvRows('visualize/selection.csv');
+  assert.deepEqual(selection[0], ['set', 'path', 'label', 'p_dog', 'predicted', 'wrong', 'cam']);
+  const wrongFlags = selection.slice(1).map((r) => Number(r[5]));
+  assert.deepEqual(wrongFlags, [...wrongFlags].sort((a, b) => b - a), 'mistakes come first');
+  for (const r of selection.slice(1)) assert.equal(Number(r[5]), (Number(r[3]) > 0.5 ? 'dog' : 'cat') !== r[2] ? 1 : 0, `wrong flag of ${r[1]}`);
+  const testMistakes = cm[0]![1]! + cm[1]![0]!;
+  const drawnTestMistakes = selection.filter((r) => r[0] === 'test' && r[5] === '1').length;
+  assert.equal(drawnTestMistakes, Math.min(testMistakes, Math.min(cm[0]![1]!, 2) + Math.min(cm[1]![0]!, 2)), 'the test mistakes are drawn (at most per_class per true class)');
+  const grids = ['cam-mistakes.png', 'cam-hardest-correct.png'].filter((g) => existsSync(art(`visualize/${g}`)));
+  assert.ok(grids.length > 0);
+  for (const g of grids) assert.ok(isPng(art(`visualize/${g}`)));
   assert.ok(readdirSync(art('visualize/cam')).filter((f) => f.endsWith('.png')).length >= 2);
   const html = readFileSync(art('visualize/index.html'), 'utf8');
-  for (const src of ['curves.png', 'augment-preview.png', 'cam-grid.png']) {
+  for (const src of ['curves.png', 'augment-preview.png', ...grids]) {
     assert.ok(html.includes(`src="${src}"`), `index.html lacks ${src}`);
     assert.ok(existsSync(art(`visualize/${src}`)));
   }

@@ -109,7 +109,8 @@ test('stages read through it: train hyperparameters and split params', () => {
     'model.dropout': 0.2,
   };
   const ctx = (params: Record<string, unknown>) => ({ params, root: ROOT, stage: 'train' });
-  assert.deepEqual(readHyperparameters(ctx(train)), { optimizer: 'adadelta', lr: 1, epochs: 3, batchSize: 8, dropout: 0.2, patience: 0, seed: 1 });
+  assert.deepEqual(readHyperparameters(ctx(train)), { optimizer: 'adadelta', lr: 1, lrSource: 'train.lr', epochs: 3, batchSize: 8, dropout: 0.2, patience: 0, seed: 1 });
+  assert.equal(readHyperparameters(ctx({ ...train, 'train.lr': { adam: 0.003 } })).lr, 1, "adadelta without its own lr: Keras' 1.0");
   assert.throws(() => readHyperparameters(ctx({ ...train, 'model.dropout': '0.5x' })), /model\.dropout must be a number in \[0, 1\), got "0\.5x"/);
   assert.throws(() => readHyperparameters(ctx({ ...train, 'model.dropout': 1 })), /model\.dropout must be a number in \[0, 1\), got 1/);
   assert.throws(() => readHyperparameters(ctx({ ...train, 'train.optimizer': 'adamw' })), /train\.optimizer must be one of adam, adadelta, sgd, rmsprop, got "adamw"/);
