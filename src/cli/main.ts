@@ -20,6 +20,9 @@ const commands: Record<string, Command> = {
   status: { summary: 'show each stage as up to date, stale or restorable, with reasons', load: () => import('./commands/status.ts') },
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
+  metrics: { summary: 'show metric values (workspace or recorded runs) or diff them', load: () => import('./commands/metrics.ts') },
+  sweep: { summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page', load: () => import('./commands/sweep.ts') },
+  params: { summary: 'diff the params between runs, the committed lock and the workspace', load: () => import('./commands/params.ts') },
 };
 
 export function helpText(): string {
