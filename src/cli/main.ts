@@ -22,6 +22,7 @@ const commands: Record<string, Command> = {
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
   metrics: { summary: 'show metric values (workspace or recorded runs) or diff them', load: () => import('./commands/metrics.ts') },
   sweep: { summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page', load: () => import('./commands/sweep.ts') },
+  compare: { summary: 'write the comparison page (HTML) of recorded runs or of a sweep', load: () => import('./commands/compare.ts') },
   params: { summary: 'diff the params between runs, the committed lock and the workspace', load: () => import('./commands/params.ts') },
 };
 
