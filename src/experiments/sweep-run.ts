@@ -82,7 +82,8 @@ export async function runSweep(options: {
     // The variant's pipeline.yaml: the project's, with this variant's values written in (a record, and what --apply writes).
     const edited = setParamValues(sourceText, [...options.fixed, ...variant.values]);
     const variantFile = join(folder, fileName);
-    writeFileSync(variantFile, edited.ok ? edited.text : sourceText);
+    const values = [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`).join(', ');
+    writeFileSync(variantFile, `# sweep ${sweepId}, variant ${variant.name}: ${values}${edited.ok ? '' : ' (given as --set, not written below)'}\n${edited.ok ? edited.text : sourceText}`);
     const variantPipeline: Pipeline = { ...pipeline, file: variantFile };
     const { doc } = await readLock(join(folder, 'pipeline.lock'));
     const workspace = new VariantWorkspace(variantPipeline, store, doc, folder);

@@ -89,3 +89,14 @@ export class ExperimentProject extends Project {
     return readdirSync(folder).sort().map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')));
   }
 }
+
+/** A new fixture project per call, all removed by the suite's `after` hook. */
+export function freshProjects(after: (fn: () => void) => void): () => ExperimentProject {
+  const projects: ExperimentProject[] = [];
+  after(() => projects.forEach((p) => p.remove()));
+  return () => {
+    const project = new ExperimentProject();
+    projects.push(project);
+    return project;
+  };
+}

@@ -2,16 +2,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
-import { ExperimentProject } from './experiments-fixture.ts';
+import { freshProjects, ExperimentProject } from './experiments-fixture.ts';
 
 describe('run records and diffs', () => {
-  const projects: ExperimentProject[] = [];
-  after(() => projects.forEach((p) => p.remove()));
-  const fresh = () => {
-    const project = new ExperimentProject();
-    projects.push(project);
-    return project;
-  };
+  const fresh = freshProjects(after);
 
   test('every run appends a record: actions, params used, metric values', async () => {
     const project = fresh();

@@ -2,16 +2,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { ExperimentProject, PIPELINE } from './experiments-fixture.ts';
+import { freshProjects, ExperimentProject, PIPELINE } from './experiments-fixture.ts';
 
 describe('pipeline sweep', () => {
-  const projects: ExperimentProject[] = [];
-  after(() => projects.forEach((p) => p.remove()));
-  const fresh = () => {
-    const project = new ExperimentProject();
-    projects.push(project);
-    return project;
-  };
+  const fresh = freshProjects(after);
   const sweepJson = async (project: ExperimentProject, ...args: string[]) => {
     const result = await project.run('sweep', '--json', ...args);
     try {

@@ -1,9 +1,8 @@
 /** `pipeline compare`: the comparison page (HTML) of recorded runs or of one sweep. */
 import { relative, resolve } from 'node:path';
 import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
-import { listRuns } from '../../experiments/run-record.ts';
-import { openProject } from '../../execution/project-session.ts';
-import { parseOptions, printDiagnostics } from '../options.ts';
+import { parseOptions } from '../options.ts';
+import { openRecords } from './metrics.ts';
 
 const usage = `Usage: pipeline compare [options]
 
@@ -30,13 +29,9 @@ export default async function compare(argv: string[]): Promise<number> {
     process.stderr.write(`error: --runs takes a whole number ≥ 1, got "${String(values.runs)}"\n`);
     return 2;
   }
-  const opened = await openProject(options.file, options.set, []);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { workspace } = opened.session;
-  const runs = listRuns(workspace.dotDir);
+  const opened = await openRecords(options.file, options.set);
+  if (!opened) return 1;
+  const { workspace, runs } = opened;
   let records = runs.slice(-count);
   let title = `Last ${records.length} runs`;
   if (values.sweep !== undefined) {

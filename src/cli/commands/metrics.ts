@@ -39,15 +39,11 @@ export default async function metrics(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${sub === undefined ? 'missing' : `unknown`} subcommand${sub ? ` "${sub}"` : ''}: use \`pipeline metrics show\` or \`pipeline metrics diff\`\n`);
     return 2;
   }
-  const opened = await openProject(options.file, options.set, []);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { workspace } = opened.session;
+  const opened = await openRecords(options.file, options.set);
+  if (!opened) return 1;
+  const { workspace, runs } = opened;
   const include = metricMatcher((options.values.metric as string[] | undefined) ?? []);
   const format: TableFormat = options.values.md ? 'md' : 'terminal';
-  const runs = listRuns(workspace.dotDir);
 
   if (sub === 'show') {
     if (refs.length > 0) return usageError(`metrics show takes no run ids (got ${refs.join(' ')}); use metrics diff`);
@@ -68,6 +64,17 @@ export default async function metrics(argv: string[]): Promise<number> {
   if (options.json) process.stdout.write(`${JSON.stringify({ a: a.label, b: b.label, metrics: rows }, null, 2)}\n`);
   else process.stdout.write(`${renderMetricDiff(a, b, rows, format)}\n`);
   return 0;
+}
+
+/** The project's workspace and its recorded runs, or undefined once the problems are printed. */
+export async function openRecords(file: string, set: string[]): Promise<{ workspace: Workspace; runs: RunRecord[] } | undefined> {
+  const opened = await openProject(file, set, []);
+  if (!opened.ok) {
+    printDiagnostics(opened.diagnostics);
+    return undefined;
+  }
+  const { workspace } = opened.session;
+  return { workspace, runs: listRuns(workspace.dotDir) };
 }
 
 function usageError(message: string): number {

@@ -1,9 +1,7 @@
 /** `pipeline params diff [A] [B]`: the params that differ between two snapshots. */
-import { listRuns } from '../../experiments/run-record.ts';
 import { diffParams, renderParamDiff } from '../../experiments/snapshot-diff.ts';
-import { openProject } from '../../execution/project-session.ts';
-import { parseOptions, printDiagnostics } from '../options.ts';
-import { diffSides } from './metrics.ts';
+import { parseOptions } from '../options.ts';
+import { diffSides, openRecords } from './metrics.ts';
 
 const usage = `Usage: pipeline params diff [A] [B] [options]
 
@@ -28,13 +26,9 @@ export default async function params(argv: string[]): Promise<number> {
     process.stderr.write(`error: params diff takes at most two runs, got ${refs.length}\n`);
     return 2;
   }
-  const opened = await openProject(options.file, options.set, []);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { workspace } = opened.session;
-  const sides = await diffSides(workspace, listRuns(workspace.dotDir), refs);
+  const opened = await openRecords(options.file, options.set);
+  if (!opened) return 1;
+  const sides = await diffSides(opened.workspace, opened.runs, refs);
   if (!sides.ok) {
     process.stderr.write(`error: ${sides.error}\n`);
     return 1;

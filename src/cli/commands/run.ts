@@ -115,7 +115,11 @@ export default async function run(argv: string[]): Promise<number> {
       selected,
     );
     rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
-    appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: options.set }));
+    try {
+      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: options.set }));
+    } catch (error) {
+      process.stderr.write(`warning: could not write the run record: ${(error as Error).message}\n`);
+    }
     if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
     const failed = results.filter((r) => r.action === 'failed');
     for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);
