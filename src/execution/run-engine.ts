@@ -171,7 +171,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
       outcome = await runModule(
-        { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
+        { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
         work,
         options,
       );

@@ -1,7 +1,10 @@
 /** `pipeline sweep`: a grid of variants side by side, sharing upstream stages through the run cache. */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Project } from '../engine/project-fixture.ts';
 import { freshProjects, ExperimentProject, PIPELINE } from './experiments-fixture.ts';
 
 describe('pipeline sweep', () => {
@@ -83,6 +86,45 @@ describe('pipeline sweep', () => {
     assert.match(result.stderr, /applied v2 to pipeline\.yaml: train\.lr=0\.05, train\.batch_size=32/);
     const { actions } = await project.runJson();
     assert.deepEqual(actions, { prep: 'restored', train: 'restored' });
+  });
+
+  test('module stages in a variant: ctx.root is the project, deps are found, outs land in the variant', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'pipeline-outside-'));
+    writeFileSync(join(outside, 'in.txt'), 'hello\n');
+    const project = new Project({
+      'pipeline.yaml': `params:
+  input: ../${basename(outside)}/in.txt
+  scale: 1
+stages:
+  echo:
+    module: stages/echo.ts
+    deps: ["\${params.input}"]
+    params: [input, scale]
+    outs: [artifacts/echo]
+    metrics: [artifacts/echo/metrics.json]
+`,
+      // Resolves a param path from ctx.root, as the Dogs-vs-Cats stages do with ../shared paths.
+      'stages/echo.ts': `import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+export default {
+  async run(ctx: any) {
+    const text = readFileSync(resolve(ctx.root, ctx.params.input), 'utf8') + readFileSync(ctx.deps[0], 'utf8');
+    mkdirSync(ctx.outs[0], { recursive: true });
+    writeFileSync(join(ctx.outs[0], 'metrics.json'), JSON.stringify({ chars: text.length * ctx.params.scale }));
+  },
+};
+`,
+    });
+    try {
+      const result = await project.run('sweep', '--json', '--set', 'scale=1,2,3', '--jobs', '2');
+      assert.equal(result.code, 0, result.stderr);
+      const variants = JSON.parse(result.stdout).variants;
+      assert.deepEqual(variants.map((v: any) => v.metrics['echo.chars']), [12, 24, 36]);
+      assert.ok(!project.exists('artifacts'), 'no out was written into the project');
+    } finally {
+      project.remove();
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   test('bad grids are usage errors, before anything runs', async () => {
