@@ -48,7 +48,9 @@ export function comparePageHtml(input: ComparePageInput): string {
   const allKeys = [...new Set(params.flatMap((p) => Object.keys(p)))].sort();
   const swept = input.swept?.length ? input.swept : varying(params, allKeys);
   const metricNames = [...new Set(records.flatMap((r) => Object.keys(r.metrics)))].sort();
-  const shownMetrics = [...new Set([...(input.metric ? [input.metric] : []), ...varying(records.map((r) => r.metrics), metricNames)])].slice(0, 10);
+  // The chosen metric, then the top-level ones (`stage.key`) that differ: a table that fits a screen.
+  const topLevel = varying(records.map((r) => r.metrics), metricNames).filter((name) => name.split('.').length === 2);
+  const shownMetrics = [...new Set([...(input.metric ? [input.metric] : []), ...topLevel])].slice(0, 4);
   const label = (record: RunRecord, i: number) =>
     `${record.sweep ? record.sweep.variant : record.id} (${swept.map((k) => `${k}=${formatValue(params[i][k])}`).join(', ') || record.id})`;
 
@@ -58,7 +60,7 @@ export function comparePageHtml(input: ComparePageInput): string {
     .map((r, i) => {
       const failed = failedStage(r);
       const status = failed ? `failed: ${failed[0]}` : Object.values(r.stages).some((s) => s.action === 'not-run') ? 'incomplete' : 'ok';
-      const cells = [r.sweep ? `${r.sweep.variant} <small>${escapeHtml(r.id)}</small>` : escapeHtml(r.id), ...swept.map((k) => escapeHtml(formatValue(params[i][k]))), ...shownMetrics.map((m) => escapeHtml(formatValue(r.metrics[m]))), escapeHtml(status)];
+      const cells = [r.sweep ? `<span title="run ${escapeHtml(r.id)}">${escapeHtml(r.sweep.variant)}</span>` : escapeHtml(r.id), ...swept.map((k) => escapeHtml(formatValue(params[i][k]))), ...shownMetrics.map((m) => escapeHtml(formatValue(r.metrics[m]))), escapeHtml(status)];
       return `<tr${failed ? ' class="failed"' : ''}>${cells.map((c, j) => `<td${j > 0 && j <= swept.length + shownMetrics.length ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
     })
     .join('\n');
@@ -96,7 +98,7 @@ export function comparePageHtml(input: ComparePageInput): string {
       });
       return lineChart({ title: column, xLabel: xName, yLabel: column, series });
     });
-    if (charts.length) sections.push(`<h2>${escapeHtml(path)}</h2><div class="charts">${charts.join('\n')}</div>${legend(perRun.map((p) => p.name))}`);
+    if (charts.length) sections.push(`<h2>${escapeHtml(path)}</h2>${legend(perRun.map((p) => p.name))}<div class="charts">${charts.join('\n')}</div>`);
   }
 
   return `<!doctype html>

@@ -64,6 +64,6 @@ describe('comparison page', () => {
     assert.equal(rendered.exitCode, 0);
     assert.deepEqual(rendered.console, []);
     assert.equal((rendered.dom.match(/<svg/g) ?? []).length, 3, 'the SVG charts are in the rendered DOM');
-    assert.match(rendered.dom, /<td>v\d/);
+    assert.match(rendered.dom, /<td><span title="run [^"]+">v\d<\/span><\/td>/, 'the runs table is in the rendered DOM');
   });
 });

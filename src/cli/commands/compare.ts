@@ -54,8 +54,11 @@ export default async function compare(argv: string[]): Promise<number> {
     const value = (r: (typeof records)[number]) => r.metrics[metric];
     records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b)! - value(a)! : value(a)! - value(b)!));
   }
+  // A sweep's records list its --set values in grid order: the keys whose values differ are the swept ones.
+  const setKeys = values.sweep === undefined ? [] : records[0].set.map((s) => s.slice(0, s.indexOf('=')));
+  const swept = setKeys.filter((key) => new Set(records.map((r) => r.set.find((s) => s.startsWith(`${key}=`)))).size > 1);
   const output = resolve(typeof values.output === 'string' ? values.output : resolve(workspace.dotDir, 'compare.html'));
-  writeComparePage(output, { title, records, metric, maximize, plotText: cachedPlotReader(workspace.root) });
+  writeComparePage(output, { title, records, swept, metric, maximize, plotText: cachedPlotReader(workspace.root) });
   process.stdout.write(`${relative(process.cwd(), output) || output}\n`);
   return 0;
 }
