@@ -170,6 +170,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
+      // ctx.root is the project folder, even in a sweep variant (whose commands run in the variant's folder).
       outcome = await runModule(
         { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced },
         work,
