@@ -7,8 +7,8 @@
  * ran it.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { LockWriter, readLock } from '../cache/lock-file.ts';
+import { basename, join, relative, resolve } from 'node:path';
+import { LockWriter, lockPathFor, readLock } from '../cache/lock-file.ts';
 import type { Pipeline } from '../config/pipeline.ts';
 import { JobSlots } from '../execution/job-slots.ts';
 import { runStages } from '../execution/run-engine.ts';
@@ -78,14 +78,14 @@ export async function runSweep(options: {
   const runVariant = async ({ variant, pipeline, graph }: LoadedVariant): Promise<VariantOutcome> => {
     const folder = join(sweepDir, variant.name);
     const outs = [...pipeline.stages.values()].flatMap((s) => s.outs);
-    mirrorProject(projectRoot, folder, outs, [fileName, fileName.replace(/\.[^.]+$/, '') + '.lock']);
+    mirrorProject(projectRoot, folder, outs, [fileName, basename(lockPathFor(options.projectFile))]);
     // The variant's pipeline.yaml: the project's, with this variant's values written in (a record, and what --apply writes).
     const edited = setParamValues(sourceText, [...options.fixed, ...variant.values]);
     const variantFile = join(folder, fileName);
     const values = [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`).join(', ');
     writeFileSync(variantFile, `# sweep ${sweepId}, variant ${variant.name}: ${values}${edited.ok ? '' : ' (given as --set, not written below)'}\n${edited.ok ? edited.text : sourceText}`);
     const variantPipeline: Pipeline = { ...pipeline, file: variantFile };
-    const { doc } = await readLock(join(folder, 'pipeline.lock'));
+    const { doc } = await readLock(lockPathFor(variantFile));
     const workspace = new VariantWorkspace(variantPipeline, store, doc, folder);
     const lock = new LockWriter(workspace.lockFile, doc, graph.order);
     const reporter = new VariantReporter(variant.name, options.out, folder);

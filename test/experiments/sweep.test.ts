@@ -127,6 +127,19 @@ export default {
     }
   });
 
+  test('-f names another pipeline file in another folder: its variants carry that file and its lock', async () => {
+    const project = fresh();
+    project.write('exp/other.yaml', project.read('pipeline.yaml'));
+    project.write('exp/train.sh', project.read('train.sh'));
+    const { result, json } = await sweepJson(project, '-f', 'exp/other.yaml', '--set', 'train.lr=0.1,0.2');
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(!project.exists('exp/other.lock') && !project.exists('exp/out'), 'the project beside other.yaml is untouched');
+    const folder = `exp/${json.variants[0].folder}`;
+    assert.match(project.read(`${folder}/other.yaml`), /^# sweep .*, variant v1: train\.lr=0\.1\n/);
+    assert.ok(project.exists(`${folder}/other.lock`));
+    assert.deepEqual(json.variants.map((v: any) => v.metrics['train.acc']), [0.9, 0.8]);
+  });
+
   test('bad grids are usage errors, before anything runs', async () => {
     const project = fresh();
     const none = await project.run('sweep', '--set', 'train.lr=0.1');
