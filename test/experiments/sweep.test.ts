@@ -88,6 +88,15 @@ describe('pipeline sweep', () => {
     assert.deepEqual(actions, { prep: 'restored', train: 'restored' });
   });
 
+  test('--apply best also writes the single-valued --set values, so the next run restores everything', async () => {
+    const project = fresh();
+    const result = await project.run('sweep', '--set', 'prep.n=4', '--set', 'train.lr=0.05,0.2', '--metric', 'train.loss', '--apply', 'best');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(project.read('pipeline.yaml'), PIPELINE.replace('    n: 3', '    n: 4').replace('lr: 0.1,', 'lr: 0.05,'));
+    const { actions } = await project.runJson();
+    assert.deepEqual(actions, { prep: 'restored', train: 'restored' });
+  });
+
   test('module stages in a variant: ctx.root is the project, deps are found, outs land in the variant', async () => {
     const outside = mkdtempSync(join(tmpdir(), 'pipeline-outside-'));
     writeFileSync(join(outside, 'in.txt'), 'hello\n');

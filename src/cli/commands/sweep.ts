@@ -25,8 +25,9 @@ records each variant as a run (\`pipeline metrics show --runs N\`).
                       = fixed for every variant); repeatable, one per key
   --metric <name>     sort the table by this metric (e.g. predict.log_loss)
   --max               best is the largest value (default: the smallest)
-  --apply best        write the best variant's values into pipeline.yaml (only
-                      those values change; comments and layout stay); then
+  --apply best        write the best variant's values (and the single-valued
+                      --set ones) into pipeline.yaml (only those values change;
+                      comments and layout stay); then
                       \`pipeline run\` restores its results from the run cache
   -j, --jobs <N>      stages run at once across variants (default 1); heavy
                       stages never run beside another heavy stage`;
@@ -71,7 +72,12 @@ export default async function sweep(argv: string[]): Promise<number> {
     throw error;
   }
   const controller = new AbortController();
-  const onSignal = (): void => controller.abort();
+  let interruptedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!interruptedBy) process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`);
+    interruptedBy = signal;
+    controller.abort();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const sweepId = newRunId();
@@ -102,21 +108,24 @@ export default async function sweep(argv: string[]): Promise<number> {
     process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${variants.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(page)}\n`);
   }
   const failures = outcomes.filter((o) => status(o) !== 'ok');
-  if (values.apply === 'best') {
+  if (values.apply === 'best' && !interruptedBy) {
     const best = ranked[0];
     if (!best || status(best) !== 'ok' || best.record.metrics[metric!] === undefined) {
       process.stderr.write(`error: no variant produced ${metric}; pipeline.yaml not changed\n`);
       return 1;
     }
-    const edited = setParamValues(readFileSync(options.file, 'utf8'), best.variant.values);
+    // The winner is its values plus the fixed ones: with both written, `pipeline run` finds its results in the run cache.
+    const winning = [...fixed, ...best.variant.values];
+    const edited = setParamValues(readFileSync(options.file, 'utf8'), winning);
     if (!edited.ok) {
       process.stderr.write(`error: ${edited.error}; pipeline.yaml not changed\n`);
       return 1;
     }
     writeFileSync(options.file, edited.text);
-    process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(best.variant.values)} (\`pipeline run\` restores its results from the run cache)\n`);
+    process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(winning)} (\`pipeline run\` restores its results from the run cache)\n`);
   }
-  return failures.length > 0 || controller.signal.aborted ? 1 : 0;
+  if (interruptedBy) return interruptedBy === 'SIGINT' ? 130 : 143;
+  return failures.length > 0 ? 1 : 0;
 }
 
 function usageError(message: string): number {
