@@ -16,6 +16,8 @@ export interface Snapshot {
   label: string;
   params: Record<string, unknown>;
   metrics: MetricValues;
+  /** Why some metric values are unknown (a locked run no longer in the run cache). */
+  notes?: string[];
 }
 
 export type SnapshotResult = { ok: true; snapshot: Snapshot } | { ok: false; error: string };
@@ -62,17 +64,19 @@ export async function revisionSnapshot(workspace: Workspace, rev: string): Promi
   }
   const entries = lock.stages ?? {};
   const outsByStage = new Map<string, CachedOut[]>();
+  const notes: string[] = [];
   for (const stage of workspace.pipeline.stages.values()) {
     const fingerprint = entries[stage.name]?.fingerprint;
     if (stage.metrics.length === 0 || typeof fingerprint !== 'string') continue;
     const cached = await workspace.runCache.lookup(fingerprint);
     if (cached) outsByStage.set(stage.name, cached.outs);
+    else notes.push(`the run of stage ${stage.name} that ${basename(lockFile)} records at ${rev} is not in the run cache: its metrics are unknown`);
   }
   const metrics = collectMetrics(workspace.pipeline.stages.values(), (stage, file) => {
     const hash = cachedFileHash(outsByStage.get(stage.name) ?? [], file);
     return hash === undefined ? undefined : readTextIfPresent(workspace.runCache.objectPath(hash));
   });
-  return { ok: true, snapshot: { label: rev, params: unionParams(Object.values(entries).map((e) => ({ params: e.params ?? {} }))), metrics } };
+  return { ok: true, snapshot: { label: rev, params: unionParams(Object.values(entries).map((e) => ({ params: e.params ?? {} }))), metrics, ...(notes.length ? { notes } : {}) } };
 }
 
 /** The content hash of `file` among a cached run's outs (the out itself, or an entry of a folder out). */

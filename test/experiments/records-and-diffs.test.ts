@@ -1,6 +1,7 @@
 /** Run records, metrics show/diff and params diff through the real CLI. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { freshProjects, ExperimentProject } from './experiments-fixture.ts';
 
@@ -69,6 +70,10 @@ describe('run records and diffs', () => {
     assert.deepEqual(diff.metrics, [{ metric: 'train.loss', old: 0.0625, new: 0.03125, change: -0.03125, percent: -50 }], 'acc did not change, so it is not listed');
     const record = project.runRecords().at(-1)!;
     assert.equal(record.git.dirty, true, 'pipeline.yaml was edited after the commit');
+    rmSync(project.path('.pipeline/cache'), { recursive: true, force: true });
+    const uncached = await project.run('metrics', 'diff', '--json');
+    assert.match(uncached.stderr, /note: the run of stage train that pipeline\.lock records at HEAD is not in the run cache/);
+    assert.deepEqual(JSON.parse(uncached.stdout).metrics.map((m: { old?: number }) => m.old), [undefined, undefined], 'unknown, not made up');
     assert.match(record.git.commit, /^[0-9a-f]{40}$/);
   });
 

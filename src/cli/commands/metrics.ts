@@ -60,6 +60,7 @@ export default async function metrics(argv: string[]): Promise<number> {
     return 1;
   }
   const [a, b] = sides.snapshots;
+  for (const note of [...(a.notes ?? []), ...(b.notes ?? [])]) process.stderr.write(`note: ${note}\n`);
   const rows = diffMetrics(a, b, include, options.values.all === true);
   if (options.json) process.stdout.write(`${JSON.stringify({ a: a.label, b: b.label, metrics: rows }, null, 2)}\n`);
   else process.stdout.write(`${renderMetricDiff(a, b, rows, format)}\n`);
