@@ -71,9 +71,9 @@ export async function runSweep(options: {
   const sweepDir = join(dotDir, 'sweeps', sweepId);
   const store = StateStore.load(join(dotDir, 'state.json'));
   const slots = new JobSlots(options.jobs);
-  const inFlight = new Map<string, Promise<unknown>>();
+  const inFlight = new Map<string, Promise<void>>();
   const sourceText = readFileSync(options.projectFile, 'utf8');
-  const fileName = options.projectFile.slice(projectRoot.length + 1);
+  const fileName = basename(options.projectFile);
 
   const runVariant = async ({ variant, pipeline, graph }: LoadedVariant): Promise<VariantOutcome> => {
     const folder = join(sweepDir, variant.name);
@@ -103,20 +103,31 @@ export async function runSweep(options: {
       }
       // One variant computes a fingerprint; the others wait for it, then restore it from the run cache.
       const config = workspace.stage(stage);
-      const shared = config.cache && !config.alwaysRun;
-      const fingerprint = shared ? (await workspace.evaluate(stage)).fingerprint.hash : undefined;
-      const earlier = fingerprint ? inFlight.get(fingerprint) : undefined;
-      if (earlier) await earlier;
-      const run = (async () => {
-        const release = await slots.acquire(config.heavy);
+      let executes = true;
+      let finished: (() => void) | undefined;
+      try {
+        const evaluation = await workspace.evaluate(stage);
+        const fingerprint = config.cache && !config.alwaysRun ? evaluation.fingerprint.hash : undefined;
+        const earlier = fingerprint === undefined ? undefined : inFlight.get(fingerprint);
+        // Claimed before any further await, so two variants never both take the same fingerprint.
+        if (fingerprint !== undefined && !earlier) inFlight.set(fingerprint, new Promise<void>((resolve) => (finished = resolve)));
+        if (earlier) await earlier;
+        // Skips and restores take no job slot: only work that executes waits for one.
+        executes = evaluation.reasons.length > 0 && !(fingerprint !== undefined && (await workspace.runCache.lookup(fingerprint)));
+      } catch {
+        // Left to runStages, which reports the problem as this stage's failure.
+      }
+      let result: StageResult;
+      try {
+        const release = executes ? await slots.acquire(config.heavy) : () => undefined;
         try {
-          return await runStages({ workspace, graph, lock, reporter, runId: `${sweepId}-${variant.name}`, jobs: 1, forced: new Set(), signal: options.signal }, [stage]);
+          [result] = await runStages({ workspace, graph, lock, reporter, runId: `${sweepId}-${variant.name}`, jobs: 1, forced: new Set(), signal: options.signal }, [stage]);
         } finally {
           release();
         }
-      })();
-      if (fingerprint && !earlier) inFlight.set(fingerprint, run.catch(() => undefined));
-      const [result] = await run;
+      } finally {
+        finished?.();
+      }
       results.push(result);
       if (result.action === 'failed' || result.action === 'not-run') failed.add(stage);
     }
