@@ -22,7 +22,10 @@ const commands: Record<string, Command> = {
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
   gc: { summary: 'remove run-cache and stage-cache files no lock entry needs and no recent run used', load: () => import('./commands/gc.ts') },
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
-  params: { summary: 'list every param the stages read: value, rule, default, description', load: () => import('./commands/params.ts') },
+  metrics: { summary: 'show metric values (workspace or recorded runs) or diff them', load: () => import('./commands/metrics.ts') },
+  sweep: { summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page', load: () => import('./commands/sweep.ts') },
+  compare: { summary: 'write the comparison page (HTML) of recorded runs or of a sweep', load: () => import('./commands/compare.ts') },
+  params: { summary: 'list every param the stages read (value, rule, default, description); `params diff` compares runs', load: () => import('./commands/params.ts') },
 };
 
 export function helpText(): string {

@@ -12,7 +12,7 @@ import { diagnostic, hasErrors, type Diagnostic } from '../errors.ts';
 import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
-import { isGlob, isInsideProject, isUrl, normalizePath } from './paths.ts';
+import { isGlob, isInsideProject, isUrl, isWithin, normalizePath } from './paths.ts';
 import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
 import { validateAgainstSchema } from './schema.ts';
 import { YamlSource, type PathSegment } from './yaml-source.ts';
@@ -154,6 +154,18 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     outSpans.push(span);
   }
 
+  const reports = (key: 'metrics' | 'plots'): string[] =>
+    stringItems(raw[key]).flatMap(([written, index]) => {
+      const where = [...at, key, index];
+      const resolved = resolveText(written, where, 'path');
+      const file = normalizePath(resolved.text);
+      if (resolved.ok && !outs.some((out) => isWithin(file, out)))
+        diagnostics.push(diagnostic('bad-path', `${key} file "${file}" of stage "${name}" is not among its outs`, source.spanOfValue(where), `${key} are files the stage writes: list them under one of its outs (${outs.join(', ') || 'it has none'})`));
+      return [file];
+    });
+  const metrics = reports('metrics');
+  const plots = reports('plots');
+
   const cmd = typeof raw.cmd === 'string' ? resolveText(raw.cmd, [...at, 'cmd'], 'cmd').text : undefined;
 
   let module: string | undefined;
@@ -174,6 +186,8 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     name,
     deps,
     outs,
+    metrics,
+    plots,
     params: sortedObject(used),
     alwaysRun: raw.always_run === true,
     cache: raw.cache !== false,

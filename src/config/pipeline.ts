@@ -26,6 +26,10 @@ export interface ResolvedStage {
   deps: string[];
   /** Outs as written after interpolation, project-relative. */
   outs: string[];
+  /** JSON metric files, each inside one of `outs` (project-relative). Not part of the fingerprint. */
+  metrics: string[];
+  /** CSV series (training curves), each inside one of `outs`. Not part of the fingerprint. */
+  plots: string[];
   /** Every param the stage uses: declared keys plus interpolated ones, dotted name → value. Sorted by key. */
   params: Record<string, unknown>;
   /** Run even when up to date. */

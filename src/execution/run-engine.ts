@@ -194,7 +194,8 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
       const deps: string[] = [];
       for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
-      const spec = { stage, root: workspace.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir };
+      // ctx.root is the project folder, even in a sweep variant (whose commands run in the variant's folder).
+      const spec = { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir };
       outcome =
         config.shards > 1
           ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))

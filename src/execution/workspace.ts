@@ -32,7 +32,8 @@ export class Workspace {
   readonly runCache: RunCache;
   readonly lockFile: string;
 
-  private constructor(
+  /** Protected for sweep variants (src/experiments/variant-workspace.ts), which put outs in their own folder. */
+  protected constructor(
     readonly pipeline: Pipeline,
     private readonly store: StateStore,
     readonly lock: LockDocument,

@@ -15,6 +15,8 @@ its stage declares (type, range or choices; see <stage>.params.ts next to a
 module stage), its default, the stages reading it and what it is for. Params
 without a declared rule (read by a cmd: stage, or a stage that declares none)
 are listed too. Exit code 1 when pipeline.yaml or a value is invalid.
+\`pipeline params diff [A] [B]\` compares the params of two runs instead
+(\`pipeline params diff --help\`).
 
   --schema <file>     write the rules as a JSON Schema for editors instead (to
                       the file, or to stdout with -), so pipeline.yaml's params
@@ -32,6 +34,7 @@ interface ParamRow {
 }
 
 export default async function params(argv: string[]): Promise<number> {
+  if (argv[0] === 'diff') return (await import('./params-diff.ts')).default(argv);
   const options = parseOptions(argv, { usage, options: { schema: { type: 'string' } } });
   if (!options.ok) return options.exitCode;
   const loaded = await loadPipeline(options.file, { set: options.set });

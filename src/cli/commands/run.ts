@@ -12,6 +12,7 @@ import { LockWriter } from '../../cache/lock-file.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
 import type { RunReporter, StageResult } from '../../logging/stage-result.ts';
+import { appendRun, recordOf } from '../../experiments/run-record.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline run [STAGE…] [options]
@@ -125,6 +126,7 @@ export default async function run(argv: string[]): Promise<number> {
     for (const message of notices) reporter.notice(message);
     const runLock = new LockWriter(workspace.lockFile, workspace.lock, graph.order);
     const runId = newRunId();
+    const started = new Date();
     const results = await runStages(
       {
         workspace,
@@ -144,6 +146,11 @@ export default async function run(argv: string[]): Promise<number> {
       selected,
     );
     rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
+    try {
+      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: options.set }));
+    } catch (error) {
+      process.stderr.write(`warning: could not write the run record: ${(error as Error).message}\n`);
+    }
     if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
     const failed = results.filter((r) => r.action === 'failed');
     for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);

@@ -1,0 +1,156 @@
+/** `pipeline sweep --set key=a,b …`: run a grid of param variants side by side, then one table. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { loadGraph } from '../../graph/load-graph.ts';
+import { RunLock, RunLockBusyError } from '../../execution/run-lock.ts';
+import { newRunId } from '../../execution/run-engine.ts';
+import { setParamValues } from '../../experiments/param-edit.ts';
+import { sweepGrid } from '../../experiments/sweep-grid.ts';
+import { runSweep, type LoadedVariant, type VariantOutcome } from '../../experiments/sweep-run.ts';
+import { formatValue, renderTable } from '../../experiments/text-table.ts';
+import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
+import { parseOptions, printDiagnostics } from '../options.ts';
+
+const usage = `Usage: pipeline sweep --set key=v1,v2,… [--set key=…] [options]
+
+Runs every combination of the listed values (a grid), each variant in its own
+folder under .pipeline/sweeps/<id>/, up to --jobs stages at once across the
+variants. Stages that get the same inputs in several variants run once; the
+others restore them from the run cache (and a stage the project already ran is
+restored, not recomputed). pipeline.yaml, pipeline.lock and the outs of the
+project are left as they were. Prints one table, writes a comparison page, and
+records each variant as a run (\`pipeline metrics show --runs N\`).
+
+  --set <key=v1,v2>   a param and its values (YAML, comma-separated; one value
+                      = fixed for every variant); repeatable, one per key
+  --metric <name>     sort the table by this metric (e.g. predict.log_loss)
+  --max               best is the largest value (default: the smallest)
+  --apply best        write the best variant's values (and the single-valued
+                      --set ones) into pipeline.yaml (only those values change;
+                      comments and layout stay); then
+                      \`pipeline run\` restores its results from the run cache
+  -j, --jobs <N>      stages run at once across variants (default 1); heavy
+                      stages never run beside another heavy stage`;
+
+export default async function sweep(argv: string[]): Promise<number> {
+  const options = parseOptions(argv, {
+    usage,
+    options: { metric: { type: 'string' }, max: { type: 'boolean' }, apply: { type: 'string' }, jobs: { type: 'string', short: 'j' } },
+  });
+  if (!options.ok) return options.exitCode;
+  const { values } = options;
+  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
+  if (values.apply !== undefined && values.apply !== 'best') return usageError(`--apply takes "best", got "${String(values.apply)}"`);
+  const metric = values.metric as string | undefined;
+  if (values.apply && !metric) return usageError('--apply best needs --metric to say what best means');
+  const grid = sweepGrid(options.set);
+  if (!grid.ok) return usageError(grid.error);
+  const { fixed, swept, variants } = grid.grid;
+
+  // Every variant is loaded and validated before anything runs.
+  const loaded: LoadedVariant[] = [];
+  for (const variant of variants) {
+    const result = await loadGraph(options.file, { set: [...fixed, ...variant.values].map(([k, v]) => `${k}=${v}`) });
+    if (!result.ok) {
+      process.stderr.write(`variant ${variant.name} (${describeValues(variant.values)}):\n`);
+      printDiagnostics(result.diagnostics);
+      return 1;
+    }
+    const { order, upstream } = result.graph;
+    loaded.push({ variant, pipeline: result.pipeline, graph: { order, upstream: (stage) => upstream.get(stage) ?? [] } });
+  }
+  const root = loaded[0].pipeline.root;
+  let lock: RunLock;
+  try {
+    lock = RunLock.acquire(join(root, '.pipeline', 'run.lock'), (message) => process.stderr.write(`note: ${message}\n`));
+  } catch (error) {
+    if (error instanceof RunLockBusyError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const controller = new AbortController();
+  let interruptedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!interruptedBy) process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`);
+    interruptedBy = signal;
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const sweepId = newRunId();
+  const progress = options.json ? process.stderr : process.stdout;
+  progress.write(`sweep ${sweepId}: ${variants.length} variants of ${swept.map(([k, v]) => `${k} (${v.length})`).join(' × ')}, --jobs ${jobs}\n`);
+  const started = Date.now();
+  let outcomes: VariantOutcome[];
+  try {
+    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: controller.signal, out: progress });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    lock.release();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const ranked = rank(outcomes, metric, values.max === true);
+  const sweepDir = join(root, '.pipeline', 'sweeps', sweepId);
+  const page = join(sweepDir, 'compare.html');
+  writeComparePage(page, { title: `Sweep ${sweepId}`, records: ranked.map((o) => o.record), swept: swept.map(([k]) => k), metric, maximize: values.max === true, plotText: cachedPlotReader(root) });
+  const summary = ranked.map((o) => ({ variant: o.variant.name, params: Object.fromEntries(o.variant.values), status: status(o), metrics: o.record.metrics, run: o.record.id, folder: relative(root, o.folder) }));
+  writeFileSync(join(sweepDir, 'sweep.json'), `${JSON.stringify({ id: sweepId, fixed, swept, metric, maximize: values.max === true, seconds, variants: summary }, null, 1)}\n`);
+
+  const shown = (path: string) => relative(process.cwd(), path) || path;
+  if (options.json) process.stdout.write(`${JSON.stringify({ id: sweepId, seconds, metric, variants: summary, page: shown(page) }, null, 2)}\n`);
+  else {
+    const headers = ['variant', ...swept.map(([k]) => k), ...(metric ? [metric] : []), 'status'];
+    const rows = ranked.map((o) => [o.variant.name, ...o.variant.values.map(([, v]) => v), ...(metric ? [formatValue(o.record.metrics[metric])] : []), status(o)]);
+    process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${variants.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(page)}\n`);
+  }
+  const failures = outcomes.filter((o) => status(o) !== 'ok');
+  if (values.apply === 'best' && !interruptedBy) {
+    const best = ranked[0];
+    if (!best || status(best) !== 'ok' || best.record.metrics[metric!] === undefined) {
+      process.stderr.write(`error: no variant produced ${metric}; pipeline.yaml not changed\n`);
+      return 1;
+    }
+    // The winner is its values plus the fixed ones: with both written, `pipeline run` finds its results in the run cache.
+    const winning = [...fixed, ...best.variant.values];
+    const edited = setParamValues(readFileSync(options.file, 'utf8'), winning);
+    if (!edited.ok) {
+      process.stderr.write(`error: ${edited.error}; pipeline.yaml not changed\n`);
+      return 1;
+    }
+    writeFileSync(options.file, edited.text);
+    process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(winning)} (\`pipeline run\` restores its results from the run cache)\n`);
+  }
+  if (interruptedBy) return interruptedBy === 'SIGINT' ? 130 : 143;
+  return failures.length > 0 ? 1 : 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`error: ${message}\nRun \`pipeline sweep --help\` for its options.\n`);
+  return 2;
+}
+
+function describeValues(values: Array<[string, string]>): string {
+  return values.map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+function status(outcome: VariantOutcome): string {
+  const failed = outcome.results.find((r) => r.action === 'failed');
+  if (failed) return `failed: ${failed.stage} (${failed.error ?? 'error'})`;
+  return outcome.results.some((r) => r.action === 'not-run') ? 'interrupted' : 'ok';
+}
+
+/** Best first by the metric; variants without it (failed) last, in grid order. */
+function rank(outcomes: VariantOutcome[], metric: string | undefined, maximize: boolean): VariantOutcome[] {
+  if (!metric) return outcomes;
+  const value = (o: VariantOutcome) => (status(o) === 'ok' ? o.record.metrics[metric] : undefined);
+  return [...outcomes].sort((a, b) => {
+    const x = value(a);
+    const y = value(b);
+    if (x === undefined || y === undefined) return (x === undefined ? 1 : 0) - (y === undefined ? 1 : 0);
+    return maximize ? y - x : x - y;
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * A sweep variant's workspace: the project seen through a folder of its own.
+ *
+ * Outs (and deps inside outs) live under the variant folder; everything else
+ * (data, stage modules, `../shared/…`) is the project's. The variant folder
+ * mirrors the project with symlinks so a `cmd:` stage run there finds the
+ * project's files, but gets real folders wherever an out goes, so variants
+ * running at once never write into each other's (or the project's) outs.
+ *
+ * Paths recorded and hashed stay project-relative, and `.pipeline/` (run
+ * cache, hash cache) is the project's: a stage has the same fingerprint in
+ * every variant that gives it the same inputs, so one variant's result is
+ * every other's restore.
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { LockDocument } from '../cache/lock-file.ts';
+import type { Pipeline } from '../config/pipeline.ts';
+import { isGlob, isUrl, isWithin } from '../config/paths.ts';
+import { expandGlob } from '../fingerprint/glob-deps.ts';
+import type { HashedPath } from '../fingerprint/path-hasher.ts';
+import { hashDep } from '../fingerprint/stage-fingerprint.ts';
+import type { StateStore } from '../fingerprint/state-store.ts';
+import { globCouldMatchUnder } from '../graph/glob-match.ts';
+import { Workspace, type StageEvaluation } from '../execution/workspace.ts';
+
+export class VariantWorkspace extends Workspace {
+  private readonly allOuts: string[];
+
+  /** `pipeline.file` is the variant's copy of pipeline.yaml (so its lock is the variant's); `pipeline.root` stays the project. */
+  constructor(pipeline: Pipeline, store: StateStore, lock: LockDocument, readonly folder: string) {
+    super(pipeline, store, lock, []);
+    this.allOuts = [...pipeline.stages.values()].flatMap((stage) => stage.outs);
+  }
+
+  /** Commands run here, and module stages see it as ctx.root. */
+  override get root(): string {
+    return this.folder;
+  }
+
+  private inOuts(path: string): boolean {
+    return this.allOuts.some((out) => isWithin(path, out));
+  }
+
+  override absolute(path: string): string {
+    return resolve(this.inOuts(path) ? this.folder : this.pipeline.root, path);
+  }
+
+  /** Every dep is hashed where it really is (the variant's outs or the project), never through the mirror's symlinks. */
+  override async evaluate(name: string, predicted?: ReadonlyMap<string, HashedPath>): Promise<StageEvaluation> {
+    const located = new Map<string, HashedPath>();
+    for (const dep of this.stage(name).deps) {
+      if (predicted?.has(dep)) located.set(dep, predicted.get(dep)!);
+      else if (isUrl(dep)) continue;
+      else if (isGlob(dep) && this.allOuts.some((out) => globCouldMatchUnder(dep, out)))
+        located.set(dep, await this.hasher.hashFileList(this.folder, await expandGlob(this.folder, dep)));
+      else located.set(dep, isGlob(dep) ? await hashDep(this.pipeline.root, dep, this.hasher) : await this.hasher.hashPath(this.absolute(dep)));
+    }
+    return super.evaluate(name, located);
+  }
+}
+
+/**
+ * Fill `folder` with symlinks to the project's entries, except the engine's
+ * folders, the pipeline file and its lock, and the outs; a folder that holds
+ * an out becomes a real folder, mirrored one level down.
+ */
+export function mirrorProject(projectRoot: string, folder: string, outs: string[], skip: string[]): void {
+  const walk = (rel: string): void => {
+    const target = join(folder, rel);
+    mkdirSync(target, { recursive: true });
+    for (const name of readdirSync(join(projectRoot, rel))) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (rel === '' && (name === '.pipeline' || name === '.git' || skip.includes(name))) continue;
+      if (outs.some((out) => isWithin(path, out))) continue;
+      const holdsOut = outs.some((out) => isWithin(out, path));
+      if (holdsOut && lstatSync(join(projectRoot, path)).isDirectory()) walk(path);
+      else if (!existsSync(join(target, name))) symlinkSync(join(projectRoot, path), join(target, name));
+    }
+  };
+  walk('');
+}
