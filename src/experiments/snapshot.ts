@@ -11,6 +11,7 @@ import type { Workspace } from '../execution/workspace.ts';
 import { fileAtRevision } from './git-state.ts';
 import { collectMetrics, flattenParams, readTextIfPresent, type MetricValues } from './metric-values.ts';
 import type { RunRecord } from './run-record.ts';
+import { parse } from 'yaml';
 
 export interface Snapshot {
   label: string;
@@ -55,7 +56,6 @@ export async function revisionSnapshot(workspace: Workspace, rev: string): Promi
   const lockFile = workspace.lockFile;
   const text = fileAtRevision({ dir: dirname(lockFile), name: basename(lockFile) }, rev);
   if (text === undefined) return { ok: false, error: `${rev}: no such run id, and no ${basename(lockFile)} committed at git revision "${rev}"` };
-  const { parse } = await import('yaml');
   let lock: { stages?: Record<string, { fingerprint?: string; params?: Record<string, unknown> }> };
   try {
     lock = (parse(text) ?? {}) as typeof lock;

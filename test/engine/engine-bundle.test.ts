@@ -93,4 +93,12 @@ describe('the engine bundle', () => {
       rmSync(project, { recursive: true, force: true });
     }
   });
+
+  test('bundled packages are imported statically: a dynamic import of one would lose its named exports', () => {
+    const bundled = ['yaml']; // see `external` in bin/engine-bundle.js
+    const offenders = readdirSync(path.join(REPO, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .filter((file) => bundled.some((name) => readFileSync(path.join(REPO, 'src', file), 'utf8').includes(`import('${name}')`)));
+    assert.deepEqual(offenders, []);
+  });
 });
