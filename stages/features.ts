@@ -17,7 +17,6 @@ import { FeatureWriter, type FeatureRow, type SplitName } from './lib/feature-st
 import { projectRelative as rel, round } from './lib/format.ts';
 import { imageBatches, toTensorInput } from './lib/images.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
-import { readParams } from './lib/params.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
 import { Throughput } from './lib/throughput.ts';
@@ -32,9 +31,9 @@ export default defineStage({
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
-    const batchSize = readParams(ctx).positiveInt('runtime.batch_size', { default: 16 });
 
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const batchSize = runner.batchSize;
     const writer = await FeatureWriter.create(outDir, info.featureDim);
     const total = trainList.length * (1 + augment.copies) + valList.length;
     const meter = new Throughput(total);

@@ -26,11 +26,11 @@ export default defineStage({
     const p = readParams(ctx);
     const testDir = p.path('data.test_dir', 'folder');
     const flip = p.flag('predict.tta_flip');
-    const batchSize = p.positiveInt('runtime.batch_size', { default: 16 });
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
     const images = await listUnlabelledImages(testDir);
     const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const batchSize = runner.batchSize;
     const writer = await FeatureWriter.create(outDir, info.featureDim);
     const meter = new Throughput(images.length);
     const skipped: { id: string; path: string; reason: string }[] = [];
