@@ -62,7 +62,7 @@ function openInChild(device: string, env: NodeJS.ProcessEnv = {}, photos = PHOTO
     env: { ...process.env, ...env },
     timeout: 60_000,
   });
-  const line = r.stdout.split('\n').findLast((l) => l.startsWith('{'));
+  const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
   assert.ok(line, `child printed no result (status ${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as ChildResult;
 }
