@@ -241,9 +241,10 @@ export function ensureXdgRuntimeDir(env: NodeJS.ProcessEnv = process.env): void 
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 }
 
+// The project's .npmrc says onnxruntime-node-install=skip (no download during npm ci); the env var overrides it.
 export const CUDA_INSTALL_HINT =
-  'install onnxruntime\'s CUDA add-on on a machine with internet, CUDA 12 and cuDNN 9: `npm install onnxruntime-node@1.30.0 --onnxruntime-node-install=cuda12` ' +
-  '(or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`); it puts ' + CUDA_PROVIDER_LIBRARY + ' into onnxruntime-node\'s bin folder';
+  'install onnxruntime\'s CUDA add-on on a machine with internet, CUDA 12 and cuDNN 9: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` ' +
+  '(or `npm ci --onnxruntime-node-install=cuda12`); it downloads ' + CUDA_PROVIDER_LIBRARY + ' into onnxruntime-node\'s bin folder';
 
 interface Logger {
   log(message: string): void;
