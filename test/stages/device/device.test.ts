@@ -11,12 +11,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import buildModel from '../../../stages/build-model.ts';
 import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/device.ts';
 import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference.ts';
-import { makeContext } from '../model/context.ts';
+import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
-const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));
 const CHILD = path.join(import.meta.dirname, 'open-backbone.ts');
 /** Relative to the feature scale, as the ONNX-vs-TF.js checks (test/onnx/helpers.ts); see README "WebGPU". */
@@ -27,22 +25,7 @@ let backboneDir: string;
 
 before(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'device-'));
-  const ctx = makeContext({
-    stage: 'build-model',
-    root,
-    params: {
-      'model.backbone': path.join(SHARED, 'models/mobilenet_v2_0.35_224_tm'),
-      'model.cut_layer': '',
-      'model.input_size': 224,
-      'model.preprocess': 'tf',
-      'model.dropout': 0.5,
-      'runtime.backend': 'cpu',
-      'runtime.threads': 0,
-    },
-    outs: ['out/backbone', 'out/model'],
-  });
-  await buildModel.run(ctx);
-  backboneDir = ctx.outs[0]!;
+  backboneDir = await buildBackbone(root, 'mobilenet_v2_0.35_224_tm');
 });
 after(() => rm(root, { recursive: true, force: true }));
 
