@@ -44,8 +44,9 @@ before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'pipeline-webgpu-'));
   mkdirSync(path.join(dir, 'data/train'), { recursive: true });
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  for (const animal of ['cat', 'dog']) {
-    for (let n = 0; n < 6; n++) copyFileSync(path.join(TRAIN_SRC, `${animal}.${n}.jpg`), path.join(dir, 'data/train', `${animal}.${n}.jpg`));
+  const names = readdirSync(TRAIN_SRC).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  for (const animal of ['cat.', 'dog.']) {
+    for (const f of names.filter((n) => n.startsWith(animal)).slice(0, 6)) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
   }
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
