@@ -5,6 +5,7 @@ import { sharedParams } from './lib/shared-params.ts';
 export default defineParams({
   'runtime.backend': sharedParams['runtime.backend'],
   'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.device': sharedParams['runtime.device'],
   'runtime.threads': sharedParams['runtime.threads'],
   'runtime.batch_size': sharedParams['runtime.batch_size'],
   'runtime.feature_store': sharedParams['runtime.feature_store'],

@@ -18,7 +18,6 @@ import type { SplitName } from './lib/feature-store.ts';
 import { featuriseThroughStore, type ImagePlan } from './lib/featurisation.ts';
 import { projectRelative as rel, round } from './lib/format.ts';
 import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
-import { readParams } from './lib/params.ts';
 import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
 import { createRng } from './lib/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
@@ -33,13 +32,12 @@ export default defineStage({
     const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
-    const batchSize = readParams(ctx).positiveInt('runtime.batch_size', { default: 16 });
 
+    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
     const trainPart = shardSlice(trainList, ctx.shard, batchSize);
     const valPart = shardSlice(valList, ctx.shard, batchSize);
-
-    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     ctx.log(
       `${trainPart.length} train images × ${1 + augment.copies} (original + ${augment.copies} augmented), ${valPart.length} val images, ` +
         `${info.inputSize}px, engine ${runner.engine}`,

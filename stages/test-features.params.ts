@@ -7,6 +7,7 @@ export default defineParams({
   'predict.tta_flip': sharedParams['predict.tta_flip'],
   'runtime.backend': sharedParams['runtime.backend'],
   'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.device': sharedParams['runtime.device'],
   'runtime.threads': sharedParams['runtime.threads'],
   'runtime.batch_size': sharedParams['runtime.batch_size'],
   'runtime.feature_store': sharedParams['runtime.feature_store'],

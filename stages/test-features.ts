@@ -25,12 +25,12 @@ export default defineStage({
     const p = readParams(ctx);
     const testDir = p.path('data.test_dir', 'folder');
     const flip = p.flag('predict.tta_flip');
-    const batchSize = p.positiveInt('runtime.batch_size', { default: 16 });
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
+    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
     const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);
-    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
     ctx.log(`${images.length} test images from ${rel(ctx.root, testDir)}${flip ? ', each also flipped (TTA)' : ''}, engine ${runner.engine}`);
     const plan = (item: UnlabelledImage): ImagePlan<UnlabelledImage> => ({
       item,

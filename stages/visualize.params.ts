@@ -10,5 +10,6 @@ export default defineParams({
   'data.test_labels': sharedParams['data.test_labels'],
   'runtime.backend': sharedParams['runtime.backend'],
   'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.device': sharedParams['runtime.device'],
   'runtime.threads': sharedParams['runtime.threads'],
 });

@@ -14,7 +14,7 @@ export interface BackboneOutput {
 }
 
 export interface BackboneRunner {
-  /** 'onnx' or a TF.js backend name ('wasm', 'cpu', 'tensorflow'), for logs and metrics. */
+  /** 'onnx' (CPU), 'onnx-webgpu', 'onnx-cuda' or a TF.js backend name ('wasm', 'cpu', 'tensorflow'), for logs and metrics. */
   readonly engine: string;
   /** Square input side in pixels (e.g. 224, 299). */
   readonly inputSize: number;

@@ -1,14 +1,17 @@
 /**
- * Choosing what runs the frozen backbone (`runtime.inference: auto | onnx | tfjs`)
- * and reading what build-model wrote about it.
+ * Choosing what runs the frozen backbone (`runtime.inference: auto | onnx | tfjs`,
+ * `runtime.device: auto | cpu | webgpu | cuda`, `runtime.batch_size`) and reading what
+ * build-model wrote about it.
  *
  * auto = onnxruntime when build-model exported `backbone.onnx`, else TF.js with a
  * warning saying why (the export's recorded failure, or onnxruntime failing to load).
+ * The device (./device.ts) applies to onnxruntime; a GPU device needs the export.
  */
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackboneRunner } from './backbone-runner.ts';
 import { readShared, setupBackend, threadCount } from './backend.ts';
+import { openOnDevice, parseDeviceChoice, type Device } from './device.ts';
 import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from './shared-params.ts';
 import type { Preprocess } from './images.ts';
 import { loadModel } from './model-io.ts';
@@ -64,18 +67,53 @@ export async function readBackboneInfo(backboneDir: string): Promise<BackboneInf
   }
 }
 
+/** `runtime.batch_size: auto` on the CPU (best on 2 cores, see README) and on a hardware GPU (fills a large card). */
+export const CPU_BATCH_SIZE = 16;
+export const GPU_BATCH_SIZE = 128;
+
+/** `runtime.batch_size`: a positive integer, or auto (unset) = the device's default. */
+export function parseBatchSize(value: unknown, device: Device, softwareAdapter: boolean): number {
+  if (value === undefined || value === null || value === '' || value === 'auto') {
+    return device === 'cpu' || softwareAdapter ? CPU_BATCH_SIZE : GPU_BATCH_SIZE;
+  }
+  const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`runtime.batch_size must be auto or an integer ≥ 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** A backbone runner with the device it runs on and the batch size to feed it. */
+export interface OpenBackbone extends BackboneRunner {
+  /** onnxruntime's provider; 'cpu' for TF.js too (its backend is in `engine`). */
+  readonly device: Device;
+  readonly batchSize: number;
+}
+
+function withBatch(runner: BackboneRunner, device: Device, batchSize: number): OpenBackbone {
+  return {
+    engine: runner.engine,
+    inputSize: runner.inputSize,
+    device,
+    batchSize,
+    run: (input, n, opts) => runner.run(input, n, opts),
+    dispose: () => runner.dispose(),
+  };
+}
+
 interface Logger {
   log(message: string): void;
   warn(message: string): void;
 }
 
-/** Opens the runner `runtime.inference` asks for on build-model's backbone folder; logs which one runs. */
+/** Opens the runner `runtime.inference` and `runtime.device` ask for on build-model's backbone folder; logs which one runs. */
 export async function openBackboneRunner(
   backboneDir: string,
   params: Readonly<Record<string, unknown>>,
   logger: Logger,
-): Promise<BackboneRunner> {
+): Promise<OpenBackbone> {
   const choice = parseInferenceChoice(params['runtime.inference']);
+  const device = parseDeviceChoice(params['runtime.device']);
+  const batchValue = params['runtime.batch_size'];
+  parseBatchSize(batchValue, 'cpu', false); // a bad value fails before any session opens
   const info = await readBackboneInfo(backboneDir);
   const onnxPath = path.join(backboneDir, BACKBONE_ONNX);
   const hasOnnx = await access(onnxPath).then(
@@ -86,22 +124,31 @@ export async function openBackboneRunner(
     if (!hasOnnx) {
       const why = info.onnx.exported ? `${BACKBONE_ONNX} is missing` : `the export failed: ${info.onnx.reason}`;
       if (choice === 'onnx') throw new Error(`runtime.inference is onnx but build-model has no ${BACKBONE_ONNX} (${why})`);
+      if (device === 'webgpu' || device === 'cuda') throw new Error(`runtime.device is ${device}, which runs onnxruntime, but build-model has no ${BACKBONE_ONNX} (${why})`);
       logger.warn(`running the backbone on TF.js, not ONNX: ${why}`);
     } else {
+      const threads = threadCount(params['runtime.threads']);
+      const { createOnnxRunner } = await import('./onnx/runner.ts');
+      let opened: { value: BackboneRunner; device: Device; software: boolean } | undefined;
       try {
-        const threads = threadCount(params['runtime.threads']);
-        const { createOnnxRunner } = await import('./onnx/runner.ts');
-        const runner = await createOnnxRunner(onnxPath, { inputSize: info.inputSize, threads });
-        logger.log(`backbone inference: onnxruntime-node, ${threads} thread(s)`);
-        return runner;
+        opened = await openOnDevice(device, (d) => createOnnxRunner(onnxPath, { inputSize: info.inputSize, threads, device: d }), logger);
       } catch (err) {
-        if (choice === 'onnx') throw err;
+        // A device asked for by name is never swapped for another engine.
+        if (choice === 'onnx' || device === 'webgpu' || device === 'cuda') throw err;
         logger.warn(`running the backbone on TF.js, not ONNX: onnxruntime failed to start: ${(err as Error).message}`);
       }
+      if (opened) {
+        const batchSize = parseBatchSize(batchValue, opened.device, opened.software);
+        logger.log(`backbone inference: onnxruntime-node on ${opened.device}, ${opened.device === 'cpu' ? `${threads} thread(s), ` : ''}batch ${batchSize}`);
+        return withBatch(opened.value, opened.device, batchSize);
+      }
     }
+  } else if (device === 'webgpu' || device === 'cuda') {
+    throw new Error(`runtime.device is ${device}, which runs onnxruntime, but runtime.inference is tfjs`);
   }
   await setupBackend(params, logger.log, logger.warn);
   const runner = new TfjsRunner(await loadModel(backboneDir));
-  logger.log(`backbone inference: TF.js (${runner.engine})`);
-  return runner;
+  const batchSize = parseBatchSize(batchValue, 'cpu', false);
+  logger.log(`backbone inference: TF.js (${runner.engine}), batch ${batchSize}`);
+  return withBatch(runner, 'cpu', batchSize);
 }

@@ -8,6 +8,7 @@ import { param, type ParamRule } from '../../src/contract.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const INFERENCE_CHOICES = ['auto', 'onnx', 'tfjs'] as const;
+export const DEVICE_CHOICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
 export const OPTIMIZERS = ['adam', 'adadelta', 'sgd', 'rmsprop'] as const;
 /** `model.preprocess` names: tf (x/127.5−1; aliases mobilenet, xception), unit (x/255; alias darknet), caffe. */
 export const PREPROCESS_NAMES = ['tf', 'unit', 'caffe', 'mobilenet', 'xception', 'darknet'] as const;
@@ -19,7 +20,8 @@ export const sharedParams = {
   'runtime.backend': param.oneOf(BACKEND_CHOICES, { default: 'auto', description: 'TF.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in turn' }),
   'runtime.inference': param.oneOf(INFERENCE_CHOICES, { default: 'auto', description: 'backbone runner; auto = onnx when build-model exported it, else tfjs' }),
   'runtime.threads': param.integer({ min: 0, default: 0, description: 'threads for backbone inference and TF.js WASM; 0 = every core' }),
-  'runtime.batch_size': param.integer({ min: 1, default: 16, description: 'images per backbone pass' }),
+  'runtime.batch_size': param.integer({ min: 1, orAuto: true, optional: true, description: 'images per backbone pass; auto or unset = 16 on the CPU or a software adapter, 128 on a GPU' }),
+  'runtime.device': param.oneOf(DEVICE_CHOICES, { default: 'auto', description: 'where backbone passes run: auto (a hardware GPU when one exists, else the CPU), cpu, webgpu (any adapter, software too), cuda (onnxruntime\'s CUDA add-on)' }),
   'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
   'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images (1 = dog); empty = unlabelled, no test metrics' }),
   'runtime.feature_store': param.optionalPath({ what: 'folder', description: 'per-image feature store (a folder both stages may share); empty = each stage\'s own cache folder under .pipeline/' }),

@@ -37,7 +37,7 @@ function pipelineYaml(): string {
   data: { train_dir: data/train, test_dir: data/test, test_labels: data/test_labels.csv, val_fraction: 0.25, seed: 1 }
   augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
   model: { backbone: ${BACKBONE}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: auto, threads: 0, batch_size: 8, feature_store: "" }
+  runtime: { backend: auto, inference: auto, device: auto, threads: 0, batch_size: 8, feature_store: "" }
   train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 }
   predict: { clip: 0.005, tta_flip: true }
   visualize: { per_class: 2, cols: 4, alpha: 0.45 }

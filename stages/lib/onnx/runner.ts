@@ -1,10 +1,11 @@
 /**
- * The frozen backbone on onnxruntime-node (CPU): a BackboneRunner over a graph
- * written by `exportToOnnx` (input `input` NHWC, outputs `maps` and `pooled`).
+ * The frozen backbone on onnxruntime-node (CPU, WebGPU or CUDA provider): a BackboneRunner
+ * over a graph written by `exportToOnnx` (input `input` NHWC, outputs `maps` and `pooled`).
  */
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { BackboneOutput, BackboneRunner } from '../backbone-runner.ts';
+import type { Device } from '../device.ts';
 import { ONNX_INPUT_NAME, ONNX_MAPS_OUTPUT, ONNX_POOLED_OUTPUT } from './export.ts';
 
 export interface OnnxRunnerOptions {
@@ -13,10 +14,23 @@ export interface OnnxRunnerOptions {
   threads?: number;
   /** Let idle intra-op threads spin (onnxruntime's default). Off by default: see sessionOptions. */
   spinWait?: boolean;
+  /** Execution provider; default cpu. Which one to use is decided in ../device.ts. */
+  device?: Device;
 }
 
 /** Session options that let onnxruntime's CPU kernels run at full speed (measured in bench/inference.ts). */
-export function sessionOptions(threads: number, spinWait = false): ort.InferenceSession.SessionOptions {
+export function sessionOptions(threads: number, spinWait = false, device: Device = 'cpu'): ort.InferenceSession.SessionOptions {
+  if (device !== 'cpu') {
+    return {
+      executionProviders: [device],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      // A node the GPU provider cannot take fails the session instead of running on the CPU unnoticed.
+      extra: { session: { disable_cpu_ep_fallback: '1' } },
+    };
+  }
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all', // fuses Conv+Relu/Clip/Add and switches to the blocked NCHWc layout
@@ -32,9 +46,8 @@ export function sessionOptions(threads: number, spinWait = false): ort.Inference
 }
 
 export class OnnxRunner implements BackboneRunner {
-  readonly engine = 'onnx';
-
   private constructor(
+    readonly engine: string,
     private session: ort.InferenceSession | null,
     readonly inputSize: number,
     readonly channels: number,
@@ -43,7 +56,8 @@ export class OnnxRunner implements BackboneRunner {
   static async open(source: string | Uint8Array, opts: OnnxRunnerOptions): Promise<OnnxRunner> {
     const threads = opts.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`onnx threads must be a positive integer, got ${threads}`);
-    const options = sessionOptions(threads, opts.spinWait ?? false);
+    const device = opts.device ?? 'cpu';
+    const options = sessionOptions(threads, opts.spinWait ?? false, device);
     const session =
       typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
     const where = typeof source === 'string' ? source : 'the ONNX model';
@@ -60,7 +74,7 @@ export class OnnxRunner implements BackboneRunner {
       if (typeof side === 'number' && side !== opts.inputSize) {
         throw new Error(`${where} takes ${side}×${side} images, but inputSize ${opts.inputSize} was given`);
       }
-      return new OnnxRunner(session, opts.inputSize, channels);
+      return new OnnxRunner(device === 'cpu' ? 'onnx' : `onnx-${device}`, session, opts.inputSize, channels);
     } catch (err) {
       await session.release();
       throw err;

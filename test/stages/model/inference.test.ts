@@ -7,34 +7,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import buildModel from '../../../stages/build-model.ts';
 import { decodeImage, toTensorInput } from '../../../stages/lib/images.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, openBackboneRunner } from '../../../stages/lib/inference.ts';
-import { makeContext } from './context.ts';
+import { buildBackbone, SHARED } from './backbone-fixture.ts';
 
-const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 const PHOTO = path.join(SHARED, 'datasets/dogs-vs-cats/train/cat.10.jpg');
 let root: string;
 let backboneDir: string;
 
 before(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'inference-'));
-  const ctx = makeContext({
-    stage: 'build-model',
-    root,
-    params: {
-      'model.backbone': path.join(SHARED, 'models/mobilenet_v1_0.25_224'),
-      'model.cut_layer': 'conv_pw_13_relu',
-      'model.input_size': 224,
-      'model.preprocess': 'tf',
-      'model.dropout': 0.5,
-      'runtime.backend': 'cpu',
-      'runtime.threads': 0,
-    },
-    outs: ['out/backbone', 'out/model'],
-  });
-  await buildModel.run(ctx);
-  backboneDir = ctx.outs[0]!;
+  backboneDir = await buildBackbone(root, 'mobilenet_v1_0.25_224', 'conv_pw_13_relu');
 });
 after(() => rm(root, { recursive: true, force: true }));
 

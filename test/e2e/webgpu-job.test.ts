@@ -1,0 +1,92 @@
+/**
+ * The job with the backbone on WebGPU (Mesa's lavapipe, see scripts/install-vulkan.sh)
+ * against the same job on the CPU provider, through the real CLI on a few photos:
+ * switching `runtime.device` reruns the stages that run the backbone (and what reads
+ * their outputs) but not split, augment-config or build-model, and the submission
+ * agrees with the CPU's within the tolerance README "The backbone on a GPU" justifies.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const SHARED = path.resolve(REPO, '../shared');
+const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
+const TEST_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test');
+const TEST_IDS = [1, 2, 3, 4];
+/** |P_webgpu − P_cpu| per test image; README derives it from the feature tolerance. */
+const SUBMISSION_TOLERANCE = 1e-3;
+
+let dir = '';
+
+function cli(args: string[]): { action: Map<string, string>; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', '--json', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 120_000 });
+  assert.equal(r.status, 0, `pipeline run ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  const actions = JSON.parse(r.stdout) as { stage: string; action: string }[];
+  return { action: new Map(actions.map((a) => [a.stage, a.action])), stderr: r.stderr };
+}
+
+const submission = () =>
+  new Map(
+    readFileSync(path.join(dir, 'artifacts/predict/submission.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => [l.split(',')[0]!, Number(l.split(',')[1])]),
+  );
+const engineOf = (stage: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')).engine as string;
+
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'pipeline-webgpu-'));
+  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
+  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
+  const names = readdirSync(TRAIN_SRC).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
+  for (const animal of ['cat.', 'dog.']) {
+    for (const f of names.filter((n) => n.startsWith(animal)).slice(0, 6)) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
+  }
+  for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
+  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
+  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
+  writeFileSync(
+    path.join(dir, 'pipeline.yaml'),
+    `params:
+  data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.34, seed: 1 }
+  augment: { horizontal_flip: true, copies: 0, seed: 1 }
+  model: { backbone: ${path.join(SHARED, 'models/mobilenet_v1_0.25_224')}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
+  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: auto }
+  train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 }
+  predict: { clip: 0, tta_flip: true }
+  visualize: { per_class: 1, cols: 2, alpha: 0.45 }
+${repoYaml.slice(repoYaml.indexOf('\nstages:') + 1)}`,
+  );
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the job on WebGPU reruns only the backbone stages and what follows, and predicts what the CPU predicts', (t) => {
+  const first = cli([]);
+  assert.ok([...first.action.values()].every((a) => a === 'ran'), JSON.stringify([...first.action]));
+  assert.equal(engineOf('features'), 'onnx');
+  const onCpu = submission();
+
+  const second = cli(['--set', 'runtime.device=webgpu']);
+  for (const stage of ['split', 'augment-config', 'build-model']) assert.equal(second.action.get(stage), 'skipped', `${stage} does not run the backbone`);
+  for (const stage of ['features', 'test-features', 'visualize']) assert.equal(second.action.get(stage), 'ran', `${stage} runs the backbone`);
+  assert.equal(engineOf('features'), 'onnx-webgpu');
+  assert.equal(engineOf('test-features'), 'onnx-webgpu');
+  const onGpu = submission();
+  assert.deepEqual([...onGpu.keys()], [...onCpu.keys()]);
+  let max = 0;
+  for (const [id, p] of onCpu) {
+    const diff = Math.abs(onGpu.get(id)! - p);
+    assert.ok(diff <= SUBMISSION_TOLERANCE, `test image ${id}: P(dog) ${onGpu.get(id)} on webgpu vs ${p} on cpu`);
+    max = Math.max(max, diff);
+  }
+  t.diagnostic(`max |P(dog) webgpu − P(dog) cpu| over ${onCpu.size} test images: ${max.toExponential(2)}`);
+  const logs = path.join(dir, '.pipeline/logs/features');
+  const latest = readdirSync(logs).sort().pop()!;
+  assert.match(readFileSync(path.join(logs, latest), 'utf8'), /backbone device: webgpu on a software adapter/);
+});
