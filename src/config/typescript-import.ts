@@ -7,7 +7,7 @@
  * each): a no-op command never starts esbuild.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -53,6 +53,8 @@ function isFresh(record: CompiledRecord): boolean {
 
 async function compile(absolute: string, dir: string, id: string, recordFile: string): Promise<CompiledRecord> {
   const { build } = await import('esbuild');
+  // esbuild names its inputs relative to the working folder after following links: resolve them from the real one.
+  const workingDir = realpathSync(path.dirname(absolute));
   const result = await build({
     entryPoints: [absolute],
     bundle: true,
@@ -62,7 +64,7 @@ async function compile(absolute: string, dir: string, id: string, recordFile: st
     packages: 'external',
     write: false,
     metafile: true,
-    absWorkingDir: path.dirname(absolute),
+    absWorkingDir: workingDir,
     logLevel: 'silent',
   }).catch((error: { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }) => {
     const first = error.errors?.[0];
@@ -76,7 +78,7 @@ async function compile(absolute: string, dir: string, id: string, recordFile: st
   writeFileSync(temp, result.outputFiles[0]!.contents);
   renameSync(temp, output);
   const inputs = Object.keys(result.metafile.inputs).map((input): CompiledRecord['inputs'][number] => {
-    const file = path.resolve(path.dirname(absolute), input);
+    const file = path.resolve(workingDir, input);
     const stats = statSync(file);
     return [file, stats.size, stats.mtimeMs];
   });
