@@ -40,7 +40,7 @@ function pipelineYaml(): string {
   data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.25, seed: 1 }
   augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
   model: { backbone: ${BACKBONE}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, threads: 0, batch_size: 2, feature_store: "" }
+  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: 2, feature_store: "" }
   train: { optimizer: adam, lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 }
   predict: { clip: 0.005, tta_flip: true }
   visualize: { per_class: 1, cols: 2, alpha: 0.45 }

@@ -57,7 +57,7 @@ before(() => {
   data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.34, seed: 1 }
   augment: { horizontal_flip: true, copies: 0, seed: 1 }
   model: { backbone: ${path.join(SHARED, 'models/mobilenet_v1_0.25_224')}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: auto }
+  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: auto, feature_store: "" }
   train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 }
   predict: { clip: 0, tta_flip: true }
   visualize: { per_class: 1, cols: 2, alpha: 0.45 }
