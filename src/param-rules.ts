@@ -34,6 +34,8 @@ export interface NumberRule extends RuleBase<number> {
   orAuto?: boolean;
   /** A mapping from these names to numbers (each within the bounds) is accepted as is: `lr: { adam: 0.003 }`. */
   perChoice?: readonly string[];
+  /** A pair `[lo, hi]` with gt < lo ≤ hi ≤ max is accepted as is: `zoom_range: [0.8, 1.2]`. */
+  pair?: { gt: number; max: number };
 }
 
 export interface FlagRule extends RuleBase<boolean> {
@@ -102,6 +104,11 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
     case 'number': {
       if (value === false && rule.falseIsZero) return { ok: true, value: 0 };
       if (value === 'auto' && rule.orAuto) return { ok: true, value };
+      if (rule.pair && Array.isArray(value)) {
+        const [lo, hi] = value.map(toNumber);
+        const fits = value.length === 2 && lo !== undefined && hi !== undefined && lo > rule.pair.gt && lo <= hi && hi <= rule.pair.max;
+        return fits ? { ok: true, value: [lo, hi] } : bad();
+      }
       if (rule.perChoice && typeof value === 'object' && value !== null && !Array.isArray(value)) {
         for (const [name, v] of Object.entries(value)) {
           if (!rule.perChoice.includes(name)) {
@@ -143,7 +150,8 @@ function describeKind(rule: ParamRule): string {
         describeNumber(rule) +
         (rule.falseIsZero ? ' (0 or false = off)' : '') +
         (rule.orAuto ? (rule.perChoice ? ', auto' : ' or auto') : '') +
-        (rule.perChoice ? `, or a mapping ${rule.perChoice.join(' / ')} → ${describeNumber(rule).replace(/^an? /, '')}` : '')
+        (rule.perChoice ? `, or a mapping ${rule.perChoice.join(' / ')} → ${describeNumber(rule).replace(/^an? /, '')}` : '') +
+        (rule.pair ? `, or a pair [lo, hi] with ${rule.pair.gt} < lo ≤ hi ≤ ${rule.pair.max}` : '')
       );
     case 'flag':
       return 'true or false';

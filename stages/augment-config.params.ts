@@ -1,8 +1,8 @@
 /**
  * Rules of the `augment.*` params (Keras ImageDataGenerator semantics), read by
  * `augment-config` through validateAugmentConfig (stages/lib/augment.ts) and
- * checked by the engine before any stage runs. `zoom_range` (a number or a
- * [lo, hi] pair) and unknown keys are checked by validateAugmentConfig alone.
+ * checked by the engine before any stage runs. Unknown keys are checked by
+ * validateAugmentConfig alone.
  */
 import { defineParams, param } from '../src/contract.ts';
 
@@ -15,6 +15,7 @@ export default defineParams({
   'augment.height_shift_range': param.number({ min: 0, lt: 1, default: 0, description: 'random vertical shift up to ± this fraction of the height' }),
   'augment.shear_range': param.number({ min: 0, lt: Math.PI / 2, default: 0, description: 'random shear up to ± this angle in RADIANS, as in Keras 2.0 (the notebook\'s 0.2 ≈ 11.5°)' }),
   'augment.shear_degrees': param.number({ min: 0, lt: 90, optional: true, description: 'the shear angle in degrees instead of shear_range (give one of the two)' }),
+  'augment.zoom_range': param.number({ min: 0, lt: 1, pair: { gt: 0, max: 10 }, default: 0, description: 'random zoom: z draws factors from [1−z, 1+z], or give [lo, hi]; rows and columns drawn independently (Keras 2.0)' }),
   'augment.horizontal_flip': param.flag({ default: false, description: 'flip half the images left-right' }),
   'augment.vertical_flip': param.flag({ default: false, description: 'flip half the images upside down' }),
   'augment.fill_mode': param.oneOf(FILL_MODES, { default: 'nearest', description: 'how points outside the image are filled' }),

@@ -59,7 +59,10 @@ function ruleSchema(rule: ParamRule): JsonSchema {
       const perChoice: JsonSchema[] = rule.perChoice
         ? [{ type: 'object', propertyNames: { enum: [...rule.perChoice] }, additionalProperties: bounds }]
         : [];
-      accepts = [bounds, ...(rule.falseIsZero ? [{ const: false }] : []), ...(rule.orAuto ? [{ const: 'auto' }] : []), ...perChoice];
+      const pair: JsonSchema[] = rule.pair
+        ? [{ type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', exclusiveMinimum: rule.pair.gt, maximum: rule.pair.max } }]
+        : [];
+      accepts = [bounds, ...(rule.falseIsZero ? [{ const: false }] : []), ...(rule.orAuto ? [{ const: 'auto' }] : []), ...perChoice, ...pair];
       break;
     }
     case 'flag':

@@ -61,7 +61,7 @@ export interface AugmentConfig {
 export const DEFAULT_AUGMENT_CONFIG: Readonly<AugmentConfig> = Object.freeze({
   ...(Object.fromEntries(
     Object.entries(augmentRules)
-      .filter(([key]) => key !== 'augment.shear_degrees') // resolved into shear_range
+      .filter(([key]) => key !== 'augment.shear_degrees' && key !== 'augment.zoom_range') // resolved into shear_range; a pair below
       .map(([key, rule]) => [key.slice('augment.'.length), rule.default]),
   ) as Omit<AugmentConfig, 'zoom_range'>),
   zoom_range: [1, 1] as [number, number],
@@ -179,7 +179,7 @@ export function validateAugmentConfig(raw: unknown, prefix = 'augment'): Augment
   // Every key but zoom_range and the shear by its declared rule.
   for (const [declared, rule] of Object.entries(augmentRules)) {
     const key = declared.slice('augment.'.length);
-    if (!has(key) || key === 'shear_range' || key === 'shear_degrees') continue;
+    if (!has(key) || key === 'shear_range' || key === 'shear_degrees' || key === 'zoom_range') continue;
     const checked = checkParam(`${prefix}.${key}`, rule, input[key]);
     if (checked.ok) (cfg as unknown as Record<string, unknown>)[key] = checked.value;
     else problems.push(checked.message);

@@ -151,7 +151,7 @@ describe('declared param rules (real CLI)', () => {
     assert.equal(result.code, 0, result.stderr);
     const row = result.stdout.split('\n').find((l) => l.startsWith('train.lr '));
     assert.match(row ?? '', /^train\.lr\s+0\.01\s+a number > 0, auto, or a mapping adam \/ adadelta \/ sgd \/ rmsprop → number > 0\s+train\s+learning rate; auto or unset = Keras' default/);
-    assert.match(result.stdout, /^augment\.zoom_range\s+0\.2\s+\(no declared rule\)\s+augment-config$/m);
+    assert.match(result.stdout, /^augment\.zoom_range\s+0\.2\s+a number in \[0, 1\), or a pair \[lo, hi\] with 0 < lo ≤ hi ≤ 10\s+0\s+augment-config\s+random zoom/m);
     assert.match(result.stdout, /^augment\.fill_mode\s+nearest\s+one of nearest, constant, reflect, wrap\s+nearest\s+augment-config\s+how points outside/m);
     const json = JSON.parse((await project.run('params', '--json')).stdout) as Array<{ key: string; stages: string[] }>;
     assert.deepEqual(json.find((r) => r.key === 'runtime.backend')?.stages, ['build-model', 'features', 'train', 'test-features', 'visualize']);
