@@ -96,7 +96,8 @@ export function checkDeclaredParams(stages: Iterable<ResolvedStage>, ctx: CheckC
 
 /** Whether the stage's params (declared or interpolated) include the key or a subtree holding it. */
 function listsParam(stage: ResolvedStage, key: string): boolean {
-  return Object.keys(stage.params).some((listed) => key === listed || key.startsWith(`${listed}.`));
+  // The list as written: a listed key missing from pipeline.yaml gets its own error ("does not declare").
+  return [...stage.listedParams, ...Object.keys(stage.params)].some((listed) => key === listed || key.startsWith(`${listed}.`));
 }
 
 /** The `--set` argument that gave the key (or a subtree holding it) its value. */

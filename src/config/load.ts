@@ -189,6 +189,7 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     metrics,
     plots,
     params: sortedObject(used),
+    listedParams: stringItems(raw.params).map(([key]) => key),
     alwaysRun: raw.always_run === true,
     cache: raw.cache !== false,
     heavy: raw.heavy === true,

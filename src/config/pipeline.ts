@@ -32,6 +32,8 @@ export interface ResolvedStage {
   plots: string[];
   /** Every param the stage uses: declared keys plus interpolated ones, dotted name → value. Sorted by key. */
   params: Record<string, unknown>;
+  /** The keys of its `params:` list as written, found in pipeline.yaml or not. */
+  listedParams: string[];
   /** Run even when up to date. */
   alwaysRun: boolean;
   /** Whether outs go to the run cache. */
