@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { openProject } from '../../execution/project-session.ts';
 import { OutTransaction } from '../../execution/out-transaction.ts';
 import { cancelLeftoverSlurmJobs, SlurmExecutor, slurmAvailable } from '../../execution/executors/slurm.ts';
-import { RunLock, RunLockBusyError } from '../../execution/run-lock.ts';
+import { RunSession } from '../../execution/run-session.ts';
 import { newRunId, runStages } from '../../execution/run-engine.ts';
 import { assessStages } from '../../execution/stage-status.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
@@ -89,25 +89,12 @@ export default async function run(argv: string[]): Promise<number> {
   // Only a human at a terminal gets the interactive renderer, and only when something will execute.
   const reporterOut = options.json ? process.stderr : process.stdout;
   const notices: string[] = [];
-  let lock: RunLock;
-  try {
-    lock = RunLock.acquire(join(workspace.dotDir, 'run.lock'), (message) => notices.push(message));
-  } catch (error) {
-    if (error instanceof RunLockBusyError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+  const locked = RunSession.open(workspace.dotDir, (message) => notices.push(message));
+  if (!locked.ok) {
+    process.stderr.write(`error: ${locked.busy}\n`);
+    return 1;
   }
-  const controller = new AbortController();
-  let interruptedBy: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (!interruptedBy) process.stderr.write(`\n${signal}: stopping running stages and restoring their previous outs…\n`);
-    interruptedBy = signal;
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const { session: runSession } = locked;
   try {
     // Jobs of a killed run first: they must be gone before its outs are put back.
     const leftoverJobs = cancelLeftoverSlurmJobs(join(workspace.dotDir, 'tmp'));
@@ -136,7 +123,7 @@ export default async function run(argv: string[]): Promise<number> {
         runId,
         jobs,
         forced,
-        signal: controller.signal,
+        signal: runSession.signal,
         verbose: values.verbose === true,
         ...(executorName === 'slurm'
           ? { executor: new SlurmExecutor(session.pipeline.executor, join(workspace.dotDir, 'tmp', runId)), failFast: values['keep-going'] !== true }
@@ -154,12 +141,9 @@ export default async function run(argv: string[]): Promise<number> {
     if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
     const failed = results.filter((r) => r.action === 'failed');
     for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);
-    if (interruptedBy) return interruptedBy === 'SIGINT' ? 130 : 143;
-    return failed.length > 0 ? 1 : 0;
+    return runSession.interruptExitCode ?? (failed.length > 0 ? 1 : 0);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    lock.release();
+    runSession.close();
   }
 }
 

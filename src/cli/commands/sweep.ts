@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { loadGraph } from '../../graph/load-graph.ts';
-import { RunLock, RunLockBusyError } from '../../execution/run-lock.ts';
+import { RunSession } from '../../execution/run-session.ts';
 import { newRunId } from '../../execution/run-engine.ts';
 import { setParamValues } from '../../experiments/param-edit.ts';
 import { sweepGrid } from '../../experiments/sweep-grid.ts';
@@ -61,36 +61,21 @@ export default async function sweep(argv: string[]): Promise<number> {
     loaded.push({ variant, pipeline: result.pipeline, graph: { order, upstream: (stage) => upstream.get(stage) ?? [] } });
   }
   const root = loaded[0].pipeline.root;
-  let lock: RunLock;
-  try {
-    lock = RunLock.acquire(join(root, '.pipeline', 'run.lock'), (message) => process.stderr.write(`note: ${message}\n`));
-  } catch (error) {
-    if (error instanceof RunLockBusyError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+  const opened = RunSession.open(join(root, '.pipeline'), (message) => process.stderr.write(`note: ${message}\n`));
+  if (!opened.ok) {
+    process.stderr.write(`error: ${opened.busy}\n`);
+    return 1;
   }
-  const controller = new AbortController();
-  let interruptedBy: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (!interruptedBy) process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`);
-    interruptedBy = signal;
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const { session: runSession } = opened;
   const sweepId = newRunId();
   const progress = options.json ? process.stderr : process.stdout;
   progress.write(`sweep ${sweepId}: ${variants.length} variants of ${swept.map(([k, v]) => `${k} (${v.length})`).join(' × ')}, --jobs ${jobs}\n`);
   const started = Date.now();
   let outcomes: VariantOutcome[];
   try {
-    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: controller.signal, out: progress });
+    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: runSession.signal, out: progress });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    lock.release();
+    runSession.close();
   }
   const seconds = (Date.now() - started) / 1000;
   const ranked = rank(outcomes, metric, values.max === true);
@@ -108,7 +93,7 @@ export default async function sweep(argv: string[]): Promise<number> {
     process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${variants.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(page)}\n`);
   }
   const failures = outcomes.filter((o) => status(o) !== 'ok');
-  if (values.apply === 'best' && !interruptedBy) {
+  if (values.apply === 'best' && !runSession.interruptedBy) {
     const best = ranked[0];
     if (!best || status(best) !== 'ok' || best.record.metrics[metric!] === undefined) {
       process.stderr.write(`error: no variant produced ${metric}; pipeline.yaml not changed\n`);
@@ -124,7 +109,7 @@ export default async function sweep(argv: string[]): Promise<number> {
     writeFileSync(options.file, edited.text);
     process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(winning)} (\`pipeline run\` restores its results from the run cache)\n`);
   }
-  if (interruptedBy) return interruptedBy === 'SIGINT' ? 130 : 143;
+  if (runSession.interruptExitCode !== undefined) return runSession.interruptExitCode;
   return failures.length > 0 ? 1 : 0;
 }
 
