@@ -67,7 +67,7 @@ function pipelineYaml(): string {
   data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.1, seed: 42 }
   augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, fill_mode: nearest, copies: 1, seed: 42 }
   model: { backbone: ${path.join(SHARED, 'models/mobilenet_v1_0.25_224')}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, threads: 0, batch_size: ${BATCH}, feature_store: "" }
+  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: ${BATCH}, feature_store: "" }
   train: { optimizer: adam, lr: 0.003, epochs: 3, batch_size: 32, patience: 0, seed: 42 }
   predict: { clip: 0.001, tta_flip: true }
   visualize: { per_class: 6, cols: 4, alpha: 0.45 }

@@ -68,7 +68,7 @@ params:
   data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.1, seed: 1 }
   augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
   model: { backbone: ${backbone}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: auto, threads: 1, batch_size: 16 }
+  runtime: { backend: auto, inference: auto, device: cpu, threads: 1, batch_size: 16, feature_store: "" }
   train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 }
   predict: { clip: 0.005, tta_flip: true }
   visualize: { per_class: 2, cols: 4, alpha: 0.45 }
@@ -79,7 +79,8 @@ ${stagesYaml.replace(/(\n  features:\n(?:    .*\n)*?    heavy: true\n)/, `$1    
   const rows: { shards: number; seconds: number; shardSeconds: number; rows: number; hash: string }[] = [];
   for (const shards of SHARDS) {
     writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(shards));
-    const seconds = cli(dir, ['run', 'features', '--force', '--executor', 'slurm']);
+    // An empty feature store per shard count: every run computes all its rows (the shards share that store).
+    const seconds = cli(dir, ['run', 'features', '--force', '--executor', 'slurm', '--set', `runtime.feature_store=.store-${shards}`]);
     const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number; seconds: number };
     const hash = createHash('sha256').update(readFileSync(path.join(dir, 'artifacts/features/features.f32'))).update(readFileSync(path.join(dir, 'artifacts/features/index.csv'))).digest('hex');
     rows.push({ shards, seconds, shardSeconds: report.seconds, rows: report.rows, hash });
