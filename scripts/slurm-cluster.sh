@@ -22,15 +22,22 @@ install_packages() {
   log "installed in $((SECONDS - started)) s"
 }
 
-# A daemon runs when its pid file names a live process (no procps needed on a bare CI image).
-running() {
-  local pidfile
-  case "$1" in
+# The pid of a running daemon: its pid file names a live process that IS that daemon (a pid file left by a
+# killed daemon can name a pid reused since; checking /proc/PID/comm keeps us from trusting or killing that).
+daemon_pid() {
+  local name=$1 pidfile pid
+  case "$name" in
     munged) pidfile=/run/munge/munged.pid ;;
-    *) pidfile=/run/slurm/$1.pid ;;
+    *) pidfile=/run/slurm/$name.pid ;;
   esac
-  [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  [ -s "$pidfile" ] || return 1
+  pid=$(cat "$pidfile")
+  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] || return 1
+  ! grep -qs '^State:[[:space:]]*Z' "/proc/$pid/status" || return 1 # killed, not yet reaped
+  echo "$pid"
 }
+
+running() { daemon_pid "$1" >/dev/null; }
 
 start_munge() {
   if running munged; then return; fi
@@ -97,7 +104,7 @@ wait_idle() {
   host=$(hostname -s)
   for _ in $(seq 1 60); do
     local state
-    state=$(sinfo --noheader --nodes="$host" --format=%T 2>/dev/null | head -n 1 || true)
+    state=$(timeout 5 sinfo --noheader --nodes="$host" --format=%T 2>/dev/null | head -n 1 || true)
     case "$state" in
       idle | mixed | allocated) log "node $host is $state"; return 0 ;;
       down* | drain*) scontrol update NodeName="$host" State=RESUME >/dev/null 2>&1 || true ;;
@@ -123,14 +130,14 @@ up() {
 }
 
 stop_daemon() {
-  local name=$1 pidfile=$2
-  if [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then log "stopped $name"; fi
+  local pid
+  if pid=$(daemon_pid "$1") && kill "$pid" 2>/dev/null; then log "stopped $1"; fi
 }
 
 down() {
-  stop_daemon slurmd /run/slurm/slurmd.pid
-  stop_daemon slurmctld /run/slurm/slurmctld.pid
-  if [ -s /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null; then log "stopped munged"; fi
+  stop_daemon slurmd
+  stop_daemon slurmctld
+  stop_daemon munged
 }
 
 status() {
