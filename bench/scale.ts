@@ -28,6 +28,7 @@ import { decodeImage, imageBatches, toTensorInput } from '../stages/lib/images.t
 import { buildOnnxModel } from '../stages/lib/onnx/export.ts';
 import { encodeModel } from '../stages/lib/onnx/protobuf.ts';
 import { OnnxRunner } from '../stages/lib/onnx/runner.ts';
+import { jobPipelineYaml } from '../test/job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -61,17 +62,13 @@ const testSources = readdirSync(TEST_SRC).filter((f) => /^\d+\.jpg$/.test(f)).so
 const trainName = (k: number, source: string) => `${path.basename(source).split('.')[0]}.${k}.jpg`;
 
 function pipelineYaml(): string {
-  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-  const stages = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1);
-  return `params:
-  data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.1, seed: 42 }
-  augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, fill_mode: nearest, copies: 1, seed: 42 }
-  model: { backbone: ${path.join(SHARED, 'models/mobilenet_v1_0.25_224')}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: ${BATCH}, feature_store: "" }
-  train: { optimizer: adam, lr: 0.003, epochs: 3, batch_size: 32, patience: 0, seed: 42 }
-  predict: { clip: 0.001, tta_flip: true }
-  visualize: { per_class: 6, cols: 4, alpha: 0.45 }
-${stages}`;
+  return jobPipelineYaml({
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.1, seed: 42 },
+    augment: { copies: 1, seed: 42 },
+    model: { backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: BATCH },
+    train: { lr: 0.003, epochs: 3, batch_size: 32, patience: 0, seed: 42 },
+  });
 }
 
 interface StageRun {

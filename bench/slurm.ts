@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jobPipelineYaml } from '../test/job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -60,19 +61,18 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
   const pick = (prefix: string) => photos.filter((f) => f.startsWith(prefix)).slice(0, IMAGES / 2);
   for (const f of [...pick('cat.'), ...pick('dog.')]) copyFileSync(path.join(trainSrc, f), path.join(dir, 'data/train', f));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-  const stagesYaml = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1);
   const backbone = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
-  const yaml = (shards: number) => `executor: { poll_seconds: 1, resources: { cpus: 1 } }
-params:
-  data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.1, seed: 1 }
-  augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
-  model: { backbone: ${backbone}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: auto, device: cpu, threads: 1, batch_size: 16, feature_store: "" }
-  train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 }
-  predict: { clip: 0.005, tta_flip: true }
-  visualize: { per_class: 2, cols: 4, alpha: 0.45 }
-${stagesYaml.replace(/(\n  features:\n(?:    .*\n)*?    heavy: true\n)/, `$1    shards: ${shards}\n`)}`;
+  const jobYaml = jobPipelineYaml({
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.1, seed: 1 },
+    augment: { copies: 1, seed: 1 },
+    model: { backbone, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { device: 'cpu', threads: 1, batch_size: 16 },
+    train: { lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 },
+    predict: { clip: 0.005 },
+    visualize: { per_class: 2, cols: 4 },
+  });
+  const yaml = (shards: number) =>
+    `executor: { poll_seconds: 1, resources: { cpus: 1 } }\n${jobYaml.replace(/(\n  features:\n(?:    .*\n)*?    heavy: true\n)/, `$1    shards: ${shards}\n`)}`;
   writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(1));
   cli(dir, ['run', 'split', 'augment-config', 'build-model']);
   console.log(`features of ${IMAGES} train photos (+1 augmented copy each; mobilenet_v1_0.25_224, 1 ONNX thread and 1 CPU per job), Slurm jobs:`);

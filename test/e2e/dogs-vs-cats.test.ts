@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../../stages/lib/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/images.ts';
+import { jobPipelineYaml } from '../job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -30,18 +31,16 @@ const readJson = (rel: string) => JSON.parse(readFileSync(art(rel), 'utf8')) as 
 const csvRows = (rel: string) => readFileSync(art(rel), 'utf8').trim().split('\n').map((l) => l.split(','));
 
 function pipelineYaml(): string {
-  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-  // The repo's own stage declarations (its stages/ is linked into the temp project); only params change.
-  const stages = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1);
-  return `params:
-  data: { train_dir: data/train, test_dir: data/test, test_labels: data/test_labels.csv, val_fraction: 0.25, seed: 1 }
-  augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
-  model: { backbone: ${BACKBONE}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: auto, device: auto, threads: 0, batch_size: 8, feature_store: "" }
-  train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 }
-  predict: { clip: 0.005, tta_flip: true }
-  visualize: { per_class: 2, cols: 4, alpha: 0.45 }
-${stages}`;
+  // The repo's own stages (its stages/ is linked into the temp project); only these params change.
+  return jobPipelineYaml({
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: 'data/test_labels.csv', val_fraction: 0.25, seed: 1 },
+    augment: { copies: 1, seed: 1 },
+    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { threads: 0, batch_size: 8 },
+    train: { lr: 0.001, epochs: 2, batch_size: 16, patience: 0, seed: 1 },
+    predict: { clip: 0.005 },
+    visualize: { per_class: 2, cols: 4 },
+  });
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {

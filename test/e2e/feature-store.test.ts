@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { jobPipelineYaml } from '../job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -34,17 +35,15 @@ function photos(prefix: string, from: number, count: number): string[] {
 }
 
 function pipelineYaml(): string {
-  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-  const stages = repoYaml.slice(repoYaml.indexOf('\nstages:') + 1);
-  return `params:
-  data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.25, seed: 1 }
-  augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 }
-  model: { backbone: ${BACKBONE}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: 2, feature_store: "" }
-  train: { optimizer: adam, lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 }
-  predict: { clip: 0.005, tta_flip: true }
-  visualize: { per_class: 1, cols: 2, alpha: 0.45 }
-${stages}`;
+  return jobPipelineYaml({
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
+    augment: { copies: 1, seed: 1 },
+    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 2 },
+    train: { lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 },
+    predict: { clip: 0.005 },
+    visualize: { per_class: 1, cols: 2 },
+  });
 }
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {

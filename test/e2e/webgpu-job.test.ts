@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { jobPipelineYaml } from '../job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -50,18 +51,17 @@ before(() => {
   }
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
   writeFileSync(
     path.join(dir, 'pipeline.yaml'),
-    `params:
-  data: { train_dir: data/train, test_dir: data/test, test_labels: "", val_fraction: 0.34, seed: 1 }
-  augment: { horizontal_flip: true, copies: 0, seed: 1 }
-  model: { backbone: ${path.join(SHARED, 'models/mobilenet_v1_0.25_224')}, cut_layer: conv_pw_13_relu, input_size: 224, preprocess: tf, dropout: 0.5 }
-  runtime: { backend: auto, inference: onnx, device: cpu, threads: 0, batch_size: auto, feature_store: "" }
-  train: { optimizer: adam, lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 }
-  predict: { clip: 0, tta_flip: true }
-  visualize: { per_class: 1, cols: 2, alpha: 0.45 }
-${repoYaml.slice(repoYaml.indexOf('\nstages:') + 1)}`,
+    jobPipelineYaml({
+      data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.34, seed: 1 },
+      augment: { shear_range: 0, zoom_range: 0, copies: 0, seed: 1 },
+      model: { backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+      runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 'auto' },
+      train: { lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 },
+      predict: { clip: 0 },
+      visualize: { per_class: 1, cols: 2 },
+    }),
   );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
