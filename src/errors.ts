@@ -1,7 +1,9 @@
 /**
  * Errors are values: every phase returns diagnostics instead of throwing, and a
  * `PipelineError` carries them when something must unwind through callers that
- * cannot return a result (a command handler, a child-process boundary).
+ * cannot return a result (a command handler, a child-process boundary). What
+ * goes wrong inside a run is a `StageFailure` on the stage's result
+ * (execution/stage-failure.ts). Exit codes are chosen only by the CLI.
  */
 import type { SourceSpan } from './config/pipeline.ts';
 
@@ -21,11 +23,10 @@ export type ErrorReason =
   | 'missing-dep'
   | 'cycle'
   | 'unknown-target'
-  | 'usage'
-  | 'stage-failed'
+  /** Another run holds `.pipeline/run.lock`. */
   | 'locked'
-  | 'lock-file'
-  | 'internal';
+  /** pipeline.lock cannot be read. */
+  | 'lock-file';
 
 export type Severity = 'error' | 'warning';
 
@@ -48,6 +49,11 @@ export class PipelineError extends Error {
     super(message);
     this.name = 'PipelineError';
   }
+}
+
+/** A PipelineError, of the given reason when one is named. */
+export function isPipelineError(error: unknown, reason?: ErrorReason): error is PipelineError {
+  return error instanceof PipelineError && (reason === undefined || error.reason === reason);
 }
 
 /** Shorthand for the common case of an error diagnostic. */

@@ -3,6 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { DepRecord, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
 import { writeFileAtomic } from './atomic-write.ts';
+import { PipelineError } from '../errors.ts';
 
 /**
  * `pipeline.lock`: what every stage last ran with, committed next to
@@ -37,7 +38,6 @@ export function lockPathFor(pipelineFile: string): string {
   return join(dirname(pipelineFile), basename(pipelineFile, extname(pipelineFile)) + '.lock');
 }
 
-export class LockFileError extends Error {}
 
 export interface LockRead {
   doc: LockDocument;
@@ -56,12 +56,12 @@ export async function readLock(file: string): Promise<LockRead> {
   try {
     parsed = parse(text);
   } catch (error) {
-    throw new LockFileError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`);
+    throw new PipelineError('lock-file', `${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`);
   }
   if (parsed === null || parsed === undefined) return { doc: { schema: 1, stages: {} }, warnings: [] };
   const doc = parsed as Partial<LockDocument>;
   if (typeof doc !== 'object' || doc.schema !== 1 || typeof doc.stages !== 'object' || doc.stages === null || Array.isArray(doc.stages)) {
-    throw new LockFileError(`${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`);
+    throw new PipelineError('lock-file', `${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`);
   }
   const stages: Record<string, LockedStage> = {};
   const warnings: string[] = [];

@@ -86,3 +86,8 @@ export function printDiagnostics(diagnostics: readonly Diagnostic[]): void {
   const color = process.stderr.isTTY === true && !process.env.NO_COLOR;
   process.stderr.write(`${formatDiagnostics(diagnostics, { color })}\n`);
 }
+
+/** The shell's convention for a run stopped by a signal: 130 after Ctrl-C, 143 after SIGTERM. */
+export function interruptExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
+}

@@ -13,6 +13,7 @@ import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
 import { isGlob, isInsideProject, isUrl, isWithin, normalizePath } from './paths.ts';
+import { depOf, type Dep } from './dep.ts';
 import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
 import { validateAgainstSchema } from './schema.ts';
 import { YamlSource, type PathSegment } from './yaml-source.ts';
@@ -124,14 +125,14 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     return { text: result.text, ok: result.problems.length === 0 };
   };
 
-  const deps: string[] = [];
+  const deps: Dep[] = [];
   const depSpans: SourceSpan[] = [];
   for (const [written, index] of stringItems(raw.deps)) {
     const where = [...at, 'deps', index];
     const resolved = resolveText(written, where, 'path');
     // An optional input: a dep that interpolates to nothing (`test_labels: ""`) is left out; the param still counts as used.
     if (resolved.ok && resolved.text.trim() === '' && written.includes('${')) continue;
-    deps.push(normalizePath(resolved.text));
+    deps.push(depOf(normalizePath(resolved.text), ctx.root));
     depSpans.push(source.spanOfValue(where));
   }
 

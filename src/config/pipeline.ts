@@ -4,6 +4,7 @@
  * interpolated; later phases never look at YAML again.
  */
 import type { ParamRules } from '../param-rules.ts';
+import type { Dep } from './dep.ts';
 
 /** A position in pipeline.yaml, for diagnostics (1-based line and column). */
 export interface SourceSpan {
@@ -22,8 +23,8 @@ export interface ResolvedStage {
   cmd?: string;
   /** `cmd` as written, before `${params…}` interpolation (tells a param change from a command edit). */
   cmdTemplate?: string;
-  /** Deps as written after interpolation, relative to the project root (`../shared/x` stays relative, so the lock is portable). Globs unexpanded. */
-  deps: string[];
+  /** Deps classified (path, glob, URL); `written` is relative to the project root (`../shared/x` stays relative, so the lock is portable). Globs unexpanded. */
+  deps: Dep[];
   /** Outs as written after interpolation, project-relative. */
   outs: string[];
   /** JSON metric files, each inside one of `outs` (project-relative). Not part of the fingerprint. */

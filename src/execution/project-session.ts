@@ -1,9 +1,8 @@
 import type { Pipeline } from '../config/pipeline.ts';
 import type { Diagnostic } from '../errors.ts';
-import { diagnostic } from '../errors.ts';
+import { diagnostic, isPipelineError } from '../errors.ts';
 import { loadGraph } from '../graph/load-graph.ts';
 import { resolveTargets } from '../graph/targets.ts';
-import { LockFileError } from '../cache/lock-file.ts';
 import type { StageGraph } from './stage-selection.ts';
 import { selectStages } from './stage-selection.ts';
 import { Workspace } from './workspace.ts';
@@ -34,7 +33,7 @@ export async function openProject(
   try {
     workspace = await Workspace.open(loaded.pipeline);
   } catch (error) {
-    if (error instanceof LockFileError) return { ok: false, diagnostics: [diagnostic('lock-file', error.message)] };
+    if (isPipelineError(error, 'lock-file')) return { ok: false, diagnostics: [diagnostic('lock-file', error.message)] };
     throw error;
   }
   return {

@@ -7,7 +7,8 @@
  * "stale" below the first restore.
  */
 import type { CachedOut } from '../cache/run-cache.ts';
-import { isGlob, isUrl, isWithin } from '../config/paths.ts';
+import type { Dep } from '../config/dep.ts';
+import { isWithin } from '../config/paths.ts';
 import type { HashedPath } from '../fingerprint/path-hasher.ts';
 import { hashedManifest } from '../fingerprint/path-hasher.ts';
 import { globCouldMatchUnder } from '../graph/glob-match.ts';
@@ -18,12 +19,12 @@ import { globCouldMatchUnder } from '../graph/glob-match.ts';
  * left out (hash them from disk). Undefined when some dep cannot be predicted
  * (a glob or a folder that takes in a restored out along with other files).
  */
-export function predictDeps(deps: readonly string[], restored: readonly CachedOut[]): Map<string, HashedPath> | undefined {
+export function predictDeps(deps: readonly Dep[], restored: readonly CachedOut[]): Map<string, HashedPath> | undefined {
   const predicted = new Map<string, HashedPath>();
-  for (const dep of deps) {
-    if (isUrl(dep)) continue;
+  for (const { kind, written: dep } of deps) {
+    if (kind === 'url') continue;
     for (const out of restored) {
-      if (isGlob(dep)) {
+      if (kind === 'glob') {
         if (globCouldMatchUnder(dep, out.path)) return undefined;
         continue;
       }

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
-import { expandGlob, isGlob } from '../fingerprint/glob-deps.ts';
-import { isUrl } from '../config/paths.ts';
 import type { LockWriter } from '../cache/lock-file.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
-import type { RunReporter, StageResult } from '../logging/stage-result.ts';
+import { decide } from './decide.ts';
+import type { StageFailure } from './stage-failure.ts';
+import type { StageReason } from './stage-reason.ts';
+import type { RunReporter, StageResult } from './stage-result.ts';
 import type { Executor } from './executors/executor.ts';
 import { localExecutor } from './executors/local.ts';
 import { JobSlots } from './job-slots.ts';
@@ -67,7 +68,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     const upResults = await Promise.all(ups.map((up) => finished.get(up)!));
     const blocked = upResults.find((r) => r.action === 'failed' || r.action === 'not-run');
     let result: StageResult;
-    if (blocked) result = { stage, action: 'not-run', reasons: [`upstream stage ${blocked.stage} ${blocked.action === 'failed' ? 'failed' : 'did not run'}`], seconds: 0 };
+    if (blocked) result = { stage, action: 'not-run', reasons: [{ kind: 'upstream', stage: blocked.stage, state: blocked.action === 'failed' ? 'failed' : 'did-not-run' }], seconds: 0 };
     else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     else {
       try {
@@ -79,7 +80,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
         };
         result = await handleStage(ctx, stage, slots, upstreamUnchanged, report);
       } catch (error) {
-        result = { stage, action: 'failed', reasons: [], seconds: 0, error: (error as Error).message };
+        result = { stage, action: 'failed', reasons: [], seconds: 0, failure: { kind: 'engine-error', message: (error as Error).message } };
       }
       if (result.action === 'failed' && ctx.failFast && !ctx.signal.aborted) stopAll.abort({ failedStage: stage });
     }
@@ -96,9 +97,9 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
 }
 
 /** Why a stage stopped or never started: Ctrl-C, or (fail fast) another stage's failure. */
-function interruption(signal: AbortSignal): string {
+function interruption(signal: AbortSignal): StageReason & StageFailure {
   const failedStage = (signal.reason as { failedStage?: string } | undefined)?.failedStage;
-  return failedStage ? `cancelled: stage ${failedStage} failed` : 'interrupted';
+  return failedStage ? { kind: 'cancelled', failedStage } : { kind: 'interrupted' };
 }
 
 async function handleStage(
@@ -114,34 +115,31 @@ async function handleStage(
   const config = workspace.stage(stage);
   const planned = upstreamUnchanged ? ctx.preassessed?.get(stage) : undefined;
   const evaluation = planned ?? (await workspace.evaluate(stage));
-  const forced = ctx.forced.has(stage);
-  const reasons = forced ? ['forced', ...evaluation.reasons] : evaluation.reasons;
-  if (reasons.length === 0) return { stage, action: 'skipped', reasons: ['up to date'], seconds: seconds() };
+  const decision = await decide({ stage: config, evaluation, forced: ctx.forced.has(stage), runCache: workspace.runCache });
+  if (decision.action === 'fresh') return { stage, action: 'skipped', reasons: [{ kind: 'up-to-date' }], seconds: seconds() };
+  const { reasons } = decision;
 
   if (evaluation.fingerprint.missingDeps.length > 0) {
-    const missing = evaluation.fingerprint.missingDeps.join(', ');
-    return { stage, action: 'failed', reasons, seconds: seconds(), error: `missing dep: ${missing} (no stage made it and it does not exist)` };
+    return { stage, action: 'failed', reasons, seconds: seconds(), failure: { kind: 'missing-deps', paths: evaluation.fingerprint.missingDeps } };
   }
 
-  if (config.cache && !config.alwaysRun && !forced) {
-    const cached = await workspace.runCache.lookup(evaluation.fingerprint.hash);
-    if (cached) {
-      const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
-      const fresh = cached.outs.map((out, i) => join(work, `restore-${i}`));
-      const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
-      try {
-        cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
-        workspace.runCache.markUsed(evaluation.fingerprint.hash);
-        transaction.install(fresh);
-        const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
-        await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
-      } catch (error) {
-        transaction.rollback();
-        throw error;
-      }
-      await transaction.commit();
-      return { stage, action: 'restored', reasons, seconds: seconds() };
+  if (decision.action === 'restore') {
+    const { cached } = decision;
+    const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
+    const fresh = cached.outs.map((out, i) => join(work, `restore-${i}`));
+    const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
+    try {
+      cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
+      workspace.runCache.markUsed(evaluation.fingerprint.hash);
+      transaction.install(fresh);
+      const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
+      await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+    } catch (error) {
+      transaction.rollback();
+      throw error;
     }
+    await transaction.commit();
+    return { stage, action: 'restored', reasons, seconds: seconds() };
   }
 
   const release = await slots.acquire(config.heavy);
@@ -156,7 +154,7 @@ async function handleStage(
   }
 }
 
-async function executeStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, reasons: string[], started: number): Promise<StageResult> {
+async function executeStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, reasons: StageReason[], started: number): Promise<StageResult> {
   const { workspace } = ctx;
   const config = workspace.stage(stage);
   const seconds = () => (Date.now() - started) / 1000;
@@ -181,9 +179,9 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     resources: config.resources,
   };
   ctx.reporter.stageStarted(stage, reasons, log);
-  const fail = (error: string): StageResult => {
+  const fail = (failure: StageFailure): StageResult => {
     transaction.rollback();
-    return { stage, action: 'failed', reasons, seconds: seconds(), log, error };
+    return { stage, action: 'failed', reasons, seconds: seconds(), log, failure };
   };
   try {
     let produced: string[];
@@ -192,8 +190,8 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       // Module stages write to temp paths; the old outs stay untouched until success.
       produced = absOuts.map((out, i) => join(work, `out-${i}`, basename(out)));
       for (const path of produced) mkdirSync(dirname(path), { recursive: true });
-      const deps: string[] = [];
-      for (const dep of config.deps) deps.push(...(isGlob(dep) ? await expandGlob(workspace.root, dep) : isUrl(dep) ? [dep] : [workspace.absolute(dep)]));
+      // Exactly what was hashed (a glob is not expanded again): the lock and the run cache describe what the stage read.
+      const deps = evaluation.fingerprint.inputs;
       // ctx.root is the project folder, even in a sweep variant (whose commands run in the variant's folder).
       const spec = { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir };
       outcome =
@@ -206,15 +204,19 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       produced = absOuts;
       outcome = await runCommand(config.cmd ?? '', options);
     }
-    if (!outcome.ok) return fail(outcome.cause === 'interrupted' ? interruption(ctx.signal) : outcome.cause);
+    if (!outcome.ok) return fail(outcome.failure.kind === 'interrupted' && !outcome.failure.detail ? interruption(ctx.signal) : outcome.failure);
     const missing = config.outs.filter((_, i) => !existsSync(produced[i]));
-    if (missing.length > 0) return fail(`did not produce out ${missing.join(', ')}`);
+    if (missing.length > 0) return fail({ kind: 'missing-outs', paths: missing });
     if (config.module !== undefined) transaction.install(produced);
     const hashedOuts = await workspace.hashOuts(config);
-    if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
+    // The lock keeps the deps as they were handed over, so a dep that changed meanwhile makes the next run run the stage
+    // again; the run cache must not file this result under inputs it may not have read.
+    const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
+    if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
+    else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
   } catch (error) {
-    return fail((error as Error).message);
+    return fail({ kind: 'engine-error', message: (error as Error).message });
   }
   await transaction.commit();
   return { stage, action: 'ran', reasons, seconds: seconds(), log };

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { PipelineError } from '../errors.ts';
 
 /**
  * `.pipeline/run.lock`: one run per pipeline at a time. Created with O_EXCL so
@@ -13,15 +14,15 @@ export interface RunLockHolder {
   started: string;
 }
 
-export class RunLockBusyError extends Error {
-  constructor(readonly lockFile: string, readonly holder: RunLockHolder | undefined) {
-    super(
-      holder
-        ? `another pipeline run is in progress: PID ${holder.pid} on ${holder.hostname}, started ${holder.started}.\n` +
-            `Wait for it to finish${holder.hostname === hostname() ? '' : `; if that host's run is gone, delete ${lockFile}`}.`
-        : `another pipeline run holds ${lockFile} (unreadable lock file, just created); try again in a few seconds: a lock still unreadable then is cleared.`,
-    );
-  }
+/** The error a second run (or gc) gets while a run holds the lock: reason `locked`. */
+function busy(lockFile: string, holder: RunLockHolder | undefined): PipelineError {
+  return new PipelineError(
+    'locked',
+    holder
+      ? `another pipeline run is in progress: PID ${holder.pid} on ${holder.hostname}, started ${holder.started}.\n` +
+          `Wait for it to finish${holder.hostname === hostname() ? '' : `; if that host's run is gone, delete ${lockFile}`}.`
+      : `another pipeline run holds ${lockFile} (unreadable lock file, just created); try again in a few seconds: a lock still unreadable then is cleared.`,
+  );
 }
 
 /** How long an unreadable (empty, torn) lock file is respected before it counts as stale. */
@@ -65,7 +66,7 @@ export class RunLock {
 
   private constructor(readonly file: string) {}
 
-  /** Take the lock or throw RunLockBusyError. `notice` hears about a stale lock being cleared. */
+  /** Take the lock or throw a PipelineError with reason `locked`. `notice` hears about a stale lock being cleared. */
   static acquire(file: string, notice: (message: string) => void): RunLock {
     mkdirSync(dirname(file), { recursive: true });
     const me: RunLockHolder = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
@@ -81,14 +82,14 @@ export class RunLock {
       const holder = readHolder(file);
       if (!holder) {
         // A run writes its lock right after creating it; one still unreadable after a while was left by a run killed in between.
-        if (ageMs(file) < UNREADABLE_LOCK_GRACE_MS) throw new RunLockBusyError(file, undefined);
+        if (ageMs(file) < UNREADABLE_LOCK_GRACE_MS) throw busy(file, undefined);
         notice(`cleared an unreadable run lock ${file} (left by a run killed while taking it)`);
       } else if (holder.hostname !== me.hostname || isAlive(holder.pid)) {
-        throw new RunLockBusyError(file, holder);
+        throw busy(file, holder);
       } else notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
       try { unlinkSync(file); } catch { /* someone else cleared it first */ }
     }
-    throw new RunLockBusyError(file, readHolder(file));
+    throw busy(file, readHolder(file));
   }
 
   release(): void {

@@ -3,6 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { Progress } from '../contract.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import type { ProcessOutcome, StageProcessOptions } from './stage-process.ts';
+import type { StageFailure } from './stage-failure.ts';
 import { runModule } from './stage-process.ts';
 
 /**
@@ -24,7 +25,7 @@ export async function runShardedModule(
   const signal = AbortSignal.any([options.signal, stopShards.signal]);
   const shardOuts: string[][] = [];
   const progress: Progress[] = [];
-  let failure: { index: number; cause: string; logFile: string } | undefined;
+  let failure: { index: number; failure: StageFailure; logFile: string } | undefined;
   let next = 0;
   const reportProgress = (): void => {
     const started = progress.filter(Boolean);
@@ -54,14 +55,14 @@ export async function runShardedModule(
         },
       });
       if (!outcome.ok && !failure && !options.signal.aborted) {
-        failure = { index, cause: outcome.cause, logFile };
+        failure = { index, failure: outcome.failure, logFile };
         stopShards.abort();
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
-  if (options.signal.aborted) return { ok: false, cause: 'interrupted' };
-  if (failure) return { ok: false, cause: `shard ${failure.index + 1}/${count} ${failure.cause} — shard log: ${relative(options.root, failure.logFile)}` };
+  if (options.signal.aborted) return { ok: false, failure: { kind: 'interrupted' } };
+  if (failure) return { ok: false, failure: { kind: 'shard', index: failure.index, count, failure: failure.failure, log: relative(options.root, failure.logFile) } };
   const mergeDir = join(workDir, 'merge');
   return runModule({ ...spec, mergeShardOuts: shardOuts }, mergeDir, { ...options, part: 'merge', recordGroupIn: mergeDir });
 }

@@ -6,13 +6,11 @@ import type { StageResources } from '../config/pipeline.ts';
 import type { Executor, StageJob } from './executors/executor.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import { writeStageGroup } from './stage-group-record.ts';
+import type { StageFailure } from './stage-failure.ts';
+import { describeFailure } from '../logging/reason-text.ts';
 
-/** How a stage's child process ended. */
-export interface ProcessOutcome {
-  ok: boolean;
-  /** "exit 1", "killed by SIGTERM", "interrupted"… for the result line. */
-  cause: string;
-}
+/** How a stage's child process (or cluster job) ended. */
+export type ProcessOutcome = { ok: true } | { ok: false; failure: StageFailure };
 
 export interface StageProcessOptions {
   stage: string;
@@ -79,7 +77,7 @@ export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progress
   });
   if (!outcome.ok || existsSync(doneFile)) return outcome;
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
-  return { ok: false, cause: 'exited 0 before run() finished (process.exit called?)' };
+  return { ok: false, failure: { kind: 'exited-early' } };
 }
 
 /** The local executor: the job as a child process in its own process group. */
@@ -138,20 +136,20 @@ export async function spawnLocal({ file, args, ipc, what, options }: StageJob): 
     liveGroups.delete(pid);
     killGroup(pid, 'SIGKILL'); // stragglers the stage left in its group
   }
-  const cause = interrupted
-    ? 'interrupted'
+  const failure: StageFailure | undefined = interrupted
+    ? { kind: 'interrupted' }
     : result.exitCode === 0
-      ? 'exit 0'
+      ? undefined
       : result.signal
-        ? `killed by ${result.signal}`
+        ? { kind: 'killed', signal: result.signal }
         : result.failed && result.exitCode === undefined
-          ? `could not start: ${result.shortMessage ?? result.message}`
+          ? { kind: 'could-not-start', message: result.shortMessage ?? result.message ?? 'unknown error' }
           : ipc && result.exitCode === 13
-            ? 'exit 13: run() returned a promise that never settles'
+            ? { kind: 'never-settled' }
             : result.exitCode === 1 && userError !== undefined
-              ? userError
-              : `exit ${result.exitCode}`;
-  log.write(`# ended: ${cause}, ${new Date().toISOString()}\n`);
+              ? { kind: 'user-error', message: userError }
+              : { kind: 'exit', code: result.exitCode ?? '?' };
+  log.write(`# ended: ${failure ? describeFailure(failure) : 'exit 0'}, ${new Date().toISOString()}\n`);
   await new Promise<void>((resolve) => log.end(resolve));
-  return { ok: !interrupted && result.exitCode === 0, cause };
+  return failure ? { ok: false, failure } : { ok: true };
 }

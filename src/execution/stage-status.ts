@@ -1,5 +1,7 @@
 import type { CachedOut } from '../cache/run-cache.ts';
+import { decide } from './decide.ts';
 import { predictDeps } from './restore-prediction.ts';
+import type { StageReason } from './stage-reason.ts';
 import type { StageEvaluation, Workspace } from './workspace.ts';
 import type { StageGraph } from './stage-selection.ts';
 
@@ -8,7 +10,7 @@ export type StageState = 'up-to-date' | 'stale' | 'restorable';
 export interface StageStatus {
   stage: string;
   state: StageState;
-  reasons: string[];
+  reasons: StageReason[];
   evaluation: StageEvaluation;
 }
 
@@ -33,29 +35,22 @@ export async function assessStages(
     const running = ups.filter((up) => statuses.get(up)?.state === 'stale');
     const restored = ups.filter((up) => statuses.get(up)?.state === 'restorable');
     let evaluation: StageEvaluation | undefined;
-    const reasons: string[] = [];
     if (running.length === 0 && restored.length > 0) {
       const predicted = predictDeps(workspace.stage(stage).deps, restoring);
       if (predicted) evaluation = await workspace.evaluate(stage, predicted);
     }
     const predicted = evaluation !== undefined;
     evaluation ??= await workspace.evaluate(stage);
-    reasons.push(...evaluation.reasons);
-    if (forced.has(stage)) reasons.unshift('forced');
-    for (const up of running) reasons.push(`upstream stage ${up} will run`);
-    if (!predicted) for (const up of restored) reasons.push(`upstream stage ${up} will be restored`);
-
-    let state: StageState = reasons.length === 0 ? 'up-to-date' : 'stale';
-    const config = workspace.stage(stage);
-    const upstreamUnknown = running.length > 0 || (restored.length > 0 && !predicted);
-    if (state === 'stale' && config.cache && !config.alwaysRun && !forced.has(stage) && !upstreamUnknown) {
-      const cached = await workspace.runCache.lookup(evaluation.fingerprint.hash);
-      if (cached) {
-        state = 'restorable';
-        restoring.push(...cached.outs);
-      }
-    }
-    statuses.set(stage, { stage, state, reasons, evaluation });
+    const decision = await decide({
+      stage: workspace.stage(stage),
+      evaluation,
+      forced: forced.has(stage),
+      runCache: workspace.runCache,
+      upstream: { running, restored, predicted },
+    });
+    if (decision.action === 'restore') restoring.push(...decision.cached.outs);
+    const state: StageState = decision.action === 'fresh' ? 'up-to-date' : decision.action === 'restore' ? 'restorable' : 'stale';
+    statuses.set(stage, { stage, state, reasons: decision.action === 'fresh' ? [] : decision.reasons, evaluation });
   }
   workspace.saveState();
   return selected.map((stage) => statuses.get(stage)!);

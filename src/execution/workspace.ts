@@ -6,17 +6,18 @@ import { RunCache } from '../cache/run-cache.ts';
 import { STAGE_CACHE_FOLDER } from '../cache/stage-caches.ts';
 import type { HashedPath } from '../fingerprint/path-hasher.ts';
 import { PathHasher } from '../fingerprint/path-hasher.ts';
-import { MISSING_HASH, fingerprintStage } from '../fingerprint/stage-fingerprint.ts';
-import type { StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
+import { MISSING_HASH, fingerprintStage, hashDep } from '../fingerprint/stage-fingerprint.ts';
+import type { DepLocator, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
 import { StateStore } from '../fingerprint/state-store.ts';
 import { staleReasons } from './stale-reasons.ts';
+import type { StageReason } from './stage-reason.ts';
 
 /** A stage looked at now: its fingerprint, its outs on disk, and why (if at all) it is stale. */
 export interface StageEvaluation {
   fingerprint: StageFingerprint;
   outs: OutRecord[];
-  /** Empty when up to date. */
-  reasons: string[];
+  /** How it differs from what the lock recorded; empty when up to date. Flags (forced, always_run) are decide()'s. */
+  reasons: StageReason[];
 }
 
 export function outRecord(path: string, hashed: HashedPath): OutRecord {
@@ -26,7 +27,7 @@ export function outRecord(path: string, hashed: HashedPath): OutRecord {
 }
 
 /** The engine's view of one project: `.pipeline/` (state store, run cache, logs, temp) plus the lock file. */
-export class Workspace {
+export class Workspace implements DepLocator {
   readonly dotDir: string;
   readonly hasher: PathHasher;
   readonly runCache: RunCache;
@@ -71,6 +72,10 @@ export class Workspace {
     return resolve(this.root, path);
   }
 
+  globRoot(_pattern: string): string {
+    return this.pipeline.root;
+  }
+
   async hashOuts(stage: ResolvedStage): Promise<{ path: string; absPath: string; hashed: HashedPath }[]> {
     const hashed = [];
     for (const path of stage.outs) {
@@ -83,11 +88,20 @@ export class Workspace {
   /** `predicted`: dep contents to assume instead of reading the disk (see restore-prediction.ts). */
   async evaluate(name: string, predicted?: ReadonlyMap<string, HashedPath>): Promise<StageEvaluation> {
     const stage = this.stage(name);
-    const fingerprint = await fingerprintStage(stage, this.root, this.hasher, predicted);
+    const fingerprint = await fingerprintStage(stage, this.root, this, this.hasher, predicted);
     const outs = (await this.hashOuts(stage)).map(({ path, hashed }) => outRecord(path, hashed));
-    const reasons = staleReasons(fingerprint, outs, this.lock.stages[name]);
-    if (stage.alwaysRun) reasons.unshift('always_run');
-    return { fingerprint, outs, reasons };
+    return { fingerprint, outs, reasons: staleReasons(fingerprint, outs, this.lock.stages[name]) };
+  }
+
+  /** The deps whose content now differs from `fingerprint` (taken before the stage started). */
+  async depsChangedSince(fingerprint: StageFingerprint, stage: ResolvedStage): Promise<string[]> {
+    const changed: string[] = [];
+    for (const [i, dep] of stage.deps.entries()) {
+      const { hashed } = await hashDep(dep, this, this.hasher);
+      const hash = hashed.kind === 'missing' ? MISSING_HASH : hashed.hash;
+      if (hash !== fingerprint.deps[i]?.hash) changed.push(dep.written);
+    }
+    return changed;
   }
 
   /** Persist the state store (hash cache); cheap no-op when nothing new was hashed. */

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../cache/atomic-write.ts';
-import type { StageResult } from '../logging/stage-result.ts';
+import type { StageResult } from '../execution/stage-result.ts';
+import { describeFailure } from '../logging/reason-text.ts';
 import type { Workspace } from '../execution/workspace.ts';
 import { gitState, type GitState } from './git-state.ts';
 import { collectMetrics, readTextIfPresent, type MetricValues } from './metric-values.ts';
@@ -79,7 +80,7 @@ export async function recordOf(
 ): Promise<RunRecord> {
   const stages: Record<string, StageRecord> = {};
   for (const r of run.results) {
-    stages[r.stage] = { action: r.action, seconds: Math.round(r.seconds * 1000) / 1000, params: workspace.stage(r.stage).params, ...(r.error ? { error: r.error } : {}) };
+    stages[r.stage] = { action: r.action, seconds: Math.round(r.seconds * 1000) / 1000, params: workspace.stage(r.stage).params, ...(r.failure ? { error: describeFailure(r.failure) } : {}) };
   }
   const declared = [...workspace.pipeline.stages.values()];
   const metrics = collectMetrics(declared, (_stage, file) => readTextIfPresent(workspace.absolute(file)));

@@ -15,7 +15,8 @@ import { runStages } from '../execution/run-engine.ts';
 import type { StageGraph } from '../execution/stage-selection.ts';
 import { StateStore } from '../fingerprint/state-store.ts';
 import { describeOutcome, formatSeconds } from '../logging/stage-line.ts';
-import type { RunReporter, StageResult } from '../logging/stage-result.ts';
+import type { RunReporter, StageResult } from '../execution/stage-result.ts';
+import { decide } from '../execution/decide.ts';
 import { setParamValues } from './param-edit.ts';
 import { appendRun, recordOf, type RunRecord } from './run-record.ts';
 import type { SweepVariant } from './sweep-grid.ts';
@@ -95,7 +96,7 @@ export async function runSweep(options: {
     for (const stage of graph.order) {
       const blocker = graph.upstream(stage).find((up) => failed.has(up));
       if (blocker || options.signal.aborted) {
-        const result: StageResult = { stage, action: 'not-run', reasons: [blocker ? `upstream stage ${blocker} did not finish` : 'interrupted'], seconds: 0 };
+        const result: StageResult = { stage, action: 'not-run', reasons: [blocker ? { kind: 'upstream', stage: blocker, state: 'did-not-finish' } : { kind: 'interrupted' }], seconds: 0 };
         reporter.stageFinished(result);
         results.push(result);
         failed.add(stage);
@@ -113,7 +114,7 @@ export async function runSweep(options: {
         if (fingerprint !== undefined && !earlier) inFlight.set(fingerprint, new Promise<void>((resolve) => (finished = resolve)));
         if (earlier) await earlier;
         // Skips and restores take no job slot: only work that executes waits for one.
-        executes = evaluation.reasons.length > 0 && !(fingerprint !== undefined && (await workspace.runCache.lookup(fingerprint)));
+        executes = (await decide({ stage: config, evaluation, forced: false, runCache: workspace.runCache })).action === 'run';
       } catch {
         // Left to runStages, which reports the problem as this stage's failure.
       }

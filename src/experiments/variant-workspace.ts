@@ -16,13 +16,10 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node
 import { join, resolve } from 'node:path';
 import type { LockDocument } from '../cache/lock-file.ts';
 import type { Pipeline } from '../config/pipeline.ts';
-import { isGlob, isUrl, isWithin } from '../config/paths.ts';
-import { expandGlob } from '../fingerprint/glob-deps.ts';
-import type { HashedPath } from '../fingerprint/path-hasher.ts';
-import { hashDep } from '../fingerprint/stage-fingerprint.ts';
+import { isWithin } from '../config/paths.ts';
 import type { StateStore } from '../fingerprint/state-store.ts';
 import { globCouldMatchUnder } from '../graph/glob-match.ts';
-import { Workspace, type StageEvaluation } from '../execution/workspace.ts';
+import { Workspace } from '../execution/workspace.ts';
 
 export class VariantWorkspace extends Workspace {
   private readonly allOuts: string[];
@@ -46,17 +43,9 @@ export class VariantWorkspace extends Workspace {
     return resolve(this.inOuts(path) ? this.folder : this.pipeline.root, path);
   }
 
-  /** Every dep is hashed where it really is (the variant's outs or the project), never through the mirror's symlinks. */
-  override async evaluate(name: string, predicted?: ReadonlyMap<string, HashedPath>): Promise<StageEvaluation> {
-    const located = new Map<string, HashedPath>();
-    for (const dep of this.stage(name).deps) {
-      if (predicted?.has(dep)) located.set(dep, predicted.get(dep)!);
-      else if (isUrl(dep)) continue;
-      else if (isGlob(dep) && this.allOuts.some((out) => globCouldMatchUnder(dep, out)))
-        located.set(dep, await this.hasher.hashFileList(this.folder, await expandGlob(this.folder, dep)));
-      else located.set(dep, isGlob(dep) ? await hashDep(this.pipeline.root, dep, this.hasher) : await this.hasher.hashPath(this.absolute(dep)));
-    }
-    return super.evaluate(name, located);
+  /** A glob that could match inside an out is expanded in the variant's folder; any other in the project (never through the mirror's symlinks). */
+  override globRoot(pattern: string): string {
+    return this.allOuts.some((out) => globCouldMatchUnder(pattern, out)) ? this.folder : this.pipeline.root;
   }
 }
 

@@ -3,9 +3,9 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import type { ResolvedStage } from '../config/pipeline.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { sha256 } from './content-hash.ts';
-import { isUrl } from '../config/paths.ts';
+import type { Dep } from '../config/dep.ts';
 import { packageFile } from '../package-files.ts';
-import { expandGlob, isGlob } from './glob-deps.ts';
+import { expandGlob } from './glob-deps.ts';
 import { moduleClosure } from './module-imports.ts';
 import type { HashedPath, PathHasher } from './path-hasher.ts';
 import { toPosix } from './path-hasher.ts';
@@ -37,6 +37,8 @@ export interface StageFingerprint {
   params: Record<string, unknown>;
   deps: DepRecord[];
   outs: string[];
+  /** What the stage receives as `ctx.deps`, in dep order: each path dep's absolute path, each glob's hashed matches, each URL. */
+  inputs: string[];
   /** Deps absent right now (not yet made by an upstream stage, or deleted). */
   missingDeps: string[];
 }
@@ -77,12 +79,32 @@ async function codeFingerprint(stage: ResolvedStage, root: string, hasher: PathH
   return { module: stage.module, hash: sha256(lines.join('')), files };
 }
 
-/** Hash one dep: a file, a folder (manifest), or a glob (manifest of its sorted matches). */
-export async function hashDep(root: string, dep: string, hasher: PathHasher): Promise<HashedPath> {
+/** Where a workspace finds deps: in the project, or (a sweep variant) some in its own folder. */
+export interface DepLocator {
+  absolute(written: string): string;
+  /** The folder a glob is expanded from. */
+  globRoot(pattern: string): string;
+}
+
+/** A dep hashed, with what the stage receives for it in `ctx.deps`: exactly the files that were hashed. */
+export interface HashedDep {
+  hashed: HashedPath;
+  inputs: string[];
+}
+
+/** Hash one dep: a file, a folder (manifest), or a glob (manifest of its sorted matches, expanded this once). */
+export async function hashDep(dep: Dep, locator: DepLocator, hasher: PathHasher): Promise<HashedDep> {
   // A URL stands for its content: planning never touches the network. Pin versions in the URL, or --force to refetch.
-  if (isUrl(dep)) return { kind: 'file', hash: sha256(`url\0${dep}`), size: 0, mode: 0 };
-  if (isGlob(dep)) return hasher.hashFileList(root, await expandGlob(root, dep));
-  return hasher.hashPath(resolve(root, dep));
+  if (dep.kind === 'url') return { hashed: { kind: 'file', hash: sha256(`url\0${dep.written}`), size: 0, mode: 0 }, inputs: [dep.written] };
+  if (dep.kind === 'path') {
+    const absPath = locator.absolute(dep.written);
+    return { hashed: await hasher.hashPath(absPath), inputs: [absPath] };
+  }
+  const root = locator.globRoot(dep.written);
+  const hashed = await hasher.hashFileList(root, await expandGlob(root, dep.written));
+  // The manifest, not the glob's matches: a match that vanished before its stat was not hashed, so it is not handed over.
+  const inputs = hashed.kind === 'dir' ? hashed.manifest.map((entry) => resolve(root, entry.path)) : [];
+  return { hashed, inputs };
 }
 
 /**
@@ -92,21 +114,26 @@ export async function hashDep(root: string, dep: string, hasher: PathHasher): Pr
 export async function fingerprintStage(
   stage: ResolvedStage,
   root: string,
+  locator: DepLocator,
   hasher: PathHasher,
   predicted?: ReadonlyMap<string, HashedPath>,
 ): Promise<StageFingerprint> {
   const code = await codeFingerprint(stage, root, hasher);
   const deps: DepRecord[] = [];
   const missingDeps: string[] = [];
+  const inputs: string[] = [];
   for (const dep of stage.deps) {
-    const hashed = predicted?.get(dep) ?? (await hashDep(root, dep, hasher));
+    const known = predicted?.get(dep.written);
+    const { hashed, inputs: given } = known ? { hashed: known, inputs: [locator.absolute(dep.written)] } : await hashDep(dep, locator, hasher);
+    inputs.push(...given);
+    const path = dep.written;
     if (hashed.kind === 'missing') {
-      missingDeps.push(dep);
-      deps.push({ path: dep, hash: MISSING_HASH, size: 0 });
+      missingDeps.push(path);
+      deps.push({ path, hash: MISSING_HASH, size: 0 });
     } else if (hashed.kind === 'file') {
-      deps.push({ path: dep, hash: hashed.hash, size: hashed.size });
+      deps.push({ path, hash: hashed.hash, size: hashed.size });
     } else {
-      deps.push({ path: dep, hash: hashed.hash, size: hashed.size, files: hashed.files });
+      deps.push({ path, hash: hashed.hash, size: hashed.size, files: hashed.files });
     }
   }
   const hashed = {
@@ -115,5 +142,5 @@ export async function fingerprintStage(
     deps: deps.map((dep) => [dep.path, dep.hash]),
     outs: stage.outs,
   };
-  return { hash: sha256(canonicalJson(hashed)), code, params: stage.params, deps, outs: [...stage.outs], missingDeps };
+  return { hash: sha256(canonicalJson(hashed)), code, params: stage.params, deps, inputs, outs: [...stage.outs], missingDeps };
 }

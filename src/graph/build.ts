@@ -5,7 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { globBase, isGlob, isUrl, isWithin, overlaps } from '../config/paths.ts';
+import { globBase, isWithin, overlaps } from '../config/paths.ts';
+import type { Dep } from '../config/dep.ts';
 import type { Pipeline, ResolvedStage } from '../config/pipeline.ts';
 import { didYouMean } from '../config/did-you-mean.ts';
 import { diagnostic, type Diagnostic } from '../errors.ts';
@@ -26,20 +27,20 @@ export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
       const own = producers.filter((p) => p.from === stage.name);
       if (own.length) {
         diagnostics.push(
-          diagnostic('cycle', `stage "${stage.name}" reads "${dep}", which overlaps its own out "${own[0]!.out}"`, span, 'a stage cannot depend on what it writes; split it into two stages'),
+          diagnostic('cycle', `stage "${stage.name}" reads "${dep.written}", which overlaps its own out "${own[0]!.out}"`, span, 'a stage cannot depend on what it writes; split it into two stages'),
         );
       }
       const others = producers.filter((p) => p.from !== stage.name);
-      for (const producer of others) edges.push({ from: producer.from, to: stage.name, out: producer.out, dep });
+      for (const producer of others) edges.push({ from: producer.from, to: stage.name, out: producer.out, dep: dep.written });
       if (others.length === 0 && own.length === 0 && !(await existsOnDisk(pipeline.root, dep))) {
         diagnostics.push(
           diagnostic(
             'missing-dep',
-            isGlob(dep)
-              ? `dep "${dep}" of stage "${stage.name}" matches no file, and no stage writes anything it could match`
-              : `dep "${dep}" of stage "${stage.name}" does not exist, and no stage writes it`,
+            dep.kind === 'glob'
+              ? `dep "${dep.written}" of stage "${stage.name}" matches no file, and no stage writes anything it could match`
+              : `dep "${dep.written}" of stage "${stage.name}" does not exist, and no stage writes it`,
             span,
-            missingDepHint(dep, stages),
+            missingDepHint(dep.written, stages),
           ),
         );
       }
@@ -66,11 +67,12 @@ export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
 }
 
 /** Stages whose outs a dep reads: the dep lies in the out, the dep folder contains it, or a glob could match in it. */
-function producersOf(dep: string, stages: ResolvedStage[]): Array<{ from: string; out: string }> {
+function producersOf(dep: Dep, stages: ResolvedStage[]): Array<{ from: string; out: string }> {
   const found: Array<{ from: string; out: string }> = [];
+  if (dep.kind === 'url') return found;
   for (const stage of stages) {
     for (const out of stage.outs) {
-      const reads = isGlob(dep) ? globCouldMatchUnder(dep, out) : overlaps(dep, out);
+      const reads = dep.kind === 'glob' ? globCouldMatchUnder(dep.written, out) : overlaps(dep.written, out);
       if (reads) {
         found.push({ from: stage.name, out });
         break;
@@ -125,24 +127,24 @@ function outsOverProjectFiles(pipeline: Pipeline, stages: ResolvedStage[]): Diag
   return diagnostics;
 }
 
-async function existsOnDisk(root: string, dep: string): Promise<boolean> {
-  if (isUrl(dep)) return true; // remote: identified by its URL, never fetched to plan a run
-  if (!isGlob(dep)) {
+async function existsOnDisk(root: string, dep: Dep): Promise<boolean> {
+  if (dep.kind === 'url') return true; // remote: identified by its URL, never fetched to plan a run
+  if (dep.kind === 'path') {
     try {
-      await stat(path.resolve(root, dep));
+      await stat(dep.absolute);
       return true;
     } catch {
       return false;
     }
   }
   try {
-    await stat(path.resolve(root, globBase(dep)));
+    await stat(path.resolve(root, globBase(dep.written)));
   } catch {
     return false; // the folder the pattern starts from is not there: nothing can match
   }
   // Only the first match matters; stop the walk there instead of listing a 25,000-file folder.
   const { default: fg } = await import('fast-glob');
-  const stream = fg.stream(dep, { cwd: root, onlyFiles: false, dot: true });
+  const stream = fg.stream(dep.written, { cwd: root, onlyFiles: false, dot: true });
   for await (const _ of stream) {
     (stream as unknown as { destroy(): void }).destroy();
     return true;

@@ -1,7 +1,9 @@
 import type { ListrTaskWrapper } from 'listr2';
 import type { Progress } from '../contract.ts';
-import { describeOutcome, describeProgress, describeReasons, formatSeconds, summaryLine } from './stage-line.ts';
-import type { RunReporter, StageResult } from './stage-result.ts';
+import type { StageReason } from '../execution/stage-reason.ts';
+import type { RunReporter, StageResult } from '../execution/stage-result.ts';
+import { describeReasons } from './reason-text.ts';
+import { describeOutcome, describeProgress, formatSeconds, summaryLine } from './stage-line.ts';
 
 interface StageHandle {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -76,7 +78,7 @@ export class ListrReporter implements RunReporter {
     if (handle.task) handle.task.output = output;
   }
 
-  stageStarted(stage: string, reasons: string[], log: string): void {
+  stageStarted(stage: string, reasons: StageReason[], log: string): void {
     this.setTitle(stage, `${stage}  running (${describeReasons(reasons)}) — log: ${log}`);
   }
 
@@ -100,7 +102,7 @@ export class ListrReporter implements RunReporter {
 
   async end(results: StageResult[]): Promise<void> {
     for (const [stage, handle] of this.handles) {
-      if (!results.some((r) => r.stage === stage)) handle.finish({ stage, action: 'not-run', reasons: ['not reached'], seconds: 0 });
+      if (!results.some((r) => r.stage === stage)) handle.finish({ stage, action: 'not-run', reasons: [{ kind: 'not-reached' }], seconds: 0 });
     }
     await this.rendering;
     process.stdout.write(`${summaryLine(results, (Date.now() - this.startedAt) / 1000)}\n`);

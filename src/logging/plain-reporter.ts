@@ -1,6 +1,8 @@
 import type { Progress } from '../contract.ts';
-import { describeOutcome, describeProgress, describeReasons, formatSeconds, summaryLine } from './stage-line.ts';
-import type { RunReporter, StageResult } from './stage-result.ts';
+import type { StageReason } from '../execution/stage-reason.ts';
+import type { RunReporter, StageResult } from '../execution/stage-result.ts';
+import { describeReasons } from './reason-text.ts';
+import { describeOutcome, describeProgress, formatSeconds, summaryLine } from './stage-line.ts';
 
 /** Progress lines per stage are printed at most this often in plain output (CI logs stay readable). */
 const PROGRESS_INTERVAL_MS = 2000;
@@ -30,7 +32,7 @@ export class PlainReporter implements RunReporter {
     this.width = Math.max(0, ...stages.map((name) => name.length));
   }
 
-  stageStarted(stage: string, reasons: string[], log: string): void {
+  stageStarted(stage: string, reasons: StageReason[], log: string): void {
     this.write(`▶ ${stage.padEnd(this.width)}  running (${describeReasons(reasons)}) — log: ${log}`);
   }
 

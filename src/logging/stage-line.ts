@@ -1,13 +1,6 @@
 import type { Progress } from '../contract.ts';
-import type { StageResult } from './stage-result.ts';
-
-/** Reason lists longer than this are cut, with a count of the rest. */
-const MAX_REASONS_SHOWN = 3;
-
-export function describeReasons(reasons: string[]): string {
-  if (reasons.length <= MAX_REASONS_SHOWN) return reasons.join('; ');
-  return `${reasons.slice(0, MAX_REASONS_SHOWN).join('; ')}; and ${reasons.length - MAX_REASONS_SHOWN} more`;
-}
+import type { StageResult } from '../execution/stage-result.ts';
+import { describeFailure, describeReasons } from './reason-text.ts';
 
 /** The one line every stage gets: what happened and why. */
 export function describeOutcome(result: StageResult): string {
@@ -20,7 +13,7 @@ export function describeOutcome(result: StageResult): string {
     case 'ran':
       return `ran (${why})`;
     case 'failed':
-      return `failed (${result.error ?? 'error'})${result.log ? ` — log: ${result.log}` : ''}`;
+      return `failed (${result.failure ? describeFailure(result.failure) : 'error'})${result.log ? ` — log: ${result.log}` : ''}`;
     case 'not-run':
       return `not run (${why})`;
     case 'would-run':

@@ -62,7 +62,7 @@ describe('loadPipeline: a valid file', () => {
     assert.deepEqual([...pipeline.stages.keys()], ['split', 'train']);
     const split = pipeline.stages.get('split')!;
     assert.equal(split.cmd, 'python split.py --ratio 0.2 --out ${OUT_DIR}');
-    assert.deepEqual(split.deps, ['../shared/data/train']);
+    assert.deepEqual(split.deps.map((dep) => dep.written), ['../shared/data/train']);
     assert.deepEqual(split.outs, ['artifacts/split']);
     assert.deepEqual(split.params, { data: '../shared/data', 'split.ratio': 0.2 });
     assert.equal(split.desc, 'split the images');
@@ -265,6 +265,6 @@ describe('loadPipeline: optional deps', () => {
     assert.deepEqual(stage.params, { labels: '' });
     const set = await load(text, ['labels=labels.csv'], { 'labels.csv': 'id,label\n' });
     assert.ok(set.result.ok);
-    assert.deepEqual(set.result.pipeline.stages.get('score')!.deps, ['labels.csv']);
+    assert.deepEqual(set.result.pipeline.stages.get('score')!.deps.map((dep) => dep.written), ['labels.csv']);
   });
 });

@@ -3,7 +3,8 @@ import { join, relative } from 'node:path';
 import { planGarbage, removeGarbage } from '../../cache/garbage-collector.ts';
 import { formatBytes, totalBytes } from '../../cache/stage-caches.ts';
 import { openProject } from '../../execution/project-session.ts';
-import { RunLock, RunLockBusyError } from '../../execution/run-lock.ts';
+import { RunLock } from '../../execution/run-lock.ts';
+import { isPipelineError } from '../../errors.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline gc [options]
@@ -38,7 +39,7 @@ export default async function gc(argv: string[]): Promise<number> {
     try {
       lock = RunLock.acquire(join(workspace.dotDir, 'run.lock'), (message) => process.stderr.write(`note: ${message}\n`));
     } catch (error) {
-      if (error instanceof RunLockBusyError) {
+      if (isPipelineError(error, 'locked')) {
         process.stderr.write(`error: ${error.message}\n`);
         return 1;
       }

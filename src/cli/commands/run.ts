@@ -1,19 +1,14 @@
-/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. */
-import { rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; execution/run-session.ts runs. */
 import { openProject } from '../../execution/project-session.ts';
-import { OutTransaction } from '../../execution/out-transaction.ts';
-import { cancelLeftoverSlurmJobs, SlurmExecutor, slurmAvailable } from '../../execution/executors/slurm.ts';
-import { RunSession } from '../../execution/run-session.ts';
-import { newRunId, runStages } from '../../execution/run-engine.ts';
-import { assessStages } from '../../execution/stage-status.ts';
+import { slurmAvailable } from '../../execution/executors/slurm.ts';
+import { executeRun } from '../../execution/run-session.ts';
+import { assessStages, type StageStatus } from '../../execution/stage-status.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
-import { LockWriter } from '../../cache/lock-file.ts';
+import type { RunReporter, StageResult } from '../../execution/stage-result.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';
+import { describeFailure, describeReason } from '../../logging/reason-text.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
-import type { RunReporter, StageResult } from '../../logging/stage-result.ts';
-import { appendRun, recordOf } from '../../experiments/run-record.ts';
-import { parseOptions, printDiagnostics } from '../options.ts';
+import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline run [STAGE…] [options]
 
@@ -75,87 +70,63 @@ export default async function run(argv: string[]): Promise<number> {
   printDiagnostics(session.warnings);
   const { workspace, graph, selected, targets } = session;
   const forced = forcedStages(graph, targets, selected, force);
-  const shown = (path: string) => relative(process.cwd(), path) || path;
 
   if (values['dry-run']) return dryRun(await assessStages(workspace, graph, selected, forced), options.json);
-  const executorName = (values.executor as 'local' | 'slurm' | undefined) ?? session.pipeline.executor?.type ?? 'local';
-  if (executorName === 'slurm' && !slurmAvailable()) {
+  const executor = (values.executor as 'local' | 'slurm' | undefined) ?? session.pipeline.executor?.type ?? 'local';
+  if (executor === 'slurm' && !slurmAvailable()) {
     process.stderr.write('error: the slurm executor needs Slurm\'s client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n');
     return 1;
   }
-  // On a cluster the scheduler decides what runs at once; --jobs still caps it when given.
-  const jobs = jobsOption ?? (executorName === 'slurm' ? Math.max(1, selected.length) : 1);
-
-  // Only a human at a terminal gets the interactive renderer, and only when something will execute.
-  const reporterOut = options.json ? process.stderr : process.stdout;
-  const notices: string[] = [];
-  const locked = RunSession.open(workspace.dotDir, (message) => notices.push(message));
-  if (!locked.ok) {
-    process.stderr.write(`error: ${locked.busy}\n`);
+  const outcome = await executeRun({
+    project: session,
+    forced,
+    // On a cluster the scheduler decides what runs at once; --jobs still caps it when given.
+    jobs: jobsOption ?? (executor === 'slurm' ? Math.max(1, selected.length) : 1),
+    executor,
+    failFast: executor === 'slurm' && values['keep-going'] !== true,
+    verbose: values.verbose === true,
+    set: options.set,
+    reporter: (plan) => reporterFor(plan, options.json),
+  });
+  if (!outcome.ok) {
+    process.stderr.write(`error: ${outcome.busy}\n`);
     return 1;
   }
-  const { session: runSession } = locked;
-  try {
-    // Jobs of a killed run first: they must be gone before its outs are put back.
-    const leftoverJobs = cancelLeftoverSlurmJobs(join(workspace.dotDir, 'tmp'));
-    if (leftoverJobs.length > 0) notices.push(`cancelled Slurm job${leftoverJobs.length === 1 ? '' : 's'} ${leftoverJobs.map((j) => `${j.jobId} (${j.stage})`).join(', ')} left by an interrupted run`);
-    const recovered = OutTransaction.recoverInterrupted(join(workspace.dotDir, 'tmp'));
-    for (const { stage, pids } of recovered.stopped) notices.push(`stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`);
-    if (recovered.restored.length > 0) notices.push(`put back previous outs left aside by an interrupted run: ${recovered.restored.map(shown).join(', ')}`);
-    const plan = await assessStages(workspace, graph, selected, forced);
-    const executes = plan.some((s) => s.state === 'stale');
-    const interactive = !options.json && process.stdout.isTTY === true && !process.env.CI && executes;
-    let reporter: RunReporter = new PlainReporter(reporterOut);
-    if (interactive) {
-      const { ListrReporter } = await import('../../logging/listr-reporter.ts');
-      reporter = await ListrReporter.create();
-    }
-    for (const message of notices) reporter.notice(message);
-    const runLock = new LockWriter(workspace.lockFile, workspace.lock, graph.order);
-    const runId = newRunId();
-    const started = new Date();
-    const results = await runStages(
-      {
-        workspace,
-        graph,
-        lock: runLock,
-        reporter,
-        runId,
-        jobs,
-        forced,
-        signal: runSession.signal,
-        verbose: values.verbose === true,
-        ...(executorName === 'slurm'
-          ? { executor: new SlurmExecutor(session.pipeline.executor, join(workspace.dotDir, 'tmp', runId)), failFast: values['keep-going'] !== true }
-          : {}),
-        preassessed: new Map(plan.map((s) => [s.stage, s.evaluation])),
-      },
-      selected,
-    );
-    rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
-    try {
-      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: options.set }));
-    } catch (error) {
-      process.stderr.write(`warning: could not write the run record: ${(error as Error).message}\n`);
-    }
-    if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
-    const failed = results.filter((r) => r.action === 'failed');
-    for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);
-    return runSession.interruptExitCode ?? (failed.length > 0 ? 1 : 0);
-  } finally {
-    runSession.close();
+  for (const warning of outcome.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const { results } = outcome;
+  if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);
+  const failed = results.filter((r) => r.action === 'failed');
+  for (const r of failed) process.stderr.write(`error: stage ${r.stage} ${describeOutcome(r)}\n`);
+  if (outcome.interruptedBy) return interruptExitCode(outcome.interruptedBy);
+  return failed.length > 0 ? 1 : 0;
+}
+
+/** Only a human at a terminal gets the interactive renderer, and only when something will execute. */
+async function reporterFor(plan: StageStatus[], json: boolean): Promise<RunReporter> {
+  const executes = plan.some((s) => s.state === 'stale');
+  if (!json && process.stdout.isTTY === true && !process.env.CI && executes) {
+    const { ListrReporter } = await import('../../logging/listr-reporter.ts');
+    return ListrReporter.create();
   }
+  return new PlainReporter(json ? process.stderr : process.stdout);
 }
 
 function jsonResult(r: StageResult): Record<string, unknown> {
-  return { stage: r.stage, action: r.action, reasons: r.reasons, seconds: Math.round(r.seconds * 1000) / 1000, ...(r.log ? { log: r.log } : {}), ...(r.error ? { error: r.error } : {}) };
+  return {
+    stage: r.stage,
+    action: r.action,
+    reasons: r.reasons.map(describeReason),
+    seconds: Math.round(r.seconds * 1000) / 1000,
+    ...(r.log ? { log: r.log } : {}),
+    ...(r.failure ? { error: describeFailure(r.failure), failure: r.failure } : {}),
+  };
 }
 
-function dryRun(plan: Awaited<ReturnType<typeof assessStages>>, json: boolean): number {
+function dryRun(plan: StageStatus[], json: boolean): number {
   const results: StageResult[] = plan.map((s) => ({
     stage: s.stage,
     action: s.state === 'up-to-date' ? 'skipped' : s.state === 'restorable' ? 'would-restore' : 'would-run',
-    reasons: s.state === 'up-to-date' ? ['up to date'] : s.reasons,
+    reasons: s.state === 'up-to-date' ? [{ kind: 'up-to-date' }] : s.reasons,
     seconds: 0,
   }));
   if (json) {

@@ -5,7 +5,7 @@ import { queuedSlurmJobs, recordedSlurmJobs, slurmJobEnded } from '../../executi
 import { activeRun } from '../../execution/run-lock.ts';
 import { formatBytes, listStageCaches, totalBytes } from '../../cache/stage-caches.ts';
 import { assessStages } from '../../execution/stage-status.ts';
-import { describeReasons } from '../../logging/stage-line.ts';
+import { describeReason, describeReasons } from '../../logging/reason-text.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline status [STAGE…] [options]
@@ -29,7 +29,7 @@ export default async function status(argv: string[]): Promise<number> {
   const clusterJobs = running ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state)) : [];
   const statuses = await assessStages(workspace, graph, selected, new Set());
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons })), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons: reasons.map(describeReason) })), null, 2)}\n`);
     return 0;
   }
   if (clusterJobs.length > 0) {

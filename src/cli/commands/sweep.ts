@@ -9,7 +9,8 @@ import { sweepGrid } from '../../experiments/sweep-grid.ts';
 import { runSweep, type LoadedVariant, type VariantOutcome } from '../../experiments/sweep-run.ts';
 import { formatValue, renderTable } from '../../experiments/text-table.ts';
 import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
-import { parseOptions, printDiagnostics } from '../options.ts';
+import { describeFailure } from '../../logging/reason-text.ts';
+import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline sweep --set key=v1,v2,… [--set key=…] [options]
 
@@ -109,7 +110,7 @@ export default async function sweep(argv: string[]): Promise<number> {
     writeFileSync(options.file, edited.text);
     process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(winning)} (\`pipeline run\` restores its results from the run cache)\n`);
   }
-  if (runSession.interruptExitCode !== undefined) return runSession.interruptExitCode;
+  if (runSession.interruptedBy) return interruptExitCode(runSession.interruptedBy);
   return failures.length > 0 ? 1 : 0;
 }
 
@@ -124,7 +125,7 @@ function describeValues(values: Array<[string, string]>): string {
 
 function status(outcome: VariantOutcome): string {
   const failed = outcome.results.find((r) => r.action === 'failed');
-  if (failed) return `failed: ${failed.stage} (${failed.error ?? 'error'})`;
+  if (failed) return `failed: ${failed.stage} (${failed.failure ? describeFailure(failed.failure) : 'error'})`;
   return outcome.results.some((r) => r.action === 'not-run') ? 'interrupted' : 'ok';
 }
 

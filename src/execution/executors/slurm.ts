@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Progress } from '../../contract.ts';
 import type { ExecutorConfig, StageResources } from '../../config/pipeline.ts';
 import type { ProcessOutcome } from '../stage-process.ts';
+import { describeFailure } from '../../logging/reason-text.ts';
 import type { Executor, StageJob } from './executor.ts';
 
 /** Slurm job states after which a job never runs again. */
@@ -148,9 +149,9 @@ export class SlurmExecutor implements Executor {
       script,
     ];
     writeFileSync(options.logFile, `# stage ${options.stage}, run ${options.runId}, started ${new Date().toISOString()}\n# ${job.what}\n`);
-    if (options.signal.aborted) return this.end(options.logFile, { ok: false, cause: 'interrupted' });
+    if (options.signal.aborted) return this.end(options.logFile, { ok: false, failure: { kind: 'interrupted' } });
     const submitted = await run('sbatch', args);
-    if (!submitted.ok) return this.end(options.logFile, { ok: false, cause: `sbatch failed: ${submitted.stderr.trim().split('\n')[0]}` });
+    if (!submitted.ok) return this.end(options.logFile, { ok: false, failure: { kind: 'submit-failed', message: submitted.stderr.trim().split('\n')[0] ?? '' } });
     const jobId = submitted.stdout.trim().split(';')[0]!;
     appendFileSync(options.logFile, `# Slurm job ${jobId} (${name})\n`);
     mkdirSync(this.runDir, { recursive: true });
@@ -200,7 +201,7 @@ export class SlurmExecutor implements Executor {
         else if (!state && ++tracked.missing >= MISSING_POLLS) await this.finish(tracked, undefined, undefined);
         else if (state) tracked.missing = 0;
         if (tracked.cancelled && this.tracked.has(tracked.jobId) && Date.now() - tracked.cancelledAt > CANCEL_WAIT_MS) {
-          this.settle(tracked, { ok: false, cause: `interrupted (Slurm job ${tracked.jobId} still ${state ?? 'unknown'} after scancel)` });
+          this.settle(tracked, { ok: false, failure: { kind: 'interrupted', detail: `Slurm job ${tracked.jobId} still ${state ?? 'unknown'} after scancel` } });
         }
       }
     } finally {
@@ -239,19 +240,21 @@ export class SlurmExecutor implements Executor {
     const exit = /ExitCode=(\d+):(\d+)/.exec(shown.stdout);
     const code = exit ? Number(exit[1]) : undefined;
     const signal = exit ? Number(exit[2]) : 0;
-    const job = `Slurm job ${tracked.jobId}`;
     const module = tracked.job.progressFile !== undefined;
     let outcome: ProcessOutcome;
-    if (tracked.cancelled) outcome = { ok: false, cause: 'interrupted' };
-    else if (state === undefined) outcome = { ok: false, cause: `${job} vanished from the queue (no state known)` };
-    else if (state === 'COMPLETED' && code === 0) outcome = { ok: true, cause: 'exit 0' };
+    if (tracked.cancelled) outcome = { ok: false, failure: { kind: 'interrupted' } };
+    else if (state === undefined) outcome = { ok: false, failure: { kind: 'job-vanished', jobId: tracked.jobId } };
+    else if (state === 'COMPLETED' && code === 0) outcome = { ok: true };
     else if (state === 'FAILED' || state === 'COMPLETED') {
-      const what = signal > 0 ? `killed by signal ${signal}` : module && code === 13 ? 'exit 13: run() returned a promise that never settles' : `exit ${code ?? '?'}`;
-      outcome = { ok: false, cause: `${what} (${job} ${state})` };
+      const job = { id: tracked.jobId, state };
+      outcome = {
+        ok: false,
+        failure: signal > 0 ? { kind: 'killed', signal: `signal ${signal}`, job } : module && code === 13 ? { kind: 'never-settled', job } : { kind: 'exit', code: code ?? '?', job },
+      };
     } else if (state === 'TIMEOUT') {
       const limit = /TimeLimit=(\S+)/.exec(shown.stdout)?.[1];
-      outcome = { ok: false, cause: `${job} TIMEOUT${limit ? ` (time limit ${limit})` : ''}` };
-    } else outcome = { ok: false, cause: `${job} ${state}${reason && reason !== 'None' ? ` (${reason})` : ''}` };
+      outcome = { ok: false, failure: { kind: 'job-ended', job: { id: tracked.jobId, state }, ...(limit ? { detail: `time limit ${limit}` } : {}) } };
+    } else outcome = { ok: false, failure: { kind: 'job-ended', job: { id: tracked.jobId, state }, ...(reason && reason !== 'None' ? { detail: reason } : {}) } };
     this.forward(tracked);
     this.settle(tracked, outcome);
   }
@@ -263,7 +266,7 @@ export class SlurmExecutor implements Executor {
   }
 
   private end(logFile: string, outcome: ProcessOutcome): ProcessOutcome {
-    try { appendFileSync(logFile, `# ended: ${outcome.cause}, ${new Date().toISOString()}\n`); } catch { /* log folder gone */ }
+    try { appendFileSync(logFile, `# ended: ${outcome.ok ? 'exit 0' : describeFailure(outcome.failure)}, ${new Date().toISOString()}\n`); } catch { /* log folder gone */ }
     return outcome;
   }
 }

@@ -1,4 +1,6 @@
 import type { Progress } from '../contract.ts';
+import type { StageFailure } from './stage-failure.ts';
+import type { StageReason } from './stage-reason.ts';
 
 /** What happened to a stage in a run (or, for a dry run, what would). */
 export type StageAction =
@@ -14,19 +16,18 @@ export type StageAction =
 export interface StageResult {
   stage: string;
   action: StageAction;
-  reasons: string[];
+  reasons: StageReason[];
   seconds: number;
   /** Project-relative log path, for stages that started a process. */
   log?: string;
-  /** Short failure cause, e.g. "exit 1" or "did not produce out artifacts/x". */
-  error?: string;
+  failure?: StageFailure;
 }
 
-/** Everything the engine tells the user while it works; implementations render it. */
+/** Everything the engine tells the user while it works; logging/ implements it. */
 export interface RunReporter {
-  /** The stages this run considers, in topological order. */
+  /** The stages this run considers, in topological order. Called after planning, before any stage starts. */
   begin(stages: string[]): void;
-  stageStarted(stage: string, reasons: string[], log: string): void;
+  stageStarted(stage: string, reasons: StageReason[], log: string): void;
   stageOutput(stage: string, text: string): void;
   stageProgress(stage: string, progress: Progress): void;
   stageFinished(result: StageResult): void;
