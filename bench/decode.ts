@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyTransform, sampleTransform, validateAugmentConfig } from '../stages/lib/augment.ts';
-import { listLabelledImages } from '../stages/lib/dataset.ts';
-import { imageBatches, toTensorInput } from '../stages/lib/images.ts';
-import { createRng, shuffle } from '../stages/lib/random.ts';
+import { applyTransform, sampleTransform, validateAugmentConfig } from '../stages/lib/data/augment.ts';
+import { listLabelledImages } from '../stages/lib/data/dataset.ts';
+import { imageBatches, toTensorInput } from '../stages/lib/data/images.ts';
+import { createRng, shuffle } from '../stages/lib/data/random.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const count = Number(process.argv[2] ?? 200);

@@ -15,13 +15,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackbone } from '../stages/lib/backbone.ts';
-import { listLabelledImages } from '../stages/lib/dataset.ts';
-import { openOnDevice, parseDeviceChoice, takeInventory, type Device } from '../stages/lib/device.ts';
-import { decodeImage, toTensorInput, type Preprocess } from '../stages/lib/images.ts';
-import { buildOnnxModel } from '../stages/lib/onnx/export.ts';
-import { encodeModel } from '../stages/lib/onnx/protobuf.ts';
-import { OnnxRunner } from '../stages/lib/onnx/runner.ts';
+import { loadBackbone } from '../stages/lib/inference/backbone.ts';
+import { listLabelledImages } from '../stages/lib/data/dataset.ts';
+import { openOnDevice, parseDeviceChoice, takeInventory, type Device } from '../stages/lib/inference/device.ts';
+import { decodeImage, toTensorInput, type Preprocess } from '../stages/lib/data/images.ts';
+import { buildOnnxModel } from '../stages/lib/inference/onnx/export.ts';
+import { encodeModel } from '../stages/lib/inference/onnx/protobuf.ts';
+import { OnnxRunner } from '../stages/lib/inference/onnx/runner.ts';
 import { cpuPeak } from './onnx-cpu-peak.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');

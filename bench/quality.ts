@@ -3,7 +3,7 @@
  * from the cached features of one run of the job: the default head (validation
  * and test), the validation choices of `train.lr` and `predict.clip`, and each
  * optimizer at Keras' default learning rate (adadelta as the notebook ran it).
- * Heads train exactly as the `train` stage trains them (lib/fit-head.ts), so
+ * Heads train exactly as the `train` stage trains them (lib/model/fit-head.ts), so
  * the default row equals artifacts/predict/metrics.json; the script checks it.
  *
  *   npx pipeline run features test-features   # once (the heavy part)
@@ -17,13 +17,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { testPredictions } from '../stages/predict.ts';
-import { setupBackend } from '../stages/lib/backend.ts';
-import { readLabels } from '../stages/lib/dataset.ts';
-import { gatherRows, readFeatures } from '../stages/lib/feature-store.ts';
-import { fitHead, type FittedHead, type HeadHyperparameters } from '../stages/lib/fit-head.ts';
-import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate, type OptimizerName } from '../stages/lib/head.ts';
-import { accuracy, clip, logLoss } from '../stages/lib/metrics.ts';
-import { OPTIMIZERS } from '../stages/lib/shared-params.ts';
+import { setupBackend } from '../stages/lib/inference/backend.ts';
+import { readLabels } from '../stages/lib/data/dataset.ts';
+import { gatherRows, readFeatures } from '../stages/lib/inference/feature-store.ts';
+import { fitHead, type FittedHead, type HeadHyperparameters } from '../stages/lib/model/fit-head.ts';
+import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate, type OptimizerName } from '../stages/lib/model/head.ts';
+import { accuracy, clip, logLoss } from '../stages/lib/model/metrics.ts';
+import { OPTIMIZERS } from '../stages/lib/stage/shared-params.ts';
 import predictRules from '../stages/predict.params.ts';
 import { checkParam } from '../src/param-rules.ts';
 

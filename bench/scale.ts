@@ -23,11 +23,11 @@ import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readd
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadBackbone } from '../stages/lib/backbone.ts';
-import { decodeImage, imageBatches, toTensorInput } from '../stages/lib/images.ts';
-import { buildOnnxModel } from '../stages/lib/onnx/export.ts';
-import { encodeModel } from '../stages/lib/onnx/protobuf.ts';
-import { OnnxRunner } from '../stages/lib/onnx/runner.ts';
+import { loadBackbone } from '../stages/lib/inference/backbone.ts';
+import { decodeImage, imageBatches, toTensorInput } from '../stages/lib/data/images.ts';
+import { buildOnnxModel } from '../stages/lib/inference/onnx/export.ts';
+import { encodeModel } from '../stages/lib/inference/onnx/protobuf.ts';
+import { OnnxRunner } from '../stages/lib/inference/onnx/runner.ts';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));

@@ -1,6 +1,6 @@
 /**
  * Rules of the `augment.*` params (Keras ImageDataGenerator semantics), read by
- * `augment-config` through validateAugmentConfig (stages/lib/augment.ts) and
+ * `augment-config` through validateAugmentConfig (stages/lib/data/augment.ts) and
  * checked by the engine before any stage runs. Unknown keys are checked by
  * validateAugmentConfig alone.
  */

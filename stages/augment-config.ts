@@ -1,6 +1,6 @@
 /**
  * augment-config: resolve and validate the augmentation parameters (Keras
- * ImageDataGenerator semantics, see lib/augment.ts) into an artifact the
+ * ImageDataGenerator semantics, see lib/data/augment.ts) into an artifact the
  * features stage reads, and draw a preview grid of augmented training
  * samples with their labels (the notebook's 3×6 figure).
  *
@@ -14,13 +14,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
-import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/augment.ts';
-import { LABEL_NAMES, readImageList, type LabelledImage } from './lib/dataset.ts';
-import { imageBatches } from './lib/images.ts';
-import { readParams } from './lib/params.ts';
-import { writeGrid, type GridTile } from './lib/picture.ts';
-import { createRng, shuffle } from './lib/random.ts';
-import { outFolders } from './lib/stage-files.ts';
+import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/data/augment.ts';
+import { LABEL_NAMES, readImageList, type LabelledImage } from './lib/data/dataset.ts';
+import { imageBatches } from './lib/data/images.ts';
+import { readParams } from './lib/stage/params.ts';
+import { writeGrid, type GridTile } from './lib/data/picture.ts';
+import { createRng, shuffle } from './lib/data/random.ts';
+import { outFolders } from './lib/stage/stage-files.ts';
 
 export const PREVIEW_SIZE = 224;
 export const PREVIEW_ROWS = 3;

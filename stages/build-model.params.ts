@@ -1,6 +1,6 @@
 /** Rules of the params `build-model` reads (checked by the engine before any stage runs). */
 import { defineParams, param } from '../src/contract.ts';
-import { PREPROCESS_NAMES, sharedParams } from './lib/shared-params.ts';
+import { PREPROCESS_NAMES, sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'model.backbone': param.string({

@@ -12,15 +12,15 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { defineStage } from '../src/contract.ts';
-import { inputSizeOf, isUrl, loadBackbone } from './lib/backbone.ts';
-import { setupBackend } from './lib/backend.ts';
-import { attachHead } from './lib/head.ts';
-import { saveModel } from './lib/model-io.ts';
-import { exportToOnnx } from './lib/onnx/export.ts';
-import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference.ts';
-import { readParams } from './lib/params.ts';
+import { inputSizeOf, isUrl, loadBackbone } from './lib/inference/backbone.ts';
+import { setupBackend } from './lib/inference/backend.ts';
+import { attachHead } from './lib/model/head.ts';
+import { saveModel } from './lib/model/model-io.ts';
+import { exportToOnnx } from './lib/inference/onnx/export.ts';
+import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference/inference.ts';
+import { readParams } from './lib/stage/params.ts';
 import rules from './build-model.params.ts';
-import { outFolders } from './lib/stage-files.ts';
+import { outFolders } from './lib/stage/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {

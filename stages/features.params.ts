@@ -1,6 +1,6 @@
 /** Rules of the params `features` reads (checked by the engine before any stage runs). */
 import { defineParams } from '../src/contract.ts';
-import { sharedParams } from './lib/shared-params.ts';
+import { sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'runtime.backend': sharedParams['runtime.backend'],

@@ -3,7 +3,7 @@
  * of each training image, never of validation images) and cache the pooled
  * features. After this, training never touches the backbone: on a CPU that is
  * the difference between minutes and hours for 50 epochs. Each pass is kept in
- * the feature store (lib/featurisation.ts), so only variants it lacks are computed.
+ * the feature store (lib/inference/featurisation.ts), so only variants it lacks are computed.
  *
  * deps: the split lists, the augment-config artifact, build-model's backbone/.
  * outs[0]: features.f32 + features.json + index.csv + report.json.
@@ -11,16 +11,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
-import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/augment.ts';
-import { readImageList, type LabelledImage } from './lib/dataset.ts';
-import { sha256 } from './lib/feature-cache.ts';
-import type { SplitName } from './lib/feature-store.ts';
-import { featuriseThroughStore, type ImagePlan } from './lib/featurisation.ts';
-import { projectRelative as rel, round } from './lib/format.ts';
-import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
-import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
-import { createRng } from './lib/random.ts';
-import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
+import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/data/augment.ts';
+import { readImageList, type LabelledImage } from './lib/data/dataset.ts';
+import { sha256 } from './lib/inference/feature-cache.ts';
+import type { SplitName } from './lib/inference/feature-store.ts';
+import { featuriseThroughStore, type ImagePlan } from './lib/inference/featurisation.ts';
+import { projectRelative as rel, round } from './lib/stage/format.ts';
+import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference/inference.ts';
+import { mergeFeatureShards, readShardReports, shardSlice } from './lib/stage/shards.ts';
+import { createRng } from './lib/data/random.ts';
+import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
 

@@ -13,15 +13,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageUserError } from '../src/contract.ts';
-import { writeCsv } from './lib/csv.ts';
-import { naturalCompare, readLabels } from './lib/dataset.ts';
-import { FEATURES_META, readFeatures, type FeatureTable } from './lib/feature-store.ts';
-import { round } from './lib/format.ts';
-import { headProbabilities, type HeadWeights } from './lib/head.ts';
-import { accuracy, clip, confusion, confusionMatrix, logLoss } from './lib/metrics.ts';
-import { readParams } from './lib/params.ts';
+import { writeCsv } from './lib/data/csv.ts';
+import { naturalCompare, readLabels } from './lib/data/dataset.ts';
+import { FEATURES_META, readFeatures, type FeatureTable } from './lib/inference/feature-store.ts';
+import { round } from './lib/stage/format.ts';
+import { headProbabilities, type HeadWeights } from './lib/model/head.ts';
+import { accuracy, clip, confusion, confusionMatrix, logLoss } from './lib/model/metrics.ts';
+import { readParams } from './lib/stage/params.ts';
 import rules from './predict.params.ts';
-import { depFolderWith, findInDeps, outFolders } from './lib/stage-files.ts';
+import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
 const UNDECIDED = 0.5;

@@ -15,12 +15,12 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, StageUserError, type StageContext } from '../src/contract.ts';
-import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/dataset.ts';
-import { projectRelative } from './lib/format.ts';
-import { readParams } from './lib/params.ts';
+import { LABEL_NAMES, listLabelledImages, writeImageList, type Label, type LabelledImage } from './lib/data/dataset.ts';
+import { projectRelative } from './lib/stage/format.ts';
+import { readParams } from './lib/stage/params.ts';
 import rules from './split.params.ts';
-import { createRng, shuffle } from './lib/random.ts';
-import { outFolders } from './lib/stage-files.ts';
+import { createRng, shuffle } from './lib/data/random.ts';
+import { outFolders } from './lib/stage/stage-files.ts';
 
 export interface SplitResult {
   train: LabelledImage[];

@@ -1,6 +1,6 @@
 /** Rules of the params `test-features` reads (checked by the engine before any stage runs). */
 import { defineParams, param } from '../src/contract.ts';
-import { sharedParams } from './lib/shared-params.ts';
+import { sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'data.test_dir': sharedParams['data.test_dir'],

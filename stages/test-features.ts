@@ -10,14 +10,14 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
-import { applyTransform, IDENTITY_TRANSFORM } from './lib/augment.ts';
-import { listUnlabelledImages, type UnlabelledImage } from './lib/dataset.ts';
-import { featuriseThroughStore, type ImagePlan } from './lib/featurisation.ts';
-import { projectRelative as rel, round } from './lib/format.ts';
-import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
-import { readParams } from './lib/params.ts';
-import { mergeFeatureShards, readShardReports, shardSlice } from './lib/shards.ts';
-import { depFolderWith, outFolders } from './lib/stage-files.ts';
+import { applyTransform, IDENTITY_TRANSFORM } from './lib/data/augment.ts';
+import { listUnlabelledImages, type UnlabelledImage } from './lib/data/dataset.ts';
+import { featuriseThroughStore, type ImagePlan } from './lib/inference/featurisation.ts';
+import { projectRelative as rel, round } from './lib/stage/format.ts';
+import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference/inference.ts';
+import { readParams } from './lib/stage/params.ts';
+import { mergeFeatureShards, readShardReports, shardSlice } from './lib/stage/shards.ts';
+import { depFolderWith, outFolders } from './lib/stage/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {

@@ -1,6 +1,6 @@
 /** Rules of the params `train` reads (checked by the engine before any stage runs). */
 import { defineParams, param } from '../src/contract.ts';
-import { OPTIMIZERS, sharedParams } from './lib/shared-params.ts';
+import { OPTIMIZERS, sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'train.optimizer': param.oneOf(OPTIMIZERS, { default: 'adam', description: 'optimizer of the head (sgd with momentum 0.9)' }),

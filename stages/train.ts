@@ -3,7 +3,7 @@
  * (GAP is linear, so this is the same as training GAP → Dropout → Dense on the
  * maps), keep the epoch with the best val_loss, then put those weights into
  * build-model's untrained full model and save it. With augmented copies,
- * each epoch trains on one version of every image (lib/fit-head.ts).
+ * each epoch trains on one version of every image (lib/model/fit-head.ts).
  *
  * deps: features/, build-model's model/ (untrained full model).
  * outs[0]: model/ (base + trained head, tf.loadLayersModel-able), head.json,
@@ -12,18 +12,18 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage, type StageContext } from '../src/contract.ts';
-import { setupBackend } from './lib/backend.ts';
-import { writeCsv } from './lib/csv.ts';
-import { FEATURES_META, readFeatures } from './lib/feature-store.ts';
-import { fitHead, type HeadHyperparameters } from './lib/fit-head.ts';
-import { round } from './lib/format.ts';
-import { HEAD_DENSE, KERAS_DEFAULT_LR, resolveLearningRate, writeHeadWeights, type OptimizerName } from './lib/head.ts';
-import { loadModel, saveModel } from './lib/model-io.ts';
-import { readParams } from './lib/params.ts';
+import { setupBackend } from './lib/inference/backend.ts';
+import { writeCsv } from './lib/data/csv.ts';
+import { FEATURES_META, readFeatures } from './lib/inference/feature-store.ts';
+import { fitHead, type HeadHyperparameters } from './lib/model/fit-head.ts';
+import { round } from './lib/stage/format.ts';
+import { HEAD_DENSE, KERAS_DEFAULT_LR, resolveLearningRate, writeHeadWeights, type OptimizerName } from './lib/model/head.ts';
+import { loadModel, saveModel } from './lib/model/model-io.ts';
+import { readParams } from './lib/stage/params.ts';
 import rules from './train.params.ts';
-import { writeLinePlots } from './lib/picture.ts';
-import { depFolderWith, outFolders } from './lib/stage-files.ts';
-import { formatSeconds } from './lib/throughput.ts';
+import { writeLinePlots } from './lib/data/picture.ts';
+import { depFolderWith, outFolders } from './lib/stage/stage-files.ts';
+import { formatSeconds } from './lib/stage/throughput.ts';
 
 export const HEAD_FILE = 'head.json';
 

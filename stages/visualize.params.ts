@@ -1,6 +1,6 @@
 /** Rules of the params `visualize` reads (checked by the engine before any stage runs). */
 import { defineParams, param } from '../src/contract.ts';
-import { sharedParams } from './lib/shared-params.ts';
+import { sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'visualize.per_class': param.integer({ min: 1, default: 6, description: 'class activation maps per true class (the most confident mistakes first)' }),

@@ -17,19 +17,19 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
-import { classActivationMap } from './lib/cam.ts';
-import { writeCsv } from './lib/csv.ts';
-import { LABEL_NAMES, listUnlabelledImages, readLabels, type Label } from './lib/dataset.ts';
-import { projectRelative } from './lib/format.ts';
-import { FEATURES_META, gatherRows, readFeatures } from './lib/feature-store.ts';
-import { headProbabilities, type HeadWeights } from './lib/head.ts';
-import { decodeImage, toTensorInput } from './lib/images.ts';
-import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference.ts';
-import { readParams } from './lib/params.ts';
+import { classActivationMap } from './lib/model/cam.ts';
+import { writeCsv } from './lib/data/csv.ts';
+import { LABEL_NAMES, listUnlabelledImages, readLabels, type Label } from './lib/data/dataset.ts';
+import { projectRelative } from './lib/stage/format.ts';
+import { FEATURES_META, gatherRows, readFeatures } from './lib/inference/feature-store.ts';
+import { headProbabilities, type HeadWeights } from './lib/model/head.ts';
+import { decodeImage, toTensorInput } from './lib/data/images.ts';
+import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference/inference.ts';
+import { readParams } from './lib/stage/params.ts';
 import rules from './visualize.params.ts';
-import { overlayHeatmap, writeGrid, writeRgbPng, type GridTile } from './lib/picture.ts';
-import { readCsv } from './lib/csv.ts';
-import { depFolderWith, exists, findInDeps, outFolders } from './lib/stage-files.ts';
+import { overlayHeatmap, writeGrid, writeRgbPng, type GridTile } from './lib/data/picture.ts';
+import { readCsv } from './lib/data/csv.ts';
+import { depFolderWith, exists, findInDeps, outFolders } from './lib/stage/stage-files.ts';
 
 export type EvalSet = 'val' | 'test';
 

@@ -13,8 +13,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { fileHandler } from '../../stages/lib/backbone.ts';
-import { decodeImage, toTensorInput } from '../../stages/lib/images.ts';
+import { fileHandler } from '../../stages/lib/inference/backbone.ts';
+import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

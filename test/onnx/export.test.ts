@@ -1,10 +1,10 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { buildOnnxModel, exportToOnnx } from '../../stages/lib/onnx/export.ts';
-import { UnsupportedLayerError } from '../../stages/lib/onnx/errors.ts';
-import { ProtoWriter } from '../../stages/lib/onnx/protobuf.ts';
-import { tfSamePads } from '../../stages/lib/onnx/tf-padding.ts';
+import { buildOnnxModel, exportToOnnx } from '../../stages/lib/inference/onnx/export.ts';
+import { UnsupportedLayerError } from '../../stages/lib/inference/onnx/errors.ts';
+import { ProtoWriter } from '../../stages/lib/inference/onnx/protobuf.ts';
+import { tfSamePads } from '../../stages/lib/inference/onnx/tf-padding.ts';
 import { assertExportMatches, randomizeWeights, runOnnx, seededValues, useCpuBackend } from './helpers.ts';
 
 before(useCpuBackend);

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { exportToOnnx } from '../../stages/lib/onnx/export.ts';
-import { sessionOptions } from '../../stages/lib/onnx/runner.ts';
+import { exportToOnnx } from '../../stages/lib/inference/onnx/export.ts';
+import { sessionOptions } from '../../stages/lib/inference/onnx/runner.ts';
 
 export async function useCpuBackend(): Promise<void> {
   await tf.setBackend('cpu');

@@ -9,10 +9,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadBackbone } from '../../stages/lib/backbone.ts';
-import { decodeImage, toTensorInput, type Preprocess } from '../../stages/lib/images.ts';
-import { buildOnnxModel, exportToOnnx } from '../../stages/lib/onnx/export.ts';
-import { createOnnxRunner } from '../../stages/lib/onnx/runner.ts';
+import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
+import { decodeImage, toTensorInput, type Preprocess } from '../../stages/lib/data/images.ts';
+import { buildOnnxModel, exportToOnnx } from '../../stages/lib/inference/onnx/export.ts';
+import { createOnnxRunner } from '../../stages/lib/inference/onnx/runner.ts';
 import { assertClose, assertExportMatches, useCpuBackend } from './helpers.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');

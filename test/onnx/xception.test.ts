@@ -10,8 +10,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { loadBackbone } from '../../stages/lib/backbone.ts';
-import { decodeImage, toTensorInput } from '../../stages/lib/images.ts';
+import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
+import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { assertExportMatches } from './helpers.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');

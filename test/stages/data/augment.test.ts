@@ -9,9 +9,9 @@ import {
   transformMatrix,
   validateAugmentConfig,
   type Transform,
-} from '../../../stages/lib/augment.ts';
-import { decodeImage } from '../../../stages/lib/images.ts';
-import { createRng } from '../../../stages/lib/random.ts';
+} from '../../../stages/lib/data/augment.ts';
+import { decodeImage } from '../../../stages/lib/data/images.ts';
+import { createRng } from '../../../stages/lib/data/random.ts';
 import { photo } from './helpers.ts';
 
 /** A test raster whose every pixel is distinct: R = x, G = y, B = (x·7 + y·13) mod 256. */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CsvError, formatCsv, parseCsv, readCsv, writeCsv } from '../../../stages/lib/csv.ts';
+import { CsvError, formatCsv, parseCsv, readCsv, writeCsv } from '../../../stages/lib/data/csv.ts';
 import { tempDir } from './helpers.ts';
 
 test('CSV round-trips commas, quotes, newlines and edge spaces', async () => {

@@ -10,7 +10,7 @@ import {
   readImageList,
   readLabels,
   writeImageList,
-} from '../../../stages/lib/dataset.ts';
+} from '../../../stages/lib/data/dataset.ts';
 import { linkSubset, tempDir } from './helpers.ts';
 
 test('Kaggle flat layout: labels from names (dog = 1), sorted by label then natural id, absolute paths', async () => {

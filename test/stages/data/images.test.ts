@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { decodeImage, ImageError, imageBatches, toTensorInput, type ImageErrorReason } from '../../../stages/lib/images.ts';
+import { decodeImage, ImageError, imageBatches, toTensorInput, type ImageErrorReason } from '../../../stages/lib/data/images.ts';
 import { BAD_DIR, FIXTURES, photo, tempDir } from './helpers.ts';
 
 const SIZE = 32;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { jet, linePlotSvg, overlayHeatmap, writeGrid, writeLinePlot, writeLinePlots } from '../../../stages/lib/picture.ts';
+import { jet, linePlotSvg, overlayHeatmap, writeGrid, writeLinePlot, writeLinePlots } from '../../../stages/lib/data/picture.ts';
 import { tempDir } from './helpers.ts';
 
 const flat = (size: number, rgb: [number, number, number]) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRng, shuffle, uniform } from '../../../stages/lib/random.ts';
+import { createRng, shuffle, uniform } from '../../../stages/lib/data/random.ts';
 
 test('createRng is deterministic per seed and differs across seeds', () => {
   const a = createRng(42);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import augmentConfigStage, { PREVIEW_COLS, PREVIEW_ROWS, PREVIEW_SIZE } from '../../../stages/augment-config.ts';
 import splitStage, { stratifiedSplit, validationCount } from '../../../stages/split.ts';
-import { readImageList, type LabelledImage } from '../../../stages/lib/dataset.ts';
+import { readImageList, type LabelledImage } from '../../../stages/lib/data/dataset.ts';
 import { linkSubset, makeContext, tempDir } from './helpers.ts';
 
 const splitParams = (over: Record<string, unknown> = {}) => ({ 'data.train_dir': 'data/train', 'data.val_fraction': 0.2, 'data.seed': 42, ...over });

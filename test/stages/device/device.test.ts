@@ -11,8 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/device.ts';
-import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference.ts';
+import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/inference/device.ts';
+import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference/inference.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));

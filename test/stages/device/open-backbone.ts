@@ -5,8 +5,8 @@
  *
  * usage: node --import tsx open-backbone.ts <backboneDir> <device> <photo>...
  */
-import { decodeImage, toTensorInput } from '../../../stages/lib/images.ts';
-import { openBackboneRunner, readBackboneInfo } from '../../../stages/lib/inference.ts';
+import { decodeImage, toTensorInput } from '../../../stages/lib/data/images.ts';
+import { openBackboneRunner, readBackboneInfo } from '../../../stages/lib/inference/inference.ts';
 
 const [backboneDir, device, ...photos] = process.argv.slice(2);
 const logs: string[] = [];

@@ -1,13 +1,13 @@
 /**
  * train.optimizer: adadelta with Keras' lr = 1.0. TF.js's own tf.train.adadelta
- * fails both tests: its first step is the raw gradient (see stages/lib/adadelta.ts),
+ * fails both tests: its first step is the raw gradient (see stages/lib/model/adadelta.ts),
  * which saturates the head at loss ≈ 8 and accuracy 0.5.
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { featureClassifier, makeOptimizer } from '../../../stages/lib/head.ts';
-import { createRng } from '../../../stages/lib/random.ts';
+import { featureClassifier, makeOptimizer } from '../../../stages/lib/model/head.ts';
+import { createRng } from '../../../stages/lib/data/random.ts';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { camHeatmap, classActivationMap, normalise, upsample } from '../../../stages/lib/cam.ts';
+import { camHeatmap, classActivationMap, normalise, upsample } from '../../../stages/lib/model/cam.ts';
 
 // 2×2 maps with 3 channels, NHWC: position p, channel k = value.
 // p0: [1,0,0] p1: [0,1,0] p2: [0,0,1] p3: [1,1,1]

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dropoutMask } from '../../../stages/lib/head.ts';
-import { createRng } from '../../../stages/lib/random.ts';
+import { dropoutMask } from '../../../stages/lib/model/head.ts';
+import { createRng } from '../../../stages/lib/data/random.ts';
 
 test('dropoutMask keeps about 1 − rate of the values, scaled by 1 / (1 − rate)', () => {
   const mask = dropoutMask(100, 200, 0.5, createRng(3));

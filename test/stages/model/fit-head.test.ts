@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import type { FeatureRow, FeatureTable } from '../../../stages/lib/feature-store.ts';
-import { drawEpochRows, fitHead, versionsByImage } from '../../../stages/lib/fit-head.ts';
-import { KERAS_DEFAULT_LR, resolveLearningRate } from '../../../stages/lib/head.ts';
-import { createRng } from '../../../stages/lib/random.ts';
+import type { FeatureRow, FeatureTable } from '../../../stages/lib/inference/feature-store.ts';
+import { drawEpochRows, fitHead, versionsByImage } from '../../../stages/lib/model/fit-head.ts';
+import { KERAS_DEFAULT_LR, resolveLearningRate } from '../../../stages/lib/model/head.ts';
+import { createRng } from '../../../stages/lib/data/random.ts';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracy, clip, confusion, confusionMatrix, logLoss } from '../../../stages/lib/metrics.ts';
-import { readParams } from '../../../stages/lib/params.ts';
+import { accuracy, clip, confusion, confusionMatrix, logLoss } from '../../../stages/lib/model/metrics.ts';
+import { readParams } from '../../../stages/lib/stage/params.ts';
 import predictRules from '../../../stages/predict.params.ts';
 
 test('log loss matches the formula', () => {

@@ -32,8 +32,8 @@
  * M·(r, c). So a positive tx samples below and the content moves UP, and a
  * positive θ turns the content clockwise on screen.
  */
-import { checkParam, StageUserError } from '../../src/contract.ts';
-import augmentRules, { type FILL_MODES, type INTERPOLATIONS } from '../augment-config.params.ts';
+import { checkParam, StageUserError } from '../../../src/contract.ts';
+import augmentRules, { type FILL_MODES, type INTERPOLATIONS } from '../../augment-config.params.ts';
 import type { Rng } from './random.ts';
 
 export type FillMode = (typeof FILL_MODES)[number];

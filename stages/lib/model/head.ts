@@ -7,9 +7,9 @@
  * class activation maps apply (cam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkParam } from '../../src/contract.ts';
+import { checkParam } from '../../../src/contract.ts';
 import { KerasAdadelta } from './adadelta.ts';
-import { OPTIMIZERS, sharedParams } from './shared-params.ts';
+import { OPTIMIZERS, sharedParams } from '../stage/shared-params.ts';
 
 export const HEAD_GAP = 'head_gap';
 export const HEAD_DROPOUT = 'head_dropout';

@@ -8,7 +8,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StageUserError } from '../../src/contract.ts';
+import { StageUserError } from '../../../src/contract.ts';
 import { readCsv, writeCsv } from './csv.ts';
 
 export type Label = 0 | 1;

@@ -3,7 +3,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { outFolders } from '../../stages/lib/stage-files.ts';
+import { outFolders } from '../../../stages/lib/stage/stage-files.ts';
 
 test('outFolders creates the declared out folders and names what is missing', async () => {
   const root = await mkdtemp(path.join(tmpdir(), 'outs-'));

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureRow, type SplitName } from '../../stages/lib/feature-store.ts';
-import { mergeFeatureShards, shardSlice } from '../../stages/lib/shards.ts';
+import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureRow, type SplitName } from '../../../stages/lib/inference/feature-store.ts';
+import { mergeFeatureShards, shardSlice } from '../../../stages/lib/stage/shards.ts';
 
 const DIM = 5;
 const BATCH = 4;

@@ -12,9 +12,9 @@ import path from 'node:path';
 import type { BackboneRunner } from './backbone-runner.ts';
 import { readShared, setupBackend, threadCount } from './backend.ts';
 import { openOnDevice, parseDeviceChoice, type Device } from './device.ts';
-import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from './shared-params.ts';
-import type { Preprocess } from './images.ts';
-import { loadModel } from './model-io.ts';
+import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from '../stage/shared-params.ts';
+import type { Preprocess } from '../data/images.ts';
+import { loadModel } from '../model/model-io.ts';
 import { TfjsRunner } from './tfjs-runner.ts';
 
 export const BACKBONE_ONNX = 'backbone.onnx';
@@ -53,7 +53,7 @@ export function parsePreprocess(value: unknown): Preprocess {
   return p;
 }
 
-/** `runtime.inference`, by its declared rule (stages/lib/shared-params.ts). */
+/** `runtime.inference`, by its declared rule (stages/lib/stage/shared-params.ts). */
 export function parseInferenceChoice(value: unknown): InferenceChoice {
   return readShared('runtime.inference', value) as InferenceChoice;
 }

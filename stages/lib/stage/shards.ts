@@ -8,9 +8,9 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ShardInfo } from '../../src/contract.ts';
-import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureMeta, type FeatureRow, type SplitName } from './feature-store.ts';
-import { readCsv } from './csv.ts';
+import type { ShardInfo } from '../../../src/contract.ts';
+import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureMeta, type FeatureRow, type SplitName } from '../inference/feature-store.ts';
+import { readCsv } from '../data/csv.ts';
 
 /** The shard's part of `items`: whole blocks of `block` items, spread as evenly as whole blocks allow. All of them when not sharded. */
 export function shardSlice<T>(items: readonly T[], shard: ShardInfo | undefined, block: number): T[] {

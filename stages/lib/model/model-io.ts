@@ -2,12 +2,12 @@
  * Saving TF.js layers models to disk. Pure @tensorflow/tfjs has no file://
  * saver (that lives in tfjs-node), so this writes the standard layout itself:
  * `model.json` plus one `weights.bin`, loadable by `tf.loadLayersModel` through
- * a file IOHandler (see backbone.ts `fileHandler`) or by tfjs-node's file://.
+ * a file IOHandler (see ../inference/backbone.ts `fileHandler`) or by tfjs-node's file://.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { fileHandler } from './backbone.ts';
+import { fileHandler } from '../inference/backbone.ts';
 
 const WEIGHTS_FILE = 'weights.bin';
 

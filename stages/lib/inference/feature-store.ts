@@ -8,7 +8,7 @@
  */
 import { open, readFile, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { readCsv, writeCsv } from './csv.ts';
+import { readCsv, writeCsv } from '../data/csv.ts';
 
 export const FEATURES_FILE = 'features.f32';
 export const INDEX_FILE = 'index.csv';

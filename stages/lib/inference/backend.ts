@@ -8,9 +8,9 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { checkParam } from '../../src/contract.ts';
-import { ParamError } from './params.ts';
-import { BACKEND_CHOICES, sharedParams } from './shared-params.ts';
+import { checkParam } from '../../../src/contract.ts';
+import { ParamError } from '../stage/params.ts';
+import { BACKEND_CHOICES, sharedParams } from '../stage/shared-params.ts';
 
 export { BACKEND_CHOICES };
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -65,7 +65,7 @@ const NATIVE_PACKAGE: Partial<Record<string, string>> = {
 /** Order `auto` tries, fastest first. */
 const AUTO_ORDER: Exclude<BackendChoice, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
-/** `runtime.backend`, by its declared rule (stages/lib/shared-params.ts). */
+/** `runtime.backend`, by its declared rule (stages/lib/stage/shared-params.ts). */
 export function parseBackendChoice(value: unknown): BackendChoice {
   return readShared('runtime.backend', value) as BackendChoice;
 }

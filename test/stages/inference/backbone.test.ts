@@ -4,9 +4,9 @@ import { createServer } from 'node:http';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BackboneError, inputSizeOf, loadBackbone } from '../../stages/lib/backbone.ts';
+import { BackboneError, inputSizeOf, loadBackbone } from '../../../stages/lib/inference/backbone.ts';
 
-const MODELS = path.resolve(import.meta.dirname, '../../../shared/models');
+const MODELS = path.resolve(import.meta.dirname, '../../../../shared/models');
 const SMALL = path.join(MODELS, 'mobilenet_v1_0.25_224');
 
 test('cuts a local backbone at the named layer', async () => {

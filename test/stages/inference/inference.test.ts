@@ -7,9 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeImage, toTensorInput } from '../../../stages/lib/images.ts';
-import { BACKBONE_INFO, BACKBONE_ONNX, openBackboneRunner } from '../../../stages/lib/inference.ts';
-import { buildBackbone, SHARED } from './backbone-fixture.ts';
+import { decodeImage, toTensorInput } from '../../../stages/lib/data/images.ts';
+import { BACKBONE_INFO, BACKBONE_ONNX, openBackboneRunner } from '../../../stages/lib/inference/inference.ts';
+import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
 const PHOTO = path.join(SHARED, 'datasets/dogs-vs-cats/train/cat.10.jpg');
 let root: string;

@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
-import { DEVICE_CHOICES } from './shared-params.ts';
+import { DEVICE_CHOICES } from '../stage/shared-params.ts';
 
 export { DEVICE_CHOICES };
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];

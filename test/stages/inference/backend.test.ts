@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendUnavailableError, parseBackendChoice, selectBackend, type ModuleImporter } from '../../../stages/lib/backend.ts';
+import { BackendUnavailableError, parseBackendChoice, selectBackend, type ModuleImporter } from '../../../stages/lib/inference/backend.ts';
 
 /** Simulates a machine without the native TF.js packages (the CI case). */
 const withoutNative: ModuleImporter = async (spec) => {

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { describeNumber, ParamError, readParams } from '../../stages/lib/params.ts';
-import { readSplitParams } from '../../stages/split.ts';
-import { readHyperparameters } from '../../stages/train.ts';
+import { describeNumber, ParamError, readParams } from '../../../stages/lib/stage/params.ts';
+import { readSplitParams } from '../../../stages/split.ts';
+import { readHyperparameters } from '../../../stages/train.ts';
 
 const ROOT = path.resolve('/project');
 const reader = (params: Record<string, unknown>, stage = 'train') => readParams({ params, root: ROOT, stage });

@@ -11,15 +11,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { StageContext } from '../../src/contract.ts';
+import type { StageContext } from '../../../src/contract.ts';
 import type { BackboneRunner } from './backbone-runner.ts';
 import { FeatureCache, featureKey, sha256 } from './feature-cache.ts';
 import { FeatureWriter, type FeatureMeta, type FeatureRow } from './feature-store.ts';
-import { projectRelative as rel, round } from './format.ts';
-import { imageBatches, toTensorInput, type ImageErrorReason } from './images.ts';
+import { projectRelative as rel, round } from '../stage/format.ts';
+import { imageBatches, toTensorInput, type ImageErrorReason } from '../data/images.ts';
 import type { BackboneInfo } from './inference.ts';
-import { readParams } from './params.ts';
-import { Throughput } from './throughput.ts';
+import { readParams } from '../stage/params.ts';
+import { Throughput } from '../stage/throughput.ts';
 
 /** Files read at once while hashing the images. */
 const HASH_CONCURRENCY = 8;

@@ -12,10 +12,10 @@
  * fixed copy again and again.
  */
 import * as tf from '@tensorflow/tfjs';
-import { gatherRows, type FeatureTable } from './feature-store.ts';
+import { gatherRows, type FeatureTable } from '../inference/feature-store.ts';
 import { dropoutMask, featureClassifier, makeOptimizer, readHeadWeights, type HeadWeights, type OptimizerName } from './head.ts';
 import { accuracy, logLoss } from './metrics.ts';
-import { createRng, shuffle, type Rng } from './random.ts';
+import { createRng, shuffle, type Rng } from '../data/random.ts';
 
 /** Keras clips binary cross-entropy at 1e-7; val_loss uses the same so figures compare with the notebook. */
 export const KERAS_EPSILON = 1e-7;
