@@ -27,3 +27,13 @@ export const sharedParams = {
   'runtime.feature_store': param.optionalPath({ what: 'folder', description: 'per-image feature store (a folder both stages may share); empty = each stage\'s own cache folder under .pipeline/' }),
   'predict.tta_flip': param.flag({ default: false, description: 'also run each test image flipped and average the two predictions' }),
 } satisfies Record<string, ParamRule>;
+
+/** What every stage that runs backbone passes through the feature store reads (features, test-features). */
+export const featurisationParams = {
+  'runtime.backend': sharedParams['runtime.backend'],
+  'runtime.inference': sharedParams['runtime.inference'],
+  'runtime.device': sharedParams['runtime.device'],
+  'runtime.threads': sharedParams['runtime.threads'],
+  'runtime.batch_size': sharedParams['runtime.batch_size'],
+  'runtime.feature_store': sharedParams['runtime.feature_store'],
+} satisfies Record<string, ParamRule>;
