@@ -23,6 +23,7 @@ import { gatherRows, readFeatures } from '../stages/lib/inference/feature-store.
 import { fitHead, type FittedHead, type HeadHyperparameters } from '../stages/lib/model/fit-head.ts';
 import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate, type OptimizerName } from '../stages/lib/model/head.ts';
 import { accuracy, clip, logLoss } from '../stages/lib/model/metrics.ts';
+import { readParams } from '../stages/lib/stage/params.ts';
 import { OPTIMIZERS } from '../stages/lib/stage/shared-params.ts';
 import predictRules from '../stages/predict.params.ts';
 import { checkParam } from '../src/param-rules.ts';
@@ -62,7 +63,7 @@ if (!params.data.test_labels) {
 }
 
 const runtimeParams = Object.fromEntries(Object.entries(params.runtime).map(([k, v]) => [`runtime.${k}`, v]));
-const backend = await setupBackend(runtimeParams, () => {}, (m) => console.error(m));
+const backend = await setupBackend(readParams({ params: runtimeParams, root: project, stage: 'bench:quality' }), () => {}, (m) => console.error(m));
 const train = await readFeatures(art('features'));
 const test = await readFeatures(art('test-features'));
 const labels = await readLabels(path.resolve(project, params.data.test_labels));

@@ -21,6 +21,8 @@ import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/infer
 import { mergeFeatureShards, readShardReports, shardSlice } from './lib/stage/shards.ts';
 import { createRng } from './lib/data/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
+import { readParams } from './lib/stage/params.ts';
+import rules from './features.params.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
 
@@ -33,7 +35,7 @@ export default defineStage({
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
 
-    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const runner = await openBackboneRunner(backboneDir, readParams(ctx, rules), ctx);
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
     const trainPart = shardSlice(trainList, ctx.shard, batchSize);

@@ -27,7 +27,7 @@ export default defineStage({
     const flip = p.flag('predict.tta_flip');
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
-    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const runner = await openBackboneRunner(backboneDir, p, ctx);
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
     const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);

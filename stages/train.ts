@@ -31,7 +31,7 @@ export default defineStage({
   async run(ctx) {
     const [outDir] = await outFolders(ctx, ['artifacts/train']);
     const started = Date.now();
-    const backend = await setupBackend(ctx.params, ctx.log, ctx.warn);
+    const backend = await setupBackend(readParams(ctx, rules), ctx.log, ctx.warn);
     const hp = readHyperparameters(ctx);
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'features');
     const modelDir = await depFolderWith(ctx.deps, 'model.json', 'build-model');

@@ -12,4 +12,5 @@ export default defineParams({
   'runtime.inference': sharedParams['runtime.inference'],
   'runtime.device': sharedParams['runtime.device'],
   'runtime.threads': sharedParams['runtime.threads'],
+  'runtime.batch_size': sharedParams['runtime.batch_size'],
 });

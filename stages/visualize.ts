@@ -118,7 +118,7 @@ export default defineStage({
         ` and the ${selection.hardestCorrect.length} hardest correct image(s)`,
     );
 
-    const runner = await openBackboneRunner(backboneDir, ctx.params, ctx);
+    const runner = await openBackboneRunner(backboneDir, readParams(ctx, rules), ctx);
     const drawn: { mistakes: GridTile[]; correct: GridTile[] } = { mistakes: [], correct: [] };
     const rows: (string | number)[][] = [];
     const chosen = [...selection.mistakes, ...selection.hardestCorrect];

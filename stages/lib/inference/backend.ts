@@ -9,7 +9,7 @@
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { checkParam } from '../../../src/contract.ts';
-import { ParamError } from '../stage/params.ts';
+import { ParamError, type ParamReader } from '../stage/params.ts';
 import { BACKEND_CHOICES, sharedParams } from '../stage/shared-params.ts';
 
 export { BACKEND_CHOICES };
@@ -126,12 +126,12 @@ async function switchTo(name: string): Promise<string> {
 
 /** Reads `runtime.backend` / `runtime.threads` from stage params, activates it and logs which one runs. */
 export async function setupBackend(
-  params: Readonly<Record<string, unknown>>,
+  params: Pick<ParamReader, 'value'>,
   log: (m: string) => void,
   warn: (m: string) => void,
 ): Promise<string> {
-  const choice = parseBackendChoice(params['runtime.backend']);
-  const threads = threadCount(params['runtime.threads']);
+  const choice = parseBackendChoice(params.value('runtime.backend'));
+  const threads = threadCount(params.value('runtime.threads'));
   const notInstalled: string[] = [];
   const selection = await selectBackend(choice, {
     threads,

@@ -14,6 +14,7 @@ import { readShared, setupBackend, threadCount } from './backend.ts';
 import { openOnDevice, parseDeviceChoice, type Device } from './device.ts';
 import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from '../stage/shared-params.ts';
 import type { Preprocess } from '../data/images.ts';
+import type { ParamReader } from '../stage/params.ts';
 import { loadModel } from '../model/model-io.ts';
 import { TfjsRunner } from './tfjs-runner.ts';
 
@@ -107,12 +108,13 @@ interface Logger {
 /** Opens the runner `runtime.inference` and `runtime.device` ask for on build-model's backbone folder; logs which one runs. */
 export async function openBackboneRunner(
   backboneDir: string,
-  params: Readonly<Record<string, unknown>>,
+  /** The stage's param reader: every read goes through its declared-key check. */
+  params: Pick<ParamReader, 'value'>,
   logger: Logger,
 ): Promise<OpenBackbone> {
-  const choice = parseInferenceChoice(params['runtime.inference']);
-  const device = parseDeviceChoice(params['runtime.device']);
-  const batchValue = params['runtime.batch_size'];
+  const choice = parseInferenceChoice(params.value('runtime.inference'));
+  const device = parseDeviceChoice(params.value('runtime.device'));
+  const batchValue = params.value('runtime.batch_size');
   parseBatchSize(batchValue, 'cpu', false); // a bad value fails before any session opens
   const info = await readBackboneInfo(backboneDir);
   const onnxPath = path.join(backboneDir, BACKBONE_ONNX);
@@ -127,7 +129,7 @@ export async function openBackboneRunner(
       if (device === 'webgpu' || device === 'cuda') throw new Error(`runtime.device is ${device}, which runs onnxruntime, but build-model has no ${BACKBONE_ONNX} (${why})`);
       logger.warn(`running the backbone on TF.js, not ONNX: ${why}`);
     } else {
-      const threads = threadCount(params['runtime.threads']);
+      const threads = threadCount(params.value('runtime.threads'));
       const { createOnnxRunner } = await import('./onnx/runner.ts');
       let opened: { value: BackboneRunner; device: Device; software: boolean } | undefined;
       try {

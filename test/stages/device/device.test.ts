@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/inference/device.ts';
 import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference/inference.ts';
+import { runtimeParams } from '../inference/runtime-params.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));
@@ -97,16 +98,16 @@ test('cuda without onnxruntime\'s CUDA add-on is an error that says how to insta
   if (existsSync(path.join(onnxruntimeBinFolder(), CUDA_PROVIDER_LIBRARY))) return t.skip('the CUDA add-on is installed here');
   const logger = { log: () => {}, warn: () => {} };
   await assert.rejects(
-    openBackboneRunner(backboneDir, { 'runtime.inference': 'auto', 'runtime.device': 'cuda', 'runtime.threads': 0 }, logger),
+    openBackboneRunner(backboneDir, runtimeParams({ 'runtime.inference': 'auto', 'runtime.device': 'cuda', 'runtime.threads': 0 }), logger),
     /runtime\.device is cuda but onnxruntime's CUDA add-on is not installed .*--onnxruntime-node-install=cuda12/,
   );
 });
 
 test('a GPU device never falls back to TF.js; bad runtime.device and runtime.batch_size values are named', async () => {
   const logger = { log: () => {}, warn: () => {} };
-  await assert.rejects(openBackboneRunner(backboneDir, { 'runtime.inference': 'tfjs', 'runtime.device': 'webgpu' }, logger), /runtime\.device is webgpu, which runs onnxruntime, but runtime\.inference is tfjs/);
-  await assert.rejects(openBackboneRunner(backboneDir, { 'runtime.device': 'gpu' }, logger), /runtime\.device must be one of auto, cpu, webgpu, cuda; got 'gpu'/);
-  await assert.rejects(openBackboneRunner(backboneDir, { 'runtime.batch_size': 0 }, logger), /runtime\.batch_size must be auto or an integer ≥ 1, got 0/);
+  await assert.rejects(openBackboneRunner(backboneDir, runtimeParams({ 'runtime.inference': 'tfjs', 'runtime.device': 'webgpu' }), logger), /runtime\.device is webgpu, which runs onnxruntime, but runtime\.inference is tfjs/);
+  await assert.rejects(openBackboneRunner(backboneDir, runtimeParams({ 'runtime.device': 'gpu' }), logger), /runtime\.device must be one of auto, cpu, webgpu, cuda; got 'gpu'/);
+  await assert.rejects(openBackboneRunner(backboneDir, runtimeParams({ 'runtime.batch_size': 0 }), logger), /runtime\.batch_size must be auto or an integer ≥ 1, got 0/);
 });
 
 test('runtime.batch_size auto: 16 on the CPU and on a software adapter, 128 on a GPU; a number wins', () => {

@@ -7,6 +7,7 @@
  */
 import { decodeImage, toTensorInput } from '../../../stages/lib/data/images.ts';
 import { openBackboneRunner, readBackboneInfo } from '../../../stages/lib/inference/inference.ts';
+import { runtimeParams } from '../inference/runtime-params.ts';
 
 const [backboneDir, device, ...photos] = process.argv.slice(2);
 const logs: string[] = [];
@@ -14,7 +15,7 @@ const warnings: string[] = [];
 try {
   const info = await readBackboneInfo(backboneDir!);
   const params = { 'runtime.inference': 'onnx', 'runtime.device': device, 'runtime.backend': 'cpu', 'runtime.threads': 0 };
-  const runner = await openBackboneRunner(backboneDir!, params, { log: (m) => logs.push(m), warn: (m) => warnings.push(m) });
+  const runner = await openBackboneRunner(backboneDir!, runtimeParams(params), { log: (m) => logs.push(m), warn: (m) => warnings.push(m) });
   try {
     const pixels = await Promise.all(photos.map((f) => decodeImage(f, { size: info.inputSize })));
     const out = await runner.run(toTensorInput(pixels, info.inputSize, info.preprocess), pixels.length);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeImage, toTensorInput } from '../../../stages/lib/data/images.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, openBackboneRunner } from '../../../stages/lib/inference/inference.ts';
+import { runtimeParams } from './runtime-params.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
 const PHOTO = path.join(SHARED, 'datasets/dogs-vs-cats/train/cat.10.jpg');
@@ -28,7 +29,7 @@ const quiet = () => {
 
 async function pooledOf(choice: string) {
   const logger = quiet();
-  const runner = await openBackboneRunner(backboneDir, { 'runtime.inference': choice, 'runtime.backend': 'cpu', 'runtime.threads': 0 }, logger);
+  const runner = await openBackboneRunner(backboneDir, runtimeParams({ 'runtime.inference': choice, 'runtime.backend': 'cpu', 'runtime.threads': 0 }), logger);
   try {
     const input = toTensorInput([await decodeImage(PHOTO, { size: 224 })], 224, 'tf');
     return { engine: runner.engine, pooled: (await runner.run(input, 1)).pooled, warnings: logger.warnings };
