@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Project } from './project-fixture.ts';
 
+/** How long each timed stage sleeps: long enough that starting a process, even on a loaded machine, takes far less. */
+const SLEEP_S = 1.5;
+
 /** A stage that records its start and end time (ns) and sleeps in between. */
 const timedStage = (name: string, heavy: boolean) => `  ${name}:
-    cmd: echo ${name} >> counts.txt && date +%s%N > t-${name}.start && sleep 0.4 && date +%s%N > t-${name}.end && echo done > out-${name}.txt
+    cmd: echo ${name} >> counts.txt && date +%s%N > t-${name}.start && sleep ${SLEEP_S} && date +%s%N > t-${name}.end && echo done > out-${name}.txt
     outs: [out-${name}.txt]
     heavy: ${heavy}
 `;
@@ -42,8 +45,12 @@ describe('parallel jobs', () => {
     projects.push(project);
     const { result, stages } = await project.runJson();
     assert.equal(result.code, 0, result.stderr);
-    // Each sleeps 0.4 s; run one after the other, the second would show ~0.8 s if the wait counted.
-    for (const stage of stages) assert.ok(stage.seconds < 0.75, `${stage.stage} took ${stage.seconds} s`);
+    // Compared with the stages' own clocks, not a fixed bound: the one that went second waited at least the first's sleep,
+    // and would be charged from before the first started if the wait counted.
+    const [first, second] = ['left', 'right'].sort((a, b) => interval(project, a)[0] - interval(project, b)[0]);
+    const reported = stages.find((s) => s.stage === second)!.seconds;
+    const sinceFirstStarted = (interval(project, second!)[1] - interval(project, first!)[0]) / 1000;
+    assert.ok(reported < sinceFirstStarted - SLEEP_S / 2, `${second} reported ${reported} s; ${sinceFirstStarted} s passed since ${first} started`);
   });
 
   test('a failure stops its downstream but independent stages finish', async () => {
