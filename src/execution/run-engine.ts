@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { LockWriter } from '../cache/lock-file.ts';
+import type { CachedRun } from '../cache/run-cache.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
 import { decide } from './decide.ts';
 import type { StageFailure } from './stage-failure.ts';
@@ -102,6 +103,7 @@ function interruption(signal: AbortSignal): StageReason & StageFailure {
   return failedStage ? { kind: 'cancelled', failedStage } : { kind: 'interrupted' };
 }
 
+/** One stage, the one hop from "why" to "what": evaluate (fingerprint vs lock) → decide → skip, restore or execute. */
 async function handleStage(
   ctx: RunContext,
   stage: string,
@@ -124,21 +126,7 @@ async function handleStage(
   }
 
   if (decision.action === 'restore') {
-    const { cached } = decision;
-    const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
-    const fresh = cached.outs.map((out, i) => join(work, `restore-${i}`));
-    const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
-    try {
-      cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
-      workspace.runCache.markUsed(evaluation.fingerprint.hash);
-      transaction.install(fresh);
-      const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
-      await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
-    } catch (error) {
-      transaction.rollback();
-      throw error;
-    }
-    await transaction.commit();
+    await restoreStage(ctx, stage, evaluation, decision.cached);
     return { stage, action: 'restored', reasons, seconds: seconds() };
   }
 
@@ -152,6 +140,26 @@ async function handleStage(
   } finally {
     release();
   }
+}
+
+/** Put the outs of an earlier run with the same fingerprint back in place, atomically, and record them in the lock. */
+async function restoreStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, cached: CachedRun): Promise<void> {
+  const { workspace } = ctx;
+  const config = workspace.stage(stage);
+  const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
+  const fresh = cached.outs.map((_, i) => join(work, `restore-${i}`));
+  const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
+  try {
+    cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
+    workspace.runCache.markUsed(evaluation.fingerprint.hash);
+    transaction.install(fresh);
+    const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
+    await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+  } catch (error) {
+    transaction.rollback();
+    throw error;
+  }
+  await transaction.commit();
 }
 
 async function executeStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, reasons: StageReason[], started: number): Promise<StageResult> {
