@@ -3,7 +3,8 @@
  * removing it. Kept:
  *   - run records whose fingerprint some lock entry holds (any `*.lock` next to
  *     the pipeline files), and records used (stored or restored) in the last
- *     `keepDays` days; then every object a kept record needs;
+ *     `keepDays` days; then every object a kept record needs, and the objects
+ *     the caller names (the plot files run records point to, for `compare`);
  *   - stage-cache files used in the last `keepDays` days, and those used by the
  *     run a lock entry comes from (mtime at or after that run's start, from its
  *     run-cache record; a stage with `cache: false` has none, so only age counts).
@@ -41,13 +42,21 @@ async function lockedFingerprints(root: string): Promise<Map<string, Set<string>
   return byStage;
 }
 
-export async function planGarbage(options: { root: string; dotDir: string; runCache: RunCache; keepDays: number; now?: number }): Promise<GarbageGroup[]> {
+export async function planGarbage(options: {
+  root: string;
+  dotDir: string;
+  runCache: RunCache;
+  keepDays: number;
+  /** Object hashes to keep whatever their run records say. */
+  keepObjects?: Iterable<string>;
+  now?: number;
+}): Promise<GarbageGroup[]> {
   const cutoff = (options.now ?? Date.now()) - options.keepDays * DAY_MS;
   const locked = await lockedFingerprints(options.root);
   const lockedAll = new Set([...locked.values()].flatMap((s) => [...s]));
 
   const runs = { store: 'run cache', remove: [] as CacheFile[], keep: [] as CacheFile[] };
-  const neededObjects = new Set<string>();
+  const neededObjects = new Set<string>(options.keepObjects ?? []);
   for (const run of options.runCache.listRuns()) {
     const record = options.runCache.record(run.fingerprint);
     if (record && (lockedAll.has(run.fingerprint) || run.lastUse >= cutoff)) {

@@ -96,3 +96,33 @@ export default {
     assert.match(r.stderr, /--keep-days must be a number of days ≥ 0, got 'soon'/);
   });
 });
+
+describe('gc and run records', () => {
+  const project = new Project({
+    'pipeline.yaml': `params:
+  rate: 1
+stages:
+  fit:
+    cmd: mkdir -p artifacts/fit && printf 'epoch,loss\\n1,%s\\n' "\${params.rate}" > artifacts/fit/history.csv
+    params: [rate]
+    outs: [artifacts/fit]
+    plots: [artifacts/fit/history.csv]
+`,
+  });
+  after(() => project.remove());
+
+  test('the plot files old run records point to survive --keep-days 0, so compare still draws their curves', async () => {
+    assert.equal((await project.runJson()).actions.fit, 'ran');
+    assert.equal((await project.runJson('--set', 'rate=2')).actions.fit, 'ran');
+    const { listRuns } = await import('../../src/experiments/run-record.ts');
+    const [first] = listRuns(project.path('.pipeline'));
+    const plotHash = first!.plots[0]!.hash;
+    const objectPath = `.pipeline/cache/objects/${plotHash.slice(0, 2)}/${plotHash.slice(2)}`;
+    const result = await project.run('gc', '--keep-days', '0', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    const removed = (JSON.parse(result.stdout) as GcJson).groups.flatMap((g) => g.remove.paths);
+    assert.ok(removed.some((p) => p.startsWith('.pipeline/cache/runs/')), "the first run's record is no lock's: it goes");
+    assert.ok(!removed.includes(objectPath) && project.exists(objectPath), "its plot stays for the run record's curve");
+    assert.equal(project.read(objectPath), 'epoch,loss\n1,1\n');
+  });
+});

@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import { planGarbage, removeGarbage } from '../../cache/garbage-collector.ts';
 import { formatBytes, totalBytes } from '../../cache/stage-caches.ts';
 import { openProject } from '../../execution/project-session.ts';
+import { listRuns } from '../../experiments/run-record.ts';
 import { RunLock } from '../../execution/run-lock.ts';
 import { isPipelineError } from '../../errors.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
@@ -47,7 +48,9 @@ export default async function gc(argv: string[]): Promise<number> {
     }
   }
   try {
-    const groups = await planGarbage({ root: workspace.root, dotDir: workspace.dotDir, runCache: workspace.runCache, keepDays });
+    // Run records are never collected, and `compare` draws their plots from the run cache: those small files stay.
+    const plots = listRuns(workspace.dotDir).flatMap((record) => (record.plots ?? []).map((plot) => plot.hash));
+    const groups = await planGarbage({ root: workspace.root, dotDir: workspace.dotDir, runCache: workspace.runCache, keepDays, keepObjects: plots });
     const removeFiles = groups.reduce((n, g) => n + g.remove.length, 0);
     const removeBytes = groups.reduce((n, g) => n + totalBytes(g.remove), 0);
     const removed = dryRun ? undefined : removeGarbage(groups);
