@@ -165,6 +165,8 @@ ${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && sleep 120 && touch ou
       const ids = submittedJobs(project).map((j) => j.jobId);
       const status = await project.run('status');
       assert.match(status.stdout, /Slurm jobs of the run in progress:\n(  job \d+  (RUNNING|PENDING)\s+pipeline\.[\d-]+\.p\d\n){3}/);
+      const json = JSON.parse((await project.run('status', '--json')).stdout) as { stage: string; jobs?: { id: string; state: string }[] }[];
+      assert.deepEqual(json.map((s) => s.jobs?.map((j) => j.id)).flat().sort(), [...ids].sort(), 'status --json names each stage\'s job');
       started.child.kill('SIGINT');
       const result = await started.done;
       assert.equal(result.code, 130, result.stdout + result.stderr);

@@ -29,7 +29,10 @@ export default async function status(argv: string[]): Promise<number> {
   const clusterJobs = running ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state)) : [];
   const statuses = await assessStages(workspace, graph, selected, new Set());
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons: reasons.map(describeReason) })), null, 2)}\n`);
+    // A stage the run in progress has on the cluster also lists its jobs (one per shard).
+    const jobsOf = (stage: string) => clusterJobs.filter((job) => job.stage === stage).map((job) => ({ id: job.jobId, state: job.state, name: job.name }));
+    const json = statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons: reasons.map(describeReason), ...(jobsOf(stage).length > 0 ? { jobs: jobsOf(stage) } : {}) }));
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return 0;
   }
   if (clusterJobs.length > 0) {
