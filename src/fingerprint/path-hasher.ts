@@ -1,8 +1,11 @@
-import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import { hashFileContent, sha256 } from './content-hash.ts';
-import { StateStore, statKeyOf } from './state-store.ts';
+import type { FolderFile, StateStore } from './state-store.ts';
+import { statKeyOf } from './state-store.ts';
 
 /** One file inside a hashed folder or glob: path relative to the folder (always `/`-separated). */
 export interface ManifestEntry {
@@ -24,7 +27,9 @@ const HASH_CONCURRENCY = 16;
 
 /**
  * Hashes files, folders and file lists, asking the state store first. An
- * unchanged tree costs one directory walk plus one stat per file.
+ * unchanged folder costs one scan (a stat per file, by GNU find when there is
+ * one) compared whole against the scan it was last hashed from; a changed one
+ * re-reads only the files whose stat changed.
  */
 export class PathHasher {
   constructor(private readonly store: StateStore) {}
@@ -38,14 +43,35 @@ export class PathHasher {
       return { kind: 'missing' };
     }
     if (stats.isDirectory()) return this.hashFolder(absPath);
-    const [hash] = await this.hashFiles([{ absPath, stats }]);
+    const [hash] = await this.hashFiles([foundFile(absPath, undefined, stats)]);
     return { kind: 'file', hash, size: Number(stats.size), mode: Number(stats.mode) & 0o777 };
   }
 
   /** A folder hashes as the sorted manifest of (relative path, file hash). */
   async hashFolder(absFolder: string): Promise<HashedPath> {
-    const found = walkFiles(absFolder);
-    return this.hashManifest(absFolder, found);
+    const scan = scanFolder(absFolder);
+    const record = this.store.folder(absFolder, scan.digest);
+    if (record) {
+      // Every file has the path, stat and mode it had when the folder hashed to this: only the manifest is still to be had, if asked for.
+      let manifest: ManifestEntry[] | undefined;
+      const folderManifest = () => this.recordedManifest(absFolder, scan);
+      return { kind: 'dir', hash: record.hash, size: record.size, files: record.files, get manifest() { return (manifest ??= folderManifest()); } };
+    }
+    const found = scan.files();
+    const known = new Map<string, FolderFile>();
+    for (const file of this.store.folderFiles(absFolder)?.files ?? []) known.set(file[0], file);
+    const hashes = await this.hashFiles(found, (file) => {
+      const previous = known.get(file.rel!);
+      return previous && previous[1] === file.statKey ? previous[2] : undefined;
+    });
+    const hashed = hashedManifest(found.map((file, i) => ({ path: file.rel!, hash: hashes[i], size: file.size, mode: file.mode })));
+    const statKeys = new Map(found.map((file) => [file.rel!, file.statKey]));
+    this.store.rememberFolder(
+      absFolder,
+      { scan: scan.digest, hash: hashed.hash, size: hashed.size, files: hashed.files },
+      hashed.manifest.map((entry): FolderFile => [entry.path, statKeys.get(entry.path)!, entry.hash, entry.size, entry.mode]),
+    );
+    return hashed;
   }
 
   /** Hash an explicit file list (glob matches) as if they were one folder rooted at `base`. */
@@ -54,42 +80,50 @@ export class PathHasher {
     for (const absPath of absFiles) {
       try {
         const stats = statSync(absPath);
-        if (stats.isFile()) found.push({ absPath, stats });
+        if (stats.isFile()) found.push(foundFile(absPath, undefined, stats));
       } catch {
         // Vanished between glob and stat: simply not part of the manifest.
       }
     }
-    return this.hashManifest(base, found);
-  }
-
-  private async hashManifest(base: string, found: FoundFile[]): Promise<HashedPath> {
     const hashes = await this.hashFiles(found);
-    const manifest: ManifestEntry[] = found.map((file, i) => ({
-      path: file.rel ?? toPosix(relative(base, file.absPath)),
-      hash: hashes[i],
-      size: Number(file.stats.size),
-      mode: Number(file.stats.mode) & 0o777,
-    }));
-    return hashedManifest(manifest);
+    return hashedManifest(found.map((file, i) => ({ path: toPosix(relative(base, file.absPath)), hash: hashes[i], size: file.size, mode: file.mode })));
   }
 
-  /** Hash many files: cached ones answer at once, the rest are read with bounded concurrency. */
-  private async hashFiles(files: FoundFile[]): Promise<string[]> {
+  /**
+   * The manifest of a folder whose scan matched its record, from the files kept with the record. Should they
+   * not match the scan (lost, or written by another run), the scanned files are hashed again, synchronously.
+   */
+  private recordedManifest(absFolder: string, scan: FolderScan): ManifestEntry[] {
+    const kept = this.store.folderFiles(absFolder);
+    if (kept && kept.scan === scan.digest) return kept.files.map(([path, , hash, size, mode]) => ({ path, hash, size, mode }));
+    const known = new Map((kept?.files ?? []).map((file) => [file[0], file]));
+    const manifest = scan.files().map((file): ManifestEntry => {
+      const previous = known.get(file.rel!);
+      const hash = previous && previous[1] === file.statKey ? previous[2] : hashFileContentSync(file.absPath);
+      return { path: file.rel!, hash, size: file.size, mode: file.mode };
+    });
+    return hashedManifest(manifest).manifest;
+  }
+
+  /**
+   * Hash many files: cached ones answer at once, the rest are read with bounded concurrency.
+   * `cached` answers from elsewhere than the store's files (a folder's files); what it misses is not remembered one by one.
+   */
+  private async hashFiles(files: FoundFile[], cached?: (file: FoundFile) => string | undefined): Promise<string[]> {
     const results = new Array<string>(files.length);
     const misses: number[] = [];
     for (let i = 0; i < files.length; i++) {
-      const key = statKeyOf(files[i].stats);
-      const cached = this.store.lookup(files[i].absPath, key);
-      if (cached) results[i] = cached;
+      const hash = cached ? cached(files[i]) : this.store.lookup(files[i].absPath, files[i].statKey);
+      if (hash) results[i] = hash;
       else misses.push(i);
     }
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < misses.length) {
         const i = misses[next++];
-        const { absPath, stats } = files[i];
-        results[i] = await hashFileContent(absPath, Number(stats.size));
-        this.store.remember(absPath, statKeyOf(stats), results[i]);
+        const { absPath, size, statKey } = files[i];
+        results[i] = await hashFileContent(absPath, size);
+        if (!cached) this.store.remember(absPath, statKey, results[i]);
       }
     };
     await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, misses.length) }, worker));
@@ -97,11 +131,103 @@ export class PathHasher {
   }
 }
 
-interface FoundFile {
+/** A regular file found by a walk, a scan or a glob, with what its hash and manifest line need. */
+export interface FoundFile {
   absPath: string;
-  /** Relative to the folder or glob base, `/`-separated; computed from absPath when absent. */
+  /** Relative to the scanned folder, `/`-separated (folders only). */
   rel?: string;
-  stats: Stats;
+  statKey: string;
+  size: number;
+  /** Permission bits. */
+  mode: number;
+}
+
+function foundFile(absPath: string, rel: string | undefined, stats: Stats): FoundFile {
+  return { absPath, rel, statKey: statKeyOf(stats), size: Number(stats.size), mode: Number(stats.mode) & 0o777 };
+}
+
+/**
+ * What a folder holds right now, as one digest over every regular file's relative path, stat key and mode
+ * (equal digests: no file was added, removed, renamed, re-pointed, edited or chmod-ed), plus the file list itself,
+ * built only when asked for (a changed folder): an unchanged folder allocates nothing per file.
+ */
+export interface FolderScan {
+  digest: string;
+  files(): FoundFile[];
+}
+
+/** Scan with GNU find when it is there (one child process does the stats, none of them in JS), else with a walk in JS. */
+export function scanFolder(absFolder: string): FolderScan {
+  return (gnuFind !== false && scanWithFind(absFolder)) || scanWithWalk(absFolder);
+}
+
+/** Unknown until the first scan; false once find turned out missing or not GNU's, for the rest of the process. */
+let gnuFind: boolean | undefined = process.platform === 'win32' ? false : undefined;
+
+/**
+ * One record per file, NUL-terminated fields: path relative to the folder, then `dev ino size mtime mode`, with
+ * mtime as seconds and a 10-digit fraction (nanoseconds) and mode in octal. `-L` follows symlinks as the walk does:
+ * a re-pointed link changes the target's device/inode; a dangling one is not a regular file.
+ */
+const FIND_FORMAT = '%P\\0%D %i %s %T@ %m\\0';
+const FIND_STAT = /^(\d+) (\d+) (\d+) (\d+)\.(\d{9})\d* ([0-7]+)$/;
+
+export function scanWithFind(absFolder: string): FolderScan | undefined {
+  const found = spawnSync('find', ['-L', absFolder, '-type', 'f', '-printf', FIND_FORMAT], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: Number.MAX_SAFE_INTEGER,
+  });
+  if (found.error || found.status !== 0) {
+    if ((found.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') gnuFind = false;
+    return undefined; // unreadable or vanished files, a symlink loop…: the walk reports what it can
+  }
+  const output = found.stdout;
+  // A find that does not know these directives prints something else: check the first record before trusting the digest.
+  if (output.length > 0) {
+    const end = output.indexOf(0);
+    const statEnd = end < 0 ? -1 : output.indexOf(0, end + 1);
+    if (statEnd < 0 || !FIND_STAT.test(output.toString('latin1', end + 1, statEnd))) {
+      gnuFind = false;
+      return undefined;
+    }
+  }
+  gnuFind = true;
+  const digest = createHash('sha256').update('find\0').update(output).digest('hex');
+  return {
+    digest,
+    files: () => {
+      const fields = output.toString('utf8').split('\0');
+      const files: FoundFile[] = [];
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const rel = fields[i];
+        const absPath = `${absFolder}${sep}${rel}`;
+        const stat = FIND_STAT.exec(fields[i + 1]);
+        if (stat && !rel.includes('\uFFFD')) {
+          const [, dev, ino, size, seconds, nanoseconds, mode] = stat;
+          // Node's mtimeMs is computed exactly so (lib/internal/fs/utils.js), so the key equals statKeyOf(statSync(file)).
+          const mtimeMs = Number(seconds) * 1000 + Number(nanoseconds) / 1e6;
+          files.push({ absPath, rel, statKey: `${Number(dev)}:${Number(ino)}:${Number(size)}:${mtimeMs}`, size: Number(size), mode: parseInt(mode, 8) & 0o777 });
+          continue;
+        }
+        // A time before 1970, a name that is not UTF-8 (as the walk, skipped unless it resolves): ask the file itself.
+        try {
+          const stats = statSync(absPath);
+          if (stats.isFile()) files.push(foundFile(absPath, rel, stats));
+        } catch {
+          // Gone since the scan.
+        }
+      }
+      return files;
+    },
+  };
+}
+
+/** The scan without GNU find: a walk with a stat per file, digested the same way (with its own stat keys). */
+export function scanWithWalk(absFolder: string): FolderScan {
+  const files = walkFiles(absFolder);
+  const digest = createHash('sha256').update('walk\0');
+  for (const file of files) digest.update(`${file.rel}\0${file.statKey} ${file.mode}\0`);
+  return { digest: digest.digest('hex'), files: () => files };
 }
 
 /**
@@ -127,11 +253,24 @@ function walkFiles(absFolder: string): FoundFile[] {
       } catch {
         continue; // dangling symlink or file removed mid-walk
       }
-      if (stats.isFile()) found.push({ absPath, rel, stats });
+      if (stats.isFile()) found.push(foundFile(absPath, rel, stats));
       else if (stats.isDirectory()) pending.push([absPath, rel]);
     }
   }
   return found;
+}
+
+/** sha256 of a file read in chunks, synchronously (a manifest asked for through a getter). */
+function hashFileContentSync(absPath: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(absPath, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1024 * 1024);
+    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
 }
 
 /** A folder's identity from its files: the hash of the sorted (relative path, file hash) lines. Sorts `manifest` in place. */
