@@ -80,7 +80,9 @@ rule summary:
   rows.push(['pipeline run, first (cold hash of all files + 2 stages)', timed(process.execPath, [CLI, 'run'], dir)]);
   rows.push(['pipeline run, no-op (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'run'], dir)))]);
   rows.push(['pipeline status, up to date (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'status'], dir)))]);
+  // The whole hash cache: the state and the per-folder file hashes beside it.
   rmSync(join(dir, '.pipeline', 'state.json'));
+  rmSync(join(dir, '.pipeline', 'state-folders'), { recursive: true, force: true });
   rows.push(['pipeline status without hash cache (re-reads every file)', timed(process.execPath, [CLI, 'status'], dir)]);
   ensureSnakemake();
   {
