@@ -3,7 +3,9 @@
 // whenever src/ changes, see engine-bundle.js), then hands over to the CLI. A fresh clone works right after `npm ci`.
 import { prefetchScans } from './scan-prefetch.js';
 
-prefetchScans(process.argv.slice(2));
-const { engineEntry } = await import('./engine-bundle.js');
-const { main } = await import(await engineEntry());
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+prefetchScans(argv);
+const { loadEngine } = await import('./engine-bundle.js');
+const { main, saveCache } = await loadEngine(argv);
+process.exitCode = await main(argv);
+saveCache();

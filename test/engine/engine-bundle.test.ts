@@ -94,6 +94,34 @@ describe('the engine bundle', () => {
     }
   });
 
+  test('each command runs from the code cache its first call left; a damaged cache is replaced', () => {
+    const dir = path.join(pkg, 'dist/engine', bundles().at(-1)!);
+    const cache = path.join(dir, 'main.other.cache');
+    rmSync(cache, { force: true });
+    const { stdout: version } = cli('--version'); // 0.1.0-edited, since the test above
+    const written = readFileSync(cache);
+    assert.ok(written.length > 10_000, 'the cache holds the compiled engine');
+    assert.deepEqual(cli('--version'), { code: 0, stdout: version, stderr: '' });
+    assert.ok(readFileSync(cache).equals(written), 'an accepted cache is left as it is');
+    writeFileSync(cache, 'not a code cache');
+    assert.deepEqual(cli('--version'), { code: 0, stdout: version, stderr: '' });
+    assert.ok(readFileSync(cache).length > 10_000, 'V8 rejected the damaged cache and a new one was written');
+  });
+
+  test('"import(" in a string of src/ would be rewritten with the calls: the bundle is refused and the engine runs from source', () => {
+    const main = path.join(pkg, 'src/cli/main.ts');
+    const source = readFileSync(main, 'utf8');
+    try {
+      writeFileSync(main, source.replace('Runs a declarative build graph', 'Runs (not an import(x) call) a declarative build graph'));
+      const r = spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), '--help'], { encoding: 'utf8', env: { ...process.env, CI: '1', PIPELINE_DEBUG: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Runs \(not an import\(x\) call\) a declarative build graph/);
+      assert.match(r.stderr, /engine bundle unavailable \(cannot bundle the engine as a script: "import\(" in a string or name of src\/\); running from source/);
+    } finally {
+      writeFileSync(main, source);
+    }
+  });
+
   test('bundled packages are imported statically: a dynamic import of one would lose its named exports', () => {
     const bundled = ['yaml']; // see `external` in bin/engine-bundle.js
     const offenders = readdirSync(path.join(REPO, 'src'), { recursive: true, encoding: 'utf8' })
