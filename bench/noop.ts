@@ -14,9 +14,9 @@ const FILES = Number(process.env.BENCH_FILES ?? 25_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
 const CLI = fileURLToPath(new URL('../bin/pipeline.js', import.meta.url));
 
-function timed(command: string, args: string[], cwd: string, expectCode = 0): number {
+function timed(command: string, args: string[], cwd: string, expectCode = 0, env: NodeJS.ProcessEnv = process.env): number {
   const started = performance.now();
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...env, CI: '1' } });
   const seconds = (performance.now() - started) / 1000;
   if (result.error) throw result.error;
   if (result.status !== expectCode) throw new Error(`${command} ${args.join(' ')} exited ${result.status}:\n${result.stdout}\n${result.stderr}`);
@@ -80,7 +80,16 @@ rule summary:
   rows.push(['pipeline run, first (cold hash of all files + 2 stages)', timed(process.execPath, [CLI, 'run'], dir)]);
   rows.push(['pipeline run, no-op (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'run'], dir)))]);
   rows.push(['pipeline status, up to date (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'status'], dir)))]);
+  // For reference: what of that is Node's own start, and what a CA bundle named by NODE_EXTRA_CA_CERTS adds to it
+  // (Node 20 parses it at every start, before any script runs).
+  rows.push(["Node's own start, `node -e 0` (median)", median(Array.from({ length: REPEATS }, () => timed(process.execPath, ['-e', '0'], dir)))]);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    const { NODE_EXTRA_CA_CERTS: _, ...withoutCa } = process.env;
+    rows.push(['pipeline run, no-op, NODE_EXTRA_CA_CERTS unset (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'run'], dir, 0, withoutCa)))]);
+  }
+  // The whole hash cache: the state and the per-folder file hashes beside it.
   rmSync(join(dir, '.pipeline', 'state.json'));
+  rmSync(join(dir, '.pipeline', 'state-folders'), { recursive: true, force: true });
   rows.push(['pipeline status without hash cache (re-reads every file)', timed(process.execPath, [CLI, 'status'], dir)]);
   ensureSnakemake();
   {

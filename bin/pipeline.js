@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Entry point: loads the engine (a bundle of src/ rebuilt whenever src/ changes, see
-// engine-bundle.js), then hands over to the CLI. A fresh clone works right after `npm ci`.
-import { engineEntry } from './engine-bundle.js';
+// Entry point: starts the folder scans a run will want (scan-prefetch.js), loads the engine (a bundle of src/ rebuilt
+// whenever src/ changes, see engine-bundle.js), then hands over to the CLI. A fresh clone works right after `npm ci`.
+import { prefetchScans } from './scan-prefetch.js';
 
-const { main } = await import(await engineEntry());
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+prefetchScans(argv);
+const { loadEngine } = await import('./engine-bundle.js');
+const { main, saveCache } = await loadEngine(argv);
+process.exitCode = await main(argv);
+saveCache();

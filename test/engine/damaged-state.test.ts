@@ -1,5 +1,6 @@
 /** Hand-edited or damaged files under the engine's care: never a crash, a clear message or a rebuild. */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Project, ranStandardProject } from './project-fixture.ts';
 
@@ -55,9 +56,26 @@ describe('damaged pipeline.lock and .pipeline/state.json', () => {
       const { result, actions } = await project.runJson();
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(actions, { prep: 'skipped', train: 'skipped', report: 'skipped', side: 'skipped' }, text);
-      const saved = JSON.parse(project.read('.pipeline/state.json')) as { version: number; entries: unknown[] };
-      assert.equal(saved.version, 2);
+      const saved = JSON.parse(project.read('.pipeline/state.json')) as { version: number; entries: unknown[]; folders: unknown[] };
+      assert.equal(saved.version, 3);
       assert.ok(saved.entries.length > 0, 'the hash cache was written again');
+      assert.ok(saved.folders.length > 0, 'folder deps were recorded again');
+    }
+  });
+
+  test('a corrupt or foreign file of a folder\'s hashes is ignored: the folder is re-hashed, nothing reruns', async () => {
+    const folderFiles = () => readdirSync(project.path('.pipeline/state-folders'));
+    assert.ok(folderFiles().length > 0);
+    const texts = ['garbage', '{"version":3,"folder":"/elsewhere","scan":"x","files":[]}', '{"version":3,"files":[[1,2]]}', ''];
+    for (const [i, text] of texts.entries()) {
+      for (const name of folderFiles()) project.write(`.pipeline/state-folders/${name}`, text);
+      project.edit('data/a.txt', 'alpha', `alpha ${i}`); // a changed folder reads its files' hashes
+      const { result, actions } = await project.runJson();
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(actions.prep, 'ran', text);
+      for (const name of folderFiles()) project.write(`.pipeline/state-folders/${name}`, text);
+      project.edit('data/a.txt', `alpha ${i}`, 'alpha');
+      assert.equal((await project.runJson()).actions.prep, 'restored', text);
     }
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -91,6 +91,35 @@ describe('the engine bundle', () => {
       assert.match(third.stderr, /s\.params\.ts cannot be loaded: .*s\.params\.ts:1:\d+: /);
     } finally {
       rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  test('each command runs from the code cache its first call left; a damaged cache is replaced', () => {
+    const built = (name: string) => statSync(path.join(pkg, 'dist/engine', name, 'main.cjs')).mtimeMs;
+    const current = bundles().sort((a, b) => built(a) - built(b)).at(-1)!; // the edited engine's, since the test above
+    const cache = path.join(pkg, 'dist/engine', current, 'main.other.cache');
+    rmSync(cache, { force: true });
+    const { stdout: version } = cli('--version'); // 0.1.0-edited, since the test above
+    const written = readFileSync(cache);
+    assert.ok(written.length > 10_000, 'the cache holds the compiled engine');
+    assert.deepEqual(cli('--version'), { code: 0, stdout: version, stderr: '' });
+    assert.ok(readFileSync(cache).equals(written), 'an accepted cache is left as it is');
+    writeFileSync(cache, 'not a code cache');
+    assert.deepEqual(cli('--version'), { code: 0, stdout: version, stderr: '' });
+    assert.ok(readFileSync(cache).length > 10_000, 'V8 rejected the damaged cache and a new one was written');
+  });
+
+  test('"import(" in a string of src/ would be rewritten with the calls: the bundle is refused and the engine runs from source', () => {
+    const main = path.join(pkg, 'src/cli/main.ts');
+    const source = readFileSync(main, 'utf8');
+    try {
+      writeFileSync(main, source.replace('Runs a declarative build graph', 'Runs (not an import(x) call) a declarative build graph'));
+      const r = spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), '--help'], { encoding: 'utf8', env: { ...process.env, CI: '1', PIPELINE_DEBUG: '1' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Runs \(not an import\(x\) call\) a declarative build graph/);
+      assert.match(r.stderr, /engine bundle unavailable \(cannot bundle the engine as a script: "import\(" in a string or name of src\/\); running from source/);
+    } finally {
+      writeFileSync(main, source);
     }
   });
 
