@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { killLeftoverGroup, readStageGroup } from './stage-group-record.ts';
+import { killLeftoverGroup, killLeftoverStage, readStageGroup } from './stage-group-record.ts';
 
 /**
  * Makes replacing a stage's outs all-or-nothing. Old outs are moved aside
@@ -76,7 +76,8 @@ export class OutTransaction {
       try { stageDirs = readdirSync(runDir); } catch { /* not a folder */ }
       for (const stage of stageDirs) {
         const group = readStageGroup(join(runDir, stage));
-        const pids = group ? killLeftoverGroup(group) : [];
+        // No record: the run was killed between starting the stage and recording it; the run id finds it then.
+        const pids = group ? killLeftoverGroup(group) : killLeftoverStage(run, stage);
         if (pids.length > 0) stopped.push({ stage, pids });
         let moved: { out: string; backup: string }[] = [];
         try {

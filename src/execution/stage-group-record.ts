@@ -35,6 +35,22 @@ export function readStageGroup(workDir: string): StageGroupRecord | undefined {
  * not available nothing is killed. Returns the PIDs that were found.
  */
 export function killLeftoverGroup(record: StageGroupRecord, procDir = '/proc'): number[] {
+  const marker = `PIPELINE_RUN_ID=${record.runId}`;
+  return killLeftovers(procDir, (pgrp, environ) => pgrp === record.pgid && environ.includes(marker));
+}
+
+/**
+ * A stage whose run was killed before it recorded the process group (the
+ * child was already running, the engine not yet past writing process.json):
+ * its processes are found by their environment alone, the run's id and the
+ * stage's name, and their groups are stopped.
+ */
+export function killLeftoverStage(runId: string, stage: string, procDir = '/proc'): number[] {
+  const markers = [`PIPELINE_RUN_ID=${runId}`, `PIPELINE_STAGE=${stage}`];
+  return killLeftovers(procDir, (_pgrp, environ) => markers.every((marker) => environ.includes(marker)));
+}
+
+function killLeftovers(procDir: string, belongs: (pgrp: number, environ: string[]) => boolean): number[] {
   let entries: string[];
   try {
     entries = readdirSync(procDir);
@@ -42,30 +58,33 @@ export function killLeftoverGroup(record: StageGroupRecord, procDir = '/proc'): 
     return [];
   }
   const members: number[] = [];
-  const marker = `PIPELINE_RUN_ID=${record.runId}`;
+  const groups = new Set<number>();
   for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const stat = readFileSync(join(procDir, entry, 'stat'), 'utf8');
       // Fields after the command name (which may hold spaces and parentheses): state ppid pgrp …
       const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      if (pgrp !== record.pgid) continue;
       const environ = readFileSync(join(procDir, entry, 'environ'), 'utf8').split('\0');
-      if (environ.includes(marker)) members.push(Number(entry));
+      if (!belongs(pgrp, environ)) continue;
+      members.push(Number(entry));
+      groups.add(pgrp);
     } catch {
       // gone meanwhile, or not ours to read
     }
   }
-  if (members.length > 0) {
+  for (const pgrp of groups) {
     try {
-      process.kill(-record.pgid, 'SIGKILL');
+      // Stages run in their own groups; never signal the group this process is in.
+      if (pgrp > 1 && pgrp !== process.pid) process.kill(-pgrp, 'SIGKILL');
     } catch {
-      for (const pid of members) {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
+      // the group is gone; the members are killed one by one below
     }
-    waitUntilGone(members, procDir);
   }
+  for (const pid of members) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+  if (members.length > 0) waitUntilGone(members, procDir);
   return members;
 }
 

@@ -1,6 +1,7 @@
 /** A run killed outright (SIGKILL, no chance to clean up): its stages stop, and the next run puts everything back. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Project, waitFor } from './project-fixture.ts';
 
@@ -72,5 +73,25 @@ export default {
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stdout, /module\s+skipped \(up to date\)/);
     assert.equal(project.read('out/module.txt'), '1');
+  });
+
+  test('killed before it recorded a stage\'s process group: the next run finds the stage by its run id and stops it', async () => {
+    // What a run killed right after starting `write` leaves: the stage's work folder without process.json, the stage running.
+    const runId = '20260101-000000-1';
+    mkdirSync(project.path(`.pipeline/tmp/${runId}/write`), { recursive: true });
+    const orphan = spawn('sleep', ['3.71'], { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'write' } });
+    orphan.unref();
+    const bystander = spawn('sleep', ['3.72'], { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'other' } });
+    bystander.unref();
+    try {
+      await waitFor(() => pgrep('sleep 3.71') !== '' && pgrep('sleep 3.72') !== '', 'the orphan to start');
+      const next = await project.run('run', 'write');
+      assert.equal(next.code, 0, next.stderr);
+      assert.match(next.stdout, new RegExp(`note: stopped stage write's leftover process from an interrupted run \\(PID ${orphan.pid}\\)`));
+      assert.equal(pgrep('sleep 3.71'), '');
+      assert.notEqual(pgrep('sleep 3.72'), '', 'another stage\'s process is not touched');
+    } finally {
+      for (const child of [orphan, bystander]) try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ }
+    }
   });
 });
