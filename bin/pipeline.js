@@ -4,6 +4,13 @@
 import { prefetchScans } from './scan-prefetch.js';
 
 const argv = process.argv.slice(2);
+// `pipeline params | head`: the reader went away; the output simply ends, without a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 prefetchScans(argv);
 const { loadEngine } = await import('./engine-bundle.js');
 const { main, saveCache } = await loadEngine(argv);

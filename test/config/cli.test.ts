@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { cleanupProjects, makeProject, runCli, yaml } from './project.ts';
+import { cleanupProjects, cliPath, makeProject, runCli, yaml } from './project.ts';
 
 after(cleanupProjects);
 
@@ -167,6 +167,17 @@ describe('pipeline (command line front)', () => {
     assert.match(commandHelp.stdout, /^Usage: pipeline dag/);
     assert.match(commandHelp.stdout, /--set <key=value>/);
     assert.match(runCli(root, ['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('a reader that goes away (`pipeline --help | head -0`) ends the output quietly, exit 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [cliPath, '--help'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // no reader left: the CLI's first write gets EPIPE
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 
   it('prints help and exits 2 without a command', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const bin = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+export const cliPath = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
 const created: string[] = [];
 
 /** A temp folder holding `files` (path → content); removed by `cleanupProjects`. */
@@ -33,7 +33,7 @@ export interface CliResult {
 
 /** `node bin/pipeline.js …args` in `cwd`, without colours. */
 export function runCli(cwd: string, args: string[]): CliResult {
-  const result = spawnSync(process.execPath, [bin, ...args], {
+  const result = spawnSync(process.execPath, [cliPath, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
