@@ -10,6 +10,7 @@ import { rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LockWriter } from '../cache/lock-file.ts';
 import { isPipelineError } from '../errors.ts';
+import { gitStateInBackground } from '../experiments/git-state.ts';
 import { appendRun, recordOf } from '../experiments/run-record.ts';
 import { cancelLeftoverSlurmJobs, SlurmExecutor } from './executors/slurm.ts';
 import { OutTransaction } from './out-transaction.ts';
@@ -118,6 +119,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const opened = RunSession.open(workspace.dotDir, (message) => notices.push(message));
   if (!opened.ok) return opened;
   const { session } = opened;
+  const git = gitStateInBackground(pipeline.root);
   try {
     const plan = await assessStages(workspace, graph, selected, request.forced);
     const reporter = await request.reporter(plan);
@@ -143,7 +145,7 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
     const warnings: string[] = [];
     try {
-      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: request.set }));
+      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: request.set, git: await git }));
     } catch (error) {
       warnings.push(`could not write the run record: ${(error as Error).message}`);
     }

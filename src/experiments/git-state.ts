@@ -1,5 +1,5 @@
 /** The git commit a run started from, and whether the tree had uncommitted changes. */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 
 export interface GitState {
   commit: string;
@@ -18,8 +18,21 @@ function git(cwd: string, args: string[]): string | undefined {
 export function gitState(dir: string): GitState | undefined {
   const commit = git(dir, ['rev-parse', 'HEAD'])?.trim();
   if (!commit) return undefined;
-  const status = git(dir, ['status', '--porcelain']) ?? '';
+  const status = git(dir, ['--no-optional-locks', 'status', '--porcelain']) ?? '';
   return { commit, dirty: status.trim() !== '' };
+}
+
+/**
+ * The same, without blocking: a run starts it first thing, so that git's work (a `status` over a big tree can take longer
+ * than a whole no-op run) overlaps the engine's, and the record says what the run started from. `--no-optional-locks`:
+ * a stage that runs git meanwhile never meets git's index lock.
+ */
+export async function gitStateInBackground(dir: string): Promise<GitState | undefined> {
+  const git = (args: string[]) =>
+    new Promise<string | undefined>((resolve) => execFile('git', args, { cwd: dir, encoding: 'utf8' }, (error, stdout) => resolve(error ? undefined : stdout)));
+  const [commit, status] = await Promise.all([git(['rev-parse', 'HEAD']), git(['--no-optional-locks', 'status', '--porcelain'])]);
+  if (!commit?.trim()) return undefined;
+  return { commit: commit.trim(), dirty: (status ?? '').trim() !== '' };
 }
 
 /** A file as committed at `rev` (`HEAD`, a branch, a commit), or undefined when it is not in that revision. */

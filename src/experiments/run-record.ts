@@ -76,7 +76,15 @@ export function appendRun(dotDir: string, record: RunRecord): string {
 /** Build the record of a finished run from the workspace it ran in (metrics and plots read from its outs now). */
 export async function recordOf(
   workspace: Workspace,
-  run: { id: string; started: Date; results: StageResult[]; set: string[]; sweep?: RunRecord['sweep'] },
+  run: {
+    id: string;
+    started: Date;
+    results: StageResult[];
+    set: string[];
+    sweep?: RunRecord['sweep'];
+    /** The git state taken when the run started (gitStateInBackground); read now when absent. */
+    git?: GitState | undefined;
+  },
 ): Promise<RunRecord> {
   const stages: Record<string, StageRecord> = {};
   for (const r of run.results) {
@@ -91,7 +99,7 @@ export async function recordOf(
       if (hashed.kind === 'file') plots.push({ stage: stage.name, path, hash: hashed.hash });
     }
   workspace.saveState();
-  const git = gitState(workspace.pipeline.root);
+  const git = 'git' in run ? run.git : gitState(workspace.pipeline.root);
   return {
     schema: 1,
     id: run.id,
