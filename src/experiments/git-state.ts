@@ -14,18 +14,11 @@ function git(cwd: string, args: string[]): string | undefined {
   }
 }
 
-/** undefined outside a git repository (or without git, or before the first commit). */
-export function gitState(dir: string): GitState | undefined {
-  const commit = git(dir, ['rev-parse', 'HEAD'])?.trim();
-  if (!commit) return undefined;
-  const status = git(dir, ['--no-optional-locks', 'status', '--porcelain']) ?? '';
-  return { commit, dirty: status.trim() !== '' };
-}
-
 /**
- * The same, without blocking: a run starts it first thing, so that git's work (a `status` over a big tree can take longer
- * than a whole no-op run) overlaps the engine's, and the record says what the run started from. `--no-optional-locks`:
- * a stage that runs git meanwhile never meets git's index lock.
+ * The commit and dirtiness, undefined outside a git repository (or without git, or before the first commit). A run or
+ * sweep starts it first thing, without blocking, so that git's work (a `status` over a big tree can take longer than a
+ * whole no-op run) overlaps the engine's, and the record says what the run started from. `--no-optional-locks`: a
+ * stage that runs git meanwhile never meets git's index lock.
  */
 export async function gitStateInBackground(dir: string): Promise<GitState | undefined> {
   const git = (args: string[]) =>

@@ -9,7 +9,7 @@ import { writeFileAtomicSync } from '../cache/atomic-write.ts';
 import type { StageResult } from '../execution/stage-result.ts';
 import { describeFailure } from '../logging/reason-text.ts';
 import type { Workspace } from '../execution/workspace.ts';
-import { gitState, type GitState } from './git-state.ts';
+import type { GitState } from './git-state.ts';
 import { collectMetrics, readTextIfPresent, type MetricValues } from './metric-values.ts';
 
 export interface StageRecord {
@@ -82,8 +82,8 @@ export async function recordOf(
     results: StageResult[];
     set: string[];
     sweep?: RunRecord['sweep'];
-    /** The git state taken when the run started (gitStateInBackground); read now when absent. */
-    git?: GitState | undefined;
+    /** The git state taken when the run started (gitStateInBackground). */
+    git: GitState | undefined;
   },
 ): Promise<RunRecord> {
   const stages: Record<string, StageRecord> = {};
@@ -99,7 +99,7 @@ export async function recordOf(
       if (hashed.kind === 'file') plots.push({ stage: stage.name, path, hash: hashed.hash });
     }
   workspace.saveState();
-  const git = 'git' in run ? run.git : gitState(workspace.pipeline.root);
+  const { git } = run;
   return {
     schema: 1,
     id: run.id,

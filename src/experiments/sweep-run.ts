@@ -18,6 +18,7 @@ import { describeOutcome, formatSeconds } from '../logging/stage-line.ts';
 import type { RunReporter, StageResult } from '../execution/stage-result.ts';
 import { decide } from '../execution/decide.ts';
 import { setParamValues } from './param-edit.ts';
+import { gitStateInBackground } from './git-state.ts';
 import { appendRun, recordOf, type RunRecord } from './run-record.ts';
 import type { SweepVariant } from './sweep-grid.ts';
 import { VariantWorkspace, mirrorProject } from './variant-workspace.ts';
@@ -71,6 +72,7 @@ export async function runSweep(options: {
   const dotDir = join(projectRoot, '.pipeline');
   const sweepDir = join(dotDir, 'sweeps', sweepId);
   const store = StateStore.load(join(dotDir, 'state.json'));
+  const git = gitStateInBackground(projectRoot);
   const slots = new JobSlots(options.jobs);
   const inFlight = new Map<string, Promise<void>>();
   const sourceText = readFileSync(options.projectFile, 'utf8');
@@ -133,7 +135,7 @@ export async function runSweep(options: {
       if (result.action === 'failed' || result.action === 'not-run') failed.add(stage);
     }
     rmSync(join(dotDir, 'tmp', `${sweepId}-${variant.name}`), { recursive: true, force: true });
-    const record = await recordOf(workspace, { id: `${sweepId}-${variant.name}`, started, results, set: [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`), sweep: { id: sweepId, variant: variant.name } });
+    const record = await recordOf(workspace, { id: `${sweepId}-${variant.name}`, started, results, set: [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`), sweep: { id: sweepId, variant: variant.name }, git: await git });
     appendRun(dotDir, record);
     return { variant, folder, results, record };
   };

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { relative, sep } from 'node:path';
-import { hashFileContent, sha256 } from './content-hash.ts';
+import { hashFileContent, hashFileContentSync, sha256 } from './content-hash.ts';
 import type { FolderFile, StateStore } from './state-store.ts';
 import { statKeyOf } from './state-store.ts';
 
@@ -333,19 +333,6 @@ function walkFiles(absFolder: string): { files: FoundFile[]; dirs: string[] } {
     }
   }
   return { files, dirs };
-}
-
-/** sha256 of a file read in chunks, synchronously (a manifest asked for through a getter). */
-function hashFileContentSync(absPath: string): string {
-  const hash = createHash('sha256');
-  const fd = openSync(absPath, 'r');
-  try {
-    const chunk = Buffer.allocUnsafe(1024 * 1024);
-    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, read));
-  } finally {
-    closeSync(fd);
-  }
-  return hash.digest('hex');
 }
 
 /** A folder's identity from its files: the hash of the sorted (relative path, file hash) lines. Sorts `manifest` in place. */

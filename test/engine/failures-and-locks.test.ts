@@ -20,6 +20,7 @@ describe('failures, interrupts and locks', () => {
     assert.deepEqual(actions, { prep: 'skipped', train: 'failed', report: 'not-run', side: 'skipped' });
     const train = stages.find((s) => s.stage === 'train')!;
     assert.equal(train.error, 'exit 1');
+    assert.deepEqual(train.failure, { kind: 'exit', code: 1 });
     assert.match(result.stderr, /error: stage train failed \(exit 1\) — log: \.pipeline\/logs\/train\/.+\.log/);
     assert.match(project.read(train.log!), /learning rate exploded/);
     assert.deepEqual(stages.find((s) => s.stage === 'report')!.reasons, ['upstream stage train failed']);

@@ -102,6 +102,8 @@ export interface JsonStage {
   seconds: number;
   log?: string;
   error?: string;
+  /** The failure as a value (execution/stage-failure.ts). */
+  failure?: { kind: string } & Record<string, unknown>;
 }
 
 /** Resolve once `check()` is true, polling; reject after `timeoutMs`. */
