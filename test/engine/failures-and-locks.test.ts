@@ -75,8 +75,16 @@ describe('failures, interrupts and locks', () => {
   test('a second run while one is in progress is refused, naming the holder', async () => {
     project.edit('pipeline.yaml', 'echo side >> counts.txt &&', 'echo side >> counts.txt && sleep 1.5 &&');
     const first = project.start(['run', 'side', '--force']);
-    await waitFor(() => project.exists('.pipeline/run.lock'), 'the first run to take the lock');
-    const holder = JSON.parse(readFileSync(project.path('.pipeline/run.lock'), 'utf8')) as { pid: number };
+    // Created empty (O_EXCL), then written: wait for the holder's record, not just the file.
+    const holderRecord = (): { pid: number } | undefined => {
+      try {
+        return JSON.parse(readFileSync(project.path('.pipeline/run.lock'), 'utf8')) as { pid: number };
+      } catch {
+        return undefined;
+      }
+    };
+    await waitFor(() => holderRecord() !== undefined, 'the first run to take the lock');
+    const holder = holderRecord()!;
     const second = await project.run('run');
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`another pipeline run is in progress: PID ${holder.pid} on `));
