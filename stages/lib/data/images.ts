@@ -14,6 +14,7 @@
  */
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
+import { DecoderGate } from './decoder-gate.ts';
 
 export type ResizeMode = 'squash' | 'crop';
 export type Preprocess = 'tf' | 'unit' | 'caffe';
@@ -59,7 +60,7 @@ function classify(file: string, err: unknown): ImageError {
   if (err instanceof ImageError) return err;
   const e = err as NodeJS.ErrnoException;
   const msg = e?.message ?? String(err);
-  if (e?.code && /^E[A-Z]+$/.test(e.code)) return new ImageError(file, 'unreadable', msg);
+  if (isErrno(err)) return new ImageError(file, 'unreadable', msg);
   if (/premature end|truncated|unexpected end|not enough data|read error|short read/i.test(msg)) return new ImageError(file, 'truncated', msg);
   if (/pixel limit|too large|exceeds/i.test(msg)) return new ImageError(file, 'too-large', msg);
   if (/unsupported image format|corrupt header|not a known|bad seek|no decode/i.test(msg)) return new ImageError(file, 'not-an-image', msg);
@@ -67,42 +68,56 @@ function classify(file: string, err: unknown): ImageError {
   return new ImageError(file, 'corrupt', msg);
 }
 
+const gate = new DecoderGate();
+
 /**
  * Decode one file to `size × size × 3` RGB bytes. Throws `ImageError`.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Uint8Array> {
-  const { size, resize = 'squash', maxInputPixels = DEFAULT_MAX_INPUT_PIXELS } = opts;
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`image size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
   try {
-    const info = await stat(file);
-    if (info.isDirectory()) throw new ImageError(file, 'unreadable', 'is a folder, not a file');
-    if (info.size === 0) throw new ImageError(file, 'empty', 'the file is empty (0 bytes)');
-    const { data, info: out } = await sharp(file, {
-      // Truncated data is an error; mere warnings (extraneous bytes, odd markers) are not, like PIL.
-      failOn: 'truncated',
-      limitInputPixels: maxInputPixels,
-      pages: 1,
-      page: 0,
-    })
-      .rotate()
-      .resize(size, size, {
-        fit: resize === 'crop' ? 'cover' : 'fill',
-        position: 'centre',
-        kernel: 'lanczos3',
-        fastShrinkOnLoad: true,
-      })
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (out.width !== size || out.height !== size || out.channels !== 3 || data.length !== size * size * 3) {
-      throw new ImageError(file, 'corrupt', `decoder returned ${out.width}×${out.height}×${out.channels}, expected ${size}×${size}×3`);
-    }
-    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return await gate.shared(() => decodeOnce(file, opts));
+  } catch (err) {
+    // Our own checks and the file system speak for this file alone; libvips' words may be another decode's.
+    if (err instanceof ImageError || isErrno(err)) throw classify(file, err);
+  }
+  try {
+    return await gate.alone(() => decodeOnce(file, opts));
   } catch (err) {
     throw classify(file, err);
   }
+}
+
+const isErrno = (err: unknown) => typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+
+async function decodeOnce(file: string, opts: DecodeOptions): Promise<Uint8Array> {
+  const { size, resize = 'squash', maxInputPixels = DEFAULT_MAX_INPUT_PIXELS } = opts;
+  const info = await stat(file);
+  if (info.isDirectory()) throw new ImageError(file, 'unreadable', 'is a folder, not a file');
+  if (info.size === 0) throw new ImageError(file, 'empty', 'the file is empty (0 bytes)');
+  const { data, info: out } = await sharp(file, {
+    // Truncated data is an error; mere warnings (extraneous bytes, odd markers) are not, like PIL.
+    failOn: 'truncated',
+    limitInputPixels: maxInputPixels,
+    pages: 1,
+    page: 0,
+  })
+    .rotate()
+    .resize(size, size, {
+      fit: resize === 'crop' ? 'cover' : 'fill',
+      position: 'centre',
+      kernel: 'lanczos3',
+      fastShrinkOnLoad: true,
+    })
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (out.width !== size || out.height !== size || out.channels !== 3 || data.length !== size * size * 3) {
+    throw new ImageError(file, 'corrupt', `decoder returned ${out.width}×${out.height}×${out.channels}, expected ${size}×${size}×3`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
 /** One decoded batch: `items[i]` ↔ `pixels[i]`; files that failed are in `skipped`, not in `items`. */

@@ -157,3 +157,15 @@ test('toTensorInput packs NHWC float32 with tf, unit and caffe preprocessing', (
   assert.equal(toTensorInput(one, 1, 'tf', reuse).buffer, reuse.buffer);
   assert.throws(() => toTensorInput([new Uint8Array(5)], 1), /expected 1×1×3/);
 });
+
+test('failures decoded side by side keep their own reasons (libvips shares one error buffer per process)', async () => {
+  const failing = ['cat.9002.jpg', 'dog.9007.jpg', 'cat.9001.jpg'];
+  const items = Array.from({ length: 120 }, (_, k) => {
+    const name = failing[k % failing.length]!;
+    return { path: path.join(BAD_DIR, name), name };
+  });
+  for await (const batch of imageBatches(items, { size: 24, batchSize: 12, concurrency: 6 })) {
+    assert.equal(batch.items.length, 0);
+    for (const s of batch.skipped) assert.equal(s.reason, BAD_IMAGES[s.item.name], s.message);
+  }
+});
