@@ -9,7 +9,7 @@ import path from 'node:path';
 import { checkParam, type ParamRule, type ParamRules } from '../param-rules.ts';
 import { diagnostic, type Diagnostic } from '../errors.ts';
 import { closestMatch } from './did-you-mean.ts';
-import { lookupParam, type Params } from './params.ts';
+import { isMapping, lookupParam, type Params } from './params.ts';
 import { importTypeScript } from './typescript-import.ts';
 import type { ResolvedStage, SourceSpan } from './pipeline.ts';
 import type { YamlSource } from './yaml-source.ts';
@@ -118,10 +118,6 @@ function ruleHint(key: string, rule: ParamRule, value: unknown, file: string): s
   }
   const fallback = rule.default !== undefined ? `; empty = ${JSON.stringify(rule.default)}` : '';
   return `${key}: ${rule.description}${fallback} (rule in ${file})`;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function firstLine(error: unknown): string {

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { diagnostic, hasErrors, type Diagnostic } from '../errors.ts';
 import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
-import { applyOverrides, lookupParam, unknownParamHint, type Params } from './params.ts';
+import { applyOverrides, isMapping, lookupParam, unknownParamHint, type Params } from './params.ts';
+import { resolveSweeps } from './sweeps.ts';
 import { isGlob, isInsideProject, isUrl, isWithin, normalizePath } from './paths.ts';
 import { depOf, type Dep } from './dep.ts';
 import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
@@ -81,9 +82,10 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
     stages.set(name, stage);
   }
   diagnostics.push(...checkDeclaredParams(stages.values(), { params, overrides: overridden.flags, source }));
+  const sweeps = resolveSweeps(document.sweeps, params, source, warnings);
 
   if (hasErrors(diagnostics)) return fail(sortByPosition(diagnostics));
-  const pipeline: Pipeline = { file, root, params, stages };
+  const pipeline: Pipeline = { file, root, params, stages, sweeps };
   if (isMapping(document.executor)) pipeline.executor = executorConfig(document.executor);
   return { ok: true, pipeline, warnings };
 }
@@ -248,10 +250,6 @@ function sortedObject(entries: Map<string, unknown>): Record<string, unknown> {
   const sorted: Record<string, unknown> = {};
   for (const key of [...entries.keys()].sort()) sorted[key] = entries.get(key);
   return sorted;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

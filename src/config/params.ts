@@ -10,7 +10,7 @@ export type Params = Record<string, unknown>;
 
 export type Lookup = { found: true; value: unknown } | { found: false };
 
-function isMapping(value: unknown): value is Record<string, unknown> {
+export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

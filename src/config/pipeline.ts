@@ -5,6 +5,7 @@
  */
 import type { ParamRules } from '../param-rules.ts';
 import type { Dep } from './dep.ts';
+import type { Diagnostic } from '../errors.ts';
 
 /** A position in pipeline.yaml, for diagnostics (1-based line and column). */
 export interface SourceSpan {
@@ -68,6 +69,23 @@ export interface Pipeline {
   stages: Map<string, ResolvedStage>;
   /** The top-level `executor:` block (absent: run locally). */
   executor?: ExecutorConfig;
+  /** The `sweeps:` block: named grids for `pipeline sweep <name>`, in declaration order. */
+  sweeps: Map<string, SweepDeclaration>;
+}
+
+/** One entry of the `sweeps:` block. */
+export interface SweepDeclaration {
+  name: string;
+  description?: string;
+  /** Dotted param key → the values to try, each as YAML text (what `--set key=…` takes). */
+  set: Array<[string, string[]]>;
+  metric?: string;
+  maximize: boolean;
+  jobs?: number;
+  /** The sweep's name in pipeline.yaml. */
+  span: SourceSpan;
+  /** Why it cannot run (unknown params, a value listed twice, one variant): warnings when loading, errors for `pipeline sweep`. */
+  problems: Diagnostic[];
 }
 
 /** A job's cluster resources, as sbatch takes them (`mem`, `time` in Slurm's own notation). */

@@ -4,6 +4,7 @@ import { canonicalJson } from '../fingerprint/canonical-json.ts';
 import type { StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
 import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
 import type { StageReason } from './stage-reason.ts';
+import { isMapping } from '../config/params.ts';
 
 /**
  * Why a stage must run: the difference between what it would run with now
@@ -61,10 +62,6 @@ function codeReasons(current: StageFingerprint, locked: LockedStage): StageReaso
   }
   for (const path of Object.keys(before)) if (!(path in code.files)) reasons.push({ kind: 'code-changed', path, how: 'no-longer-imported' });
   return reasons.length > 0 ? reasons : [{ kind: 'runner-changed' }];
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The changed leaves between two values: a mapping param is compared key by key (`aug.flip true → false`). */

@@ -38,7 +38,8 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions = {}): st
   const severity = d.severity === 'error' ? paint.red('error') : paint.yellow('warning');
   if (d.span) {
     const shown = displayPath(d.span.file, options.cwd);
-    lines.push(`${paint.bold(`${shown}:${d.span.line}:${d.span.col}`)}: ${d.message}`);
+    // An error needs no word (the count line says it); a warning must not read like one.
+    lines.push(`${paint.bold(`${shown}:${d.span.line}:${d.span.col}`)}: ${d.severity === 'warning' ? `${severity}: ` : ''}${d.message}`);
     const sourceLine = lineOf(d.span.file, d.span.line, options.sources);
     if (sourceLine !== undefined) {
       const gutter = String(d.span.line);
@@ -47,7 +48,8 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions = {}): st
       const start = Math.min(d.span.col - 1, visible.length);
       const length = Math.max(1, Math.min(d.span.length, visible.length - start));
       lines.push(`${paint.dim(`${gutter} |`)} ${visible}`);
-      lines.push(`${paint.dim(`${pad} |`)} ${' '.repeat(start)}${paint.red('^' + '~'.repeat(length - 1))}`);
+      const underline = d.severity === 'error' ? paint.red : paint.yellow;
+      lines.push(`${paint.dim(`${pad} |`)} ${' '.repeat(start)}${underline('^' + '~'.repeat(length - 1))}`);
     }
   } else {
     lines.push(`${severity}: ${d.message}`);

@@ -149,11 +149,109 @@ export default {
     assert.deepEqual(json.variants.map((v: any) => v.metrics['train.acc']), [0.9, 0.8]);
   });
 
+  test('a sweep declared in pipeline.yaml runs by name; the command line adds to it and takes precedence', async () => {
+    const project = fresh();
+    const declared = `${PIPELINE}sweeps:
+  head:
+    description: the head's learning rate against batch size
+    set:
+      train.lr: [0.1, 0.2]
+      train.batch_size: [16, 32]
+      prep.n: [4]
+    metric: train.loss
+    max: true
+    jobs: 2
+`;
+    project.write('pipeline.yaml', declared);
+    const list = await project.run('sweep', '--list');
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^head: 4 variants of train\.lr \(2\) × train\.batch_size \(2\) × prep\.n \(1\), best largest train\.loss\n  the head's learning rate/);
+
+    const { result, json } = await sweepJson(project, 'head');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(json.name, 'head');
+    // max: true → largest loss first; prep.n = 4 (one value) is applied to every variant.
+    assert.deepEqual(json.variants.map((v: any) => [v.params['train.lr'], v.params['train.batch_size'], v.metrics['train.loss']]), [
+      ['0.2', '16', 0.125],
+      ['0.1', '16', 0.0625],
+      ['0.2', '32', 0.0625],
+      ['0.1', '32', 0.03125],
+    ]);
+    assert.deepEqual(project.invocations(), { prep: 1, train: 4 });
+    const variant = project.read(join(json.variants[0].folder, 'pipeline.yaml'));
+    assert.match(variant, /n: 4/, 'the fixed value is written into every variant');
+
+    // --set replaces the declared list of the same key, --metric and --max win over the block's (no --max: the block's stands).
+    const { result: again, json: overridden } = await sweepJson(project, 'head', '--set', 'train.lr=0.4,0.8,1.6', '--metric', 'train.acc');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(overridden.metric, 'train.acc');
+    assert.deepEqual(overridden.variants.map((v: any) => [v.params['train.lr'], v.metrics['train.acc']]), [
+      ['0.4', 0.6],
+      ['0.4', 0.6],
+      ['0.8', 0.2],
+      ['0.8', 0.2],
+      ['1.6', -0.6],
+      ['1.6', -0.6],
+    ]);
+    assert.deepEqual(project.invocations(), { prep: 1, train: 10 }, 'prep (n: 4) was restored, not run again');
+
+    const typo = await project.run('sweep', 'haed');
+    assert.equal(typo.code, 1);
+    assert.match(typo.stderr, /no sweep "haed" in pipeline\.yaml\n  hint: did you mean "head"\?/);
+    const bare = await project.run('sweep');
+    assert.equal(bare.code, 2);
+    assert.match(bare.stderr, /nothing to sweep: name a sweep of pipeline\.yaml \(`pipeline sweep --list`\)/);
+  });
+
+  test('a sweeps: block is checked with the file; a sweep naming a missing param warns, and only that sweep refuses to run', async () => {
+    const project = fresh();
+    project.write('pipeline.yaml', `${PIPELINE}sweeps:
+  typo:
+    set:
+      train.lrr: [0.1, 0.2]
+  twice:
+    set: { train.lr: [0.1, 0.1] }
+  flat:
+    set: { train.lr: [0.3] }
+  fine:
+    set: { train.lr: [0.1, 0.2] }
+`);
+    const lines = project.read('pipeline.yaml').split('\n');
+    const lineOf = (text: string) => lines.findIndex((l) => l.includes(text)) + 1;
+    const validate = await project.run('validate');
+    assert.equal(validate.code, 0, 'the stages can still run');
+    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('train.lrr')}:7: warning: sweep "typo" sets param "train\\.lrr", which pipeline\\.yaml does not declare[\\s\\S]*hint: did you mean "train\\.lr"\\?; \`pipeline sweep typo\` refuses to run until this is fixed`));
+    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('[0.1, 0.1]')}:\\d+: warning: sweep "twice" lists train\\.lr = 0\\.1 twice`));
+    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('  flat:')}:3: warning: sweep "flat" has nothing to sweep`));
+    assert.match(validate.stderr, /3 warnings/);
+    const run = await project.run('run');
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(project.invocations(), { prep: 1, train: 1 });
+
+    const refused = await project.run('sweep', 'typo');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^pipeline\.yaml:\d+:7: sweep "typo" sets param "train\.lrr"[\s\S]*\n1 error\n$/);
+    assert.doesNotMatch(refused.stderr, /twice|flat/, 'only the named sweep\'s problems');
+    const list = await project.run('sweep', '--list');
+    assert.match(list.stdout, /^typo: 2 variants of train\.lrr \(2\) \(cannot run: sweep "typo" sets param "train\.lrr", which pipeline\.yaml does not declare\)$/m);
+    assert.match(list.stdout, /^fine: 2 variants of train\.lr \(2\)$/m);
+    const fine = await project.run('sweep', 'fine');
+    assert.equal(fine.code, 0, fine.stderr);
+    assert.deepEqual(project.invocations(), { prep: 1, train: 2 }, 'lr 0.1 was the project\'s run: restored; 0.2 ran');
+
+    // A value that is not a list is a shape error of the file, like any schema error.
+    project.write('pipeline.yaml', `${PIPELINE}sweeps:\n  scalar:\n    set: { train.lr: 0.3 }\n`);
+    const shape = await project.run('validate');
+    assert.equal(shape.code, 1);
+    assert.match(shape.stderr, /pipeline\.yaml:\d+:\d+: "sweeps\.scalar\.set\.train\.lr" must be a list/);
+    assert.ok(!project.exists('.pipeline/sweeps/') || readdirSync(project.path('.pipeline/sweeps')).length === 1, 'only the "fine" sweep ran');
+  });
+
   test('bad grids are usage errors, before anything runs', async () => {
     const project = fresh();
     const none = await project.run('sweep', '--set', 'train.lr=0.1');
     assert.equal(none.code, 2);
-    assert.match(none.stderr, /nothing to sweep/);
+    assert.match(none.stderr, /nothing to sweep: give at least one --set key=v1,v2/);
     const unknown = await project.run('sweep', '--set', 'train.lrr=0.1,0.2');
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /--set train\.lrr: no such param/);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeRule } from '../../param-rules.ts';
 import { loadPipeline } from '../../config/load.ts';
-import { lookupParam, paramKeys } from '../../config/params.ts';
+import { isMapping, lookupParam, paramKeys } from '../../config/params.ts';
 import { declaredRules, paramsSchema } from '../../config/params-schema.ts';
 import type { Pipeline } from '../../config/pipeline.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
@@ -98,10 +98,6 @@ function leafKeys(tree: Record<string, unknown>): string[] {
     const found = lookupParam(tree, key);
     return !(found.found && isMapping(found.value));
   });
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A value for the table; a long one (a whole subtree) is cut, `--json` has it all. */
