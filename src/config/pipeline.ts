@@ -82,8 +82,6 @@ export interface SweepDeclaration {
   metric?: string;
   maximize: boolean;
   jobs?: number;
-  /** The sweep's name in pipeline.yaml. */
-  span: SourceSpan;
   /** Why it cannot run (unknown params, a value listed twice, one variant): warnings when loading, errors for `pipeline sweep`. */
   problems: Diagnostic[];
 }

@@ -12,7 +12,7 @@
 import { stringify } from 'yaml';
 import { diagnostic, type Diagnostic } from '../errors.ts';
 import { isMapping, lookupParam, unknownParamHint, type Params } from './params.ts';
-import type { SourceSpan, SweepDeclaration } from './pipeline.ts';
+import type { SweepDeclaration } from './pipeline.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, warnings: Diagnostic[]): Map<string, SweepDeclaration> {
@@ -32,9 +32,8 @@ export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, 
       const repeated = texts.findIndex((text, index) => texts.indexOf(text) !== index);
       if (repeated >= 0) problems.push(diagnostic('schema', `sweep "${name}" lists ${key} = ${texts[repeated]} twice`, source.spanOfValue([...at, 'set', key, repeated])));
     }
-    const span: SourceSpan = source.spanOfKey(at);
     if (problems.length === 0 && !set.some(([, texts]) => texts.length > 1))
-      problems.push(diagnostic('schema', `sweep "${name}" has nothing to sweep: every param in its set has one value`, span, 'list two or more values for at least one param, e.g. train.lr: [0.001, 0.01]'));
+      problems.push(diagnostic('schema', `sweep "${name}" has nothing to sweep: every param in its set has one value`, source.spanOfKey(at), 'list two or more values for at least one param, e.g. train.lr: [0.001, 0.01]'));
     sweeps.set(name, {
       name,
       description: typeof body.description === 'string' ? body.description : undefined,
@@ -42,7 +41,6 @@ export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, 
       metric: typeof body.metric === 'string' ? body.metric : undefined,
       maximize: body.max === true,
       jobs: typeof body.jobs === 'number' ? body.jobs : undefined,
-      span,
       problems,
     });
     warnings.push(...problems.map((problem): Diagnostic => ({ ...problem, severity: 'warning', hint: [problem.hint, `\`pipeline sweep ${name}\` refuses to run until this is fixed`].filter(Boolean).join('; ') })));

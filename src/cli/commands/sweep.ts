@@ -48,7 +48,8 @@ export default async function sweep(argv: string[]): Promise<number> {
   if (!options.ok) return options.exitCode;
   const { values, positionals } = options;
   if (positionals.length > 1) return usageError(`one sweep at a time, got ${positionals.map((p) => `"${p}"`).join(', ')}`);
-  if (values.jobs !== undefined && !(Number.isInteger(Number(values.jobs)) && Number(values.jobs) >= 1)) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
+  const jobsFlag = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobsFlag !== undefined && !(Number.isInteger(jobsFlag) && jobsFlag >= 1)) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
   if (values.apply !== undefined && values.apply !== 'best') return usageError(`--apply takes "best", got "${String(values.apply)}"`);
   const lists = parseSetLists(options.set);
   if (!lists.ok) return usageError(lists.error);
@@ -78,7 +79,7 @@ export default async function sweep(argv: string[]): Promise<number> {
     }
   }
   if (!declared && lists.entries.length === 0) return usageError('nothing to sweep: name a sweep of pipeline.yaml (`pipeline sweep --list`) or give the grid with --set key=v1,v2,…');
-  const jobs = values.jobs !== undefined ? Number(values.jobs) : (declared?.jobs ?? 1);
+  const jobs = jobsFlag ?? declared?.jobs ?? 1;
   const metric = (values.metric as string | undefined) ?? declared?.metric;
   const maximize = values.max === true || declared?.maximize === true;
   if (values.apply && !metric) return usageError('--apply best needs --metric (or the sweep\'s `metric:`) to say what best means');
