@@ -3,24 +3,14 @@
  * that writes the same bytes again says "outs unchanged", and nothing downstream reruns.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { listRuns, type RunRecord, type StageRecord } from '../../src/experiments/run-record.ts';
 import { Project } from './project-fixture.ts';
-
-interface RecordedStage {
-  action: string;
-  outsUnchanged?: true;
-  figures?: Record<string, number>;
-}
 
 describe('figures and forced reruns', () => {
   let project: Project;
   /** The newest run record's stages. */
-  const lastRecord = (): Record<string, RecordedStage> => {
-    const folder = project.path('.pipeline/runs');
-    const newest = readdirSync(folder).filter((n) => n.endsWith('.json')).sort().at(-1)!;
-    return (JSON.parse(readFileSync(`${folder}/${newest}`, 'utf8')) as { stages: Record<string, RecordedStage> }).stages;
-  };
+  const lastRecord = (): Record<string, StageRecord> => listRuns(project.path('.pipeline')).at(-1)!.stages;
 
   before(async () => {
     project = new Project({
@@ -93,7 +83,7 @@ export default {
     assert.equal(project.read('out/made/lines.txt'), 'A\nB\nC\n');
     const shown = await project.run('metrics', 'show', '--runs', '1', '--metric', 'make.lines', '--json');
     assert.equal(shown.code, 0, shown.stderr);
-    assert.equal((JSON.parse(shown.stdout) as { stages: Record<string, RecordedStage> }[])[0]!.stages.make!.figures!.lines, 3);
+    assert.equal((JSON.parse(shown.stdout) as RunRecord[])[0]!.stages.make!.figures!.lines, 3);
     const table = await project.run('metrics', 'show', '--runs', '1', '--metric', 'make');
     assert.match(table.stdout, /make\.lines/);
     assert.match(table.stdout, /make\.seconds/);
