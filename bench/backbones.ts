@@ -61,6 +61,8 @@ function runOne(name: string): Row {
     const train = read('train/metrics.json');
     const test = read('predict/metrics.json');
     const features = read('features/report.json');
+    // How long the features stage took is a figure of the run (run --json, the run record), not of its outs.
+    const figures = (JSON.parse(r.stdout) as { stage: string; figures?: Record<string, number> }[]).find((s) => s.stage === 'features')?.figures;
     return {
       backbone: name,
       val_loss: train.val_loss,
@@ -68,7 +70,7 @@ function runOne(name: string): Row {
       test_log_loss: test.log_loss,
       test_accuracy: test.accuracy,
       engine: features.engine,
-      features_s: features.seconds,
+      features_s: figures?.seconds,
       total_s,
     };
   } finally {

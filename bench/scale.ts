@@ -29,6 +29,8 @@ import { buildOnnxModel } from '../stages/lib/inference/onnx/export.ts';
 import { encodeModel } from '../stages/lib/inference/onnx/protobuf.ts';
 import { OnnxRunner } from '../stages/lib/inference/onnx/runner.ts';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
+import type { RunFigures } from '../src/contract.ts';
+import { listRuns } from '../src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -78,11 +80,14 @@ interface StageRun {
   note: string;
 }
 
+/** What `stage` reported (ctx.report) the last time it ran, from the run records. */
+function lastFigures(stage: string): RunFigures | undefined {
+  return listRuns(path.join(dir, '.pipeline')).reverse().find((run) => run.stages[stage]?.figures)?.stages[stage]!.figures;
+}
+
 function storeNote(stage: string): string {
-  const file = path.join(dir, 'artifacts', stage, 'report.json');
-  if (!stage.includes('features') || !existsSync(file)) return '';
-  const r = JSON.parse(readFileSync(file, 'utf8')) as { store?: { fromStore: number; computed: number }; imagesPerSecond?: number };
-  return r.store ? `${r.store.fromStore.toLocaleString('en')} from the store, ${r.store.computed.toLocaleString('en')} passes${r.store.computed ? ` at ${r.imagesPerSecond} /s` : ''}` : '';
+  const f = stage.includes('features') ? lastFigures(stage) : undefined;
+  return f ? `${f.fromStore!.toLocaleString('en')} from the store, ${f.computed!.toLocaleString('en')} passes${f.computed ? ` at ${f.imagesPerSecond} /s` : ''}` : '';
 }
 
 /** `pipeline run STAGE` per stage under /usr/bin/time: wall time and the peak RSS of the engine and the stage. */
@@ -110,8 +115,8 @@ function runStages(label: string, args: string[] = [], stages = STAGES): StageRu
 /** features with an empty store, SIGKILLed (the engine) once half its passes are committed, then rerun. */
 async function killAtHalf(): Promise<void> {
   const store = path.join(dir, '.pipeline/stage-cache/features/feature-store/v1');
-  const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { store: { fromStore: number; computed: number } };
-  const passes = report.store.fromStore + report.store.computed;
+  const figures = lastFigures('features')!;
+  const passes = figures.fromStore! + figures.computed!;
   rmSync(store, { recursive: true, force: true });
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
@@ -162,8 +167,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
 
   runStages('first run');
-  const firstReport = (stage: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')) as { store: { fromStore: number; computed: number } };
-  const passes = { train: firstReport('features').store.computed, test: firstReport('test-features').store.computed };
+  const passes = { train: lastFigures('features')!.computed!, test: lastFigures('test-features')!.computed! };
   runStages('rerun after data.seed 42 → 43', ['--set', 'data.seed=43']);
   makeCopies(trainSources, ADD, path.join(dir, 'data/train'), trainName, TRAIN);
   runStages(`rerun after adding ${ADD} photos`, ['--set', 'data.seed=43']);

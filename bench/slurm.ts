@@ -13,6 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
+import { listRuns } from '../src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -81,10 +82,12 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
     writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(shards));
     // An empty feature store per shard count: every run computes all its rows (the shards share that store).
     const seconds = cli(dir, ['run', 'features', '--force', '--executor', 'slurm', '--set', `runtime.feature_store=.store-${shards}`]);
-    const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number; seconds: number };
+    const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number };
+    // The shards' compute seconds, totalled by merge: a figure in the run record, not in the outs.
+    const shardSeconds = listRuns(path.join(dir, '.pipeline')).at(-1)!.stages.features!.figures!.seconds!;
     const hash = createHash('sha256').update(readFileSync(path.join(dir, 'artifacts/features/features.f32'))).update(readFileSync(path.join(dir, 'artifacts/features/index.csv'))).digest('hex');
-    rows.push({ shards, seconds, shardSeconds: report.seconds, rows: report.rows, hash });
-    console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0]!.seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${report.seconds} s in all, features ${hash.slice(0, 12)}`);
+    rows.push({ shards, seconds, shardSeconds, rows: report.rows, hash });
+    console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0]!.seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`);
   }
   const identical = rows.every((r) => r.hash === rows[0]!.hash);
   console.log(`  features.f32 + index.csv identical for every shard count: ${identical ? 'yes' : 'NO'}`);

@@ -55,7 +55,21 @@ export interface StageContext {
   /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
   log(message: string): void;
   warn(message: string): void;
+  /**
+   * Figures about how this run went rather than what it made: seconds taken,
+   * images per second, items reused from `cacheDir`. They go to the run record
+   * (`.pipeline/runs/<id>.json`, the stage's `figures`), where `pipeline metrics
+   * show --runs N --metric <stage>.<name>` shows them; put in the log whatever a
+   * reader of the log should see too. Never write such figures into the outs:
+   * outs that are a function of the inputs let a forced rerun end "outs
+   * unchanged" and leave every downstream stage up to date. Finite numbers
+   * only; a later call adds names and replaces earlier values of the same name.
+   */
+  report(figures: RunFigures): void;
 }
+
+/** Named numbers a stage reports about one run of itself (`ctx.report`): `{ seconds: 41.2, imagesPerSecond: 96.3 }`. */
+export type RunFigures = Record<string, number>;
 
 export interface ShardInfo {
   /** 0-based. */

@@ -7,6 +7,8 @@
  *
  * deps: the split lists, the augment-config artifact, build-model's backbone/.
  * outs[0]: features.f32 + features.json + index.csv + report.json.
+ * ctx.report: seconds, imagesPerSecond (backbone passes), fromStore, computed;
+ * they depend on the store and the machine, not the inputs, so the outs never hold them.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -75,6 +77,8 @@ export default defineStage({
       await runner.dispose();
     }
     const skipped = result.skipped.map((s) => ({ path: rel(ctx.root, s.item.path), split: trainPart.includes(s.item) ? 'train' : 'val', reason: s.reason }));
+    const figures = { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, fromStore: result.fromStore, computed: result.computed };
+    ctx.report(figures);
     const report = {
       backbone: info.backbone,
       cutLayer: info.cutLayer,
@@ -84,13 +88,13 @@ export default defineStage({
       images: { train: trainPart.length, val: valPart.length },
       copies: augment.copies,
       skipped: { count: skipped.length, files: skipped },
-      store: { path: result.store, fromStore: result.fromStore, computed: result.computed },
-      seconds: result.seconds,
-      imagesPerSecond: result.imagesPerSecond,
+      store: { path: result.store },
+      // A shard's report is no out of the stage: it hands its figures to merge(), which totals them.
+      ...(ctx.shard ? { figures } : {}),
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     ctx.log(
-      `${result.meta.rows} feature rows of ${result.meta.dim}; ${result.computed} backbone passes in ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine}); ` +
+      `${result.meta.rows} feature rows of ${result.meta.dim}; ${result.computed} backbone passes in ${result.seconds} s (${result.imagesPerSecond} images/s on ${runner.engine}); ` +
         `${skipped.length} bad image(s) skipped`,
     );
   },
@@ -103,21 +107,25 @@ export default defineStage({
     type ShardReport = {
       images: { train: number; val: number };
       skipped: { files: { split: SplitName }[] };
-      store: { path: string; fromStore: number; computed: number };
-      seconds: number;
+      store: { path: string };
+      figures: { seconds: number; fromStore: number; computed: number };
     };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];
     const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
     const skipped = (['train', 'val'] as const).flatMap((split) => reports.flatMap((r) => r.skipped.files.filter((f) => f.split === split)));
-    const seconds = sum((r) => r.seconds);
+    const seconds = sum((r) => r.figures.seconds);
+    ctx.report({
+      seconds: round(seconds, 1),
+      imagesPerSecond: round(meta.rows / Math.max(seconds, 1e-9), 2),
+      fromStore: sum((r) => r.figures.fromStore),
+      computed: sum((r) => r.figures.computed),
+    });
+    const { figures: _figures, ...first } = reports[0]!;
     const report = {
-      ...reports[0],
+      ...first,
       rows: meta.rows,
       images: { train: sum((r) => r.images.train), val: sum((r) => r.images.val) },
       skipped: { count: skipped.length, files: skipped },
-      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
-      seconds: round(seconds, 1),
-      imagesPerSecond: round(meta.rows / Math.max(seconds, 1e-9), 2),
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     ctx.log(`merged ${shardDirs.length} shards: ${meta.rows} feature rows of ${meta.dim}`);

@@ -6,6 +6,7 @@
  *
  * deps: build-model's backbone/, the test folder.
  * outs[0]: features.f32 + features.json + index.csv (copy 0 = image, 1 = flipped) + report.json.
+ * ctx.report: seconds, imagesPerSecond, fromStore, computed (never in the outs: they depend on the store and the machine).
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -53,19 +54,21 @@ export default defineStage({
       await runner.dispose();
     }
     const skipped = result.skipped.map((s) => ({ id: s.item.id, path: rel(ctx.root, s.item.path), reason: s.reason }));
+    const figures = { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, fromStore: result.fromStore, computed: result.computed };
+    ctx.report(figures);
     const report = {
       images: images.length,
       ids: images.map((img) => img.id),
       flipped: flip,
       rows: result.meta.rows,
       skipped: { count: skipped.length, files: skipped },
-      store: { path: result.store, fromStore: result.fromStore, computed: result.computed },
+      store: { path: result.store },
       engine: runner.engine,
-      seconds: result.seconds,
-      imagesPerSecond: result.imagesPerSecond,
+      // A shard's report is no out of the stage: it hands its figures to merge(), which totals them.
+      ...(ctx.shard ? { figures } : {}),
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    ctx.log(`${images.length - skipped.length} test images featurised (${result.computed} backbone passes), ${skipped.length} skipped, ${report.seconds} s (${report.imagesPerSecond} images/s on ${runner.engine})`);
+    ctx.log(`${images.length - skipped.length} test images featurised (${result.computed} backbone passes), ${skipped.length} skipped, ${result.seconds} s (${result.imagesPerSecond} images/s on ${runner.engine})`);
   },
 
   /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
@@ -73,21 +76,25 @@ export default defineStage({
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
     const shardDirs = shardOuts.map(([dir]) => dir!);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
-    type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string; fromStore: number; computed: number }; seconds: number };
+    type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string }; figures: { seconds: number; fromStore: number; computed: number } };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];
     const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
     const skipped = reports.flatMap((r) => r.skipped.files);
     const images = sum((r) => r.images);
-    const seconds = sum((r) => r.seconds);
+    const seconds = sum((r) => r.figures.seconds);
+    ctx.report({
+      seconds: round(seconds, 2),
+      imagesPerSecond: round(images / Math.max(seconds, 1e-9), 2),
+      fromStore: sum((r) => r.figures.fromStore),
+      computed: sum((r) => r.figures.computed),
+    });
+    const { figures: _figures, ...first } = reports[0]!;
     const report = {
-      ...reports[0],
+      ...first,
       images,
       ids: reports.flatMap((r) => r.ids),
       rows: meta.rows,
       skipped: { count: skipped.length, files: skipped },
-      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
-      seconds: round(seconds, 2),
-      imagesPerSecond: round(images / Math.max(seconds, 1e-9), 2),
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     ctx.log(`merged ${shardDirs.length} shards: ${meta.rows} feature rows of ${meta.dim}`);

@@ -7,7 +7,8 @@
  *
  * deps: features/, build-model's model/ (untrained full model).
  * outs[0]: model/ (base + trained head, tf.loadLayersModel-able), head.json,
- *          history.csv, metrics.json, curves.png.
+ *          history.csv, metrics.json, curves.png: the same bytes for the same inputs.
+ * ctx.report: seconds, secondsPerEpoch (never in the outs).
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -72,8 +73,8 @@ export default defineStage({
     await writeFile(path.join(outDir, HEAD_FILE), JSON.stringify({ layer: HEAD_DENSE, featureDim: table.dim, ...best.weights }) + '\n');
     await writeCsv(
       path.join(outDir, 'history.csv'),
-      ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'seconds'],
-      history.map((h) => [h.epoch, fix(h.loss), fix(h.accuracy), fix(h.val_loss), fix(h.val_accuracy), h.seconds.toFixed(3)]),
+      ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy'],
+      history.map((h) => [h.epoch, fix(h.loss), fix(h.accuracy), fix(h.val_loss), fix(h.val_accuracy)]),
     );
     await writeLinePlots(
       [
@@ -108,10 +109,11 @@ export default defineStage({
       batch_size: hp.batchSize,
       dropout: hp.dropout,
       backend,
-      seconds: round((Date.now() - started) / 1000, 2),
     };
     await writeFile(path.join(outDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
-    ctx.log(`best epoch ${best.epoch}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${best.val_accuracy.toFixed(4)} (${metrics.seconds} s on ${backend})`);
+    const seconds = round((Date.now() - started) / 1000, 2);
+    ctx.report({ seconds, secondsPerEpoch: round(history.reduce((total, h) => total + h.seconds, 0) / Math.max(1, history.length), 3) });
+    ctx.log(`best epoch ${best.epoch}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${best.val_accuracy.toFixed(4)} (${seconds} s on ${backend})`);
   },
 });
 

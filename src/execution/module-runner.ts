@@ -6,14 +6,16 @@
  * over IPC, or where there is no IPC channel (a cluster job) into
  * `progressFile`, which the engine polls; log lines go to stdout/stderr
  * (captured to the stage log). Success is exit status 0 *and* the `doneFile` written once
- * `run` resolved: a stage that calls process.exit(0) halfway has not finished.
+ * `run` resolved: a stage that calls process.exit(0) halfway has not finished. The
+ * `doneFile` holds the figures the stage reported (`ctx.report`) as JSON; being a
+ * file, it reaches the engine from a cluster job as well as from a local child.
  *
  * Changing this file or src/contract.ts changes every module stage's
  * fingerprint, so stages rerun under a new contract.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { isUserError, type Progress, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
+import { isUserError, type Progress, type RunFigures, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
 
 export interface ModuleRunSpec {
   stage: string;
@@ -27,7 +29,7 @@ export interface ModuleRunSpec {
   outs: string[];
   /** The stage's persistent cache folder (`ctx.cacheDir`). */
   cacheDir: string;
-  /** Written (empty) after `run` resolved, just before exiting 0. */
+  /** Written after `run` resolved, just before exiting 0: a `ModuleDone` as JSON. */
   doneFile: string;
   /** Where progress goes when there is no IPC channel (the stage runs as a cluster job). */
   progressFile?: string;
@@ -35,6 +37,11 @@ export interface ModuleRunSpec {
   shard?: ShardInfo;
   /** This process runs the stage's `merge` over these shard outs (out j of shard i). */
   mergeShardOuts?: string[][];
+}
+
+/** What `doneFile` holds. */
+export interface ModuleDone {
+  figures: RunFigures;
 }
 
 /** Without IPC, progress is written to a file the engine reads at each poll: no point writing it more often. */
@@ -101,6 +108,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const progress = progressSender(spec.progressFile);
+  const figures: RunFigures = {};
   const ctx: StageContext = {
     stage: spec.stage,
     root: spec.root,
@@ -111,6 +119,13 @@ async function main(): Promise<number> {
     progress: (p) => progress.send(p),
     log: (message) => void process.stdout.write(`${message}\n`),
     warn: (message) => void process.stderr.write(`warning: ${message}\n`),
+    report: (values) => {
+      for (const [name, value] of Object.entries(values)) {
+        // A bug in the stage, caught where it is made rather than as a null in the run record.
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`ctx.report: figure "${name}" must be a finite number, got ${String(value)}`);
+        figures[name] = value;
+      }
+    },
   };
   if (spec.shard) ctx.shard = Object.freeze({ ...spec.shard });
   try {
@@ -132,7 +147,7 @@ async function main(): Promise<number> {
   }
   settled = true;
   await progress.flush();
-  writeFileSync(spec.doneFile, '');
+  writeFileSync(spec.doneFile, JSON.stringify({ figures } satisfies ModuleDone));
   return 0;
 }
 

@@ -2,7 +2,9 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { LockWriter } from '../cache/lock-file.ts';
 import type { CachedRun } from '../cache/run-cache.ts';
-import { lockEntryFor } from '../cache/lock-file.ts';
+import type { RunFigures } from '../contract.ts';
+import { lockEntryFor, type OutRecord } from '../cache/lock-file.ts';
+import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
 import { decide } from './decide.ts';
 import type { StageFailure } from './stage-failure.ts';
 import type { StageReason } from './stage-reason.ts';
@@ -191,6 +193,8 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     transaction.rollback();
     return { stage, action: 'failed', reasons, seconds: seconds(), log, failure };
   };
+  let outs: OutRecord[];
+  let figures: RunFigures | undefined;
   try {
     let produced: string[];
     let outcome;
@@ -222,10 +226,17 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
     if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
     else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
-    await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
+    outs = hashedOuts.map(({ path, hashed }) => outRecord(path, hashed));
+    await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+    figures = outcome.figures;
   } catch (error) {
     return fail({ kind: 'engine-error', message: (error as Error).message });
   }
   await transaction.commit();
-  return { stage, action: 'ran', reasons, seconds: seconds(), log };
+  return { stage, action: 'ran', reasons, seconds: seconds(), log, outsUnchanged: sameOuts(evaluation.outs, outs), ...(figures ? { figures } : {}) };
+}
+
+/** Every out there before the stage ran, and byte-equal to what it left. */
+function sameOuts(before: OutRecord[], after: OutRecord[]): boolean {
+  return before.length === after.length && before.every((out, i) => out.hash !== MISSING_HASH && out.path === after[i]!.path && out.hash === after[i]!.hash);
 }

@@ -1,16 +1,16 @@
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Progress } from '../contract.ts';
+import type { Progress, RunFigures } from '../contract.ts';
 import { packageFile } from '../package-files.ts';
 import type { StageResources } from '../config/pipeline.ts';
 import type { Executor, StageJob } from './executors/executor.ts';
-import type { ModuleRunSpec } from './module-runner.ts';
+import type { ModuleDone, ModuleRunSpec } from './module-runner.ts';
 import { writeStageGroup } from './stage-group-record.ts';
 import type { StageFailure } from './stage-failure.ts';
 import { describeFailure } from '../logging/reason-text.ts';
 
-/** How a stage's child process (or cluster job) ended. */
-export type ProcessOutcome = { ok: true } | { ok: false; failure: StageFailure };
+/** How a stage's child process (or cluster job) ended; a module stage's success carries the figures it reported. */
+export type ProcessOutcome = { ok: true; figures?: RunFigures } | { ok: false; failure: StageFailure };
 
 export interface StageProcessOptions {
   stage: string;
@@ -75,9 +75,10 @@ export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progress
     progressFile,
     options,
   });
-  if (!outcome.ok || existsSync(doneFile)) return outcome;
+  if (!outcome.ok) return outcome;
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
-  return { ok: false, failure: { kind: 'exited-early' } };
+  if (!existsSync(doneFile)) return { ok: false, failure: { kind: 'exited-early' } };
+  return { ok: true, figures: (JSON.parse(readFileSync(doneFile, 'utf8')) as ModuleDone).figures };
 }
 
 /** The local executor: the job as a child process in its own process group. */

@@ -1,4 +1,4 @@
-import type { Progress } from '../contract.ts';
+import type { Progress, RunFigures } from '../contract.ts';
 import type { StageFailure } from './stage-failure.ts';
 import type { StageReason } from './stage-reason.ts';
 
@@ -21,6 +21,10 @@ export interface StageResult {
   /** Project-relative log path, for stages that started a process. */
   log?: string;
   failure?: StageFailure;
+  /** A stage that ran left every out byte-equal to what was there before: nothing downstream changes. */
+  outsUnchanged?: boolean;
+  /** What a module stage reported about this run of itself (`ctx.report`): timings, rates; never part of its outs. */
+  figures?: RunFigures;
 }
 
 /** Everything the engine tells the user while it works; logging/ implements it. */

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../cache/atomic-write.ts';
+import type { RunFigures } from '../contract.ts';
 import type { StageResult } from '../execution/stage-result.ts';
 import { describeFailure } from '../logging/reason-text.ts';
 import type { Workspace } from '../execution/workspace.ts';
@@ -18,6 +19,10 @@ export interface StageRecord {
   /** The params the stage used in this run, dotted key → value. */
   params: Record<string, unknown>;
   error?: string;
+  /** Set when the stage ran and left its outs byte-equal to what was there before. */
+  outsUnchanged?: true;
+  /** What the stage reported about this run of itself (`ctx.report`: timings, rates); never in its outs. */
+  figures?: RunFigures;
 }
 
 /** A plot file as the run left it: its content is in the run cache under `hash` (when the stage is cached). */
@@ -40,6 +45,14 @@ export interface RunRecord {
   stages: Record<string, StageRecord>;
   metrics: MetricValues;
   plots: PlotRecord[];
+}
+
+/** The figures the stages of a run reported, named like metrics: `features.imagesPerSecond`. */
+export function runFigures(record: RunRecord): MetricValues {
+  const figures: MetricValues = {};
+  for (const [stage, { figures: reported }] of Object.entries(record.stages))
+    for (const [name, value] of Object.entries(reported ?? {})) figures[`${stage}.${name}`] = value;
+  return figures;
 }
 
 export function runsFolder(dotDir: string): string {
@@ -88,7 +101,14 @@ export async function recordOf(
 ): Promise<RunRecord> {
   const stages: Record<string, StageRecord> = {};
   for (const r of run.results) {
-    stages[r.stage] = { action: r.action, seconds: Math.round(r.seconds * 1000) / 1000, params: workspace.stage(r.stage).params, ...(r.failure ? { error: describeFailure(r.failure) } : {}) };
+    stages[r.stage] = {
+      action: r.action,
+      seconds: Math.round(r.seconds * 1000) / 1000,
+      params: workspace.stage(r.stage).params,
+      ...(r.failure ? { error: describeFailure(r.failure) } : {}),
+      ...(r.outsUnchanged ? { outsUnchanged: true as const } : {}),
+      ...(r.figures ? { figures: r.figures } : {}),
+    };
   }
   const declared = [...workspace.pipeline.stages.values()];
   const metrics = collectMetrics(declared, (_stage, file) => readTextIfPresent(workspace.absolute(file)));

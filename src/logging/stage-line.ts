@@ -11,7 +11,7 @@ export function describeOutcome(result: StageResult): string {
     case 'restored':
       return `restored (run cache${why ? `; ${why}` : ''})`;
     case 'ran':
-      return `ran (${why})`;
+      return `ran (${why})${result.outsUnchanged ? ', outs unchanged' : ''}`;
     case 'failed':
       return `failed (${result.failure ? describeFailure(result.failure) : 'error'})${result.log ? ` — log: ${result.log}` : ''}`;
     case 'not-run':

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../../stages/lib/inference/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
+import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -108,13 +109,21 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
   const trainImages = train.length - 1 - (report.skipped.files[0].split === 'train' ? 1 : 0);
   const valImages = val.length - 1 - (report.skipped.files[0].split === 'val' ? 1 : 0);
   assert.equal(meta.rows, trainImages * 2 + valImages, 'one augmented copy per train image, none for val');
+  // How fast and how much came from the store: in the run record, not in the outs.
+  for (const k of ['seconds', 'imagesPerSecond']) assert.ok(!(k in report), `features/report.json holds ${k}`);
+  assert.equal(report.store.fromStore, undefined);
+  const figures = lastRunFigures();
+  assert.equal(figures['features.computed'], meta.rows + valImages, 'every row, plus the val copies kept in the store only');
+  assert.ok(figures['features.imagesPerSecond']! > 0, JSON.stringify(figures));
+  assert.ok(figures['train.seconds']! > 0 && figures['test-features.imagesPerSecond']! > 0, JSON.stringify(figures));
 
   // train
   const metrics = readJson('train/metrics.json');
-  for (const k of ['val_loss', 'val_accuracy', 'best_epoch', 'backend', 'seconds']) assert.ok(k in metrics, `train metrics lack ${k}`);
+  for (const k of ['val_loss', 'val_accuracy', 'best_epoch', 'backend']) assert.ok(k in metrics, `train metrics lack ${k}`);
+  assert.ok(!('seconds' in metrics), 'a wall-clock time in train/metrics.json');
   assert.ok(metrics.val_loss > 0 && Number.isFinite(metrics.val_loss));
   const history = csvRows('train/history.csv');
-  assert.deepEqual(history[0], ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy', 'seconds']);
+  assert.deepEqual(history[0], ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy']);
   assert.equal(history.length, 3);
   assert.ok(isPng(art('train/curves.png')));
 
@@ -177,11 +186,22 @@ function isPng(file: string): boolean {
   return head.equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 }
 
-test('training is deterministic: a forced rerun of train gives the same head, byte for byte', { skip: !available && 'shared data not present' }, () => {
-  const before = readFileSync(art('train/head.json'), 'utf8');
-  const history = readFileSync(art('train/history.csv'), 'utf8').replace(/,[^,\n]*$/gm, ''); // drop the seconds column
+test('training is deterministic: a forced rerun of train leaves every out byte-equal, and nothing downstream reruns', { skip: !available && 'shared data not present' }, () => {
+  const files = (folder: string): string[] => readdirSync(art(folder), { recursive: true, encoding: 'utf8' }).filter((f) => statSync(art(`${folder}/${f}`)).isFile()).sort();
+  const before = new Map(files('train').map((f) => [f, readFileSync(art(`train/${f}`))]));
+  assert.ok(before.has('model/weights.bin') && before.has('curves.png') && before.has('history.csv'), [...before.keys()].join(', '));
   const rerun = cli(['run', 'train', '--force', '--json']);
   assert.equal(rerun.code, 0, rerun.stderr);
-  assert.equal(readFileSync(art('train/head.json'), 'utf8'), before);
-  assert.equal(readFileSync(art('train/history.csv'), 'utf8').replace(/,[^,\n]*$/gm, ''), history);
+  const train = (JSON.parse(rerun.stdout) as { stage: string; action: string; outsUnchanged?: boolean }[]).find((r) => r.stage === 'train')!;
+  assert.deepEqual([train.action, train.outsUnchanged], ['ran', true]);
+  assert.deepEqual(files('train'), [...before.keys()]);
+  for (const [f, bytes] of before) assert.ok(readFileSync(art(`train/${f}`)).equals(bytes), `train/${f} differs after a forced rerun`);
+  const next = cli(['run', '--json']);
+  assert.equal(next.code, 0, next.stderr);
+  for (const r of JSON.parse(next.stdout) as { stage: string; action: string }[]) assert.equal(r.action, 'skipped', `${r.stage} was ${r.action} after train's outs came back unchanged`);
 });
+
+/** The figures the stages reported in the newest run record, as `stage.name`. */
+function lastRunFigures(): Record<string, number> {
+  return runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
+}

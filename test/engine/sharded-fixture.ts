@@ -37,6 +37,7 @@ export default {
     writeFileSync(join(ctx.outs[0]!, 'lines.txt'), mine.map((line) => line.toUpperCase() + '\\n').join(''));
     writeFileSync(join(ctx.outs[0]!, 'count.json'), JSON.stringify({ lines: mine.length }));
     ctx.log(\`did \${mine.length} lines as shard \${index + 1}/\${count}\`);
+    ctx.report({ lines: mine.length });
   },
   async merge(ctx: Ctx, shardOuts: string[][]) {
     mkdirSync(ctx.outs[0]!, { recursive: true });
@@ -48,6 +49,7 @@ export default {
     }
     writeFileSync(join(ctx.outs[0]!, 'lines.txt'), text);
     writeFileSync(join(ctx.outs[0]!, 'count.json'), JSON.stringify({ lines }));
+    ctx.report({ lines, shards: shardOuts.length });
   },
 };
 `,

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { listRuns } from '../../src/experiments/run-record.ts';
 import { Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 
@@ -19,6 +20,9 @@ describe('a sharded module stage, locally', () => {
     assert.equal(project.read('out/sharded/count.json'), '{"lines":50}');
     const logs = readdirSync(project.path('.pipeline/logs/sharded')).map((f) => f.replace(/^[\d-]+/, '')).sort();
     assert.deepEqual(logs, ['.log', '.shard-0.log', '.shard-1.log', '.shard-2.log']);
+    // A sharded stage's figures are what its merge reported (from the shards' own).
+    const recorded = listRuns(project.path('.pipeline')).at(-1)!.stages;
+    assert.deepEqual([recorded.sharded!.figures, recorded.whole!.figures], [{ lines: 50, shards: 3 }, { lines: 50 }]);
     assert.match((await project.run('run')).stdout, /0 ran, 3 skipped/);
     // Neither the shard count nor the resources enter the fingerprint.
     const yaml = project.read('pipeline.yaml');

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
 import { Project, type CliResult } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 
@@ -17,6 +18,7 @@ const skip = hasSlurm ? false : 'Slurm is not installed (no sinfo on PATH): star
 /** CPUs of the (first) node but one, the time-limited job's: what each Ctrl-C job asks for, so that only one fits at a time. */
 const jobCpus = hasSlurm ? Math.max(1, Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) - 1) : 1;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const pick = (values: Record<string, number>, keys: string[]) => Object.fromEntries(keys.map((key) => [key, values[key]]));
 
 /** Slurm's state of each job id (jobs Slurm no longer knows are absent). */
 function jobStates(ids: string[]): Map<string, string> {
@@ -92,6 +94,9 @@ stages:
       const names = logs.map((log) => /^# Slurm job \d+ \(pipeline\.[\d-]+\.(\S+)\)$/m.exec(log)?.[1]).sort();
       assert.deepEqual(names, ['make', 'sharded.merge', 'sharded.shard-0', 'sharded.shard-1', 'sharded.shard-2', 'whole']);
       assert.match(logs.find((log) => log.includes('.sharded.shard-1)'))!, /did 17 lines as shard 2\/3/);
+      // What a stage reports (ctx.report) reaches the run record from a cluster job too; a sharded stage's is its merge's.
+      for (const project of [local, slurm])
+        assert.deepEqual(pick(runFigures(listRuns(project.path('.pipeline')).at(-1)!), ['whole.lines', 'sharded.lines', 'sharded.shards']), { 'whole.lines': 50, 'sharded.lines': 50, 'sharded.shards': 3 });
       // Resources never enter the fingerprint: run locally again, nothing to do.
       const again = await slurm.run('run');
       assert.match(again.stdout, /0 ran, 3 skipped/);

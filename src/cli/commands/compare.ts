@@ -3,6 +3,7 @@ import { relative, resolve } from 'node:path';
 import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
 import { parseOptions } from '../options.ts';
 import { openRecords } from './metrics.ts';
+import { runFigures } from '../../experiments/run-record.ts';
 
 const usage = `Usage: pipeline compare [options]
 
@@ -13,7 +14,8 @@ writes its own page under .pipeline/sweeps/<id>/compare.html.
 
   --runs <N>          the last N recorded runs (default 10)
   --sweep <id>        the variants of one sweep instead (its id, or "last")
-  --metric <name>     the metric to sort by and plot (e.g. predict.log_loss)
+  --metric <name>     the metric to sort by and plot (e.g. predict.log_loss), or a
+                      figure a stage reported (e.g. features.imagesPerSecond)
   --max               larger is better (default: smaller)
   -o, --output <file> where to write it (default .pipeline/compare.html)`;
 
@@ -51,6 +53,8 @@ export default async function compare(argv: string[]): Promise<number> {
   const metric = values.metric as string | undefined;
   const maximize = values.max === true;
   if (metric) {
+    // A figure a stage reported (features.imagesPerSecond) can be the chosen metric too; a metric of that name wins.
+    records = records.map((r) => (metric in r.metrics || runFigures(r)[metric] === undefined ? r : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric]! } }));
     const value = (r: (typeof records)[number]) => r.metrics[metric];
     records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b)! - value(a)! : value(a)! - value(b)!));
   }

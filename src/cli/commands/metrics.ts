@@ -1,5 +1,5 @@
 /** `pipeline metrics show|diff`: metric values of the workspace and of recorded runs. */
-import { listRuns, type RunRecord } from '../../experiments/run-record.ts';
+import { listRuns, runFigures, type RunRecord } from '../../experiments/run-record.ts';
 import { defaultBaseline, resolveSnapshot, workspaceSnapshot, type Snapshot } from '../../experiments/snapshot.ts';
 import { diffMetrics, renderMetricDiff } from '../../experiments/snapshot-diff.ts';
 import { flattenParams } from '../../experiments/metric-values.ts';
@@ -14,7 +14,9 @@ const usage = `Usage: pipeline metrics show [--runs N] [options]
 
 show         the metric values in the workspace (the stages' declared metrics files now);
              with --runs N, the last N recorded runs as rows: only the params that differ
-             between them, and the metrics chosen with --metric (default: those that differ)
+             between them, and the metrics chosen with --metric (default: those that differ);
+             --metric also picks the figures stages report about their runs (timings,
+             rates: features.imagesPerSecond), which the outs never hold
 diff [A] [B] values, change and % change from A to B. A and B are "workspace", a run id
              (or a unique prefix; see \`metrics show --runs\`), or a git revision, whose
              pipeline.lock is read and its metrics taken from the run cache.
@@ -117,18 +119,23 @@ function showRuns(runs: RunRecord[], include: (name: string) => boolean, pick: '
   const params = runs.map((r) => flattenParams(Object.assign({}, ...Object.values(r.stages).map((s) => s.params)) as Record<string, unknown>));
   const paramKeys = varyingKeys(params);
   const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].filter(include).sort();
-  const metricKeys = pick === 'chosen' ? metricNames : varyingKeys(runs.map((r) => r.metrics), metricNames);
+  // Figures (timings, rates) differ in every run: shown only when --metric asks for them; a metric of the same name wins.
+  const figures = runs.map(runFigures);
+  const figureNames = [...new Set(figures.flatMap((f) => Object.keys(f)))].filter((name) => include(name) && !metricNames.includes(name)).sort();
+  const metricKeys = pick === 'chosen' ? [...metricNames, ...figureNames] : varyingKeys(runs.map((r) => r.metrics), metricNames);
   const headers = ['run', 'git', 'stages', ...paramKeys, ...metricKeys];
   const rows = runs.map((run, i) => [
     run.sweep ? `${run.id} (${run.sweep.variant})` : run.id,
     run.git ? `${run.git.commit.slice(0, 7)}${run.git.dirty ? '*' : ''}` : '—',
     stageSummary(run),
     ...paramKeys.map((k) => formatValue(params[i][k])),
-    ...metricKeys.map((k) => formatValue(run.metrics[k])),
+    ...metricKeys.map((k) => formatValue(run.metrics[k] ?? figures[i][k])),
   ]);
   process.stdout.write(`${renderTable(headers, rows, format)}\n`);
   if (format === 'terminal' && metricKeys.length < metricNames.length)
     process.stdout.write(`(${metricNames.length - metricKeys.length} metrics equal in every run are not shown; --metric NAME to choose)\n`);
+  if (format === 'terminal' && pick === 'varying' && figureNames.length > 0)
+    process.stdout.write(`(figures the stages reported about their runs, such as ${figureNames[0]}, are shown with --metric NAME)\n`);
   return 0;
 }
 

@@ -119,6 +119,8 @@ function jsonResult(r: StageResult): Record<string, unknown> {
     seconds: Math.round(r.seconds * 1000) / 1000,
     ...(r.log ? { log: r.log } : {}),
     ...(r.failure ? { error: describeFailure(r.failure), failure: r.failure } : {}),
+    ...(r.outsUnchanged ? { outsUnchanged: true } : {}),
+    ...(r.figures ? { figures: r.figures } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, symlink, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StageContext, Progress } from '../../../src/contract.ts';
+import type { StageContext, Progress, RunFigures } from '../../../src/contract.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SHARED = path.resolve(REPO_ROOT, '../shared');
@@ -41,12 +41,15 @@ export interface RecordedContext extends StageContext {
   logs: string[];
   warnings: string[];
   progressReports: Progress[];
+  /** What the stage passed to ctx.report, merged. */
+  figures: RunFigures;
 }
 
 export function makeContext(opts: { root: string; params: Record<string, unknown>; deps?: string[]; outs: string[] }): RecordedContext {
   const logs: string[] = [];
   const warnings: string[] = [];
   const progressReports: Progress[] = [];
+  const figures: RunFigures = {};
   return {
     stage: 'test',
     root: opts.root,
@@ -57,8 +60,10 @@ export function makeContext(opts: { root: string; params: Record<string, unknown
     progress: (p) => progressReports.push(p),
     log: (m) => logs.push(m),
     warn: (m) => warnings.push(m),
+    report: (f) => Object.assign(figures, f),
     logs,
     warnings,
     progressReports,
+    figures,
   };
 }

@@ -1,11 +1,13 @@
 /** A hand-made StageContext for calling `stage.run(ctx)` directly in tests and scripts. */
 import path from 'node:path';
-import type { Progress, StageContext } from '../../../src/contract.ts';
+import type { Progress, RunFigures, StageContext } from '../../../src/contract.ts';
 
 export interface RecordedContext extends StageContext {
   logs: string[];
   warnings: string[];
   progressReports: Progress[];
+  /** What the stage passed to ctx.report, merged. */
+  figures: RunFigures;
 }
 
 export function makeContext(opts: {
@@ -19,6 +21,7 @@ export function makeContext(opts: {
   const logs: string[] = [];
   const warnings: string[] = [];
   const progressReports: Progress[] = [];
+  const figures: RunFigures = {};
   const abs = (p: string) => path.resolve(opts.root, p);
   return {
     stage: opts.stage,
@@ -30,6 +33,7 @@ export function makeContext(opts: {
     logs,
     warnings,
     progressReports,
+    figures,
     progress(p) {
       progressReports.push(p);
     },
@@ -40,6 +44,9 @@ export function makeContext(opts: {
     warn(m) {
       warnings.push(m);
       if (opts.echo) console.warn(`[${opts.stage}] WARN ${m}`);
+    },
+    report(f) {
+      Object.assign(figures, f);
     },
   };
 }
