@@ -94,7 +94,9 @@ export class RemoteRunCache {
     await eachLimited([...new Set(RunCache.objectHashes(run))], REMOTE_CONCURRENCY, async (hash) => {
       if (ok && !(await this.store.uploadFile(hash, this.local.objectPath(hash)))) ok = false;
     });
-    if (!ok || !(await this.store.putRecord(fingerprint, Buffer.from(JSON.stringify(run))))) return 'failed';
+    if (!ok) return 'failed';
+    // Records of one fingerprint describe the same outs: one already there need not be sent again.
+    if (!(await this.store.hasRecord(fingerprint)) && !(await this.store.putRecord(fingerprint, Buffer.from(JSON.stringify(run))))) return 'failed';
     this.uploaded.push(run.stage);
     return 'pushed';
   }

@@ -116,6 +116,10 @@ export class RemoteStore {
     return this.guard(undefined, () => this.getBytes(`ac/${key}`));
   }
 
+  async hasRecord(key: string): Promise<boolean> {
+    return this.guard(false, () => this.exists(`ac/${key}`));
+  }
+
   async putRecord(key: string, data: Buffer): Promise<boolean> {
     if (!this.writable) return false;
     return this.guard(false, async () => {
@@ -216,12 +220,23 @@ export class RemoteStore {
         throw new RemoteFailure(describeError(error), 'all');
       }
     }
-    const response = await this.request('GET', path);
-    if (response.status === 404) return void (await response.body?.cancel());
-    await this.check(response, 'GET');
-    const data = Buffer.from(await this.readBody(response));
-    this.traffic.bytesDown += data.length;
-    return data;
+    const timer = new Stall(this.settings.timeoutSeconds);
+    try {
+      const response = await this.request('GET', path, undefined, timer);
+      if (response.status === 404) return void (await response.body?.cancel());
+      await this.check(response, 'GET');
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        timer.reset();
+        chunks.push(chunk);
+        this.traffic.bytesDown += chunk.length;
+      }
+      return Buffer.concat(chunks);
+    } catch (error) {
+      throw error instanceof RemoteFailure ? error : new RemoteFailure(timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
+    } finally {
+      timer.clear();
+    }
   }
 
   /** Streams `path` into `file`; the sha256 of what arrived, or undefined on a miss. */
@@ -253,6 +268,8 @@ export class RemoteStore {
         this.traffic.bytesDown += chunk.length;
         if (!out.write(chunk)) await once(out, 'drain');
       }
+    } catch (error) {
+      throw new RemoteFailure(timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
     } finally {
       timer.clear();
       out.end();
@@ -324,14 +341,6 @@ export class RemoteStore {
       throw new RemoteFailure(timer.signal.aborted ? `no answer within ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
     } finally {
       if (!stall) timer.clear();
-    }
-  }
-
-  private async readBody(response: Response): Promise<ArrayBuffer> {
-    try {
-      return await response.arrayBuffer();
-    } catch (error) {
-      throw new RemoteFailure(describeError(error), 'all');
     }
   }
 

@@ -76,8 +76,7 @@ export async function syncCommand(direction: 'push' | 'pull', argv: string[]): P
     process.stdout.write(`${direction === 'push' ? 'pushed' : 'pulled'} ${done} of ${results.length} run${results.length === 1 ? '' : 's'} (${moved}, ${traffic.requests} requests) ${direction === 'push' ? 'to' : 'from'} ${remote.store.label}\n`);
     if (direction === 'pull' && done > 0) process.stdout.write('run `pipeline run` to put their outs in place\n');
   }
-  const unstageable = runs.length === 0 ? 'nothing to sync: no stage of the selection is in pipeline.lock' : undefined;
-  if (unstageable) process.stderr.write(`note: ${unstageable}\n`);
+  if (runs.length === 0) process.stderr.write('note: nothing to sync: no stage of the selection is in pipeline.lock (run it first)\n');
   return results.some((r) => r.result === 'failed' || r.result === 'missing') ? 1 : 0;
 }
 

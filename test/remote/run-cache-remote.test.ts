@@ -9,6 +9,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Project, standardProject, waitFor } from '../engine/project-fixture.ts';
 import { CacheServer, cacheServerUnavailable } from './cache-server.ts';
@@ -139,6 +140,24 @@ describe('the run cache through a remote cache', { skip }, () => {
     assert.equal(warnings(local.result.stderr).length, 1, local.result.stderr);
   });
 
+  it('gives up on a server that accepts connections but never answers, after timeout_seconds, with one warning', async () => {
+    const silent = createServer(() => {}); // holds every connection open, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const a = project();
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      a.edit('pipeline.yaml', 'stages:\n', `remote:\n  url: ${url}\n  timeout_seconds: 1\nstages:\n`);
+      const run = await a.runJson();
+      assert.equal(run.result.code, 0, run.result.stderr);
+      assert.deepEqual(run.actions, { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' });
+      const warned = warnings(run.result.stderr);
+      assert.equal(warned.length, 1, run.result.stderr);
+      assert.match(warned[0]!, /is not usable \(no answer within 1 s\); carrying on without it/);
+    } finally {
+      silent.close();
+    }
+  });
+
   it('read_only downloads but never uploads', async () => {
     const cache = server();
     const a = project();
@@ -200,8 +219,8 @@ describe('the run cache through a remote cache', { skip }, () => {
     a.edit('pipeline.yaml', 'stages:\n', 'remote:\n  url: ftp://cache.example/x\n  token_env: "my token"\nstages:\n');
     const run = await a.run('validate');
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /pipeline\.yaml:11:8: .*"remote\.url" unsupported scheme "ftp"/);
-    assert.match(run.stderr, /pipeline\.yaml:12:14: .*not an environment variable name/);
+    assert.match(run.stderr, /pipeline\.yaml:10:8: .*"remote\.url" unsupported scheme "ftp"/);
+    assert.match(run.stderr, /pipeline\.yaml:11:14: .*not an environment variable name/);
     const flag = await project().run('run', '--remote', 'ftp://x');
     assert.equal(flag.code, 2);
     assert.match(flag.stderr, /--remote: unsupported scheme "ftp"/);
