@@ -168,8 +168,20 @@ describe('the run cache through a remote cache', { skip }, () => {
     const push = await a.run('push');
     assert.equal(push.code, 2);
     assert.match(push.stderr, /read-only/);
-    // Filled by a writer, a read-only clone restores from it.
     assert.equal((await a.run('push', '--remote', cache.url)).code, 2, 'read_only holds for a --remote URL too');
+
+    // Filled by a writer, a read-only clone restores from it and adds nothing.
+    const writer = project();
+    assert.equal((await writer.run('run', '--remote', cache.url)).code, 0);
+    const uploaded = cache.entries('cas').length;
+    const reader = cloneOf(writer);
+    reader.edit('pipeline.yaml', 'stages:\n', `remote:\n  url: ${cache.url}\n  read_only: true\nstages:\n`);
+    reader.edit('stages/lib/describe.ts', 'lines=', 'line count=');
+    const restored = await reader.runJson();
+    assert.equal(restored.result.code, 0, restored.result.stderr);
+    assert.deepEqual(restored.actions, { prep: 'restored', train: 'ran', report: 'ran', side: 'restored' });
+    assert.equal(cache.entries('ac').length, 4);
+    assert.equal(cache.entries('cas').length, uploaded);
   });
 
   it('pushes and pulls what pipeline.lock names, and a file:// remote works the same', async () => {
