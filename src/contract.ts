@@ -50,6 +50,13 @@ export interface StageContext {
    * file when a run reuses it. Deleting the folder only costs time.
    */
   cacheDir: string;
+  /**
+   * The remote cache this run shares with other machines, when it uses one
+   * (`remote:` in pipeline.yaml, `--remote`): a place for what `cacheDir`
+   * holds that is worth sharing. Absent without a remote. Never fails a
+   * stage: an unreachable or refusing remote answers misses and `false`.
+   */
+  remote?: RemoteBlobs;
   /** Report progress; cheap to call often (the engine throttles rendering). */
   progress(p: Progress): void;
   /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
@@ -70,6 +77,26 @@ export interface StageContext {
 
 /** Named numbers a stage reports about one run of itself (`ctx.report`): `{ seconds: 41.2, imagesPerSecond: 96.3 }`. */
 export type RunFigures = Record<string, number>;
+
+/**
+ * Immutable blobs on the remote cache. Content is addressed by its sha256;
+ * a name (any string, shared by every machine and stage using the remote)
+ * points at one content and can be pointed elsewhere by a later `put`.
+ * Everything read is checked against its sha256 first: damaged bytes are
+ * reported (once, as a warning) and answered as a miss.
+ */
+export interface RemoteBlobs {
+  /** False when read-only or the remote stopped answering: `put*` would do nothing. */
+  readonly writable: boolean;
+  /** Stores bytes under their sha256 (returned); undefined when they could not be stored. */
+  putBlob(data: Uint8Array): Promise<string | undefined>;
+  /** The bytes whose sha256 is `hash`, checked; undefined on a miss. */
+  getBlob(hash: string): Promise<Uint8Array | undefined>;
+  /** Stores bytes and points `name` at them; false when that could not be done. */
+  put(name: string, data: Uint8Array): Promise<boolean>;
+  /** The bytes `name` points at, checked; undefined on a miss. */
+  get(name: string): Promise<Uint8Array | undefined>;
+}
 
 export interface ShardInfo {
   /** 0-based. */

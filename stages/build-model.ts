@@ -36,7 +36,7 @@ export default defineStage({
 
     const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
     ctx.progress({ done: 0, total: 3, message: 'loading backbone' });
-    const backbone = await loadBackbone(resolved, { cutLayer, cacheDir: path.join(ctx.cacheDir, 'backbones') });
+    const backbone = await loadBackbone(resolved, { cutLayer, cacheDir: path.join(ctx.cacheDir, 'backbones'), ...(ctx.remote ? { remote: ctx.remote } : {}) });
     const inputSize = inputSizeOf(backbone);
     if (wanted !== undefined && wanted !== inputSize) {
       throw new Error(`model.input_size is ${wanted} but the backbone ${source} takes ${inputSize}×${inputSize} images`);

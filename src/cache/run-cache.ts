@@ -73,9 +73,14 @@ export class RunCache {
         cached.push({ path, kind: 'dir', hash: hashed.hash, size: hashed.size, manifest: hashed.manifest });
       }
     }
+    const run: CachedRun = { stage, ...(started === undefined ? {} : { started: new Date(started).toISOString() }), created: new Date().toISOString(), outs: cached };
+    this.writeRecord(fingerprint, run);
+  }
+
+  /** Files a record whose objects are all in the store already (a run's, or one fetched from a remote cache). */
+  writeRecord(fingerprint: string, run: CachedRun): void {
     const file = this.runPath(fingerprint);
     mkdirSync(dirname(file), { recursive: true });
-    const run: CachedRun = { stage, ...(started === undefined ? {} : { started: new Date(started).toISOString() }), created: new Date().toISOString(), outs: cached };
     writeFileAtomicSync(file, JSON.stringify(run));
   }
 

@@ -13,6 +13,7 @@ import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, isMapping, lookupParam, unknownParamHint, type Params } from './params.ts';
 import { resolveSweeps } from './sweeps.ts';
+import { remoteConfig } from './remote.ts';
 import { isGlob, isInsideProject, isUrl, isWithin, normalizePath } from './paths.ts';
 import { depOf, type Dep } from './dep.ts';
 import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
@@ -84,8 +85,11 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
   diagnostics.push(...checkDeclaredParams(stages.values(), { params, overrides: overridden.flags, source }));
   const sweeps = resolveSweeps(document.sweeps, params, source, warnings);
 
+  const remote = isMapping(document.remote) ? remoteConfig(document.remote, source, diagnostics) : undefined;
+
   if (hasErrors(diagnostics)) return fail(sortByPosition(diagnostics));
   const pipeline: Pipeline = { file, root, params, stages, sweeps };
+  if (remote) pipeline.remote = remote;
   if (isMapping(document.executor)) pipeline.executor = executorConfig(document.executor);
   return { ok: true, pipeline, warnings };
 }

@@ -6,6 +6,7 @@
 import type { ParamRules } from '../param-rules.ts';
 import type { Dep } from './dep.ts';
 import type { Diagnostic } from '../errors.ts';
+import type { RemoteConfig } from './remote.ts';
 
 /** A position in pipeline.yaml, for diagnostics (1-based line and column). */
 export interface SourceSpan {
@@ -71,6 +72,8 @@ export interface Pipeline {
   executor?: ExecutorConfig;
   /** The `sweeps:` block: named grids for `pipeline sweep <name>`, in declaration order. */
   sweeps: Map<string, SweepDeclaration>;
+  /** The `remote:` block (docs/remote-cache.md); `--remote`, `--no-remote` and PIPELINE_REMOTE override it. */
+  remote?: RemoteConfig;
 }
 
 /** One entry of the `sweeps:` block. */

@@ -96,6 +96,7 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
     case 'pattern':
       if (error.params.pattern === '\\S') return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
       if (path.at(-1) === 'mem') return diagnostic('schema', `${where} "${String(error.data)}" is not a memory size`, source.spanOfValue(path), 'write megabytes as a number (500) or Slurm units (4G, 500M)');
+      if (path.at(-1) === 'token_env') return diagnostic('schema', `${where} "${String(error.data)}" is not an environment variable name`, source.spanOfValue(path), 'name the variable that holds the token (e.g. PIPELINE_REMOTE_TOKEN), never the token itself');
       if (path.at(-1) === 'time') return diagnostic('schema', `${where} "${String(error.data)}" is not a time limit`, source.spanOfValue(path), 'write minutes as a number (90) or Slurm forms (1:30:00, 2-00:00:00)');
       return diagnostic(
         'schema',

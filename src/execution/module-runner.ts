@@ -16,6 +16,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { isUserError, type Progress, type RunFigures, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
+import { RemoteBlobStore } from '../cache/remote-blobs.ts';
+import { RemoteStore, type RemoteSettings } from '../cache/remote-store.ts';
 
 export interface ModuleRunSpec {
   stage: string;
@@ -33,6 +35,8 @@ export interface ModuleRunSpec {
   doneFile: string;
   /** Where progress goes when there is no IPC channel (the stage runs as a cluster job). */
   progressFile?: string;
+  /** The remote cache's settings (`ctx.remote`), when the run uses one. */
+  remote?: RemoteSettings;
   /** This process runs one shard of a sharded stage. */
   shard?: ShardInfo;
   /** This process runs the stage's `merge` over these shard outs (out j of shard i). */
@@ -128,6 +132,7 @@ async function main(): Promise<number> {
     },
   };
   if (spec.shard) ctx.shard = Object.freeze({ ...spec.shard });
+  if (spec.remote) ctx.remote = new RemoteBlobStore(new RemoteStore(spec.remote, ctx.warn));
   try {
     if (spec.mergeShardOuts) await stage.merge!.call(stage, ctx, spec.mergeShardOuts);
     else await stage.run.call(stage, ctx);

@@ -93,6 +93,7 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
   };
   for (const stage of selected) finished.set(stage, process(stage));
   await Promise.all(finished.values());
+  await ctx.workspace.remote?.settle(); // uploads finish before the run ends
   ctx.workspace.saveState();
   const ordered = selected.map((stage) => results.get(stage)!);
   await ctx.reporter.end(ordered);
@@ -119,7 +120,7 @@ async function handleStage(
   const config = workspace.stage(stage);
   const planned = upstreamUnchanged ? ctx.preassessed?.get(stage) : undefined;
   const evaluation = planned ?? (await workspace.evaluate(stage));
-  const decision = await decide({ stage: config, evaluation, forced: ctx.forced.has(stage), runCache: workspace.runCache });
+  const decision = await decide({ stage: config, evaluation, forced: ctx.forced.has(stage), runCache: workspace.runCache, remote: workspace.remote });
   if (decision.action === 'fresh') return { stage, action: 'skipped', reasons: [{ kind: 'up-to-date' }], seconds: seconds() };
   const { reasons } = decision;
 
@@ -127,7 +128,8 @@ async function handleStage(
     return { stage, action: 'failed', reasons, seconds: seconds(), failure: { kind: 'missing-deps', paths: evaluation.fingerprint.missingDeps } };
   }
 
-  if (decision.action === 'restore') {
+  // A run found on the remote cache is fetched (every object verified) into the local one first; if that fails, the stage runs.
+  if (decision.action === 'restore' && (!decision.remote || (await workspace.remote!.fetch(evaluation.fingerprint.hash, decision.cached)))) {
     await restoreStage(ctx, stage, evaluation, decision.cached);
     return { stage, action: 'restored', reasons, seconds: seconds() };
   }
@@ -205,7 +207,9 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       // Exactly what was hashed (a glob is not expanded again): the lock and the run cache describe what the stage read.
       const deps = evaluation.fingerprint.inputs;
       // ctx.root is the project folder, even in a sweep variant (whose commands run in the variant's folder).
-      const spec = { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir };
+      // The remote's settings (never the token: the stage reads it from the variable they name), unless it already failed.
+      const remote = workspace.remote?.store.usable ? { remote: workspace.remote.store.settings } : {};
+      const spec = { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir, ...remote };
       outcome =
         config.shards > 1
           ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))
@@ -225,7 +229,10 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     // again; the run cache must not file this result under inputs it may not have read.
     const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
     if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
-    else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
+    else if (config.cache) {
+      workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
+      workspace.remote?.queueUpload(evaluation.fingerprint.hash);
+    }
     outs = hashedOuts.map(({ path, hashed }) => outRecord(path, hashed));
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
     figures = outcome.figures;

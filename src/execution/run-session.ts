@@ -17,6 +17,7 @@ import { OutTransaction } from './out-transaction.ts';
 import type { ProjectSession } from './project-session.ts';
 import { newRunId, runStages } from './run-engine.ts';
 import { RunLock } from './run-lock.ts';
+import { remoteSummary } from './remote-summary.ts';
 import { assessStages, type StageStatus } from './stage-status.ts';
 import type { RunReporter, StageResult } from './stage-result.ts';
 
@@ -143,6 +144,8 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
       selected,
     );
     rmSync(join(workspace.dotDir, 'tmp', runId), { recursive: true, force: true });
+    const remote = workspace.remote && remoteSummary(workspace.remote);
+    if (remote) process.stderr.write(`${remote}\n`);
     const warnings: string[] = [];
     try {
       appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: request.set, git: await git }));

@@ -12,6 +12,8 @@ export interface StageStatus {
   state: StageState;
   reasons: StageReason[];
   evaluation: StageEvaluation;
+  /** Restorable from the remote cache (not the local one). */
+  remote?: boolean;
 }
 
 /**
@@ -46,11 +48,12 @@ export async function assessStages(
       evaluation,
       forced: forced.has(stage),
       runCache: workspace.runCache,
+      remote: workspace.remote,
       upstream: { running, restored, predicted },
     });
     if (decision.action === 'restore') restoring.push(...decision.cached.outs);
     const state: StageState = decision.action === 'fresh' ? 'up-to-date' : decision.action === 'restore' ? 'restorable' : 'stale';
-    statuses.set(stage, { stage, state, reasons: decision.action === 'fresh' ? [] : decision.reasons, evaluation });
+    statuses.set(stage, { stage, state, reasons: decision.action === 'fresh' ? [] : decision.reasons, evaluation, ...(decision.action === 'restore' && decision.remote ? { remote: true } : {}) });
   }
   workspace.saveState();
   return selected.map((stage) => statuses.get(stage)!);

@@ -3,6 +3,7 @@ import type { Pipeline, ResolvedStage } from '../config/pipeline.ts';
 import type { LockDocument, OutRecord } from '../cache/lock-file.ts';
 import { lockPathFor, readLock } from '../cache/lock-file.ts';
 import { RunCache } from '../cache/run-cache.ts';
+import type { RemoteRunCache } from '../cache/remote-run-cache.ts';
 import { STAGE_CACHE_FOLDER } from '../cache/stage-caches.ts';
 import type { HashedPath } from '../fingerprint/path-hasher.ts';
 import { PathHasher } from '../fingerprint/path-hasher.ts';
@@ -32,6 +33,8 @@ export class Workspace implements DepLocator {
   readonly hasher: PathHasher;
   readonly runCache: RunCache;
   readonly lockFile: string;
+  /** The remote cache this command uses (set by the command from `remote:`, --remote, PIPELINE_REMOTE); absent: none. */
+  remote?: RemoteRunCache;
 
   /** Protected for sweep variants (src/experiments/variant-workspace.ts), which put outs in their own folder. */
   protected constructor(

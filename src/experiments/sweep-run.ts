@@ -9,6 +9,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { LockWriter, lockPathFor, readLock } from '../cache/lock-file.ts';
+import { RemoteRunCache } from '../cache/remote-run-cache.ts';
+import type { RemoteStore } from '../cache/remote-store.ts';
 import type { Pipeline } from '../config/pipeline.ts';
 import { JobSlots } from '../execution/job-slots.ts';
 import { runStages } from '../execution/run-engine.ts';
@@ -66,6 +68,8 @@ export async function runSweep(options: {
   jobs: number;
   signal: AbortSignal;
   out: NodeJS.WritableStream;
+  /** The remote cache (--remote, PIPELINE_REMOTE, pipeline.yaml), if any. */
+  remote?: RemoteStore;
 }): Promise<VariantOutcome[]> {
   const { variants, sweepId } = options;
   const projectRoot = variants[0].pipeline.root;
@@ -90,6 +94,7 @@ export async function runSweep(options: {
     const variantPipeline: Pipeline = { ...pipeline, file: variantFile };
     const { doc } = await readLock(lockPathFor(variantFile));
     const workspace = new VariantWorkspace(variantPipeline, store, doc, folder);
+    if (options.remote) workspace.remote = new RemoteRunCache(options.remote, workspace.runCache);
     const lock = new LockWriter(workspace.lockFile, doc, graph.order);
     const reporter = new VariantReporter(variant.name, options.out, folder);
     const started = new Date();
@@ -116,7 +121,7 @@ export async function runSweep(options: {
         if (fingerprint !== undefined && !earlier) inFlight.set(fingerprint, new Promise<void>((resolve) => (finished = resolve)));
         if (earlier) await earlier;
         // Skips and restores take no job slot: only work that executes waits for one.
-        executes = (await decide({ stage: config, evaluation, forced: false, runCache: workspace.runCache })).action === 'run';
+        executes = (await decide({ stage: config, evaluation, forced: false, runCache: workspace.runCache, remote: workspace.remote })).action === 'run';
       } catch {
         // Left to runStages, which reports the problem as this stage's failure.
       }

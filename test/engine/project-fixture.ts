@@ -58,10 +58,10 @@ export class Project {
   }
 
   /** Start the CLI without waiting (for concurrency and signal tests). */
-  start(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<CliResult>; output: () => string } {
+  start(args: string[], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>; done: Promise<CliResult>; output: () => string } {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: this.dir,
-      env: { ...process.env, CI: '1', NO_COLOR: '1' },
+      env: { ...process.env, CI: '1', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

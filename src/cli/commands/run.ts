@@ -9,6 +9,7 @@ import { PlainReporter } from '../../logging/plain-reporter.ts';
 import { describeFailure, describeReason } from '../../logging/reason-text.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
+import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
 const usage = `Usage: pipeline run [STAGE…] [options]
 
@@ -31,7 +32,8 @@ inputs ran before is restored from the run cache instead of re-running.
   --keep-going        on slurm, let independent stages finish after a
                       failure (what local runs always do)
   --verbose           also show the stack trace of a stage's user error (a bad
-                      value, a missing file) on the terminal; it is always in the log`;
+                      value, a missing file) on the terminal; it is always in the log
+${remoteOptionsHelp}`;
 
 export default async function run(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
@@ -46,6 +48,7 @@ export default async function run(argv: string[]): Promise<number> {
       verbose: { type: 'boolean' },
       executor: { type: 'string' },
       'keep-going': { type: 'boolean' },
+      ...remoteOptions,
     },
   });
   if (!options.ok) return options.exitCode;
@@ -68,6 +71,7 @@ export default async function run(argv: string[]): Promise<number> {
   }
   const { session } = opened;
   printDiagnostics(session.warnings);
+  if (!attachRemote(session, values)) return 2;
   const { workspace, graph, selected, targets } = session;
   const forced = forcedStages(graph, targets, selected, force);
 

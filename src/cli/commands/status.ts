@@ -7,15 +7,19 @@ import { formatBytes, listStageCaches, totalBytes } from '../../cache/stage-cach
 import { assessStages } from '../../execution/stage-status.ts';
 import { describeReason, describeReasons } from '../../logging/reason-text.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
+import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
 const usage = `Usage: pipeline status [STAGE…] [options]
 
 Shows each stage (the named ones and their upstream; all when none are named)
 as up-to-date, stale (would run) or restorable (would come back from the run
-cache), with the reasons. Changes nothing except the hash cache under .pipeline/.`;
+cache, or from the remote cache: "restorable (remote)"), with the reasons.
+Changes nothing except the hash cache under .pipeline/.
+
+${remoteOptionsHelp}`;
 
 export default async function status(argv: string[]): Promise<number> {
-  const options = parseOptions(argv, { usage, allowPositionals: true });
+  const options = parseOptions(argv, { usage, allowPositionals: true, options: remoteOptions });
   if (!options.ok) return options.exitCode;
   const opened = await openProject(options.file, options.set, options.positionals);
   if (!opened.ok) {
@@ -24,6 +28,7 @@ export default async function status(argv: string[]): Promise<number> {
   }
   const { workspace, graph, selected, warnings } = opened.session;
   printDiagnostics(warnings);
+  if (!attachRemote(opened.session, options.values)) return 2;
   const running = activeRun(join(workspace.dotDir, 'run.lock'));
   if (running) process.stderr.write(`note: a pipeline run is in progress (PID ${running.pid} on ${running.hostname}, started ${running.started}); stages it is working on may show as stale\n`);
   const clusterJobs = running ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state)) : [];
@@ -31,7 +36,7 @@ export default async function status(argv: string[]): Promise<number> {
   if (options.json) {
     // A stage the run in progress has on the cluster also lists its jobs (one per shard).
     const jobsOf = (stage: string) => clusterJobs.filter((job) => job.stage === stage).map((job) => ({ id: job.jobId, state: job.state, name: job.name }));
-    const json = statuses.map(({ stage, state, reasons }) => ({ stage, state, reasons: reasons.map(describeReason), ...(jobsOf(stage).length > 0 ? { jobs: jobsOf(stage) } : {}) }));
+    const json = statuses.map(({ stage, state, reasons, remote }) => ({ stage, state, ...(remote ? { remote: true } : {}), reasons: reasons.map(describeReason), ...(jobsOf(stage).length > 0 ? { jobs: jobsOf(stage) } : {}) }));
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return 0;
   }
@@ -40,10 +45,11 @@ export default async function status(argv: string[]): Promise<number> {
     for (const job of clusterJobs) process.stdout.write(`  job ${job.jobId}  ${job.state.padEnd(10)}  ${job.name}\n`);
   }
   const width = Math.max(0, ...statuses.map((s) => s.stage.length));
-  const stateWidth = Math.max(...statuses.map((s) => s.state.length));
+  const stateOf = (s: (typeof statuses)[number]): string => (s.remote ? `${s.state} (remote)` : s.state);
+  const stateWidth = Math.max(...statuses.map((s) => stateOf(s).length));
   for (const s of statuses) {
     const why = s.reasons.length > 0 ? `  (${describeReasons(s.reasons)})` : '';
-    process.stdout.write(`${s.stage.padEnd(width)}  ${s.state.padEnd(stateWidth)}${why}\n`);
+    process.stdout.write(`${s.stage.padEnd(width)}  ${stateOf(s).padEnd(stateWidth)}${why}\n`);
   }
   const pending = statuses.filter((s) => s.state !== 'up-to-date');
   if (pending.length === 0) process.stdout.write('everything is up to date\n');

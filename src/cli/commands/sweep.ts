@@ -14,6 +14,7 @@ import { formatValue, renderTable } from '../../experiments/text-table.ts';
 import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
 import { describeFailure } from '../../logging/reason-text.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
+import { openRemoteStore, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
 const usage = `Usage: pipeline sweep [NAME] [--set key=v1,v2,…] [options]
 
@@ -37,12 +38,13 @@ records each variant as a run (\`pipeline metrics show --runs N\`).
                       \`pipeline run\` restores its results from the run cache
   -j, --jobs <N>      stages run at once across variants (default 1); heavy
                       stages never run beside another heavy stage
-  --list              list the sweeps pipeline.yaml declares, run nothing`;
+  --list              list the sweeps pipeline.yaml declares, run nothing
+${remoteOptionsHelp}`;
 
 export default async function sweep(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
     usage,
-    options: { metric: { type: 'string' }, max: { type: 'boolean' }, apply: { type: 'string' }, jobs: { type: 'string', short: 'j' }, list: { type: 'boolean' } },
+    options: { metric: { type: 'string' }, max: { type: 'boolean' }, apply: { type: 'string' }, jobs: { type: 'string', short: 'j' }, list: { type: 'boolean' }, ...remoteOptions },
     allowPositionals: true,
   });
   if (!options.ok) return options.exitCode;
@@ -100,6 +102,8 @@ export default async function sweep(argv: string[]): Promise<number> {
     loaded.push({ variant, pipeline: result.pipeline, graph: { order, upstream: (stage) => upstream.get(stage) ?? [] } });
   }
   const root = loaded[0].pipeline.root;
+  const remote = openRemoteStore(loaded[0].pipeline, values);
+  if (remote === false) return 2;
   const opened = RunSession.open(join(root, '.pipeline'), (message) => process.stderr.write(`note: ${message}\n`));
   if (!opened.ok) {
     process.stderr.write(`error: ${opened.busy}\n`);
@@ -112,7 +116,7 @@ export default async function sweep(argv: string[]): Promise<number> {
   const started = Date.now();
   let outcomes: VariantOutcome[];
   try {
-    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: runSession.signal, out: progress });
+    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: runSession.signal, out: progress, ...(remote ? { remote } : {}) });
   } finally {
     runSession.close();
   }

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { StageUserError } from '../../../src/contract.ts';
+import { StageUserError, type RemoteBlobs } from '../../../src/contract.ts';
+import { backboneFromRemote, backboneToRemote } from './backbone-remote.ts';
 
 interface ModelJson {
   modelTopology: object;
@@ -39,7 +40,7 @@ export function urlCacheDir(url: string, cacheDir: string): string {
  * Resolve a source to the local path of its model.json, downloading a URL's
  * model.json and weight files into `cacheDir` when they are not there yet.
  */
-export async function localModelJson(source: string, cacheDir?: string): Promise<string> {
+export async function localModelJson(source: string, cacheDir?: string, remote?: RemoteBlobs): Promise<string> {
   if (!isUrl(source)) {
     const info = await stat(source).catch(() => undefined);
     if (!info) throw new BackboneError('not-found', `backbone not found: ${source}`);
@@ -51,6 +52,11 @@ export async function localModelJson(source: string, cacheDir?: string): Promise
   const done = await stat(path.join(dir, '.complete')).catch(() => undefined);
   if (done) return jsonPath;
   await mkdir(dir, { recursive: true });
+  // Another machine may have fetched it already: the shared cache before the internet.
+  if (remote && (await backboneFromRemote(remote, source, dir))) {
+    await writeFile(path.join(dir, '.complete'), source);
+    return jsonPath;
+  }
   const jsonBytes = await download(source);
   const json = parseModelJson(jsonBytes.toString('utf8'), source);
   const base = new URL('.', source);
@@ -66,6 +72,7 @@ export async function localModelJson(source: string, cacheDir?: string): Promise
   };
   await writeAtomic(jsonPath, Buffer.from(JSON.stringify(flat)));
   await writeFile(path.join(dir, '.complete'), source);
+  if (remote) await backboneToRemote(remote, source, dir);
   return jsonPath;
 }
 
@@ -124,8 +131,8 @@ export function fileHandler(jsonPath: string): tf.io.IOHandler {
 }
 
 /** Load a whole layers model (no cut) from a path or URL. */
-export async function loadLayersModel(source: string, cacheDir?: string): Promise<tf.LayersModel> {
-  const jsonPath = await localModelJson(source, cacheDir);
+export async function loadLayersModel(source: string, cacheDir?: string, remote?: RemoteBlobs): Promise<tf.LayersModel> {
+  const jsonPath = await localModelJson(source, cacheDir, remote);
   return tf.loadLayersModel(fileHandler(jsonPath));
 }
 
@@ -165,9 +172,9 @@ function allLayerNames(model: tf.LayersModel): string[] {
  */
 export async function loadBackbone(
   source: string,
-  opts: { cutLayer?: string; cacheDir?: string } = {},
+  opts: { cutLayer?: string; cacheDir?: string; remote?: RemoteBlobs } = {},
 ): Promise<tf.LayersModel> {
-  const full = await loadLayersModel(source, opts.cacheDir);
+  const full = await loadLayersModel(source, opts.cacheDir, opts.remote);
   const found = opts.cutLayer ? findLayer(full, opts.cutLayer) : lastSpatialLayer(full);
   if (!found) {
     if (!opts.cutLayer) throw new BackboneError('not-spatial', `${source} has no layer with a 4-D output to cut at`);

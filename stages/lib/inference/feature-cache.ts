@@ -73,6 +73,8 @@ export class FeatureCache {
   private readonly used = new Set<string>();
   private pending: { key: string; values: Float32Array }[] = [];
   private sequence = 0;
+  /** Segments installed from elsewhere (the remote cache), by the sha256 of their bytes. */
+  private readonly installed = new Set<string>();
 
   private constructor(
     readonly dir: string,
@@ -190,24 +192,57 @@ export class FeatureCache {
     if (this.pending.length === 0) return;
     const rows = this.pending;
     this.pending = [];
-    const data = Buffer.alloc(rows.length * this.dim * 4);
-    const entries: [string, string][] = rows.map(({ key, values }, i) => {
-      const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-      bytes.copy(data, i * this.dim * 4);
-      return [key, sha256(bytes)];
-    });
-    const json = Buffer.from(JSON.stringify({ dim: this.dim, entries } satisfies SegmentIndex), 'utf8');
-    const footer = Buffer.alloc(FOOTER_BYTES);
-    footer.writeUInt32LE(json.length, 0);
-    MAGIC.copy(footer, 4);
     // Time first so names sort oldest → newest (later segments win); pid and a counter make them unique.
     const name = `${Date.now().toString().padStart(15, '0')}-${process.pid}-${String(this.sequence++).padStart(6, '0')}.seg`;
+    this.writeSegment(name, encodeSegment(this.dim, rows));
+  }
+
+  private writeSegment(name: string, segment: Buffer): void {
     const file = path.join(this.dir, name);
     const temp = `${file}.tmp-${process.pid}`;
-    writeFileSync(temp, Buffer.concat([data, json, footer]));
+    writeFileSync(temp, segment);
+    renameSync(temp, file);
+    const index = this.readIndex(file) as SegmentIndex;
+    const bytes = this.dim * 4;
+    index.entries.forEach(([key, sha], i) => this.index.set(key, { file, offset: i * bytes, bytes, sha }));
+  }
+
+  /** The rows of `keys` (present and intact ones; `what` names a key in warnings) as one segment's bytes, for moving elsewhere. */
+  pack(keys: readonly string[], what: (key: string) => string): { segment: Buffer; keys: string[] } {
+    const rows: { key: string; values: Float32Array }[] = [];
+    for (const key of keys) {
+      const values = this.read(key, what(key));
+      if (values) rows.push({ key, values });
+    }
+    return { segment: encodeSegment(this.dim, rows), keys: rows.map((r) => r.key) };
+  }
+
+  /**
+   * Adds a segment made elsewhere (by `pack`, fetched from the remote cache)
+   * whose bytes hash to `sha` (checked by the caller). Its entries are
+   * checksummed on every read like any other; entries already here stay.
+   * False, with a warning, when it is not a segment of this store's rows.
+   */
+  install(segment: Buffer, sha: string, from: string): boolean {
+    if (this.installed.has(sha)) return true;
+    // Oldest-sorting name: a key already in a local segment keeps that entry.
+    const name = `${'0'.repeat(15)}-remote-${sha.slice(0, 32)}.seg`;
+    const file = path.join(this.dir, name);
+    const temp = `${file}.tmp-${process.pid}`;
+    writeFileSync(temp, segment);
+    const found = this.readIndex(temp);
+    if (typeof found === 'string' || found.dim !== this.dim) {
+      rmSync(temp, { force: true });
+      this.warn(`feature store: a segment from ${from} is not usable (${typeof found === 'string' ? found : `rows of ${found.dim}, not ${this.dim}`}); discarded, its entries will be computed`);
+      return false;
+    }
     renameSync(temp, file);
     const bytes = this.dim * 4;
-    entries.forEach(([key, sha], i) => this.index.set(key, { file, offset: i * bytes, bytes, sha }));
+    found.entries.forEach(([key, entrySha], i) => {
+      if (!this.index.has(key)) this.index.set(key, { file, offset: i * bytes, bytes, sha: entrySha });
+    });
+    this.installed.add(sha);
+    return true;
   }
 
   /** Commits what is queued, marks the segments read from as used now, closes files. */
@@ -220,6 +255,21 @@ export class FeatureCache {
     for (const fd of this.openFiles.values()) closeSync(fd);
     this.openFiles.clear();
   }
+}
+
+/** `[rows × dim float32 LE][index JSON][u32 LE index length]["PFSEG001"]`. */
+function encodeSegment(dim: number, rows: readonly { key: string; values: Float32Array }[]): Buffer {
+  const data = Buffer.alloc(rows.length * dim * 4);
+  const entries: [string, string][] = rows.map(({ key, values }, i) => {
+    const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+    bytes.copy(data, i * dim * 4);
+    return [key, sha256(bytes)];
+  });
+  const json = Buffer.from(JSON.stringify({ dim, entries } satisfies SegmentIndex), 'utf8');
+  const footer = Buffer.alloc(FOOTER_BYTES);
+  footer.writeUInt32LE(json.length, 0);
+  MAGIC.copy(footer, 4);
+  return Buffer.concat([data, json, footer]);
 }
 
 function isAlive(pid: number): boolean {

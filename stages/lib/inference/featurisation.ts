@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import type { StageContext } from '../../../src/contract.ts';
 import type { BackboneRunner } from './backbone-runner.ts';
 import { FeatureCache, featureKey, sha256 } from './feature-cache.ts';
+import { RemoteFeatureStore } from './feature-remote.ts';
 import { FeatureWriter, type FeatureMeta, type FeatureRow } from './feature-store.ts';
 import { projectRelative as rel, round } from '../stage/format.ts';
 import { imageBatches, toTensorInput, type ImageErrorReason } from '../data/images.ts';
@@ -112,6 +113,14 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     image.variants(hashes[i]!).map((v) => ({ ...v, key: featureKey({ image: hashes[i]!, model, input, variant: v.variant }) })),
   );
 
+  // With a remote cache, what another machine computed comes first (whole packs, only those holding missing keys).
+  const remote = ctx.remote ? new RemoteFeatureStore(ctx.remote, JSON.stringify([model, input, info.featureDim])) : undefined;
+  if (remote) {
+    const missing = new Set(planned.flat().map((v) => v.key).filter((key) => !store.has(key)));
+    const filled = await remote.fill(store, missing);
+    if (missing.size > 0) ctx.log(`feature store: ${filled.entries.toLocaleString('en')} of ${missing.size.toLocaleString('en')} missing entries from the remote cache (${filled.packs} pack${filled.packs === 1 ? '' : 's'}, ${formatMB(filled.bytes)})`);
+  }
+
   // Present entries are read once here, so a damaged one is found (and recomputed) before the backbone starts.
   const wanted = new Set<string>();
   let total = 0;
@@ -186,6 +195,12 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     }
     if (rows.length > 0) await flush();
     const meta = await writer.close();
+    if (remote) {
+      const labels = new Map(planned.flat().map((v) => [v.key, v.label]));
+      const used = planned.flat().filter((v) => !dropped.has(v.key)).map((v) => v.key);
+      const shared = await remote.share(store, used, (key) => labels.get(key) ?? key);
+      if (shared > 0) ctx.log(`feature store: shared ${shared} pack${shared === 1 ? '' : 's'} with the remote cache`);
+    }
     const computed = toCompute - skipped.reduce((n, s) => n + byItem.get(s.item)!.length, 0);
     ctx.log(`${fromStore.toLocaleString('en')} of ${total.toLocaleString('en')} from the store, ${computed.toLocaleString('en')} computed`);
     return {
@@ -200,4 +215,8 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
   } finally {
     store.close();
   }
+}
+
+function formatMB(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
