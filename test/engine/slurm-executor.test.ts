@@ -10,14 +10,14 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { slurmCluster } from '../machine.ts';
 import { StageGates } from '../stage-gate.ts';
 import { Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 
-const hasSlurm = spawnSync('sinfo', ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = hasSlurm ? false : 'Slurm is not installed (no sinfo on PATH): start a one-node cluster with `bash scripts/slurm-cluster.sh up`';
+const skip = slurmCluster();
 /** CPUs of the (first) node: what each Ctrl-C job asks for, so that only one fits at a time. */
-const jobCpus = hasSlurm ? Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) : 1;
+const jobCpus = !skip ? Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) : 1;
 /** A gate no test releases: its job runs until cancelled or timed out (far past any wait of these tests). */
 const HELD_S = 900;
 

@@ -11,8 +11,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/inference/device.ts';
+import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder } from '../../../stages/lib/inference/device.ts';
 import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference/inference.ts';
+import { lavapipe } from '../../machine.ts';
 import { runtimeParams } from '../inference/runtime-params.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
 
@@ -51,14 +52,10 @@ function openInChild(device: string, env: NodeJS.ProcessEnv = {}, photos = PHOTO
   return JSON.parse(line) as ChildResult;
 }
 
-function lavapipeIcd(): string {
-  const icd = takeInventory().icds.find((i) => i.software);
-  assert.ok(icd, 'no software Vulkan driver (lavapipe) found: run scripts/install-vulkan.sh (Mesa ≥ 25 from bookworm-backports)');
-  return icd.file;
-}
+const software = lavapipe();
 
-test('webgpu on the software adapter returns the CPU provider\'s features, says it is a software adapter', (t) => {
-  const lavapipe = lavapipeIcd();
+test('webgpu on the software adapter returns the CPU provider\'s features, says it is a software adapter', { skip: software.skip }, (t) => {
+  const lavapipe = software.icd!;
   // Only lavapipe visible, and no XDG_RUNTIME_DIR: the runner makes a private one for Dawn.
   const env = { VK_DRIVER_FILES: lavapipe, VK_ICD_FILENAMES: lavapipe, XDG_RUNTIME_DIR: '' };
   const gpu = openInChild('webgpu', env);
@@ -77,8 +74,8 @@ test('webgpu on the software adapter returns the CPU provider\'s features, says 
   t.diagnostic(`max |webgpu − cpu| ${diff.toExponential(2)} at feature scale ${scale.toFixed(3)}; ${gpu.warnings[0]}`);
 });
 
-test('auto never takes the software adapter for a GPU: it runs on the CPU and says why', () => {
-  const lavapipe = lavapipeIcd();
+test('auto never takes the software adapter for a GPU: it runs on the CPU and says why', { skip: software.skip }, () => {
+  const lavapipe = software.icd!;
   const r = openInChild('auto', { VK_DRIVER_FILES: lavapipe, VK_ICD_FILENAMES: lavapipe }, PHOTOS.slice(0, 1));
   assert.equal(r.error, undefined);
   assert.equal(r.engine, 'onnx');
