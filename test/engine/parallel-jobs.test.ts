@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { StageGates } from '../stage-gate.ts';
-import { Project, waitFor } from './project-fixture.ts';
+import { gatedProject, Project, waitFor } from './project-fixture.ts';
 
 /** A stage whose work is a gate: `options.until` names the other gate it waits for; without it the test releases it. */
 const gatedStage = (gates: StageGates, name: string, heavy: boolean, until?: string) => `  ${name}:
@@ -11,13 +11,11 @@ const gatedStage = (gates: StageGates, name: string, heavy: boolean, until?: str
     heavy: ${heavy}
 `;
 
-/** A project whose gates live beside it (not inside: a gate file must not touch the project's state). */
-function gatedProject(projects: Project[], stages: (gates: StageGates) => string): { project: Project; gates: StageGates } {
-  const project = new Project({});
-  projects.push(project);
-  const gates = new StageGates(project.path('gates'));
-  project.write('pipeline.yaml', `stages:\n${stages(gates)}`);
-  return { project, gates };
+/** A gated project of these stages, removed after the tests. */
+function stagesProject(projects: Project[], stages: (gates: StageGates) => string): { project: Project; gates: StageGates } {
+  const made = gatedProject((gates) => `stages:\n${stages(gates)}`);
+  projects.push(made.project);
+  return made;
 }
 
 describe('parallel jobs', () => {
@@ -26,7 +24,7 @@ describe('parallel jobs', () => {
 
   test('--jobs 2 runs two independent stages concurrently', async () => {
     // Each stage waits until the other has started: run one after the other, the first would give up and fail.
-    const { project, gates } = gatedProject(projects, (g) => gatedStage(g, 'left', false, 'right') + gatedStage(g, 'right', false, 'left'));
+    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', false, 'right') + gatedStage(g, 'right', false, 'left'));
     const { result, actions } = await project.runJson('--jobs', '2');
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(actions, { left: 'ran', right: 'ran' });
@@ -34,7 +32,7 @@ describe('parallel jobs', () => {
   });
 
   test('two heavy stages never overlap, even with --jobs 2', async () => {
-    const { project, gates } = gatedProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
+    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
     const run = project.runJson('--jobs', '2');
     const first = await firstStarted(gates, ['left', 'right']);
     const second = first === 'left' ? 'right' : 'left';
@@ -48,7 +46,7 @@ describe('parallel jobs', () => {
   });
 
   test('a stage waiting for a job slot is not charged for the wait', async () => {
-    const { project, gates } = gatedProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
+    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
     const run = project.runJson();
     const first = await firstStarted(gates, ['left', 'right']);
     const second = first === 'left' ? 'right' : 'left';
@@ -64,7 +62,7 @@ describe('parallel jobs', () => {
   });
 
   test('a failure stops its downstream but independent stages finish', async () => {
-    const { project, gates } = gatedProject(
+    const { project, gates } = stagesProject(
       projects,
       (g) => `  broken:
     cmd: exit 4

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StageGates } from '../stage-gate.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
 
@@ -104,6 +105,14 @@ export interface JsonStage {
   error?: string;
   /** The failure as a value (execution/stage-failure.ts). */
   failure?: { kind: string } & Record<string, unknown>;
+}
+
+/** A project whose `pipeline.yaml` is written once the folder of its stage gates (`gates/`, inside it) is known. */
+export function gatedProject(yaml: (gates: StageGates) => string): { project: Project; gates: StageGates } {
+  const project = new Project({});
+  const gates = new StageGates(project.path('gates'));
+  project.write('pipeline.yaml', yaml(gates));
+  return { project, gates };
 }
 
 /** Resolve once `check()` is true, polling; reject after `timeoutMs`. */

@@ -11,8 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { slurmCluster } from '../machine.ts';
-import { StageGates } from '../stage-gate.ts';
-import { Project } from './project-fixture.ts';
+import { gatedProject, Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 
 const skip = slurmCluster();
@@ -53,14 +52,6 @@ async function until(check: () => boolean, what: string, timeoutMs = 120_000): P
     if (waited > timeoutMs) throw new Error(`waited ${timeoutMs / 1000} s for ${what}; giving up`);
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
-}
-
-/** A project whose `pipeline.yaml` is written once its stage gates' folder (inside it) is known. */
-function gatedProject(yaml: (gates: StageGates) => string): { project: Project; gates: StageGates } {
-  const project = new Project({});
-  const gates = new StageGates(project.path('gates'));
-  project.write('pipeline.yaml', yaml(gates));
-  return { project, gates };
 }
 
 describe('the slurm executor', { skip }, () => {
