@@ -16,6 +16,7 @@ import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } fr
 import { lavapipe } from '../../machine.ts';
 import { runtimeParams } from '../inference/runtime-params.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
+import { HUNG_AFTER_MS } from '../../failsafe.ts';
 
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));
 const CHILD = path.join(import.meta.dirname, 'open-backbone.ts');
@@ -45,7 +46,7 @@ function openInChild(device: string, env: NodeJS.ProcessEnv = {}, photos = PHOTO
   const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, backboneDir, device, ...photos], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
-    timeout: 60_000,
+    timeout: HUNG_AFTER_MS,
   });
   const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
   assert.ok(line, `child printed no result (status ${r.status}): ${r.stderr.slice(-2000)}`);
