@@ -17,7 +17,7 @@ install_packages() {
   fi
   log "installing slurm-wlm and munge from apt"
   local started=$SECONDS
-  local apt='apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null'
+  local apt='apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge >/dev/null'
   bash -c "$apt"
   log "installed in $((SECONDS - started)) s"
 }

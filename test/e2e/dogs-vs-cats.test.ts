@@ -17,6 +17,7 @@ import { fileHandler } from '../../stages/lib/inference/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
 import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
+import { HUNG_AFTER_MS } from '../failsafe.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -49,7 +50,7 @@ function cli(args: string[]): { code: number | null; stdout: string; stderr: str
     cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, CI: '1' },
-    timeout: 120_000,
+    timeout: HUNG_AFTER_MS,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -13,14 +13,15 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { jobPipelineYaml } from '../job-pipeline.ts';
-import { CacheServer, cacheServerUnavailable } from '../remote/cache-server.ts';
+import { nginx } from '../machine.ts';
+import { CacheServer } from '../remote/cache-server.ts';
 import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
 const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
 const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
-const skip = !(existsSync(TRAIN_SRC) && existsSync(BACKBONE)) ? 'the shared photos and backbone are not in ../shared' : (cacheServerUnavailable() ?? false);
+const skip = !(existsSync(TRAIN_SRC) && existsSync(BACKBONE)) ? 'the shared photos and backbone are not in ../shared' : nginx();
 
 const clones: string[] = [];
 let server: CacheServer | undefined;

@@ -1,14 +1,19 @@
 /** Failing stages, Ctrl-C, concurrent runs and stale run locks leave a clean state. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
+import { StageGates, isRunning } from '../stage-gate.ts';
 import { Project, ranStandardProject, waitFor } from './project-fixture.ts';
 
 describe('failures, interrupts and locks', () => {
   let project: Project;
-  before(async () => (project = await ranStandardProject()));
+  let gates: StageGates;
+  before(async () => {
+    project = await ranStandardProject();
+    gates = new StageGates(project.path('gates'));
+  });
   after(() => project.remove());
 
   test('a failing module stage keeps the old outs and lock; the run names the stage and its log', async () => {
@@ -53,10 +58,12 @@ describe('failures, interrupts and locks', () => {
   test('Ctrl-C mid-stage stops it and leaves the old outs and lock intact', async () => {
     const lock = project.read('pipeline.lock');
     const prep = project.read('artifacts/prep.txt');
-    project.edit('pipeline.yaml', 'echo prep >> counts.txt &&', 'echo prep >> counts.txt && echo half > artifacts/prep.txt && sleep 30 &&');
+    const held = `echo prep >> counts.txt && echo half > artifacts/prep.txt && ${gates.cmd('prep')} &&`;
+    project.edit('pipeline.yaml', 'echo prep >> counts.txt &&', held);
     const started = project.start(['run', 'prep']);
-    const halfWritten = (): boolean => project.exists('artifacts/prep.txt') && project.read('artifacts/prep.txt') === 'half\n';
-    await waitFor(() => /running/.test(started.output()) && halfWritten(), 'the stage to start writing');
+    await gates.waitStarted('prep');
+    assert.equal(project.read('artifacts/prep.txt'), 'half\n');
+    await waitFor(() => /running/.test(started.output()), 'the run to report the stage running');
     started.child.kill('SIGINT');
     const result = await started.done;
     assert.equal(result.code, 130, result.stdout + result.stderr);
@@ -64,16 +71,14 @@ describe('failures, interrupts and locks', () => {
     assert.equal(project.read('artifacts/prep.txt'), prep);
     assert.equal(project.read('pipeline.lock'), lock);
     assert.ok(!project.exists('.pipeline/run.lock'), 'run lock released');
-    // Only this project's sleepers: other test runs on the machine may be sleeping too.
-    const sleepers = spawnSync('pgrep', ['-f', 'sleep 30'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((pid) => pid !== '' && cwdOf(pid) === project.dir);
-    assert.deepEqual(sleepers, [], 'the stage process group was killed');
-    project.edit('pipeline.yaml', 'echo prep >> counts.txt && echo half > artifacts/prep.txt && sleep 30 &&', 'echo prep >> counts.txt &&');
+    // The gate and the stage's shell: the stage's process group was stopped, not left waiting.
+    assert.deepEqual(gates.pids('prep').filter(isRunning), [], 'the stage process group was killed');
+    project.edit('pipeline.yaml', held, 'echo prep >> counts.txt &&');
   });
 
   test('a second run while one is in progress is refused, naming the holder', async () => {
-    project.edit('pipeline.yaml', 'echo side >> counts.txt &&', 'echo side >> counts.txt && sleep 1.5 &&');
+    const held = `echo side >> counts.txt && ${gates.cmd('side')} &&`;
+    project.edit('pipeline.yaml', 'echo side >> counts.txt &&', held);
     const first = project.start(['run', 'side', '--force']);
     // Created empty (O_EXCL), then written: wait for the holder's record, not just the file.
     const holderRecord = (): { pid: number } | undefined => {
@@ -83,14 +88,17 @@ describe('failures, interrupts and locks', () => {
         return undefined;
       }
     };
-    await waitFor(() => holderRecord() !== undefined, 'the first run to take the lock');
-    const holder = holderRecord()!;
+    // The first run holds its stage at the gate until the second has been refused.
+    await gates.waitStarted('side');
+    const holder = holderRecord();
+    assert.ok(holder, 'the first run holds the run lock while its stage runs');
     const second = await project.run('run');
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`another pipeline run is in progress: PID ${holder.pid} on `));
     assert.equal(holder.pid, first.child.pid);
+    gates.release('side');
     assert.equal((await first.done).code, 0);
-    project.edit('pipeline.yaml', 'echo side >> counts.txt && sleep 1.5 &&', 'echo side >> counts.txt &&');
+    project.edit('pipeline.yaml', held, 'echo side >> counts.txt &&');
   });
 
   test('a stale run lock left by a dead process is cleared with a message', async () => {
@@ -116,11 +124,3 @@ describe('failures, interrupts and locks', () => {
     assert.ok(!project.exists('.pipeline/run.lock'));
   });
 });
-
-function cwdOf(pid: string): string | undefined {
-  try {
-    return readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    return undefined; // gone meanwhile
-  }
-}

@@ -1,24 +1,30 @@
 /** `-f` from another folder, paths with spaces and non-ASCII names, and what `status` tells the user to type. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Project, waitFor } from './project-fixture.ts';
+import { StageGates } from '../stage-gate.ts';
+import { Project } from './project-fixture.ts';
 
 describe('a pipeline in another folder, with spaces and unicode in its paths', () => {
   let project: Project;
+  let gates: StageGates;
   const file = 'my projé/pipeline.yaml';
   before(() => {
     project = new Project({
       'my projé/data dir/ä b.txt': 'hello\n',
       [file]: `params:
   name: "wörld, it's"
-  wait: 0
+  gate: open
 stages:
   greet:
-    cmd: sleep \${params.wait} && mkdir -p "out dir" && cat "data dir/ä b.txt" > "out dir/résumé.txt" && echo "\${params.name}" >> "out dir/résumé.txt"
+    cmd: sh "gates/\${params.gate}.sh" && mkdir -p "out dir" && cat "data dir/ä b.txt" > "out dir/résumé.txt" && echo "\${params.name}" >> "out dir/résumé.txt"
     deps: [data dir]
     outs: [out dir/résumé.txt]
 `,
     });
+    // greet runs gates/<param gate>.sh: "open" passes at once, "held" waits for the test.
+    gates = new StageGates(project.path('my projé/gates'));
+    project.write('my projé/gates/open.sh', 'true\n');
+    project.write('my projé/gates/held.sh', `${gates.cmd('held')}\n`);
   });
   after(() => project.remove());
 
@@ -43,8 +49,8 @@ stages:
   });
 
   test('status during a run says a run is in progress', async () => {
-    const started = project.start(['run', '-f', file, '--set', 'wait=3']);
-    await waitFor(() => project.exists('my projé/.pipeline/run.lock'), 'the run to take its lock');
+    const started = project.start(['run', '-f', file, '--set', 'gate=held']);
+    await gates.waitStarted('held');
     const status = await project.run('status', '-f', file);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stderr, new RegExp(`note: a pipeline run is in progress \\(PID ${started.child.pid} on `));

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StageGates } from '../stage-gate.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
 
@@ -106,8 +107,16 @@ export interface JsonStage {
   failure?: { kind: string } & Record<string, unknown>;
 }
 
+/** A project whose `pipeline.yaml` is written once the folder of its stage gates (`gates/`, inside it) is known. */
+export function gatedProject(yaml: (gates: StageGates) => string): { project: Project; gates: StageGates } {
+  const project = new Project({});
+  const gates = new StageGates(project.path('gates'));
+  project.write('pipeline.yaml', yaml(gates));
+  return { project, gates };
+}
+
 /** Resolve once `check()` is true, polling; reject after `timeoutMs`. */
-export async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const started = Date.now();
   while (!check()) {
     if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);

@@ -1,23 +1,25 @@
 /**
  * The Slurm executor against a real slurmctld/slurmd (start one with
- * `bash scripts/slurm-cluster.sh up`; CI does). Skipped only where Slurm is
- * not installed at all. The TIMEOUT case needs Slurm's smallest time limit
- * (1 minute), so it starts first and is checked last, while the others run.
+ * `bash scripts/slurm-cluster.sh up`; CI does). Jobs that must stay running
+ * wait on stage gates (test/stage-gate.ts) instead of sleeping; the TIMEOUT
+ * case moves its job's end time to now (`scontrol update EndTime=now`) instead
+ * of waiting out Slurm's smallest time limit.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
-import { Project, type CliResult } from './project-fixture.ts';
+import { slurmCluster } from '../machine.ts';
+import { gatedProject, Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 
-const hasSlurm = spawnSync('sinfo', ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = hasSlurm ? false : 'Slurm is not installed (no sinfo on PATH): start a one-node cluster with `bash scripts/slurm-cluster.sh up`';
-/** CPUs of the (first) node but one, the time-limited job's: what each Ctrl-C job asks for, so that only one fits at a time. */
-const jobCpus = hasSlurm ? Math.max(1, Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) - 1) : 1;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const skip = slurmCluster();
+/** CPUs of the (first) node: what each Ctrl-C job asks for, so that only one fits at a time. */
+const jobCpus = !skip ? Number(spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]) : 1;
+/** A gate no test releases: its job runs until cancelled or timed out (far past any wait of these tests). */
+const HELD_S = 900;
 const pick = (values: Record<string, number>, keys: string[]) => Object.fromEntries(keys.map((key) => [key, values[key]]));
 
 /** Slurm's state of each job id (jobs Slurm no longer knows are absent). */
@@ -46,35 +48,15 @@ function cancelAll(project: Project): void {
   if (ids.length > 0) spawnSync('scancel', ids, { stdio: 'ignore' });
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(300);
+/** Resolve once `check()` is true, polling Slurm; a bound far past any scheduling delay fails the test instead of hanging it. */
+async function until(check: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  for (let waited = 0; !check(); waited += 300) {
+    if (waited > timeoutMs) throw new Error(`waited ${timeoutMs / 1000} s for ${what}; giving up`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
 
 describe('the slurm executor', { skip }, () => {
-  let timeout: Project;
-  let timeoutRun: Promise<CliResult>;
-  before(async () => {
-    timeout = new Project({
-      'pipeline.yaml': `executor: { poll_seconds: 1 }
-stages:
-  slow:
-    cmd: mkdir -p out && sleep 300 && touch out/slow.txt
-    outs: [out/slow.txt]
-    resources: { time: 1, cpus: 1 }
-`,
-    });
-    timeoutRun = timeout.run('run', '--executor', 'slurm');
-    await until(() => submittedJobs(timeout).some((job) => jobStates([job.jobId]).get(job.jobId) === 'RUNNING'), 'the time-limited job to start');
-  });
-  after(() => {
-    cancelAll(timeout);
-    timeout.remove();
-  });
-
   test('runs a pipeline (cmd, module and sharded module stages) to the same outs and lock as the local executor', async () => {
     const local = new Project(SHARDED_FILES);
     const slurm = new Project(SHARDED_FILES);
@@ -130,20 +112,20 @@ stages:
   });
 
   test('a failure cancels the other jobs of the run (no --keep-going)', async () => {
-    const project = new Project({
-      'pipeline.yaml': `executor: { poll_seconds: 1 }
+    // bad fails only once long runs: the failure must cancel a running job.
+    const { project, gates } = gatedProject((g) => `executor: { poll_seconds: 1 }
 stages:
   bad:
-    cmd: sleep 2 && exit 4
+    cmd: ${g.cmd('bad', { until: 'long' })} && exit 4
     outs: [bad.txt]
   long:
-    cmd: mkdir -p out && sleep 120 && touch out/long.txt
+    cmd: mkdir -p out && ${g.cmd('long', { limitS: HELD_S })} && touch out/long.txt
     outs: [out/long.txt]
-`,
-    });
+`);
     try {
       const started = project.start(['run', '--executor', 'slurm']);
-      await until(() => submittedJobs(project).length === 2, 'both jobs to be submitted');
+      await gates.waitStarted('long');
+      await until(() => submittedJobs(project).length === 2, 'both jobs to be recorded');
       const ids = submittedJobs(project).map((j) => j.jobId);
       const result = await started.done;
       assert.equal(result.code, 1, result.stdout + result.stderr);
@@ -157,14 +139,12 @@ stages:
   });
 
   test('Ctrl-C cancels the queued and the running jobs of the run; pipeline status lists them first', async () => {
-    const project = new Project({
-      'pipeline.yaml': `executor: { poll_seconds: 1 }
+    const { project } = gatedProject((g) => `executor: { poll_seconds: 1 }
 stages:
-${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && sleep 120 && touch out/p${n}.txt\n    outs: [out/p${n}.txt]\n    resources: { cpus: ${jobCpus} }\n`).join('')}`,
-    });
+${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && ${g.cmd(`p${n}`, { limitS: HELD_S })} && touch out/p${n}.txt\n    outs: [out/p${n}.txt]\n    resources: { cpus: ${jobCpus} }\n`).join('')}`);
     try {
       const started = project.start(['run', '--executor', 'slurm']);
-      // One CPU is taken by the time-limited job and each of these asks for all the others: one runs, two wait in the queue.
+      // Each asks for all of the node's CPUs: one runs (held at its gate), two wait in the queue.
       const states = () => [...jobStates(submittedJobs(project).map((j) => j.jobId)).values()];
       await until(() => states().length === 3 && states().includes('RUNNING') && states().includes('PENDING'), 'one running and queued jobs');
       const ids = submittedJobs(project).map((j) => j.jobId);
@@ -184,20 +164,22 @@ ${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && sleep 120 && touch ou
   });
 
   test('a submitting CLI killed with SIGKILL: the next run cancels its jobs and puts the old outs back', async () => {
-    const project = new Project({
-      'pipeline.yaml': `executor: { poll_seconds: 1 }
-params: { v: 1, wait: 0 }
+    // The job runs gates/<param gate>.sh: "open" passes at once, "held" waits until cancelled.
+    const { project, gates } = gatedProject(() => `executor: { poll_seconds: 1 }
+params: { v: 1, gate: open }
 stages:
   w:
-    cmd: mkdir -p out && echo \${params.v} > out/w.txt && sleep \${params.wait}
+    cmd: mkdir -p out && echo \${params.v} > out/w.txt && sh gates/\${params.gate}.sh
     outs: [out/w.txt]
-`,
-    });
+`);
+    project.write('gates/open.sh', 'true\n');
+    project.write('gates/held.sh', `${gates.cmd('held', { limitS: HELD_S })}\n`);
     try {
       assert.equal((await project.run('run', '--executor', 'slurm')).code, 0);
       const lock = project.read('pipeline.lock');
-      const started = project.start(['run', '--executor', 'slurm', '--set', 'v=2', '--set', 'wait=120']);
-      await until(() => project.exists('out/w.txt') && project.read('out/w.txt') === '2\n', 'the job to write its out');
+      const started = project.start(['run', '--executor', 'slurm', '--set', 'v=2', '--set', 'gate=held']);
+      await gates.waitStarted('held');
+      assert.equal(project.read('out/w.txt'), '2\n');
       started.child.kill('SIGKILL');
       await started.done;
       const job = submittedJobs(project).at(-1); // only the killed run's record is left
@@ -218,10 +200,28 @@ stages:
   });
 
   test('a job past its time limit ends as TIMEOUT, named on the stage line', async () => {
-    const result = await timeoutRun;
-    assert.equal(result.code, 1);
-    assert.match(result.stdout, /✖ slow\s+failed \(Slurm job \d+ TIMEOUT \(time limit 00:01:00\)\) — log: /);
-    assert.equal(timeout.exists('out/slow.txt'), false);
-    assert.equal(timeout.exists('pipeline.lock'), false);
+    const { project, gates } = gatedProject((g) => `executor: { poll_seconds: 1 }
+stages:
+  slow:
+    cmd: mkdir -p out && ${g.cmd('slow', { limitS: HELD_S })} && touch out/slow.txt
+    outs: [out/slow.txt]
+    resources: { time: 1, cpus: 1 }
+`);
+    try {
+      const run = project.run('run', '--executor', 'slurm');
+      await gates.waitStarted('slow');
+      await until(() => submittedJobs(project).length === 1, 'the job to be recorded');
+      // Past its time limit now, not in a minute: slurmctld ends it as TIMEOUT at its next check (every 30 s).
+      // Only an operator may move a job's end time; anyone else waits out the minute.
+      spawnSync('scontrol', ['update', `JobId=${submittedJobs(project)[0]!.jobId}`, 'EndTime=now'], { stdio: 'ignore' });
+      const result = await run;
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stdout, /✖ slow\s+failed \(Slurm job \d+ TIMEOUT \(time limit 00:01:00\)\) — log: /);
+      assert.equal(project.exists('out/slow.txt'), false);
+      assert.equal(project.exists('pipeline.lock'), false);
+    } finally {
+      cancelAll(project);
+      project.remove();
+    }
   });
 });

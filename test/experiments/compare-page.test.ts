@@ -1,7 +1,8 @@
 /** The comparison page: structure checked always; rendered in headless Chromium when it is installed. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { chromiumBinary, renderPage } from '../../scripts/headless-chromium.ts';
+import { renderPage } from '../../scripts/headless-chromium.ts';
+import { chromium } from '../machine.ts';
 import { parseSeriesCsv } from '../../src/experiments/compare-page.ts';
 import { ExperimentProject } from './experiments-fixture.ts';
 
@@ -58,9 +59,9 @@ describe('comparison page', () => {
     assert.match(written, /sorted by train\.acc \(largest first\)/);
   });
 
-  const chromium = chromiumBinary();
-  test('renders in headless Chromium without console errors', { skip: chromium ? false : 'chromium is not installed' }, () => {
-    const rendered = renderPage(chromium!, page);
+  const browser = chromium();
+  test('renders in headless Chromium without console errors', { skip: browser.skip }, () => {
+    const rendered = renderPage(browser.binary!, page);
     assert.equal(rendered.exitCode, 0);
     assert.deepEqual(rendered.console, []);
     assert.equal((rendered.dom.match(/<svg/g) ?? []).length, 3, 'the SVG charts are in the rendered DOM');

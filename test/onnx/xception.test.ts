@@ -13,6 +13,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { assertExportMatches } from './helpers.ts';
+import { HUNG_AFTER_MS } from '../failsafe.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const XCEPTION = path.join(SHARED, 'models/xception_block13_299');
@@ -29,7 +30,7 @@ after(async () => {
   if (previousBackend) await tf.setBackend(previousBackend);
 });
 
-test('the default Xception cut (add_12) exports to ONNX and matches TF.js on 2 real photos', { skip: !available && 'shared model or photos not present', timeout: 120_000 }, async (t) => {
+test('the default Xception cut (add_12) exports to ONNX and matches TF.js on 2 real photos', { skip: !available && 'shared model or photos not present', timeout: HUNG_AFTER_MS }, async (t) => {
   const model = await loadBackbone(XCEPTION, { cutLayer: 'add_12' });
   try {
     assert.deepEqual(model.outputs[0]!.shape, [null, 10, 10, 1024], 'the cut the job uses: 10×10×1024 maps');

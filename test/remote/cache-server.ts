@@ -12,11 +12,6 @@ import { fileURLToPath } from 'node:url';
 const SCRIPT = fileURLToPath(new URL('../../scripts/cache-server.sh', import.meta.url));
 
 /** Why the server cannot run here, or undefined when it can. */
-export function cacheServerUnavailable(): string | undefined {
-  const found = ['/usr/sbin/nginx', '/usr/bin/nginx'].some((path) => existsSync(path));
-  return found ? undefined : 'nginx is not installed (scripts/test-machine.sh installs Debian\'s nginx-light)';
-}
-
 export class CacheServer {
   readonly dir: string;
   readonly url: string;

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Project, standardProject, waitFor } from '../engine/project-fixture.ts';
-import { CacheServer, cacheServerUnavailable } from './cache-server.ts';
+import { nginx } from '../machine.ts';
+import { CacheServer } from './cache-server.ts';
 
-const skip = cacheServerUnavailable() ?? false;
+const skip = nginx();
 const cleanup: (() => void)[] = [];
 after(() => cleanup.forEach((f) => f()));
 

@@ -11,10 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder, takeInventory } from '../../../stages/lib/inference/device.ts';
+import { CUDA_PROVIDER_LIBRARY, onnxruntimeBinFolder } from '../../../stages/lib/inference/device.ts';
 import { CPU_BATCH_SIZE, GPU_BATCH_SIZE, openBackboneRunner, parseBatchSize } from '../../../stages/lib/inference/inference.ts';
+import { lavapipe } from '../../machine.ts';
 import { runtimeParams } from '../inference/runtime-params.ts';
 import { buildBackbone, SHARED } from '../model/backbone-fixture.ts';
+import { HUNG_AFTER_MS } from '../../failsafe.ts';
 
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));
 const CHILD = path.join(import.meta.dirname, 'open-backbone.ts');
@@ -44,21 +46,17 @@ function openInChild(device: string, env: NodeJS.ProcessEnv = {}, photos = PHOTO
   const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, backboneDir, device, ...photos], {
     encoding: 'utf8',
     env: { ...process.env, ...env },
-    timeout: 60_000,
+    timeout: HUNG_AFTER_MS,
   });
   const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).pop();
   assert.ok(line, `child printed no result (status ${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line) as ChildResult;
 }
 
-function lavapipeIcd(): string {
-  const icd = takeInventory().icds.find((i) => i.software);
-  assert.ok(icd, 'no software Vulkan driver (lavapipe) found: run scripts/install-vulkan.sh (Mesa ≥ 25 from bookworm-backports)');
-  return icd.file;
-}
+const software = lavapipe();
 
-test('webgpu on the software adapter returns the CPU provider\'s features, says it is a software adapter', (t) => {
-  const lavapipe = lavapipeIcd();
+test('webgpu on the software adapter returns the CPU provider\'s features, says it is a software adapter', { skip: software.skip }, (t) => {
+  const lavapipe = software.icd!;
   // Only lavapipe visible, and no XDG_RUNTIME_DIR: the runner makes a private one for Dawn.
   const env = { VK_DRIVER_FILES: lavapipe, VK_ICD_FILENAMES: lavapipe, XDG_RUNTIME_DIR: '' };
   const gpu = openInChild('webgpu', env);
@@ -77,8 +75,8 @@ test('webgpu on the software adapter returns the CPU provider\'s features, says 
   t.diagnostic(`max |webgpu − cpu| ${diff.toExponential(2)} at feature scale ${scale.toFixed(3)}; ${gpu.warnings[0]}`);
 });
 
-test('auto never takes the software adapter for a GPU: it runs on the CPU and says why', () => {
-  const lavapipe = lavapipeIcd();
+test('auto never takes the software adapter for a GPU: it runs on the CPU and says why', { skip: software.skip }, () => {
+  const lavapipe = software.icd!;
   const r = openInChild('auto', { VK_DRIVER_FILES: lavapipe, VK_ICD_FILENAMES: lavapipe }, PHOTOS.slice(0, 1));
   assert.equal(r.error, undefined);
   assert.equal(r.engine, 'onnx');
