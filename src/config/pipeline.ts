@@ -5,16 +5,7 @@
  */
 import type { ParamRules } from '../param-rules.ts';
 import type { Dep } from './dep.ts';
-import type { Diagnostic } from '../errors.ts';
-
-/** A position in pipeline.yaml, for diagnostics (1-based line and column). */
-export interface SourceSpan {
-  file: string;
-  line: number;
-  col: number;
-  /** Length of the offending text on that line, for the underline. */
-  length: number;
-}
+import type { Diagnostic, SourceSpan } from '../errors.ts';
 
 export interface ResolvedStage {
   name: string;
