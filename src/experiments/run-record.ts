@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../cache/atomic-write.ts';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import type { StageResult } from '../execution/stage-result.ts';
 import { describeFailure } from '../logging/reason-text.ts';
 import type { Workspace } from '../execution/workspace.ts';
