@@ -6,8 +6,7 @@ import type { StageResources } from '../config/pipeline.ts';
 import type { Executor, StageJob } from './executors/executor.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import { writeStageGroup } from './stage-group-record.ts';
-import type { StageFailure } from './stage-failure.ts';
-import { describeFailure } from '../logging/reason-text.ts';
+import { describeFailure, type StageFailure } from './stage-failure.ts';
 
 /** How a stage's child process (or cluster job) ended. */
 export type ProcessOutcome = { ok: true } | { ok: false; failure: StageFailure };

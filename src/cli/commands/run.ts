@@ -6,7 +6,8 @@ import { assessStages, type StageStatus } from '../../execution/stage-status.ts'
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
 import type { RunReporter, StageResult } from '../../execution/stage-result.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';
-import { describeFailure, describeReason } from '../../logging/reason-text.ts';
+import { describeFailure } from '../../execution/stage-failure.ts';
+import { describeReason } from '../../logging/reason-text.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 

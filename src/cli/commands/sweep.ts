@@ -12,7 +12,7 @@ import { parseSetLists, sweepGrid, type SweepEntry } from '../../experiments/swe
 import { runSweep, type LoadedVariant, type VariantOutcome } from '../../experiments/sweep-run.ts';
 import { formatValue, renderTable } from '../../experiments/text-table.ts';
 import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
-import { describeFailure } from '../../logging/reason-text.ts';
+import { describeFailure } from '../../execution/stage-failure.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 
 const usage = `Usage: pipeline sweep [NAME] [--set key=v1,v2,…] [options]

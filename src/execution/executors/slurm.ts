@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Progress } from '../../contract.ts';
 import type { ExecutorConfig, StageResources } from '../../config/pipeline.ts';
 import type { ProcessOutcome } from '../stage-process.ts';
-import { describeFailure } from '../../logging/reason-text.ts';
+import { describeFailure } from '../stage-failure.ts';
 import type { Executor, StageJob } from './executor.ts';
 
 /** Slurm job states after which a job never runs again. */
