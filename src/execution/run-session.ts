@@ -15,9 +15,9 @@ import { appendRun, recordOf } from '../experiments/run-record.ts';
 import { cancelLeftoverSlurmJobs, SlurmExecutor } from './executors/slurm.ts';
 import { OutTransaction } from './out-transaction.ts';
 import type { ProjectSession } from './project-session.ts';
-import { newRunId, runStages } from './run-engine.ts';
+import { newRunId, runStages } from './run-stages.ts';
 import { RunLock } from './run-lock.ts';
-import { assessStages, type StageStatus } from './stage-status.ts';
+import { assessStages, type StageStatus } from './assess-stages.ts';
 import type { RunReporter, StageResult } from './stage-result.ts';
 
 export type RunSessionOpening = { ok: true; session: RunSession } | { ok: false; busy: string };

@@ -11,7 +11,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { LockWriter, lockPathFor, readLock } from '../cache/lock-file.ts';
 import type { Pipeline } from '../config/pipeline.ts';
 import { JobSlots } from '../execution/job-slots.ts';
-import { runStages } from '../execution/run-engine.ts';
+import { runStages } from '../execution/run-stages.ts';
 import type { StageGraph } from '../execution/stage-selection.ts';
 import { StateStore } from '../fingerprint/state-store.ts';
 import { describeOutcome, formatSeconds } from '../logging/stage-line.ts';

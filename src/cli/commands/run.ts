@@ -2,7 +2,7 @@
 import { openProject } from '../../execution/project-session.ts';
 import { slurmAvailable } from '../../execution/executors/slurm.ts';
 import { executeRun } from '../../execution/run-session.ts';
-import { assessStages, type StageStatus } from '../../execution/stage-status.ts';
+import { assessStages, type StageStatus } from '../../execution/assess-stages.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
 import type { RunReporter, StageResult } from '../../execution/stage-result.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';

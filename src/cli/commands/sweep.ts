@@ -6,7 +6,7 @@ import { loadPipeline } from '../../config/load.ts';
 import { didYouMean } from '../../config/did-you-mean.ts';
 import type { SweepDeclaration } from '../../config/pipeline.ts';
 import { RunSession } from '../../execution/run-session.ts';
-import { newRunId } from '../../execution/run-engine.ts';
+import { newRunId } from '../../execution/run-stages.ts';
 import { setParamValues } from '../../experiments/param-edit.ts';
 import { parseSetLists, sweepGrid, type SweepEntry } from '../../experiments/sweep-grid.ts';
 import { runSweep, type LoadedVariant, type VariantOutcome } from '../../experiments/sweep-run.ts';
