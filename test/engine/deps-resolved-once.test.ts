@@ -32,7 +32,7 @@ export default {
 
   test('a file matching the glob after planning is not handed to the stage; the next run takes it in', async () => {
     const { openProject } = await import('../../src/execution/project-session.ts');
-    const { executeRun } = await import('../../src/execution/run-session.ts');
+    const { executeRun } = await import('../../src/experiments/execute-run.ts');
     const { PlainReporter } = await import('../../src/logging/plain-reporter.ts');
     const opened = await openProject(project.path('pipeline.yaml'), [], []);
     assert.ok(opened.ok);
@@ -46,6 +46,7 @@ export default {
       failFast: false,
       verbose: false,
       set: [],
+      interrupted: () => assert.fail('no signal was sent'),
       reporter: async (plan) => {
         assert.equal(plan[0]!.state, 'stale');
         const reporter = new PlainReporter(out);

@@ -1,10 +1,10 @@
-/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; execution/run-session.ts runs. */
+/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; experiments/execute-run.ts runs. */
 import { openProject } from '../../execution/project-session.ts';
 import { slurmAvailable } from '../../execution/executors/slurm.ts';
-import { executeRun } from '../../execution/run-session.ts';
 import { assessStages, type StageStatus } from '../../execution/assess-stages.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
 import type { RunReporter, StageResult } from '../../execution/stage-result.ts';
+import { executeRun } from '../../experiments/execute-run.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';
 import { describeFailure } from '../../execution/stage-failure.ts';
 import { describeReason } from '../../logging/reason-text.ts';
@@ -88,6 +88,7 @@ export default async function run(argv: string[]): Promise<number> {
     verbose: values.verbose === true,
     set: options.set,
     reporter: (plan) => reporterFor(plan, options.json),
+    interrupted: (signal) => process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
   });
   if (!outcome.ok) {
     process.stderr.write(`error: ${outcome.busy}\n`);
