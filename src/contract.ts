@@ -52,9 +52,9 @@ export interface StageContext {
   cacheDir: string;
   /** Report progress; cheap to call often (the engine throttles rendering). */
   progress(p: Progress): void;
-  /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
-  log(message: string): void;
-  warn(message: string): void;
+  /** Lines for the stage log (shown live, kept under .pipeline/logs/); plain functions, safe to pass on. */
+  log: (message: string) => void;
+  warn: (message: string) => void;
 }
 
 export interface ShardInfo {

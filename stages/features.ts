@@ -98,7 +98,7 @@ export default defineStage({
   /** shards: N — the shards' feature folders in unsharded row order; the report sums theirs. */
   async merge(ctx, shardOuts) {
     const [outDir] = await outFolders(ctx, ['artifacts/features']);
-    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const shardDirs = shardOuts.map(([dir]) => dir);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['train', 'val']);
     type ShardReport = {
       images: { train: number; val: number };
@@ -115,7 +115,7 @@ export default defineStage({
       rows: meta.rows,
       images: { train: sum((r) => r.images.train), val: sum((r) => r.images.val) },
       skipped: { count: skipped.length, files: skipped },
-      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
+      store: { path: reports[0].store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
       seconds: round(seconds, 1),
       imagesPerSecond: round(meta.rows / Math.max(seconds, 1e-9), 2),
     };

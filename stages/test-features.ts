@@ -71,7 +71,7 @@ export default defineStage({
   /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
   async merge(ctx, shardOuts) {
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
-    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const shardDirs = shardOuts.map(([dir]) => dir);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
     type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string; fromStore: number; computed: number }; seconds: number };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];
@@ -85,7 +85,7 @@ export default defineStage({
       ids: reports.flatMap((r) => r.ids),
       rows: meta.rows,
       skipped: { count: skipped.length, files: skipped },
-      store: { path: reports[0]!.store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
+      store: { path: reports[0].store.path, fromStore: sum((r) => r.store.fromStore), computed: sum((r) => r.store.computed) },
       seconds: round(seconds, 2),
       imagesPerSecond: round(images / Math.max(seconds, 1e-9), 2),
     };

@@ -121,5 +121,5 @@ function ruleHint(key: string, rule: ParamRule, value: unknown, file: string): s
 }
 
 function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
 }

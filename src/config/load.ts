@@ -278,7 +278,7 @@ function yamlHint(line: string): string | undefined {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
+  return message.split('\n')[0].trim();
 }
 
 /** Diagnostics in file order; command-line problems (no span) first. */

@@ -17,9 +17,9 @@ export type RunSessionOpening = { ok: true; session: RunSession } | { ok: false;
 /** What a session tells its caller, which decides how (and whether) the user hears it. */
 export interface RunSessionHooks {
   /** What was cleared up after a killed run. */
-  note(message: string): void;
+  note: (message: string) => void;
   /** The first Ctrl-C or SIGTERM: the running stages are being stopped and their previous outs put back. */
-  interrupted(signal: NodeJS.Signals): void;
+  interrupted: (signal: NodeJS.Signals) => void;
 }
 
 export class RunSession {

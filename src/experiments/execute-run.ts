@@ -30,7 +30,7 @@ export interface RunRequest {
   /** How to show the run, chosen once the plan says whether anything will execute. */
   reporter(plan: StageStatus[]): Promise<RunReporter>;
   /** Called on the first Ctrl-C or SIGTERM, as the running stages are being stopped. */
-  interrupted(signal: NodeJS.Signals): void;
+  interrupted: (signal: NodeJS.Signals) => void;
 }
 
 export type RunOutcome =

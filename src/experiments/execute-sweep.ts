@@ -37,9 +37,9 @@ export interface SweepRequest {
   /** Where the sweep's progress lines go. */
   out: NodeJS.WritableStream;
   /** What was cleared up after a killed run. */
-  note(message: string): void;
+  note: (message: string) => void;
   /** The first Ctrl-C or SIGTERM. */
-  interrupted(signal: NodeJS.Signals): void;
+  interrupted: (signal: NodeJS.Signals) => void;
 }
 
 /** Why a sweep did not run; `usage` is a mistake on the command line. */

@@ -48,7 +48,7 @@ export default {
       set: [],
       interrupted: () => assert.fail('no signal was sent'),
       reporter: async (plan) => {
-        assert.equal(plan[0]!.state, 'stale');
+        assert.equal(plan[0].state, 'stale');
         const reporter = new PlainReporter(out);
         const begin = reporter.begin.bind(reporter);
         // Planned (and hashed) already; no stage has started yet.
@@ -60,14 +60,14 @@ export default {
       },
     });
     assert.ok(outcome.ok);
-    assert.equal(outcome.results[0]!.action, 'ran', printed);
+    assert.equal(outcome.results[0].action, 'ran', printed);
     assert.equal(project.read('artifacts/list.txt'), 'a.txt\nb.txt');
     assert.match(printed, /note: stage list: dep in\/\*\.txt changed while the stage waited or ran; its outs are kept but not cached/);
     assert.equal(opened.session.workspace.runCache.listRuns().length, 0, 'the result is not filed under inputs it did not read');
 
     const second = await project.runJson();
     assert.equal(second.actions.list, 'ran');
-    assert.deepEqual(second.stages[0]!.reasons, ['dep changed: in/*.txt']);
+    assert.deepEqual(second.stages[0].reasons, ['dep changed: in/*.txt']);
     assert.equal(project.read('artifacts/list.txt'), 'a.txt\nb.txt\nc.txt');
     const third = await project.runJson();
     assert.equal(third.actions.list, 'skipped');

@@ -37,7 +37,7 @@ interface Import {
 /** `config`, `execution`…; a file directly in src/ is in `src/*.ts`. */
 function layerOf(file: string): string {
   const parts = relative(srcRoot, file).split(sep);
-  return parts.length === 1 ? 'src/*.ts' : parts[0]!;
+  return parts.length === 1 ? 'src/*.ts' : parts[0];
 }
 
 function srcImports(): Import[] {

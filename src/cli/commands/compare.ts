@@ -52,7 +52,7 @@ export default async function compare(argv: string[]): Promise<number> {
   const maximize = values.max === true;
   if (metric) {
     const value = (r: (typeof records)[number]) => r.metrics[metric];
-    records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b)! - value(a)! : value(a)! - value(b)!));
+    records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b) - value(a) : value(a) - value(b)));
   }
   // A sweep's records list its --set values in grid order: the keys whose values differ are the swept ones.
   const setKeys = values.sweep === undefined ? [] : records[0].set.map((s) => s.slice(0, s.indexOf('=')));

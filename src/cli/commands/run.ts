@@ -73,7 +73,7 @@ export default async function run(argv: string[]): Promise<number> {
   const forced = forcedStages(graph, targets, selected, force);
 
   if (values['dry-run']) return dryRun(await assessStages(workspace, graph, selected, forced), options.json);
-  const executor = (values.executor as 'local' | 'slurm' | undefined) ?? session.pipeline.executor?.type ?? 'local';
+  const executor = (values.executor) ?? session.pipeline.executor?.type ?? 'local';
   if (executor === 'slurm' && !slurmAvailable()) {
     process.stderr.write('error: the slurm executor needs Slurm\'s client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n');
     return 1;
