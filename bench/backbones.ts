@@ -29,6 +29,12 @@ const BACKBONES: Record<string, { cut: string; size: number; preprocess: string 
   xception_block13_299: { cut: 'add_12', size: 299, preprocess: 'tf' },
 };
 
+/** The parts of pipeline.yaml this benchmark rewrites. */
+interface BenchDoc {
+  params: { data: Record<string, string>; model: Record<string, unknown> };
+  stages: Record<string, unknown>;
+}
+
 interface Row {
   backbone: string;
   val_loss?: number;
@@ -46,7 +52,7 @@ function runOne(name: string): Row {
   if (!spec) throw new Error(`unknown backbone ${name}; known: ${Object.keys(BACKBONES).join(', ')}`);
   const dir = mkdtempSync(path.join(tmpdir(), `bench-${name}-`));
   try {
-    const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as { params: any; stages: Record<string, any> };
+    const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as BenchDoc;
     // Relative data paths in the repo's params resolve from the repo, not the temp project.
     for (const key of ['train_dir', 'test_dir', 'test_labels'] as const) doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
     doc.params.model = { ...doc.params.model, backbone: path.join(SHARED, 'models', name), cut_layer: spec.cut, input_size: spec.size, preprocess: spec.preprocess };
@@ -57,10 +63,10 @@ function runOne(name: string): Row {
     const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
     const total_s = (Date.now() - started) / 1000;
     if (r.status !== 0) return { backbone: name, total_s, error: (r.stderr || r.stdout).split('\n').slice(-5).join(' ') };
-    const read = (rel: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', rel), 'utf8'));
-    const train = read('train/metrics.json');
-    const test = read('predict/metrics.json');
-    const features = read('features/report.json');
+    const read = <T,>(rel: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', rel), 'utf8')) as T;
+    const train = read<{ val_loss: number; val_accuracy: number }>('train/metrics.json');
+    const test = read<{ log_loss: number; accuracy: number }>('predict/metrics.json');
+    const features = read<{ engine: string }>('features/report.json');
     // How long the features stage took is a figure of the run (run --json, the run record), not of its outs.
     const figures = (JSON.parse(r.stdout) as { stage: string; figures?: Record<string, number> }[]).find((s) => s.stage === 'features')?.figures;
     return {

@@ -119,8 +119,8 @@ for (const folder of models) {
     let max = 0;
     let scale = 0;
     for (let i = 0; i < cpu.length; i++) {
-      max = Math.max(max, Math.abs(cpu[i]! - other[i]!));
-      scale = Math.max(scale, Math.abs(cpu[i]!));
+      max = Math.max(max, Math.abs(cpu[i] - other[i]));
+      scale = Math.max(scale, Math.abs(cpu[i]));
     }
     row.diff = { max, scale };
   }

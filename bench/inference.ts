@@ -41,7 +41,7 @@ const BACKBONES: Backbone[] = [
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.includes('--models') ? args[args.indexOf('--models') + 1]!.split(',') : undefined;
+const only = args.includes('--models') ? args[args.indexOf('--models') + 1].split(',') : undefined;
 const threads = os.availableParallelism();
 
 interface Row {
@@ -109,8 +109,8 @@ function maxAbs(a: Float32Array, b: Float32Array): { diff: number; scale: number
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
   }
   return { diff, scale };
 }

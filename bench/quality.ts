@@ -37,7 +37,7 @@ const { values: args } = parseArgs({
     clips: { type: 'string', default: '0,0.001,0.005,0.01' },
   },
 });
-const project = path.resolve(args.project!);
+const project = path.resolve(args.project);
 const numbers = (list: string) => list.split(',').map(Number);
 
 interface Params {
@@ -84,7 +84,7 @@ const defaultClip = clipCheck.value as number;
 const tta = params.predict.tta_flip;
 
 const valRows = train.rows.flatMap((r, i) => (r.split === 'val' && r.copy === 0 ? [i] : []));
-const valLabels = valRows.map((r) => train.rows[r]!.label);
+const valLabels = valRows.map((r) => train.rows[r].label);
 const valFeatures = gatherRows(train, valRows);
 
 interface Scored {
@@ -140,7 +140,7 @@ if (existsSync(metricsFile)) {
 console.log(`\n## train.lr for ${defaults.optimizer} (chosen on validation: lowest val log loss)\n`);
 console.log('| train.lr | val log loss | val accuracy | best epoch | test log loss | test accuracy |\n|---|---|---|---|---|---|');
 const lrRuns: [number, Scored][] = [];
-for (const lr of numbers(args.lrs!)) {
+for (const lr of numbers(args.lrs)) {
   const s = lr === defaults.lr ? base : await score({ ...defaults, lr });
   lrRuns.push([lr, s]);
 }
@@ -156,7 +156,7 @@ console.log('| predict.clip | val log loss | test log loss |\n|---|---|---|');
 const valProbs = headProbabilities(valFeatures, train.dim, base.fitted.best.weights);
 const testById = testPredictions(test, base.fitted.best.weights, tta);
 const scoredTest = [...testById.entries()].filter(([id]) => labels.has(id));
-for (const c of numbers(args.clips!)) {
+for (const c of numbers(args.clips)) {
   const val = logLoss(valLabels, Array.from(valProbs, (v) => clip(v, c)));
   const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p, c)));
   console.log(`| ${c}${c === defaultClip ? ' (default)' : ''} | ${f4(val)} | ${f4(tst)} |`);
@@ -178,7 +178,7 @@ console.log('| training rows per epoch | val log loss | val accuracy | test log 
 // Every row its own "image": all versions every epoch, as before fresh draws.
 const everyVersion = { ...train, rows: train.rows.map((r) => ({ ...r, path: `${r.path}#${r.copy}` })) };
 const originals = train.rows.flatMap((r, i) => (r.copy === 0 ? [i] : []));
-const originalsOnly = { dim: train.dim, rows: originals.map((i) => train.rows[i]!), values: gatherRows(train, originals) };
+const originalsOnly = { dim: train.dim, rows: originals.map((i) => train.rows[i]), values: gatherRows(train, originals) };
 for (const [name, table, scheme] of [
   [`one of the ${1 + featuresReport.copies} versions of each image, drawn per epoch (default)`, train, 'default'],
   ['every version of each image, every epoch (fixed copies)', everyVersion, 'every-version'],

@@ -50,7 +50,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'pipeline-scale-'));
 function makeCopies(sources: string[], count: number, into: string, name: (k: number, source: string) => string, from = 0): void {
   mkdirSync(into, { recursive: true });
   for (let k = from; k < from + count; k++) {
-    const source = sources[k % sources.length]!;
+    const source = sources[k % sources.length];
     const target = path.join(into, name(k, source));
     copyFileSync(source, target);
     appendFileSync(target, `\nscale-bench copy ${k}\n`); // after the JPEG's end marker: same pixels, another hash
@@ -59,7 +59,7 @@ function makeCopies(sources: string[], count: number, into: string, name: (k: nu
 
 const ofClass = (label: string) => readdirSync(TRAIN_SRC).filter((f) => new RegExp(`^${label}\\.\\d+\\.jpg$`).test(f)).sort().map((f) => path.join(TRAIN_SRC, f));
 /** Cats and dogs alternating, so any prefix (and so any folder size) holds both classes. */
-const trainSources = ((cats, dogs) => cats.flatMap((cat, i) => (dogs[i] ? [cat, dogs[i]!] : [cat])))(ofClass('cat'), ofClass('dog'));
+const trainSources = ((cats, dogs) => cats.flatMap((cat, i) => (dogs[i] ? [cat, dogs[i]] : [cat])))(ofClass('cat'), ofClass('dog'));
 const testSources = readdirSync(TEST_SRC).filter((f) => /^\d+\.jpg$/.test(f)).sort().map((f) => path.join(TEST_SRC, f));
 const trainName = (k: number, source: string) => `${path.basename(source).split('.')[0]}.${k}.jpg`;
 
@@ -104,7 +104,7 @@ function runStages(label: string, args: string[] = [], stages = STAGES): StageRu
     if (r.status !== 0) throw new Error(`${label}: pipeline run ${stage} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     // The engine's result line for the target stage: "✔ features  ran (…)", "· features  skipped …", "↺ … restored …".
     const outcome = new RegExp(`^[✔·↺] ${stage} +(ran|skipped|restored)`, 'm').exec(r.stdout)?.[1] ?? '?';
-    runs.push({ stage, seconds: seconds!, rssMiB: kb! / 1024, note: outcome === 'ran' ? storeNote(stage) || 'ran' : outcome });
+    runs.push({ stage, seconds: seconds, rssMiB: kb / 1024, note: outcome === 'ran' ? storeNote(stage) || 'ran' : outcome });
   }
   const total = runs.reduce((s, r) => s + r.seconds, 0);
   console.log(`\n### ${label} (${total.toFixed(1)} s)\n\n| stage | s | peak RSS MiB | outcome / feature store |\n|---|---|---|---|`);
@@ -128,7 +128,7 @@ async function killAtHalf(): Promise<void> {
   child.kill('SIGKILL');
   console.log(`\n### SIGKILL of \`pipeline run features --force\` (empty store) after ${((Date.now() - started) / 1000).toFixed(1)} s, ~${committed()} of ${passes} passes committed`);
   await new Promise((r) => setTimeout(r, 1000));
-  const rerun = runStages('features rerun after the SIGKILL', ['--force'], ['features'])[0]!;
+  const rerun = runStages('features rerun after the SIGKILL', ['--force'], ['features'])[0];
   console.log(`\nfeatures after the kill: ${rerun.seconds.toFixed(1)} s, ${rerun.note}`);
 }
 
@@ -138,7 +138,7 @@ async function rawRate(folder: string, cut: string, size: number, count: number)
   const runner = await OnnxRunner.open(encodeModel(buildOnnxModel(model).model), { inputSize: size });
   model.dispose();
   const items = trainSources.slice(0, count).map((p) => ({ path: p }));
-  await runner.run(toTensorInput([await decodeImage(items[0]!.path, { size })], size, 'tf'), 1);
+  await runner.run(toTensorInput([await decodeImage(items[0].path, { size })], size, 'tf'), 1);
   const t0 = performance.now();
   let first: Float32Array | undefined;
   for await (const batch of imageBatches(items, { size, batchSize: BATCH })) {

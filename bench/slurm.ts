@@ -73,7 +73,7 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
     visualize: { per_class: 2, cols: 4 },
   });
   const yaml = (shards: number) =>
-    `executor: { poll_seconds: 1, resources: { cpus: 1 } }\n${jobYaml.replace(/(\n  features:\n(?:    .*\n)*?    heavy: true\n)/, `$1    shards: ${shards}\n`)}`;
+    `executor: { poll_seconds: 1, resources: { cpus: 1 } }\n${jobYaml.replace(/(\n {2}features:\n(?: {4}.*\n)*? {4}heavy: true\n)/, `$1    shards: ${shards}\n`)}`;
   writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(1));
   cli(dir, ['run', 'split', 'augment-config', 'build-model']);
   console.log(`features of ${IMAGES} train photos (+1 augmented copy each; mobilenet_v1_0.25_224, 1 ONNX thread and 1 CPU per job), Slurm jobs:`);
@@ -87,13 +87,13 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
     const shardSeconds = listRuns(path.join(dir, '.pipeline')).at(-1)!.stages.features!.figures!.seconds!;
     const hash = createHash('sha256').update(readFileSync(path.join(dir, 'artifacts/features/features.f32'))).update(readFileSync(path.join(dir, 'artifacts/features/index.csv'))).digest('hex');
     rows.push({ shards, seconds, shardSeconds, rows: report.rows, hash });
-    console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0]!.seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`);
+    console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0].seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`);
   }
-  const identical = rows.every((r) => r.hash === rows[0]!.hash);
+  const identical = rows.every((r) => r.hash === rows[0].hash);
   console.log(`  features.f32 + index.csv identical for every shard count: ${identical ? 'yes' : 'NO'}`);
   // Projection: one shard per node at the measured 1-core rate, plus the fixed cost of a sharded run (shard jobs
   // start and load the backbone, then the merge job), taken from the 2-shard run, where each shard had a core of its own.
-  const one = rows[0]!;
+  const one = rows[0];
   const two = rows.find((r) => r.shards === 2);
   const perShardRate = one.rows / one.shardSeconds;
   const fixed = Math.max(0, (two ?? one).seconds - one.rows / (two ? 2 : 1) / perShardRate);

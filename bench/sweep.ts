@@ -45,7 +45,7 @@ function cli(dir: string, args: string[]): { seconds: number; stdout: string; st
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-sweep-'));
 try {
-  const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as { params: any };
+  const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as { params: { data: Record<string, string>; model: Record<string, unknown> } };
   for (const key of ['train_dir', 'test_dir', 'test_labels'] as const) doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
   doc.params.model = { ...doc.params.model, backbone: path.join(SHARED, 'models', 'mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' };
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
@@ -57,8 +57,8 @@ try {
   const before = fingerprintTree(dir);
   const sweep = cli(dir, ['sweep', '--set', 'train.lr=0.001,0.003,0.01', '--set', 'model.dropout=0.2,0.5', '--metric', 'predict.log_loss', '--jobs', JOBS]);
   const lines = sweep.stdout.split('\n');
-  const featuresRan = lines.filter((line) => /^\[v\d+\] features  ran/.test(line)).length;
-  const featuresRestored = lines.filter((line) => /^\[v\d+\] features  restored/.test(line)).length;
+  const featuresRan = lines.filter((line) => /^\[v\d+\] features {2}ran/.test(line)).length;
+  const featuresRestored = lines.filter((line) => /^\[v\d+\] features {2}restored/.test(line)).length;
   process.stdout.write(`pipeline sweep (6 variants, --jobs ${JOBS}): ${sweep.seconds.toFixed(1)} s wall, exit ${sweep.code}\n`);
   process.stdout.write(`features: ran in ${featuresRan} variants, restored in ${featuresRestored}\n`);
   process.stdout.write(`project files after the sweep: ${fingerprintTree(dir) === before ? 'byte-identical' : 'CHANGED'}\n\n`);

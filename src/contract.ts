@@ -59,9 +59,9 @@ export interface StageContext {
   remote?: RemoteBlobs;
   /** Report progress; cheap to call often (the engine throttles rendering). */
   progress(p: Progress): void;
-  /** Lines for the stage log (shown live, kept under .pipeline/logs/). */
-  log(message: string): void;
-  warn(message: string): void;
+  /** Lines for the stage log (shown live, kept under .pipeline/logs/); plain functions, safe to pass on. */
+  log: (message: string) => void;
+  warn: (message: string) => void;
   /**
    * Figures about how this run went rather than what it made: seconds taken,
    * images per second, items reused from `cacheDir`. They go to the run record

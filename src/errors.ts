@@ -5,7 +5,15 @@
  * goes wrong inside a run is a `StageFailure` on the stage's result
  * (execution/stage-failure.ts). Exit codes are chosen only by the CLI.
  */
-import type { SourceSpan } from './config/pipeline.ts';
+
+/** A position in pipeline.yaml, for diagnostics (1-based line and column). */
+export interface SourceSpan {
+  file: string;
+  line: number;
+  col: number;
+  /** Length of the offending text on that line, for the underline. */
+  length: number;
+}
 
 /** What kind of problem a diagnostic or error is; lets callers and tests branch without matching text. */
 export type ErrorReason =

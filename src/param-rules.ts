@@ -189,8 +189,10 @@ export function showValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   try {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- JSON has no text for a function or a symbol
     return JSON.stringify(value) ?? String(value);
   } catch {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a BigInt or a circular object: String is the last resort
     return String(value);
   }
 }

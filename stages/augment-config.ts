@@ -59,7 +59,7 @@ export default defineStage({
         batch.items.forEach((item, k) => {
           if (tiles.length >= wanted) return;
           tiles.push({
-            pixels: augmentPixels(batch.pixels[k]!, PREVIEW_SIZE, cfg, rng),
+            pixels: augmentPixels(batch.pixels[k], PREVIEW_SIZE, cfg, rng),
             size: PREVIEW_SIZE,
             caption: `${LABEL_NAMES[item.label]} · ${item.id}`,
           });

@@ -26,7 +26,7 @@ export default defineStage({
   async run(ctx) {
     const [backboneDir, modelDir] = await outFolders(ctx, ['artifacts/build-model/backbone', 'artifacts/build-model/model']);
     const p = readParams(ctx, rules);
-    const backend = await setupBackend(p, ctx.log, ctx.warn);
+    await setupBackend(p, ctx.log, ctx.warn);
     const source = p.string('model.backbone');
     // Unset: keep the whole backbone / take its input size.
     const cutLayer = p.isSet('model.cut_layer') ? p.string('model.cut_layer') : undefined;

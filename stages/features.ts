@@ -102,7 +102,7 @@ export default defineStage({
   /** shards: N — the shards' feature folders in unsharded row order; the report sums theirs. */
   async merge(ctx, shardOuts) {
     const [outDir] = await outFolders(ctx, ['artifacts/features']);
-    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const shardDirs = shardOuts.map(([dir]) => dir);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['train', 'val']);
     type ShardReport = {
       images: { train: number; val: number };

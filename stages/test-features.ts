@@ -74,7 +74,7 @@ export default defineStage({
   /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
   async merge(ctx, shardOuts) {
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
-    const shardDirs = shardOuts.map(([dir]) => dir!);
+    const shardDirs = shardOuts.map(([dir]) => dir);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
     type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string }; figures: { seconds: number; fromStore: number; computed: number } };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];

@@ -99,7 +99,7 @@ export default defineStage({
     const table = await readFeatures(await depFolderWith(ctx.deps, FEATURES_META, 'features'));
     const valRows = table.rows.flatMap((r, i) => (r.split === 'val' && r.copy === 0 ? [i] : []));
     const probs = headProbabilities(gatherRows(table, valRows), table.dim, head);
-    const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r]!.path, label: table.rows[r]!.label as Label, p: probs[i]!, set: 'val' }));
+    const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r].path, label: table.rows[r].label as Label, p: probs[i], set: 'val' }));
     const labelsFile = p.optionalPath('data.test_labels', 'file');
     const test = labelsFile
       ? await testCandidates(p.path('data.test_dir', 'folder'), labelsFile, await findInDeps(ctx.deps, 'predictions.csv', 'predict'), ctx.root)
@@ -192,7 +192,7 @@ async function testCandidates(testDir: string, labelsFile: string, predictionsFi
   const files = new Map((await listUnlabelledImages(testDir)).map((im) => [im.id, im.path]));
   const { records } = await readCsv(predictionsFile, ['id', 'p_dog', 'decoded']);
   return records.flatMap((r) => {
-    const id = r['id']!;
+    const id = r['id'];
     const label = labels.get(id);
     const file = files.get(id);
     if (label === undefined || file === undefined || r['decoded'] !== '1') return [];
@@ -220,8 +220,8 @@ function metricsTable(title: string, m: Record<string, unknown> | undefined): st
   const confusion = (m['confusion'] as { matrix?: number[][] } | undefined)?.matrix;
   const matrix = confusion
     ? `<table class="cm"><tr><th>true \\ predicted</th><th>cat</th><th>dog</th></tr>` +
-      `<tr><th>cat</th><td>${confusion[0]![0]}</td><td>${confusion[0]![1]}</td></tr>` +
-      `<tr><th>dog</th><td>${confusion[1]![0]}</td><td>${confusion[1]![1]}</td></tr></table>`
+      `<tr><th>cat</th><td>${confusion[0][0]}</td><td>${confusion[0][1]}</td></tr>` +
+      `<tr><th>dog</th><td>${confusion[1][0]}</td><td>${confusion[1][1]}</td></tr></table>`
     : '';
   return `<h2>${escapeHtml(title)}</h2><table>${cells}</table>${matrix}`;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { DepRecord, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
-import { writeFileAtomic } from './atomic-write.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
 import { PipelineError } from '../errors.ts';
 
 /**

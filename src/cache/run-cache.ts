@@ -1,7 +1,7 @@
 import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
-import { writeFileAtomicSync } from './atomic-write.ts';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 
 /**
  * The run cache under `.pipeline/cache/`:

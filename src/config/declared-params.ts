@@ -7,11 +7,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { checkParam, type ParamRule, type ParamRules } from '../param-rules.ts';
-import { diagnostic, type Diagnostic } from '../errors.ts';
+import { diagnostic, type Diagnostic, type SourceSpan } from '../errors.ts';
 import { closestMatch } from './did-you-mean.ts';
 import { isMapping, lookupParam, type Params } from './params.ts';
 import { importTypeScript } from './typescript-import.ts';
-import type { ResolvedStage, SourceSpan } from './pipeline.ts';
+import type { ResolvedStage } from './pipeline.ts';
 import type { YamlSource } from './yaml-source.ts';
 
 export type DeclaredParams = NonNullable<ResolvedStage['declaredParams']>;
@@ -121,5 +121,5 @@ function ruleHint(key: string, rule: ParamRule, value: unknown, file: string): s
 }
 
 function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0].trim();
 }

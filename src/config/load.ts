@@ -8,7 +8,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { diagnostic, hasErrors, type Diagnostic } from '../errors.ts';
+import { diagnostic, hasErrors, type Diagnostic, type SourceSpan } from '../errors.ts';
 import { checkDeclaredParams, loadDeclaredParams } from './declared-params.ts';
 import { interpolate } from './interpolate.ts';
 import { applyOverrides, isMapping, lookupParam, unknownParamHint, type Params } from './params.ts';
@@ -16,7 +16,7 @@ import { resolveSweeps } from './sweeps.ts';
 import { remoteConfig } from './remote.ts';
 import { isGlob, isInsideProject, isUrl, isWithin, normalizePath } from './paths.ts';
 import { depOf, type Dep } from './dep.ts';
-import type { ExecutorConfig, Pipeline, ResolvedStage, SourceSpan, StageResources } from './pipeline.ts';
+import type { ExecutorConfig, Pipeline, ResolvedStage, StageResources } from './pipeline.ts';
 import { validateAgainstSchema } from './schema.ts';
 import { YamlSource, type PathSegment } from './yaml-source.ts';
 
@@ -282,7 +282,7 @@ function yamlHint(line: string): string | undefined {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.trim();
+  return message.split('\n')[0].trim();
 }
 
 /** Diagnostics in file order; command-line problems (no span) first. */

@@ -5,17 +5,8 @@
  */
 import type { ParamRules } from '../param-rules.ts';
 import type { Dep } from './dep.ts';
-import type { Diagnostic } from '../errors.ts';
+import type { Diagnostic, SourceSpan } from '../errors.ts';
 import type { RemoteConfig } from './remote.ts';
-
-/** A position in pipeline.yaml, for diagnostics (1-based line and column). */
-export interface SourceSpan {
-  file: string;
-  line: number;
-  col: number;
-  /** Length of the offending text on that line, for the underline. */
-  length: number;
-}
 
 export interface ResolvedStage {
   name: string;

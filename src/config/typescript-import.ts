@@ -75,7 +75,7 @@ async function compile(absolute: string, dir: string, id: string, recordFile: st
   mkdirSync(dir, { recursive: true });
   const output = path.join(dir, `${id}.mjs`);
   const temp = `${output}.${process.pid}.tmp`;
-  writeFileSync(temp, result.outputFiles[0]!.contents);
+  writeFileSync(temp, result.outputFiles[0].contents);
   renameSync(temp, output);
   const inputs = Object.keys(result.metafile.inputs).map((input): CompiledRecord['inputs'][number] => {
     const file = path.resolve(workingDir, input);

@@ -3,7 +3,7 @@
  * params, graph) can point at the exact line and column it is about.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { SourceSpan } from './pipeline.ts';
+import type { SourceSpan } from '../errors.ts';
 
 export type PathSegment = string | number;
 

@@ -69,7 +69,7 @@ function progressSender(progressFile: string | undefined): { send(p: Progress): 
     if (message && toFile) {
       // Temp file + rename: the engine never reads half a message.
       writeFileSync(`${progressFile}.tmp`, JSON.stringify(message));
-      renameSync(`${progressFile}.tmp`, progressFile!);
+      renameSync(`${progressFile}.tmp`, progressFile);
     }
     if (!message || !process.send) return Promise.resolve();
     return new Promise((resolve) => process.send!({ type: 'progress', progress: message }, undefined, {}, () => resolve()));

@@ -79,9 +79,9 @@ export class OutTransaction {
         // No record: the run was killed between starting the stage and recording it; the run id finds it then.
         const pids = group ? killLeftoverGroup(group) : killLeftoverStage(run, stage);
         if (pids.length > 0) stopped.push({ stage, pids });
-        let moved: { out: string; backup: string }[] = [];
+        let moved: { out: string; backup: string }[];
         try {
-          moved = JSON.parse(readFileSync(join(runDir, stage, 'journal.json'), 'utf8'));
+          moved = JSON.parse(readFileSync(join(runDir, stage, 'journal.json'), 'utf8')) as typeof moved;
         } catch {
           continue;
         }

@@ -1,7 +1,9 @@
 /**
  * How a stage failed, as a value: what the process or cluster job reported,
- * or what the engine found wrong around it. `logging/reason-text.ts` renders
- * it for the result line, the log and `--json`.
+ * or what the engine found wrong around it; and its words (`describeFailure`),
+ * for the stage log's last line, the result line, `--json` and run records.
+ * The words live here, not in logging/, because executors write them into the
+ * log and execution sits below logging.
  */
 export type StageFailure =
   | { kind: 'missing-deps'; paths: string[] }
@@ -28,4 +30,39 @@ export type StageFailure =
 export interface ClusterJob {
   id: string;
   state: string;
+}
+
+export function describeFailure(failure: StageFailure): string {
+  const onJob = (text: string, job?: { id: string; state: string }) => (job ? `${text} (Slurm job ${job.id} ${job.state})` : text);
+  switch (failure.kind) {
+    case 'missing-deps':
+      return `missing dep: ${failure.paths.join(', ')} (no stage made it and it does not exist)`;
+    case 'missing-outs':
+      return `did not produce out ${failure.paths.join(', ')}`;
+    case 'exit':
+      return onJob(`exit ${failure.code}`, failure.job);
+    case 'killed':
+      return onJob(`killed by ${failure.signal}`, failure.job);
+    case 'could-not-start':
+      return `could not start: ${failure.message}`;
+    case 'never-settled':
+      return onJob('exit 13: run() returned a promise that never settles', failure.job);
+    case 'exited-early':
+      return 'exited 0 before run() finished (process.exit called?)';
+    case 'user-error':
+    case 'engine-error':
+      return failure.message;
+    case 'interrupted':
+      return failure.detail ? `interrupted (${failure.detail})` : 'interrupted';
+    case 'cancelled':
+      return `cancelled: stage ${failure.failedStage} failed`;
+    case 'submit-failed':
+      return `sbatch failed: ${failure.message}`;
+    case 'job-ended':
+      return `Slurm job ${failure.job.id} ${failure.job.state}${failure.detail ? ` (${failure.detail})` : ''}`;
+    case 'job-vanished':
+      return `Slurm job ${failure.jobId} vanished from the queue (no state known)`;
+    case 'shard':
+      return `shard ${failure.index + 1}/${failure.count} ${describeFailure(failure.failure)} — shard log: ${failure.log}`;
+  }
 }

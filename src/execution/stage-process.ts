@@ -1,13 +1,16 @@
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+/**
+ * How a stage becomes a process: a `cmd:` stage is a shell command, a `module:`
+ * stage runs in module-runner.ts; either is a StageJob handed to the executor
+ * (executors/local.ts spawns it here, executors/slurm.ts submits it).
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Progress, RunFigures } from '../contract.ts';
 import { packageFile } from '../package-files.ts';
 import type { StageResources } from '../config/pipeline.ts';
-import type { Executor, StageJob } from './executors/executor.ts';
+import type { Executor } from './executors/executor.ts';
 import type { ModuleDone, ModuleRunSpec } from './module-runner.ts';
-import { writeStageGroup } from './stage-group-record.ts';
 import type { StageFailure } from './stage-failure.ts';
-import { describeFailure } from '../logging/reason-text.ts';
 
 /** How a stage's child process (or cluster job) ended; a module stage's success carries the figures it reported. */
 export type ProcessOutcome = { ok: true; figures?: RunFigures } | { ok: false; failure: StageFailure };
@@ -30,25 +33,6 @@ export interface StageProcessOptions {
   part?: string;
   /** What a cluster job asks for; ignored locally. */
   resources?: StageResources;
-}
-
-/** Grace period between SIGTERM and SIGKILL when a stage is stopped. */
-const KILL_GRACE_MS = 3000;
-
-/** Live children (process-group leaders), killed on our own exit whatever the cause. */
-const liveGroups = new Set<number>();
-process.once('exit', () => {
-  for (const pid of liveGroups) {
-    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-});
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try { process.kill(pid, signal); } catch { /* already gone */ }
-  }
 }
 
 const tsxLoader = (): string => import.meta.resolve('tsx');
@@ -79,78 +63,4 @@ export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progress
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
   if (!existsSync(doneFile)) return { ok: false, failure: { kind: 'exited-early' } };
   return { ok: true, figures: (JSON.parse(readFileSync(doneFile, 'utf8')) as ModuleDone).figures };
-}
-
-/** The local executor: the job as a child process in its own process group. */
-export async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise<ProcessOutcome> {
-  const { execa } = await import('execa');
-  mkdirSync(dirname(options.logFile), { recursive: true });
-  const log = createWriteStream(options.logFile);
-  log.write(`# stage ${options.stage}, run ${options.runId}, started ${new Date().toISOString()}\n# ${what}\n`);
-  const child = execa(file, args, {
-    cwd: options.root,
-    env: { ...options.env, FORCE_COLOR: '0' },
-    stdin: 'ignore',
-    buffer: false,
-    reject: false,
-    detached: true, // own process group, so stopping the stage stops everything it started
-    cleanup: false,
-    ...(ipc ? { ipc: true, serialization: 'json' as const } : {}),
-  });
-  const pid = child.pid;
-  if (pid !== undefined) {
-    liveGroups.add(pid);
-    if (options.recordGroupIn) writeStageGroup(options.recordGroupIn, { pgid: pid, runId: options.runId });
-  }
-  const onData = (chunk: Buffer): void => {
-    log.write(chunk);
-    options.onOutput(chunk.toString('utf8'));
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  let userError: string | undefined;
-  if (ipc) {
-    child.on('message', (message: unknown) => {
-      const m = message as { type?: string; progress?: Progress; message?: string; detail?: string };
-      if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
-      // The stage's own input was wrong: its message becomes the result line; the stack is kept in the log only.
-      if (m?.type === 'user-error' && typeof m.message === 'string') {
-        userError = m.message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
-        if (m.detail) log.write(`stage ${options.stage} failed: ${m.detail}\n`);
-      }
-    });
-  }
-  let interrupted = false;
-  let forceKill: NodeJS.Timeout | undefined;
-  const stop = (): void => {
-    if (pid === undefined) return;
-    interrupted = true;
-    killGroup(pid, 'SIGTERM');
-    forceKill = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
-  };
-  if (options.signal.aborted) stop();
-  else options.signal.addEventListener('abort', stop, { once: true });
-  const result = await child;
-  options.signal.removeEventListener('abort', stop);
-  if (forceKill) clearTimeout(forceKill);
-  if (pid !== undefined) {
-    liveGroups.delete(pid);
-    killGroup(pid, 'SIGKILL'); // stragglers the stage left in its group
-  }
-  const failure: StageFailure | undefined = interrupted
-    ? { kind: 'interrupted' }
-    : result.exitCode === 0
-      ? undefined
-      : result.signal
-        ? { kind: 'killed', signal: result.signal }
-        : result.failed && result.exitCode === undefined
-          ? { kind: 'could-not-start', message: result.shortMessage ?? result.message ?? 'unknown error' }
-          : ipc && result.exitCode === 13
-            ? { kind: 'never-settled' }
-            : result.exitCode === 1 && userError !== undefined
-              ? { kind: 'user-error', message: userError }
-              : { kind: 'exit', code: result.exitCode ?? '?' };
-  log.write(`# ended: ${failure ? describeFailure(failure) : 'exit 0'}, ${new Date().toISOString()}\n`);
-  await new Promise<void>((resolve) => log.end(resolve));
-  return failure ? { ok: false, failure } : { ok: true };
 }

@@ -40,6 +40,8 @@ function commandDiffersOnlyByParams(current: StageFingerprint, locked: LockedSta
     const before = locked.params?.[key];
     if (before === undefined || canonicalJson(before) === canonicalJson(value)) continue;
     if (typeof value === 'object' || typeof before === 'object') return false;
+    // Objects are out above: what is left is a scalar, as it was written into the command.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a scalar by the check above
     cmd = cmd.split(String(value)).join(String(before));
   }
   return cmd === locked.cmd;

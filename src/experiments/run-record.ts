@@ -5,10 +5,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../cache/atomic-write.ts';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import type { RunFigures } from '../contract.ts';
 import type { StageResult } from '../execution/stage-result.ts';
-import { describeFailure } from '../logging/reason-text.ts';
+import { describeFailure } from '../execution/stage-failure.ts';
 import type { Workspace } from '../execution/workspace.ts';
 import type { GitState } from './git-state.ts';
 import { collectMetrics, readTextIfPresent, type MetricValues } from './metric-values.ts';

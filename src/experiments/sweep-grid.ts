@@ -64,7 +64,7 @@ export function sweepGrid(entries: readonly SweepEntry[]): GridResult {
   const fixed: Array<[string, string]> = [];
   const swept: Array<[string, string[]]> = [];
   for (const [key, values] of entries) {
-    if (values.length === 1) fixed.push([key, values[0]!]);
+    if (values.length === 1) fixed.push([key, values[0]]);
     else swept.push([key, values]);
   }
   if (swept.length === 0) return { ok: false, error: 'nothing to sweep: give at least one --set key=v1,v2,… with several values' };

@@ -13,7 +13,7 @@ import { RemoteRunCache } from '../cache/remote-run-cache.ts';
 import type { RemoteStore } from '../cache/remote-store.ts';
 import type { Pipeline } from '../config/pipeline.ts';
 import { JobSlots } from '../execution/job-slots.ts';
-import { runStages } from '../execution/run-engine.ts';
+import { runStages } from '../execution/run-stages.ts';
 import type { StageGraph } from '../execution/stage-selection.ts';
 import { StateStore } from '../fingerprint/state-store.ts';
 import { describeOutcome, formatSeconds } from '../logging/stage-line.ts';

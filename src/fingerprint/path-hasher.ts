@@ -222,7 +222,7 @@ export function scanWithFind(absFolder: string): FolderScan | undefined {
   const found = spawnSync(FIND_COMMAND[0], FIND_ARGS, { cwd: absFolder, env: findEnv(), stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: Number.MAX_SAFE_INTEGER });
   if (found.error || found.status !== 0) {
     // ENOENT is also what a folder gone since its stat gives: only a folder still there says find is missing.
-    if ((found.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' && statSync(absFolder, { throwIfNoEntry: false })?.isDirectory()) gnuFind = false;
+    if (found.error && 'code' in found.error && found.error.code === 'ENOENT' && statSync(absFolder, { throwIfNoEntry: false })?.isDirectory()) gnuFind = false;
     return undefined; // unreadable or vanished files, a symlink loop…: the walk reports what it can
   }
   // A find that does not know these directives prints something else: check the first file's record before trusting the digest.

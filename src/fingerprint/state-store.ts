@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Stats } from 'node:fs';
-import { writeFileAtomicSync } from '../cache/atomic-write.ts';
+import { writeFileAtomicSync } from '../atomic-write.ts';
 import { sha256 } from './content-hash.ts';
 
 /**

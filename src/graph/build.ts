@@ -27,7 +27,7 @@ export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
       const own = producers.filter((p) => p.from === stage.name);
       if (own.length) {
         diagnostics.push(
-          diagnostic('cycle', `stage "${stage.name}" reads "${dep.written}", which overlaps its own out "${own[0]!.out}"`, span, 'a stage cannot depend on what it writes; split it into two stages'),
+          diagnostic('cycle', `stage "${stage.name}" reads "${dep.written}", which overlaps its own out "${own[0].out}"`, span, 'a stage cannot depend on what it writes; split it into two stages'),
         );
       }
       const others = producers.filter((p) => p.from !== stage.name);
@@ -51,7 +51,7 @@ export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
   const downstream = adjacency(stages, edges, 'from', 'to');
   const { order, cycles } = topologicalOrder(stages, upstream, downstream);
   for (const cycle of cycles) {
-    const first = pipeline.stages.get(cycle[0]!)!;
+    const first = pipeline.stages.get(cycle[0])!;
     const links = cycle.slice(0, -1).map((from, i) => {
       const edge = edges.find((e) => e.from === from && e.to === cycle[i + 1])!;
       return `"${edge.to}" reads ${edge.dep} (from ${edge.from})`;
@@ -232,7 +232,10 @@ function reaches(from: string, to: string, remaining: Set<string>, downstream: M
   while (stack.length) {
     const name = stack.pop()!;
     if (name === to) return true;
-    for (const next of downstream.get(name)!) if (remaining.has(next) && !seen.has(next)) (seen.add(next), stack.push(next));
+    for (const next of downstream.get(name)!) if (remaining.has(next) && !seen.has(next)) {
+      seen.add(next);
+      stack.push(next);
+    }
   }
   return false;
 }

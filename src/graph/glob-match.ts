@@ -13,7 +13,7 @@ export function globCouldMatchUnder(pattern: string, out: string): boolean {
     const part = patternParts[i];
     if (part === undefined) return false; // the out lies deeper than the pattern reaches
     if (part === '**') return true;
-    if (!segmentMatches(part, outParts[i]!)) return false;
+    if (!segmentMatches(part, outParts[i])) return false;
   }
   // The out matched the whole pattern, or a prefix of it (then files inside the out may match).
   return true;
@@ -32,7 +32,7 @@ function segmentRegExp(part: string): RegExp {
   let source = '';
   let braces = 0;
   for (let i = 0; i < part.length; i++) {
-    const c = part[i]!;
+    const c = part[i];
     if (c === '*') source += '[^/]*';
     else if (c === '?') source += '[^/]';
     else if (c === '[') {

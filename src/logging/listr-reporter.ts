@@ -1,13 +1,15 @@
-import type { ListrTaskWrapper } from 'listr2';
+import type { ListrRendererFactory, ListrTaskWrapper } from 'listr2';
 import type { Progress } from '../contract.ts';
 import type { StageReason } from '../execution/stage-reason.ts';
 import type { RunReporter, StageResult } from '../execution/stage-result.ts';
 import { describeReasons } from './reason-text.ts';
 import { describeOutcome, describeProgress, formatSeconds, summaryLine } from './stage-line.ts';
 
+/** A stage's row; only its title and output are set here, whichever renderer draws it. */
+type Task = ListrTaskWrapper<unknown, ListrRendererFactory, ListrRendererFactory>;
+
 interface StageHandle {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  task?: ListrTaskWrapper<any, any, any>;
+  task?: Task;
   /** Latest title/output, kept so a task that attaches late (listr starts tasks asynchronously) shows them. */
   title?: string;
   output?: string;
@@ -43,7 +45,7 @@ export class ListrReporter implements RunReporter {
       stages.map((stage) => ({
         title: `${stage}  waiting`,
         rendererOptions: { outputBar: 1, persistentOutput: false },
-        task: async (_ctx: unknown, task: ListrTaskWrapper<any, any, any>) => {
+        task: async (_ctx: unknown, task: Task) => {
           const handle = this.handles.get(stage)!;
           handle.task = task;
           if (handle.title) task.title = handle.title;

@@ -1,5 +1,4 @@
-/** The words for typed reasons and failures: result lines, logs, `--json` and run records all read these. */
-import type { StageFailure } from '../execution/stage-failure.ts';
+/** The words for typed reasons (a failure's are in execution/stage-failure.ts): result lines, `--json` and `status` read these. */
 import type { StageReason } from '../execution/stage-reason.ts';
 
 /** Reason lists longer than this are cut, with a count of the rest. */
@@ -54,41 +53,6 @@ export function describeReasons(reasons: readonly StageReason[]): string {
   const texts = reasons.map(describeReason);
   if (texts.length <= MAX_REASONS_SHOWN) return texts.join('; ');
   return `${texts.slice(0, MAX_REASONS_SHOWN).join('; ')}; and ${texts.length - MAX_REASONS_SHOWN} more`;
-}
-
-export function describeFailure(failure: StageFailure): string {
-  const onJob = (text: string, job?: { id: string; state: string }) => (job ? `${text} (Slurm job ${job.id} ${job.state})` : text);
-  switch (failure.kind) {
-    case 'missing-deps':
-      return `missing dep: ${failure.paths.join(', ')} (no stage made it and it does not exist)`;
-    case 'missing-outs':
-      return `did not produce out ${failure.paths.join(', ')}`;
-    case 'exit':
-      return onJob(`exit ${failure.code}`, failure.job);
-    case 'killed':
-      return onJob(`killed by ${failure.signal}`, failure.job);
-    case 'could-not-start':
-      return `could not start: ${failure.message}`;
-    case 'never-settled':
-      return onJob('exit 13: run() returned a promise that never settles', failure.job);
-    case 'exited-early':
-      return 'exited 0 before run() finished (process.exit called?)';
-    case 'user-error':
-    case 'engine-error':
-      return failure.message;
-    case 'interrupted':
-      return failure.detail ? `interrupted (${failure.detail})` : 'interrupted';
-    case 'cancelled':
-      return `cancelled: stage ${failure.failedStage} failed`;
-    case 'submit-failed':
-      return `sbatch failed: ${failure.message}`;
-    case 'job-ended':
-      return `Slurm job ${failure.job.id} ${failure.job.state}${failure.detail ? ` (${failure.detail})` : ''}`;
-    case 'job-vanished':
-      return `Slurm job ${failure.jobId} vanished from the queue (no state known)`;
-    case 'shard':
-      return `shard ${failure.index + 1}/${failure.count} ${describeFailure(failure.failure)} — shard log: ${failure.log}`;
-  }
 }
 
 /** Longest value shown in a reason; longer ones are cut around what changed. */

@@ -1,6 +1,7 @@
 import type { Progress } from '../contract.ts';
 import type { StageResult } from '../execution/stage-result.ts';
-import { describeFailure, describeReasons } from './reason-text.ts';
+import { describeFailure } from '../execution/stage-failure.ts';
+import { describeReasons } from './reason-text.ts';
 
 /** The one line every stage gets: what happened and why. */
 export function describeOutcome(result: StageResult): string {

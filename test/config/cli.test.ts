@@ -123,7 +123,7 @@ describe('pipeline dag (real process)', () => {
     assert.ok(mermaid.includes('  s0_split -->|"artifacts/split"| s1_train'));
     const dot = runCli(root, ['dag', '--dot']).stdout;
     assert.match(dot, /^digraph pipeline \{\n/);
-    assert.match(dot, /\n  "split" -> "train" \[label="artifacts\/split"\];\n\}\n$/);
+    assert.match(dot, /\n {2}"split" -> "train" \[label="artifacts\/split"\];\n\}\n$/);
   });
 
   it('restricts the drawing to targets and their upstream, and rejects unknown targets', () => {

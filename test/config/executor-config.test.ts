@@ -21,7 +21,7 @@ stages:
     const stage = loaded.pipeline.stages.get('a')!;
     assert.deepEqual(stage.resources, { cpus: 4, time: '1:30:00', gpus: 1 });
     assert.equal(stage.shards, 1);
-    assert.deepEqual(sbatchResourceFlags({ ...executor!.resources, ...stage.resources }), ['--cpus-per-task=4', '--mem=4G', '--time=1:30:00', '--gres=gpu:1']);
+    assert.deepEqual(sbatchResourceFlags({ ...executor.resources, ...stage.resources }), ['--cpus-per-task=4', '--mem=4G', '--time=1:30:00', '--gres=gpu:1']);
   });
 
   test('bad values get specific errors', async () => {

@@ -104,8 +104,8 @@ describe('buildGraph', () => {
       ),
     );
     assert.deepEqual(diagnostics.map(at), ['2:3 cycle: a → b → c → a']);
-    assert.equal(diagnostics[0]!.reason, 'cycle');
-    assert.match(diagnostics[0]!.hint!, /"b" reads out\/a\/file.csv \(from a\)/);
+    assert.equal(diagnostics[0].reason, 'cycle');
+    assert.match(diagnostics[0].hint!, /"b" reads out\/a\/file.csv \(from a\)/);
   });
 
   it('rejects two stages writing the same or nested outs, and a stage reading its own out', async () => {
@@ -166,7 +166,7 @@ describe('buildGraph', () => {
       '4:94 dep "../outside/x.bin" of stage "a" does not exist, and no stage writes it',
       '8:12 dep "artifacts/aa" of stage "b" does not exist, and no stage writes it',
     ]);
-    assert.equal(diagnostics[4]!.hint, 'did you mean "artifacts/a"?');
+    assert.equal(diagnostics[4].hint, 'did you mean "artifacts/a"?');
   });
 
   it('accepts existing deps outside the project and globs a stage could satisfy', async () => {

@@ -27,7 +27,7 @@ function at(d: Diagnostic): string {
 /** The underline row of a formatted diagnostic (spaces and carets only). */
 function underline(d: Diagnostic): string {
   const lines = formatDiagnostic(d, {}).split('\n');
-  return lines[2]!.replace(/^\s*\d*\s*\| /, '');
+  return lines[2].replace(/^\s*\d*\s*\| /, '');
 }
 
 const valid = yaml(
@@ -74,7 +74,7 @@ describe('loadPipeline: a valid file', () => {
     assert.deepEqual(train.params.train, { lr: 0.001, epochs: 3 });
     assert.deepEqual([train.alwaysRun, train.cache, train.heavy], [true, false, true]);
     assert.deepEqual(train.spans.stage, { file: path.join(root, 'pipeline.yaml'), line: 13, col: 3, length: 5 });
-    assert.deepEqual([train.spans.deps[0]!.line, train.spans.deps[0]!.col], [15, 12]);
+    assert.deepEqual([train.spans.deps[0].line, train.spans.deps[0].col], [15, 12]);
   });
 
   it('applies --set overrides as YAML values before interpolation', async () => {
@@ -92,11 +92,11 @@ describe('loadPipeline: diagnostics with positions', () => {
   it('reports a misspelt stage key with its position, underline and did-you-mean', async () => {
     const [d, ...rest] = await errorsOf(yaml('stages:', '  train:', '    cmd: echo hi', '    otus: [model.bin]'));
     assert.equal(rest.length, 0);
-    assert.equal(at(d!), '4:5 unknown key "otus" in stage "train"');
-    assert.equal(d!.hint, 'did you mean "outs"?');
-    assert.equal(underline(d!), '    ^~~~');
+    assert.equal(at(d), '4:5 unknown key "otus" in stage "train"');
+    assert.equal(d.hint, 'did you mean "outs"?');
+    assert.equal(underline(d), '    ^~~~');
     assert.equal(
-      formatDiagnostic(d!, { cwd: path.dirname(d!.span!.file) }),
+      formatDiagnostic(d, { cwd: path.dirname(d.span!.file) }),
       ['pipeline.yaml:4:5: unknown key "otus" in stage "train"', '4 |     otus: [model.bin]', '  |     ^~~~', 'hint: did you mean "outs"?'].join('\n'),
     );
   });
@@ -104,7 +104,7 @@ describe('loadPipeline: diagnostics with positions', () => {
   it('reports a misspelt top-level key', async () => {
     const diagnostics = await errorsOf(yaml('parms: {}', 'stages:', '  a: { cmd: x }'));
     assert.deepEqual(diagnostics.map(at), ['1:1 unknown key "parms"']);
-    assert.equal(diagnostics[0]!.hint, 'did you mean "params"?');
+    assert.equal(diagnostics[0].hint, 'did you mean "params"?');
   });
 
   it('reports every problem at once, in file order', async () => {
@@ -137,35 +137,35 @@ describe('loadPipeline: diagnostics with positions', () => {
       '14:12 "heavy" of stage "e" must be true or false',
       '15:18 stage "e" reads param "lrx", which pipeline.yaml does not declare',
     ]);
-    assert.equal(diagnostics[0]!.hint, 'did you mean "deps"?');
-    assert.match(diagnostics[6]!.hint!, /YAML 1\.2 reads "yes" as text/);
-    assert.equal(diagnostics[7]!.hint, 'did you mean "lr"?');
-    assert.equal(underline(diagnostics[7]!), '                 ^~~');
+    assert.equal(diagnostics[0].hint, 'did you mean "deps"?');
+    assert.match(diagnostics[6].hint!, /YAML 1\.2 reads "yes" as text/);
+    assert.equal(diagnostics[7].hint, 'did you mean "lr"?');
+    assert.equal(underline(diagnostics[7]), '                 ^~~');
   });
 
   it('reports a YAML syntax error at its position', async () => {
     const diagnostics = await errorsOf(yaml('stages:', '  a:', '    cmd: "unterminated', '    outs: [x]'));
     assert.equal(diagnostics.length >= 1, true);
-    assert.equal(diagnostics[0]!.reason, 'yaml-syntax');
-    assert.equal(diagnostics[0]!.span!.line, 3);
-    assert.equal(diagnostics[0]!.span!.col, 10);
-    assert.equal(diagnostics[0]!.message, 'YAML syntax error: this quoted string is never closed');
+    assert.equal(diagnostics[0].reason, 'yaml-syntax');
+    assert.equal(diagnostics[0].span!.line, 3);
+    assert.equal(diagnostics[0].span!.col, 10);
+    assert.equal(diagnostics[0].message, 'YAML syntax error: this quoted string is never closed');
   });
 
   it('hints at the two YAML traps: an unquoted ${…} in a flow list, and ": " inside a plain value', async () => {
     const flow = await errorsOf(yaml('params: { a: x }', 'stages:', '  a:', '    cmd: x', '    deps: [${params.a}/f]'));
-    assert.equal(flow[0]!.reason, 'yaml-syntax');
-    assert.equal(flow[0]!.span!.line, 5);
-    assert.equal(flow[0]!.hint, 'inside [ … ] a ${…} must be quoted: ["${params.key}/file"]');
+    assert.equal(flow[0].reason, 'yaml-syntax');
+    assert.equal(flow[0].span!.line, 5);
+    assert.equal(flow[0].hint, 'inside [ … ] a ${…} must be quoted: ["${params.key}/file"]');
     const colon = await errorsOf(yaml('stages:', '  a:', '    cmd: echo note: here', '    outs: [x]'));
-    assert.equal(colon[0]!.span!.line, 3);
-    assert.equal(colon[0]!.hint, 'a value holding ": " must be quoted: cmd: "echo a: b"');
+    assert.equal(colon[0].span!.line, 3);
+    assert.equal(colon[0].hint, 'a value holding ": " must be quoted: cmd: "echo a: b"');
   });
 
   it('reports bad indentation where the parser finds it', async () => {
     const diagnostics = await errorsOf(yaml('stages:', '  a:', '    cmd: x', '   outs: [x]'));
-    assert.equal(diagnostics[0]!.reason, 'yaml-syntax');
-    assert.deepEqual([diagnostics[0]!.span!.line, diagnostics[0]!.span!.col], [4, 1]);
+    assert.equal(diagnostics[0].reason, 'yaml-syntax');
+    assert.deepEqual([diagnostics[0].span!.line, diagnostics[0].span!.col], [4, 1]);
   });
 
   it('reports a duplicate key as a YAML error on the second occurrence', async () => {
@@ -174,7 +174,7 @@ describe('loadPipeline: diagnostics with positions', () => {
       diagnostics.map((d) => [d.reason, d.span?.line, d.span?.col]),
       [['yaml-syntax', 3, 3]],
     );
-    assert.match(diagnostics[0]!.message, /unique/);
+    assert.match(diagnostics[0].message, /unique/);
   });
 
   it('points at the exact ${params…} that names a missing key', async () => {
@@ -185,8 +185,8 @@ describe('loadPipeline: diagnostics with positions', () => {
       '5:19 unknown param "train.lrr" in ${params.train.lrr}',
       '6:17 unknown param "nope" in ${params.nope}',
     ]);
-    assert.equal(diagnostics[0]!.hint, 'did you mean "train.lr"?');
-    assert.equal(underline(diagnostics[0]!), `${' '.repeat(18)}^${'~'.repeat('${params.train.lrr}'.length - 1)}`);
+    assert.equal(diagnostics[0].hint, 'did you mean "train.lr"?');
+    assert.equal(underline(diagnostics[0]), `${' '.repeat(18)}^${'~'.repeat('${params.train.lrr}'.length - 1)}`);
   });
 
   it('refuses to interpolate a subtree or a non-params reference in a path', async () => {
@@ -202,8 +202,8 @@ describe('loadPipeline: diagnostics with positions', () => {
   it('rejects an unknown --set key with a hint, and a --set without "="', async () => {
     const diagnostics = await errorsOf(valid, ['train.lrr=1', 'oops'], { 'stages/train.ts': '' });
     assert.deepEqual(diagnostics.map(at), ['- --set train.lrr: no such param in pipeline.yaml', '- --set "oops": expected key=value']);
-    assert.equal(diagnostics[0]!.hint, 'did you mean "train.lr"?');
-    assert.equal(diagnostics[0]!.reason, 'bad-set');
+    assert.equal(diagnostics[0].hint, 'did you mean "train.lr"?');
+    assert.equal(diagnostics[0].reason, 'bad-set');
   });
 
   it('keeps outs inside the project and rejects patterns as outs', async () => {
@@ -230,7 +230,7 @@ describe('loadPipeline: diagnostics with positions', () => {
   it('reports an unreadable file and an empty file', async () => {
     const missing = await loadPipeline('/nonexistent/pipeline.yaml');
     assert.equal(missing.ok, false);
-    assert.match(missing.ok ? '' : missing.diagnostics[0]!.message, /cannot read .*: no such file/);
+    assert.match(missing.ok ? '' : missing.diagnostics[0].message, /cannot read .*: no such file/);
     const empty = await errorsOf('# nothing here\n');
     assert.deepEqual(empty.map(at), ['1:1 the file is empty; it needs a "stages" mapping']);
   });
@@ -238,7 +238,7 @@ describe('loadPipeline: diagnostics with positions', () => {
   it('says an empty stage is empty (one error, on its name), and a stage that is a list must be a mapping', async () => {
     const diagnostics = await errorsOf(yaml('stages:', '  one:', '  two: [a]', '  three: { cmd: x }'));
     assert.deepEqual(diagnostics.map(at), ['2:3 stage "one" is empty', '3:8 stage "two" must be a mapping']);
-    assert.match(diagnostics[0]!.hint!, /add `cmd: <shell command>`/);
+    assert.match(diagnostics[0].hint!, /add `cmd: <shell command>`/);
   });
 
   it('requires at least one stage', async () => {

@@ -18,7 +18,7 @@ import { Project } from '../engine/project-fixture.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const repoYaml = readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8');
-const MODULES = [...repoYaml.matchAll(/^\s+module: stages\/([\w-]+)\.ts$/gm)].map((m) => m[1]!);
+const MODULES = [...repoYaml.matchAll(/^\s+module: stages\/([\w-]+)\.ts$/gm)].map((m) => m[1]);
 
 const projects: Project[] = [];
 after(() => projects.forEach((p) => p.remove()));
@@ -91,7 +91,7 @@ describe('declared param rules (real CLI)', () => {
         const lines = result.stderr.split('\n');
         const at = lines.indexOf(`pipeline.yaml:${line}:${bad.col}: ${bad.message}`);
         assert.notEqual(at, -1, `${command} did not locate the value:\n${result.stderr}`);
-        assert.match(lines[at + 2]!, new RegExp(`^\\s+\\| {${bad.col}}\\^~{${bad.value.length - 1}}$`), 'underline under the value');
+        assert.match(lines[at + 2], new RegExp(`^\\s+\\| {${bad.col}}\\^~{${bad.value.length - 1}}$`), 'underline under the value');
         if (bad.hint) assert.equal(lines[at + 3], bad.hint);
         assertNothingStarted(project, result.stdout + result.stderr);
       }
@@ -189,7 +189,7 @@ export default { async run() { ${body} } };
   };
   const logOf = (project: Project) => {
     const dir = project.path('.pipeline/logs/s');
-    return readFileSync(path.join(dir, readdirSync(dir)[0]!), 'utf8');
+    return readFileSync(path.join(dir, readdirSync(dir)[0]), 'utf8');
   };
 
   it('a StageUserError is one line with the log path; its stack stays in the log (and --verbose shows it)', async () => {

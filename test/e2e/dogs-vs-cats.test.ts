@@ -67,7 +67,7 @@ before(() => {
       .slice(0, 12);
   for (const f of [...pick('cat.'), ...pick('dog.')]) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
   // A JPEG cut off after 600 bytes: must be skipped with a warning and counted, never crash the run.
-  writeFileSync(path.join(dir, 'data/train/cat.999999.jpg'), readFileSync(path.join(TRAIN_SRC, pick('cat.')[0]!)).subarray(0, 600));
+  writeFileSync(path.join(dir, 'data/train/cat.999999.jpg'), readFileSync(path.join(TRAIN_SRC, pick('cat.')[0])).subarray(0, 600));
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   const labels = readFileSync(path.join(SHARED, 'datasets/dogs-vs-cats/test_labels.csv'), 'utf8').trim().split('\n');
   writeFileSync(path.join(dir, 'data/test_labels.csv'), [labels[0], ...labels.slice(1).filter((l) => TEST_IDS.includes(Number(l.split(',')[0])))].join('\n') + '\n');
@@ -150,9 +150,9 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
   const wrongFlags = selection.slice(1).map((r) => Number(r[5]));
   assert.deepEqual(wrongFlags, [...wrongFlags].sort((a, b) => b - a), 'mistakes come first');
   for (const r of selection.slice(1)) assert.equal(Number(r[5]), (Number(r[3]) > 0.5 ? 'dog' : 'cat') !== r[2] ? 1 : 0, `wrong flag of ${r[1]}`);
-  const testMistakes = cm[0]![1]! + cm[1]![0]!;
+  const testMistakes = cm[0][1] + cm[1][0];
   const drawnTestMistakes = selection.filter((r) => r[0] === 'test' && r[5] === '1').length;
-  assert.equal(drawnTestMistakes, Math.min(testMistakes, Math.min(cm[0]![1]!, 2) + Math.min(cm[1]![0]!, 2)), 'the test mistakes are drawn (at most per_class per true class)');
+  assert.equal(drawnTestMistakes, Math.min(testMistakes, Math.min(cm[0][1], 2) + Math.min(cm[1][0], 2)), 'the test mistakes are drawn (at most per_class per true class)');
   const grids = ['cam-mistakes.png', 'cam-hardest-correct.png'].filter((g) => existsSync(art(`visualize/${g}`)));
   assert.ok(grids.length > 0);
   for (const g of grids) assert.ok(isPng(art(`visualize/${g}`)));
@@ -173,10 +173,10 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
 test('the saved full model loads with tf.loadLayersModel and agrees with ONNX base + head', { skip: !available && 'shared data not present' }, async () => {
   const model = await tf.loadLayersModel(fileHandler(art('train/model/model.json')));
   const predictions = csvRows('predict/predictions.csv');
-  const header = predictions[0]!;
+  const header = predictions[0];
   const row = predictions.find((r) => r[0] === '1')!;
   const pixels = await decodeImage(path.join(dir, 'data/test/1.jpg'), { size: 224 });
-  const p = tf.tidy(() => (model.predict(tf.tensor4d(toTensorInput([pixels], 224, 'tf'), [1, 224, 224, 3])) as tf.Tensor).dataSync()[0]!);
+  const p = tf.tidy(() => (model.predict(tf.tensor4d(toTensorInput([pixels], 224, 'tf'), [1, 224, 224, 3])) as tf.Tensor).dataSync()[0]);
   model.dispose();
   // ONNX vs TF.js feature differences are ~1e-5; through one sigmoid that stays far below 1e-3.
   assert.ok(Math.abs(p - Number(row[header.indexOf('p_plain')])) < 1e-3, `TF.js ${p} vs ONNX ${row[header.indexOf('p_plain')]}`);

@@ -78,7 +78,7 @@ before(() => {
   mkdirSync(path.join(dir, 'data/train'), { recursive: true });
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
   for (const f of [...photos('cat.', 0, 18), ...photos('dog.', 0, 18)]) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]!), path.join(dir, 'data/test/1.jpg'));
+  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
 });
@@ -165,14 +165,14 @@ test('a truncated segment and a corrupted entry are named in warnings and recomp
   assert.equal(r0.code, 0, r0.stderr + r0.stdout);
   const reference = features();
   const [first, second] = segments().map((f) => path.join(storeDir(), f));
-  truncateSync(first!, statSync(first!).size - 10);
-  const bytes = readFileSync(second!);
-  bytes[5] = bytes[5]! ^ 0xff; // inside the first entry's floats
-  writeFileSync(second!, bytes);
+  truncateSync(first, statSync(first).size - 10);
+  const bytes = readFileSync(second);
+  bytes[5] = bytes[5] ^ 0xff; // inside the first entry's floats
+  writeFileSync(second, bytes);
   const r = cli('run', 'features', '--force');
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const out = r.stdout + r.stderr;
-  assert.match(out, new RegExp(`warning: feature store: ${first!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`));
+  assert.match(out, new RegExp(`warning: feature store: ${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`));
   assert.match(out, /warning: feature store: the entry for data\/train\/\S+ \(copy \d\) in \S+ fails its checksum; recomputing it/);
   assert.ok(store().computed! >= 3, `the damaged entries were recomputed (${store().computed})`);
   assert.ok(features().equals(reference), 'and give the same bytes');
@@ -189,8 +189,8 @@ test('gc --dry-run lists what gc then removes; what the locked run used stays', 
   const plan = JSON.parse(dry.stdout) as { groups: { store: string; remove: { files: number; bytes: number; paths: string[] } }[] };
   const byStore = Object.fromEntries(plan.groups.map((g) => [g.store, g.remove]));
   // The copies=2 runs made run records no lock holds, and segments holding only copy-2 entries.
-  assert.ok(byStore['run cache']!.files > 0, 'old run records go');
-  assert.ok(byStore['stage cache features']!.files > 0, 'copy-2 segments go');
+  assert.ok(byStore['run cache'].files > 0, 'old run records go');
+  assert.ok(byStore['stage cache features'].files > 0, 'copy-2 segments go');
   const listed = plan.groups.flatMap((g) => g.remove.paths);
   const bytes = plan.groups.reduce((n, g) => n + g.remove.bytes, 0);
   assert.ok(listed.every((p) => existsSync(path.join(dir, p))), 'a dry run removes nothing');

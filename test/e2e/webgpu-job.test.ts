@@ -39,7 +39,7 @@ const submission = () =>
       .trim()
       .split('\n')
       .slice(1)
-      .map((l) => [l.split(',')[0]!, Number(l.split(',')[1])]),
+      .map((l) => [l.split(',')[0], Number(l.split(',')[1])]),
   );
 const engineOf = (stage: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')).engine as string;
 

@@ -12,8 +12,8 @@ describe('damaged pipeline.lock and .pipeline/state.json', () => {
   test('a malformed lock entry is ignored with a warning naming the stage; that stage comes back, the lock is repaired', async () => {
     const good = project.read('pipeline.lock');
     const damaged = good
-      .replace(/(\n  prep:\n(?:    .*\n|      .*\n)*?    deps:)\n(?:      .*\n)+?(    outs:)/, '$1 not-a-list\n$2')
-      .replace(/\n  side:\n[\s\S]*$/, '\n  side: 5\n');
+      .replace(/(\n {2}prep:\n(?: {4}.*\n| {6}.*\n)*? {4}deps:)\n(?: {6}.*\n)+?( {4}outs:)/, '$1 not-a-list\n$2')
+      .replace(/\n {2}side:\n[\s\S]*$/, '\n  side: 5\n');
     assert.notEqual(damaged, good);
     project.write('pipeline.lock', damaged);
 

@@ -32,7 +32,7 @@ export default {
 
   test('a file matching the glob after planning is not handed to the stage; the next run takes it in', async () => {
     const { openProject } = await import('../../src/execution/project-session.ts');
-    const { executeRun } = await import('../../src/execution/run-session.ts');
+    const { executeRun } = await import('../../src/experiments/execute-run.ts');
     const { PlainReporter } = await import('../../src/logging/plain-reporter.ts');
     const opened = await openProject(project.path('pipeline.yaml'), [], []);
     assert.ok(opened.ok);
@@ -46,8 +46,9 @@ export default {
       failFast: false,
       verbose: false,
       set: [],
+      interrupted: () => assert.fail('no signal was sent'),
       reporter: async (plan) => {
-        assert.equal(plan[0]!.state, 'stale');
+        assert.equal(plan[0].state, 'stale');
         const reporter = new PlainReporter(out);
         const begin = reporter.begin.bind(reporter);
         // Planned (and hashed) already; no stage has started yet.
@@ -59,14 +60,14 @@ export default {
       },
     });
     assert.ok(outcome.ok);
-    assert.equal(outcome.results[0]!.action, 'ran', printed);
+    assert.equal(outcome.results[0].action, 'ran', printed);
     assert.equal(project.read('artifacts/list.txt'), 'a.txt\nb.txt');
     assert.match(printed, /note: stage list: dep in\/\*\.txt changed while the stage waited or ran; its outs are kept but not cached/);
     assert.equal(opened.session.workspace.runCache.listRuns().length, 0, 'the result is not filed under inputs it did not read');
 
     const second = await project.runJson();
     assert.equal(second.actions.list, 'ran');
-    assert.deepEqual(second.stages[0]!.reasons, ['dep changed: in/*.txt']);
+    assert.deepEqual(second.stages[0].reasons, ['dep changed: in/*.txt']);
     assert.equal(project.read('artifacts/list.txt'), 'a.txt\nb.txt\nc.txt');
     const third = await project.runJson();
     assert.equal(third.actions.list, 'skipped');

@@ -116,7 +116,7 @@ stages:
     assert.equal((await project.runJson('--set', 'rate=2')).actions.fit, 'ran');
     const { listRuns } = await import('../../src/experiments/run-record.ts');
     const [first] = listRuns(project.path('.pipeline'));
-    const plotHash = first!.plots[0]!.hash;
+    const plotHash = first.plots[0].hash;
     const objectPath = `.pipeline/cache/objects/${plotHash.slice(0, 2)}/${plotHash.slice(2)}`;
     const result = await project.run('gc', '--keep-days', '0', '--json');
     assert.equal(result.code, 0, result.stderr);

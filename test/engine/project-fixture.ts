@@ -67,8 +67,8 @@ export class Project {
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk) => (stdout += chunk));
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
     const done = new Promise<CliResult>((resolve) =>
       child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
     );

@@ -31,7 +31,7 @@ function jobStates(ids: string[]): Map<string, string> {
 /** The jobs a project's runs submitted, from the engine's own record. */
 function submittedJobs(project: Project): { jobId: string; name: string; stage: string }[] {
   const tmp = project.path('.pipeline/tmp');
-  let runs: string[] = [];
+  let runs: string[];
   try { runs = readdirSync(tmp); } catch { return []; }
   return runs.flatMap((run) => {
     try {
@@ -149,7 +149,7 @@ ${[1, 2, 3].map((n) => `  p${n}:\n    cmd: mkdir -p out && ${g.cmd(`p${n}`, { li
       await until(() => states().length === 3 && states().includes('RUNNING') && states().includes('PENDING'), 'one running and queued jobs');
       const ids = submittedJobs(project).map((j) => j.jobId);
       const status = await project.run('status');
-      assert.match(status.stdout, /Slurm jobs of the run in progress:\n(  job \d+  (RUNNING|PENDING)\s+pipeline\.[\d-]+\.p\d\n){3}/);
+      assert.match(status.stdout, /Slurm jobs of the run in progress:\n( {2}job \d+ {2}(RUNNING|PENDING)\s+pipeline\.[\d-]+\.p\d\n){3}/);
       const json = JSON.parse((await project.run('status', '--json')).stdout) as { stage: string; jobs?: { id: string; state: string }[] }[];
       assert.deepEqual(json.map((s) => s.jobs?.map((j) => j.id)).flat().sort(), [...ids].sort(), 'status --json names each stage\'s job');
       started.child.kill('SIGINT');

@@ -59,7 +59,7 @@ test('a param interpolated into a cmd is not also reported as "command changed",
 });
 
 test('every failure kind has its words: exit codes, Slurm job states, shards, missing outs', async () => {
-  const { describeFailure } = await import('../../src/logging/reason-text.ts');
+  const { describeFailure } = await import('../../src/execution/stage-failure.ts');
   assert.equal(describeFailure({ kind: 'exit', code: 2 }), 'exit 2');
   assert.equal(describeFailure({ kind: 'exit', code: 1, job: { id: '42', state: 'FAILED' } }), 'exit 1 (Slurm job 42 FAILED)');
   assert.equal(describeFailure({ kind: 'job-ended', job: { id: '7', state: 'TIMEOUT' }, detail: 'time limit 00:01:00' }), 'Slurm job 7 TIMEOUT (time limit 00:01:00)');

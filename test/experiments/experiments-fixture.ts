@@ -57,7 +57,7 @@ export class ExperimentProject extends Project {
 
   invocations(): Record<string, number> {
     const counts: Record<string, number> = {};
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(this.countsFile, 'utf8');
     } catch {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { freshProjects, ExperimentProject } from './experiments-fixture.ts';
+import { freshProjects } from './experiments-fixture.ts';
 
 describe('run records and diffs', () => {
   const fresh = freshProjects(after);

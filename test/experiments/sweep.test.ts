@@ -165,7 +165,7 @@ export default {
     project.write('pipeline.yaml', declared);
     const list = await project.run('sweep', '--list');
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^head: 4 variants of train\.lr \(2\) × train\.batch_size \(2\) × prep\.n \(1\), best largest train\.loss\n  the head's learning rate/);
+    assert.match(list.stdout, /^head: 4 variants of train\.lr \(2\) × train\.batch_size \(2\) × prep\.n \(1\), best largest train\.loss\n {2}the head's learning rate/);
 
     const { result, json } = await sweepJson(project, 'head');
     assert.equal(result.code, 0, result.stderr);
@@ -197,7 +197,7 @@ export default {
 
     const typo = await project.run('sweep', 'haed');
     assert.equal(typo.code, 1);
-    assert.match(typo.stderr, /no sweep "haed" in pipeline\.yaml\n  hint: did you mean "head"\?/);
+    assert.match(typo.stderr, /no sweep "haed" in pipeline\.yaml\n {2}hint: did you mean "head"\?/);
     const bare = await project.run('sweep');
     assert.equal(bare.code, 2);
     assert.match(bare.stderr, /nothing to sweep: name a sweep of pipeline\.yaml \(`pipeline sweep --list`\)/);

@@ -97,7 +97,7 @@ test('separable conv, zero padding, leaky relu and a nested model match TF.js', 
   const input = tf.input({ shape: [8, 8, 3] });
   const a = inner.apply(input) as tf.SymbolicTensor; // a nested Sequential called as a layer
   const b = tf.layers.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu6' }).apply(a) as tf.SymbolicTensor;
-  const c = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.add().apply([a, b]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const c = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.add().apply([a, b])) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: c });
   randomizeWeights(model, 9);
   randomizeWeights(inner, 10);
@@ -108,10 +108,10 @@ test('flatten (in NHWC order), dense, global pooling and reshapes back to maps m
   const input = tf.input({ shape: [4, 4, 3] });
   const conv = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
   const flat = tf.layers.flatten().apply(conv) as tf.SymbolicTensor;
-  const dense = tf.layers.dense({ units: 12, activation: 'relu' }).apply(tf.layers.dropout({ rate: 0.5 }).apply(flat) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const dense = tf.layers.dense({ units: 12, activation: 'relu' }).apply(tf.layers.dropout({ rate: 0.5 }).apply(flat)) as tf.SymbolicTensor;
   const map = tf.layers.reshape({ targetShape: [2, 2, 3] }).apply(dense) as tf.SymbolicTensor;
-  const gap = tf.layers.reshape({ targetShape: [1, 1, 2] }).apply(tf.layers.globalAveragePooling2d({}).apply(conv) as tf.SymbolicTensor) as tf.SymbolicTensor;
-  const gapMap = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(gap) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const gap = tf.layers.reshape({ targetShape: [1, 1, 2] }).apply(tf.layers.globalAveragePooling2d({}).apply(conv)) as tf.SymbolicTensor;
+  const gapMap = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(gap)) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: tf.layers.concatenate().apply([map, gapMap]) as tf.SymbolicTensor });
   randomizeWeights(model, 12);
   await assertExportMatches(model, seededValues(2 * 4 * 4 * 3, 14), [2, 4, 4, 3], 'flatten/dense/reshape');

@@ -33,7 +33,7 @@ after(async () => {
 test('the default Xception cut (add_12) exports to ONNX and matches TF.js on 2 real photos', { skip: !available && 'shared model or photos not present', timeout: HUNG_AFTER_MS }, async (t) => {
   const model = await loadBackbone(XCEPTION, { cutLayer: 'add_12' });
   try {
-    assert.deepEqual(model.outputs[0]!.shape, [null, 10, 10, 1024], 'the cut the job uses: 10×10×1024 maps');
+    assert.deepEqual(model.outputs[0].shape, [null, 10, 10, 1024], 'the cut the job uses: 10×10×1024 maps');
     const pixels = await Promise.all(PHOTOS.map((f) => decodeImage(f, { size: 299 })));
     const input = toTensorInput(pixels, 299, 'tf');
     const { maxAbsDiff, scale } = await assertExportMatches(model, input, [PHOTOS.length, 299, 299, 3], 'xception_block13_299 @ add_12');

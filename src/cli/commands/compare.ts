@@ -56,7 +56,7 @@ export default async function compare(argv: string[]): Promise<number> {
     // A figure a stage reported (features.imagesPerSecond) can be the chosen metric too; a metric of that name wins.
     records = records.map((r) => (metric in r.metrics || runFigures(r)[metric] === undefined ? r : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric]! } }));
     const value = (r: (typeof records)[number]) => r.metrics[metric];
-    records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b)! - value(a)! : value(a)! - value(b)!));
+    records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b) - value(a) : value(a) - value(b)));
   }
   // A sweep's records list its --set values in grid order: the keys whose values differ are the swept ones.
   const setKeys = values.sweep === undefined ? [] : records[0].set.map((s) => s.slice(0, s.indexOf('=')));

@@ -63,8 +63,8 @@ export default async function params(argv: string[]): Promise<number> {
     ['PARAM', 'VALUE', 'RULE', 'DEFAULT', 'STAGES', 'DESCRIPTION'],
     ...rows.map((r) => [r.key, show(r.value), r.rule ?? '(no declared rule)', r.default === undefined ? '' : show(r.default), r.stages.join(', '), r.description ?? '']),
   ];
-  const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
-  for (const row of table) process.stdout.write(`${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()}\n`);
+  const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
+  for (const row of table) process.stdout.write(`${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd()}\n`);
   return 0;
 }
 

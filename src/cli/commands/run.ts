@@ -1,12 +1,13 @@
-/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; execution/run-session.ts runs. */
+/** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; experiments/execute-run.ts runs. */
 import { openProject } from '../../execution/project-session.ts';
 import { slurmAvailable } from '../../execution/executors/slurm.ts';
-import { executeRun } from '../../execution/run-session.ts';
-import { assessStages, type StageStatus } from '../../execution/stage-status.ts';
+import { assessStages, type StageStatus } from '../../execution/assess-stages.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
 import type { RunReporter, StageResult } from '../../execution/stage-result.ts';
+import { executeRun } from '../../experiments/execute-run.ts';
 import { PlainReporter } from '../../logging/plain-reporter.ts';
-import { describeFailure, describeReason } from '../../logging/reason-text.ts';
+import { describeFailure } from '../../execution/stage-failure.ts';
+import { describeReason } from '../../logging/reason-text.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
@@ -76,7 +77,7 @@ export default async function run(argv: string[]): Promise<number> {
   const forced = forcedStages(graph, targets, selected, force);
 
   if (values['dry-run']) return dryRun(await assessStages(workspace, graph, selected, forced), options.json);
-  const executor = (values.executor as 'local' | 'slurm' | undefined) ?? session.pipeline.executor?.type ?? 'local';
+  const executor = (values.executor) ?? session.pipeline.executor?.type ?? 'local';
   if (executor === 'slurm' && !slurmAvailable()) {
     process.stderr.write('error: the slurm executor needs Slurm\'s client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n');
     return 1;
@@ -91,11 +92,13 @@ export default async function run(argv: string[]): Promise<number> {
     verbose: values.verbose === true,
     set: options.set,
     reporter: (plan) => reporterFor(plan, options.json),
+    interrupted: (signal) => process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
   });
   if (!outcome.ok) {
     process.stderr.write(`error: ${outcome.busy}\n`);
     return 1;
   }
+  if (outcome.remote) process.stderr.write(`${outcome.remote}\n`);
   for (const warning of outcome.warnings) process.stderr.write(`warning: ${warning}\n`);
   const { results } = outcome;
   if (options.json) process.stdout.write(`${JSON.stringify(results.map(jsonResult), null, 2)}\n`);

@@ -4,7 +4,7 @@ import { openProject } from '../../execution/project-session.ts';
 import { queuedSlurmJobs, recordedSlurmJobs, slurmJobEnded } from '../../execution/executors/slurm.ts';
 import { activeRun } from '../../execution/run-lock.ts';
 import { formatBytes, listStageCaches, totalBytes } from '../../cache/stage-caches.ts';
-import { assessStages } from '../../execution/stage-status.ts';
+import { assessStages } from '../../execution/assess-stages.ts';
 import { describeReason, describeReasons } from '../../logging/reason-text.ts';
 import { parseOptions, printDiagnostics } from '../options.ts';
 import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';

@@ -1,18 +1,10 @@
-/** `pipeline sweep [NAME] --set key=a,b …`: run a grid of param variants side by side, then one table. */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { loadGraph } from '../../graph/load-graph.ts';
+/** `pipeline sweep [NAME] --set key=a,b …`: run a grid of param variants side by side, then one table. Parses and prints; experiments/execute-sweep.ts runs. */
+import { relative } from 'node:path';
 import { loadPipeline } from '../../config/load.ts';
-import { didYouMean } from '../../config/did-you-mean.ts';
 import type { SweepDeclaration } from '../../config/pipeline.ts';
-import { RunSession } from '../../execution/run-session.ts';
-import { newRunId } from '../../execution/run-engine.ts';
-import { setParamValues } from '../../experiments/param-edit.ts';
-import { parseSetLists, sweepGrid, type SweepEntry } from '../../experiments/sweep-grid.ts';
-import { runSweep, type LoadedVariant, type VariantOutcome } from '../../experiments/sweep-run.ts';
+import { describeValues, executeSweep } from '../../experiments/execute-sweep.ts';
+import { parseSetLists } from '../../experiments/sweep-grid.ts';
 import { formatValue, renderTable } from '../../experiments/text-table.ts';
-import { cachedPlotReader, writeComparePage } from '../../experiments/compare-page.ts';
-import { describeFailure } from '../../logging/reason-text.ts';
 import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
 import { openRemoteStore, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
@@ -50,121 +42,80 @@ export default async function sweep(argv: string[]): Promise<number> {
   if (!options.ok) return options.exitCode;
   const { values, positionals } = options;
   if (positionals.length > 1) return usageError(`one sweep at a time, got ${positionals.map((p) => `"${p}"`).join(', ')}`);
-  const jobsFlag = values.jobs === undefined ? undefined : Number(values.jobs);
-  if (jobsFlag !== undefined && !(Number.isInteger(jobsFlag) && jobsFlag >= 1)) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
   if (values.apply !== undefined && values.apply !== 'best') return usageError(`--apply takes "best", got "${String(values.apply)}"`);
   const lists = parseSetLists(options.set);
   if (!lists.ok) return usageError(lists.error);
-
-  let declared: SweepDeclaration | undefined;
-  if (positionals.length === 1 || values.list) {
-    const loadedFile = await loadPipeline(options.file);
-    if (!loadedFile.ok) {
-      printDiagnostics(loadedFile.diagnostics);
+  if (values.list) {
+    const loaded = await loadPipeline(options.file);
+    if (!loaded.ok) {
+      printDiagnostics(loaded.diagnostics);
       return 1;
     }
-    const { sweeps } = loadedFile.pipeline;
-    if (values.list) {
-      process.stdout.write(listSweeps(sweeps));
-      return 0;
-    }
-    declared = sweeps.get(positionals[0]!);
-    if (!declared) {
-      const known = [...sweeps.keys()];
-      const hint = didYouMean(positionals[0]!, known) ?? (known.length ? `declared sweeps: ${known.join(', ')}` : 'pipeline.yaml has no `sweeps:` block; declare one, or give the grid with --set key=v1,v2');
-      process.stderr.write(`error: no sweep "${positionals[0]}" in ${relative(process.cwd(), options.file) || options.file}\n  hint: ${hint}\n`);
-      return 1;
-    }
-    if (declared.problems.length > 0) {
-      printDiagnostics(declared.problems);
-      return 1;
-    }
+    process.stdout.write(listSweeps(loaded.pipeline.sweeps));
+    return 0;
   }
-  if (!declared && lists.entries.length === 0) return usageError('nothing to sweep: name a sweep of pipeline.yaml (`pipeline sweep --list`) or give the grid with --set key=v1,v2,…');
-  const jobs = jobsFlag ?? declared?.jobs ?? 1;
-  const metric = (values.metric as string | undefined) ?? declared?.metric;
-  const maximize = values.max === true || declared?.maximize === true;
-  if (values.apply && !metric) return usageError('--apply best needs --metric (or the sweep\'s `metric:`) to say what best means');
-  const grid = sweepGrid(withOverrides(declared?.set ?? [], lists.entries));
-  if (!grid.ok) return usageError(declared ? `sweep "${declared.name}": ${grid.error}` : grid.error);
-  const { fixed, swept, variants } = grid.grid;
 
-  // Every variant is loaded and validated before anything runs.
-  const loaded: LoadedVariant[] = [];
-  for (const variant of variants) {
-    const result = await loadGraph(options.file, { set: [...fixed, ...variant.values].map(([k, v]) => `${k}=${v}`) });
-    if (!result.ok) {
-      process.stderr.write(`variant ${variant.name} (${describeValues(variant.values)}):\n`);
-      printDiagnostics(result.diagnostics);
-      return 1;
-    }
-    const { order, upstream } = result.graph;
-    loaded.push({ variant, pipeline: result.pipeline, graph: { order, upstream: (stage) => upstream.get(stage) ?? [] } });
-  }
-  const root = loaded[0].pipeline.root;
-  const remote = openRemoteStore(loaded[0].pipeline, values);
-  if (remote === false) return 2;
-  const opened = RunSession.open(join(root, '.pipeline'), (message) => process.stderr.write(`note: ${message}\n`));
-  if (!opened.ok) {
-    process.stderr.write(`error: ${opened.busy}\n`);
+  const project = await loadPipeline(options.file);
+  if (!project.ok) {
+    printDiagnostics(project.diagnostics);
     return 1;
   }
-  const { session: runSession } = opened;
-  const sweepId = newRunId();
+  const remote = openRemoteStore(project.pipeline, values);
+  if (remote === false) return 2;
   const progress = options.json ? process.stderr : process.stdout;
-  progress.write(`sweep ${sweepId}${declared ? ` (${declared.name})` : ''}: ${variants.length} variants of ${swept.map(([k, v]) => `${k} (${v.length})`).join(' × ')}, --jobs ${jobs}\n`);
-  const started = Date.now();
-  let outcomes: VariantOutcome[];
-  try {
-    outcomes = await runSweep({ projectFile: options.file, sweepId, variants: loaded, fixed, jobs, signal: runSession.signal, out: progress, ...(remote ? { remote } : {}) });
-  } finally {
-    runSession.close();
+  const report = await executeSweep({
+    ...(remote ? { remote } : {}),
+    file: options.file,
+    ...(positionals.length === 1 ? { name: positionals[0] } : {}),
+    set: lists.entries,
+    ...(jobs !== undefined ? { jobs } : {}),
+    ...(typeof values.metric === 'string' ? { metric: values.metric } : {}),
+    maximize: values.max === true,
+    applyBest: values.apply === 'best',
+    out: progress,
+    note: (message) => process.stderr.write(`note: ${message}\n`),
+    interrupted: (signal) => process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
+  });
+  if (!report.ok) {
+    switch (report.problem) {
+      case 'usage':
+        return usageError(report.message);
+      case 'error':
+        process.stderr.write(`error: ${report.message}\n${report.hint ? `  hint: ${report.hint}\n` : ''}`);
+        return 1;
+      case 'diagnostics':
+        if (report.variant) process.stderr.write(`variant ${report.variant}:\n`);
+        printDiagnostics(report.diagnostics);
+        return 1;
+    }
   }
-  const seconds = (Date.now() - started) / 1000;
-  const ranked = rank(outcomes, metric, maximize);
-  const sweepDir = join(root, '.pipeline', 'sweeps', sweepId);
-  const page = join(sweepDir, 'compare.html');
-  writeComparePage(page, { title: `Sweep ${sweepId}`, records: ranked.map((o) => o.record), swept: swept.map(([k]) => k), metric, maximize, plotText: cachedPlotReader(root) });
-  const summary = ranked.map((o) => ({ variant: o.variant.name, params: Object.fromEntries(o.variant.values), status: status(o), metrics: o.record.metrics, run: o.record.id, folder: relative(root, o.folder) }));
-  writeFileSync(join(sweepDir, 'sweep.json'), `${JSON.stringify({ id: sweepId, name: declared?.name, fixed, swept, metric, maximize, seconds, variants: summary }, null, 1)}\n`);
 
+  const { id, name, metric, seconds, swept, ranked } = report;
   const shown = (path: string) => relative(process.cwd(), path) || path;
-  if (options.json) process.stdout.write(`${JSON.stringify({ id: sweepId, name: declared?.name, seconds, metric, variants: summary, page: shown(page) }, null, 2)}\n`);
-  else {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ id, name, seconds, metric, variants: ranked.map((r) => r.summary), page: shown(report.page) }, null, 2)}\n`);
+  } else {
     const headers = ['variant', ...swept.map(([k]) => k), ...(metric ? [metric] : []), 'status'];
-    const rows = ranked.map((o) => [o.variant.name, ...o.variant.values.map(([, v]) => v), ...(metric ? [formatValue(o.record.metrics[metric])] : []), status(o)]);
-    process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${variants.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(page)}\n`);
+    const rows = ranked.map(({ outcome, summary }) => [summary.variant, ...outcome.variant.values.map(([, v]) => v), ...(metric ? [formatValue(summary.metrics[metric])] : []), summary.status]);
+    process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${ranked.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(report.page)}\n`);
   }
-  const failures = outcomes.filter((o) => status(o) !== 'ok');
-  if (values.apply === 'best' && !runSession.interruptedBy) {
-    const best = ranked[0];
-    if (!best || status(best) !== 'ok' || best.record.metrics[metric!] === undefined) {
-      process.stderr.write(`error: no variant produced ${metric}; pipeline.yaml not changed\n`);
-      return 1;
-    }
-    // The winner is its values plus the fixed ones: with both written, `pipeline run` finds its results in the run cache.
-    const winning = [...fixed, ...best.variant.values];
-    const edited = setParamValues(readFileSync(options.file, 'utf8'), winning);
-    if (!edited.ok) {
-      process.stderr.write(`error: ${edited.error}; pipeline.yaml not changed\n`);
-      return 1;
-    }
-    writeFileSync(options.file, edited.text);
-    process.stderr.write(`applied ${best.variant.name} to ${shown(options.file)}: ${describeValues(winning)} (\`pipeline run\` restores its results from the run cache)\n`);
+  if (report.applied && !report.applied.ok) {
+    process.stderr.write(`error: ${report.applied.message}; pipeline.yaml not changed\n`);
+    return 1;
   }
-  if (runSession.interruptedBy) return interruptExitCode(runSession.interruptedBy);
-  return failures.length > 0 ? 1 : 0;
+  if (report.applied?.ok) {
+    const { variant, values: applied } = report.applied;
+    process.stderr.write(`applied ${variant} to ${shown(options.file)}: ${describeValues(applied)} (\`pipeline run\` restores its results from the run cache)\n`);
+  }
+  if (report.interruptedBy) return interruptExitCode(report.interruptedBy);
+  return ranked.some((r) => r.summary.status !== 'ok') ? 1 : 0;
 }
 
 function usageError(message: string): number {
   process.stderr.write(`error: ${message}\nRun \`pipeline sweep --help\` for its options.\n`);
   return 2;
-}
-
-/** The declared lists, each key the command line also gives replaced by its `--set`; new keys added after. */
-function withOverrides(declared: readonly SweepEntry[], given: readonly SweepEntry[]): SweepEntry[] {
-  const byKey = new Map(given);
-  return [...declared.map(([key, values]): SweepEntry => [key, byKey.get(key) ?? values]), ...given.filter(([key]) => !declared.some(([k]) => k === key))];
 }
 
 function listSweeps(sweeps: ReadonlyMap<string, SweepDeclaration>): string {
@@ -177,26 +128,4 @@ function listSweeps(sweeps: ReadonlyMap<string, SweepDeclaration>): string {
     return `${s.name}: ${size} variants of ${grid}${by}${broken}${s.description ? `\n  ${s.description}` : ''}`;
   });
   return `${rows.join('\n')}\n\nRun one with \`pipeline sweep <name>\`.\n`;
-}
-
-function describeValues(values: Array<[string, string]>): string {
-  return values.map(([k, v]) => `${k}=${v}`).join(', ');
-}
-
-function status(outcome: VariantOutcome): string {
-  const failed = outcome.results.find((r) => r.action === 'failed');
-  if (failed) return `failed: ${failed.stage} (${failed.failure ? describeFailure(failed.failure) : 'error'})`;
-  return outcome.results.some((r) => r.action === 'not-run') ? 'interrupted' : 'ok';
-}
-
-/** Best first by the metric; variants without it (failed) last, in grid order. */
-function rank(outcomes: VariantOutcome[], metric: string | undefined, maximize: boolean): VariantOutcome[] {
-  if (!metric) return outcomes;
-  const value = (o: VariantOutcome) => (status(o) === 'ok' ? o.record.metrics[metric] : undefined);
-  return [...outcomes].sort((a, b) => {
-    const x = value(a);
-    const y = value(b);
-    if (x === undefined || y === undefined) return (x === undefined ? 1 : 0) - (y === undefined ? 1 : 0);
-    return maximize ? y - x : x - y;
-  });
 }

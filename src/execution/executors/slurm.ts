@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import type { Progress } from '../../contract.ts';
 import type { ExecutorConfig, StageResources } from '../../config/pipeline.ts';
 import type { ProcessOutcome } from '../stage-process.ts';
-import { describeFailure } from '../../logging/reason-text.ts';
+import { describeFailure } from '../stage-failure.ts';
 import type { Executor, StageJob } from './executor.ts';
 
 /** Slurm job states after which a job never runs again. */
@@ -152,7 +152,7 @@ export class SlurmExecutor implements Executor {
     if (options.signal.aborted) return this.end(options.logFile, { ok: false, failure: { kind: 'interrupted' } });
     const submitted = await run('sbatch', args);
     if (!submitted.ok) return this.end(options.logFile, { ok: false, failure: { kind: 'submit-failed', message: submitted.stderr.trim().split('\n')[0] ?? '' } });
-    const jobId = submitted.stdout.trim().split(';')[0]!;
+    const jobId = submitted.stdout.trim().split(';')[0];
     appendFileSync(options.logFile, `# Slurm job ${jobId} (${name})\n`);
     mkdirSync(this.runDir, { recursive: true });
     appendFileSync(join(this.runDir, JOBS_FILE), JSON.stringify({ jobId, name, stage: options.stage, log: options.logFile } satisfies SlurmJobRecord) + '\n');
@@ -274,7 +274,7 @@ export class SlurmExecutor implements Executor {
 /** The jobs runs recorded under `.pipeline/tmp/` (the current run's and those of killed runs). */
 export function recordedSlurmJobs(tmpRoot: string): SlurmJobRecord[] {
   const records: SlurmJobRecord[] = [];
-  let runs: string[] = [];
+  let runs: string[];
   try { runs = readdirSync(tmpRoot); } catch { return records; }
   for (const runId of runs) {
     let text: string;

@@ -102,7 +102,7 @@ export const IDENTITY_TRANSFORM: Readonly<Transform> = Object.freeze({
 export class AugmentConfigError extends StageUserError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(problems.length === 1 ? problems[0]! : `invalid augment config:\n  - ${problems.join('\n  - ')}`);
+    super(problems.length === 1 ? problems[0] : `invalid augment config:\n  - ${problems.join('\n  - ')}`);
     this.name = 'AugmentConfigError';
     this.problems = problems;
   }
@@ -129,13 +129,13 @@ const KERAS_UNSUPPORTED = [
 
 function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
   }
-  return d[a.length]![b.length]!;
+  return d[a.length][b.length];
 }
 
 function closest(key: string, candidates: readonly string[]): string | undefined {
@@ -308,7 +308,7 @@ function mirrorRows(img: Uint8Array, size: number): void {
       const i = base + l * 3;
       const j = base + r * 3;
       for (let ch = 0; ch < 3; ch++) {
-        const tmp = img[i + ch]!;
+        const tmp = img[i + ch];
         img[i + ch] = img[j + ch]!;
         img[j + ch] = tmp;
       }
@@ -361,9 +361,9 @@ function warp(
   let o = 0;
   // Output pixel (row y, column x) samples input row sy = a·y + b·x + c, column sx = d·y + e·x + f.
   for (let y = 0; y < n; y++) {
-    let sy = a! * y + c!;
-    let sx = d! * y + f!;
-    for (let x = 0; x < n; x++, sy += b!, sx += e!, o += 3) {
+    let sy = a * y + c;
+    let sx = d * y + f;
+    for (let x = 0; x < n; x++, sy += b, sx += e, o += 3) {
       if (interpolation === 'nearest') {
         const ix = fillIndex(Math.round(sx), n, mode);
         const iy = fillIndex(Math.round(sy), n, mode);
@@ -386,7 +386,7 @@ function warp(
         const i00 = y0 * row + x0 * 3;
         const i10 = i00 + row;
         for (let ch = 0; ch < 3; ch++) {
-          const v = w00 * src[i00 + ch]! + w01 * src[i00 + 3 + ch]! + w10 * src[i10 + ch]! + w11 * src[i10 + 3 + ch]!;
+          const v = w00 * src[i00 + ch] + w01 * src[i00 + 3 + ch] + w10 * src[i10 + ch] + w11 * src[i10 + 3 + ch];
           out[o + ch] = (v + 0.5) | 0;
         }
         continue;
@@ -395,10 +395,10 @@ function warp(
       const xa = fillIndex(x0, n, mode), xb = fillIndex(x0 + 1, n, mode);
       const ya = fillIndex(y0, n, mode), yb = fillIndex(y0 + 1, n, mode);
       for (let ch = 0; ch < 3; ch++) {
-        const p00 = xa < 0 || ya < 0 ? cval : src[ya * row + xa * 3 + ch]!;
-        const p01 = xb < 0 || ya < 0 ? cval : src[ya * row + xb * 3 + ch]!;
-        const p10 = xa < 0 || yb < 0 ? cval : src[yb * row + xa * 3 + ch]!;
-        const p11 = xb < 0 || yb < 0 ? cval : src[yb * row + xb * 3 + ch]!;
+        const p00 = xa < 0 || ya < 0 ? cval : src[ya * row + xa * 3 + ch];
+        const p01 = xb < 0 || ya < 0 ? cval : src[ya * row + xb * 3 + ch];
+        const p10 = xa < 0 || yb < 0 ? cval : src[yb * row + xa * 3 + ch];
+        const p11 = xb < 0 || yb < 0 ? cval : src[yb * row + xb * 3 + ch];
         out[o + ch] = (w00 * p00 + w01 * p01 + w10 * p10 + w11 * p11 + 0.5) | 0;
       }
     }

@@ -31,7 +31,7 @@ export function parseCsv(text: string, source = 'CSV'): string[][] {
     fieldStarted = false;
   };
   for (; i < text.length; i++) {
-    const ch = text[i]!;
+    const ch = text[i];
     if (quoted) {
       if (ch === '"') {
         if (text[i + 1] === '"') {
@@ -99,7 +99,7 @@ export interface CsvTable {
 export async function readCsv(path: string, required: readonly string[] = []): Promise<CsvTable> {
   const rows = parseCsv(await readFile(path, 'utf8'), path).filter((r) => !(r.length === 1 && r[0] === ''));
   if (rows.length === 0) throw new CsvError(`${path}: empty CSV file (expected a header line)`);
-  const header = rows[0]!.map((h) => h.trim());
+  const header = rows[0].map((h) => h.trim());
   const missing = required.filter((c) => !header.includes(c));
   if (missing.length > 0) {
     throw new CsvError(`${path}: missing column(s) ${missing.join(', ')} (header is: ${header.join(',')})`);

@@ -56,8 +56,8 @@ export function naturalCompare(a: string, b: string): number {
   const pa = a.match(/\d+|\D+/g) ?? [];
   const pb = b.match(/\d+|\D+/g) ?? [];
   for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i]!;
-    const y = pb[i]!;
+    const x = pa[i];
+    const y = pb[i];
     if (x === y) continue;
     const xd = /^\d/.test(x);
     const yd = /^\d/.test(y);
@@ -116,13 +116,13 @@ export async function listLabelledImages(dir: string): Promise<LabelledImage[]> 
   for (const e of top) {
     if (e.isFile && isImageFile(e.name)) {
       const m = FLAT_NAME.exec(stem(e.name));
-      if (m) items.push({ path: e.full, label: m[1]!.toLowerCase() === 'dog' ? 1 : 0, id: stem(e.name) });
+      if (m) items.push({ path: e.full, label: m[1].toLowerCase() === 'dog' ? 1 : 0, id: stem(e.name) });
       else unlabelledFiles++;
     }
   }
   const classDirs = top.filter((e) => e.isDirectory && CLASS_FOLDERS[e.name.toLowerCase()] !== undefined);
   for (const d of classDirs) {
-    const label = CLASS_FOLDERS[d.name.toLowerCase()]!;
+    const label = CLASS_FOLDERS[d.name.toLowerCase()];
     for (const e of await entries(d.full)) {
       if (e.isFile && isImageFile(e.name)) items.push({ path: e.full, label, id: `${d.name}/${stem(e.name)}` });
     }
@@ -173,8 +173,8 @@ export async function readLabels(csvPath: string): Promise<Map<string, Label>> {
   const { records } = await readCsv(csvPath, ['id', 'label']);
   const labels = new Map<string, Label>();
   records.forEach((r, k) => {
-    const id = r['id']!.trim();
-    const label = parseLabel(r['label']!);
+    const id = r['id'].trim();
+    const label = parseLabel(r['label']);
     if (label === undefined) {
       throw new DatasetError(`${csvPath}: data row ${k + 1} (id ${id}): label must be 0 (cat) or 1 (dog), got ${JSON.stringify(r['label'])}`);
     }
@@ -198,11 +198,11 @@ export async function writeImageList(csvPath: string, root: string, items: reado
 export async function readImageList(csvPath: string, root: string): Promise<LabelledImage[]> {
   const { records } = await readCsv(csvPath, ['path', 'label']);
   return records.map((r, k) => {
-    const label = parseLabel(r['label']!);
+    const label = parseLabel(r['label']);
     if (label === undefined) {
       throw new DatasetError(`${csvPath}: data row ${k + 1}: label must be 0 or 1, got ${JSON.stringify(r['label'])}`);
     }
-    const rel = r['path']!;
+    const rel = r['path'];
     if (rel === '') throw new DatasetError(`${csvPath}: data row ${k + 1}: empty path`);
     const abs = path.resolve(root, rel);
     const parent = path.basename(path.dirname(abs));

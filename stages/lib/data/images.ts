@@ -137,15 +137,15 @@ export interface BatchOptions {
 }
 
 async function decodeBatch<T extends { path: string }>(items: readonly T[], opts: BatchOptions): Promise<ImageBatch<T>> {
-  const results: (Uint8Array | ImageError)[] = new Array(items.length);
+  const results = new Array<Uint8Array | ImageError>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const k = next++;
       try {
-        results[k] = await decodeImage(items[k]!.path, opts);
+        results[k] = await decodeImage(items[k].path, opts);
       } catch (err) {
-        results[k] = classify(items[k]!.path, err);
+        results[k] = classify(items[k].path, err);
       }
     }
   };
@@ -153,9 +153,9 @@ async function decodeBatch<T extends { path: string }>(items: readonly T[], opts
   await Promise.all(Array.from({ length: workers }, worker));
   const batch: ImageBatch<T> = { items: [], pixels: [], skipped: [] };
   results.forEach((r, k) => {
-    if (r instanceof ImageError) batch.skipped.push({ item: items[k]!, reason: r.reason, message: r.message });
+    if (r instanceof ImageError) batch.skipped.push({ item: items[k], reason: r.reason, message: r.message });
     else {
-      batch.items.push(items[k]!);
+      batch.items.push(items[k]);
       batch.pixels.push(r);
     }
   });
@@ -221,17 +221,17 @@ export function toTensorInput(pixels: readonly Uint8Array[], size: number, prepr
   const [l0, l1, l2] = tablesFor(preprocess) as [Float32Array, Float32Array, Float32Array];
   const swap = preprocess === 'caffe';
   for (let n = 0; n < pixels.length; n++) {
-    const src = pixels[n]!;
+    const src = pixels[n];
     if (src.length !== per) throw new RangeError(`image ${n} has ${src.length} bytes, expected ${size}×${size}×3 = ${per}`);
     let o = n * per;
     if (swap) {
       for (let i = 0; i < per; i += 3, o += 3) {
-        dst[o] = l0[src[i + 2]!]!;
-        dst[o + 1] = l1[src[i + 1]!]!;
-        dst[o + 2] = l2[src[i]!]!;
+        dst[o] = l0[src[i + 2]]!;
+        dst[o + 1] = l1[src[i + 1]]!;
+        dst[o + 2] = l2[src[i]]!;
       }
     } else {
-      for (let i = 0; i < per; i++) dst[o + i] = l0[src[i]!]!;
+      for (let i = 0; i < per; i++) dst[o + i] = l0[src[i]]!;
     }
   }
   return need === dst.length ? dst : dst.subarray(0, need);

@@ -152,8 +152,8 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#555"/>`);
 
   points.forEach((pts, k) => {
-    const s = series[k]!;
-    const color = s.color ?? PALETTE[k % PALETTE.length]!;
+    const s = series[k];
+    const color = s.color ?? PALETTE[k % PALETTE.length];
     const d = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     if (pts.length > 1) {
       parts.push(`<polyline points="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
@@ -177,7 +177,7 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
   const [lx, ly] = corners.reduce((best, c) => (covered(c) < covered(best) ? c : best));
   parts.push(`<rect x="${lx}" y="${ly}" width="${lw}" height="${lh}" fill="#ffffff" fill-opacity="0.85" stroke="#bbb"/>`);
   series.forEach((s, k) => {
-    const color = s.color ?? PALETTE[k % PALETTE.length]!;
+    const color = s.color ?? PALETTE[k % PALETTE.length];
     const y = ly + 14 + k * 18;
     parts.push(`<line x1="${lx + 8}" x2="${lx + 30}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     parts.push(`<text x="${lx + 36}" y="${y}" dy="0.35em" font-family="${FONT}" font-size="12" fill="#222">${escapeXml(s.name)}</text>`);
@@ -245,10 +245,10 @@ export function overlayHeatmap(pixels: Uint8Array, size: number, heat: Float32Ar
       const x1 = Math.min(w - 1, x0 + 1);
       const fx = hx - x0;
       const v =
-        (1 - fy) * ((1 - fx) * heat[y0 * w + x0]! + fx * heat[y0 * w + x1]!) + fy * ((1 - fx) * heat[y1 * w + x0]! + fx * heat[y1 * w + x1]!);
+        (1 - fy) * ((1 - fx) * heat[y0 * w + x0] + fx * heat[y0 * w + x1]) + fy * ((1 - fx) * heat[y1 * w + x0] + fx * heat[y1 * w + x1]);
       const k = Math.round((v - lo) * scale * 255) * 3;
       const o = (y * size + x) * 3;
-      for (let ch = 0; ch < 3; ch++) out[o + ch] = Math.round((1 - alpha) * pixels[o + ch]! + alpha * lut[k + ch]!);
+      for (let ch = 0; ch < 3; ch++) out[o + ch] = Math.round((1 - alpha) * pixels[o + ch] + alpha * lut[k + ch]);
     }
   }
   return out;

@@ -24,7 +24,7 @@ export function shuffle<T>(items: readonly T[], rng: Rng): T[] {
   const out = items.slice();
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rng() * (i + 1));
-    const tmp = out[i]!;
+    const tmp = out[i];
     out[i] = out[j]!;
     out[j] = tmp;
   }

@@ -96,7 +96,7 @@ async function writeAtomic(file: string, data: Buffer): Promise<void> {
 function parseModelJson(text: string, where: string): ModelJson {
   let json: Partial<ModelJson>;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as Partial<ModelJson>;
   } catch (error) {
     throw new BackboneError('bad-model-json', `${where} is not valid JSON: ${(error as Error).message}`);
   }
@@ -124,7 +124,7 @@ export function fileHandler(jsonPath: string): tf.io.IOHandler {
         }
       }
       const all = Buffer.concat(buffers);
-      const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+      const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
       return { modelTopology: json.modelTopology, weightSpecs, weightData };
     },
   };

@@ -27,7 +27,7 @@ export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
 export type Device = Exclude<DeviceChoice, 'auto'>;
 
 export function parseDeviceChoice(value: unknown): DeviceChoice {
-  const v = value === undefined || value === null || value === '' ? 'auto' : String(value);
+  const v = value === undefined || value === null || value === '' ? 'auto' : typeof value === 'string' ? value : JSON.stringify(value);
   if ((DEVICE_CHOICES as readonly string[]).includes(v)) return v as DeviceChoice;
   throw new Error(`runtime.device must be one of ${DEVICE_CHOICES.join(', ')}; got '${v}'`);
 }
@@ -217,7 +217,7 @@ function softwareAdapters(inv: GpuInventory): string[] {
 /** Why Dawn found no adapter, from the most basic missing piece up. */
 export function explainNoAdapter(inv: GpuInventory, error: unknown): string {
   const ortMessage = String((error as Error)?.message ?? error)
-    .split('\n')[0]!
+    .split('\n')[0]
     .replace(/^.*was false\.\s*/, '');
   if (!inv.loader) {
     return 'no Vulkan loader: libvulkan.so.1 is not on the library path (Debian/Ubuntu: apt-get install libvulkan1)';
@@ -249,8 +249,8 @@ export const CUDA_INSTALL_HINT =
   '(or `npm ci --onnxruntime-node-install=cuda12`); it downloads ' + CUDA_PROVIDER_LIBRARY + ' into onnxruntime-node\'s bin folder';
 
 interface Logger {
-  log(message: string): void;
-  warn(message: string): void;
+  log: (message: string) => void;
+  warn: (message: string) => void;
 }
 
 /**
@@ -278,7 +278,7 @@ export async function openOnDevice<T>(
       logger.log(`backbone device: cuda (${inv.cudaProvider})`);
       return { value, device: 'cuda', software: false };
     } catch (err) {
-      throw new Error(`runtime.device is cuda but onnxruntime's CUDA provider failed to start (it needs an NVIDIA driver and the CUDA 12 / cuDNN 9 libraries on the library path): ${(err as Error).message}`);
+      throw new Error(`runtime.device is cuda but onnxruntime's CUDA provider failed to start (it needs an NVIDIA driver and the CUDA 12 / cuDNN 9 libraries on the library path): ${(err as Error).message}`, { cause: err });
     }
   }
   if (choice === 'webgpu') {
@@ -287,7 +287,7 @@ export async function openOnDevice<T>(
     try {
       value = await open('webgpu');
     } catch (err) {
-      throw new Error(`runtime.device is webgpu but onnxruntime found no WebGPU adapter: ${explainNoAdapter(inv, err)}`);
+      throw new Error(`runtime.device is webgpu but onnxruntime found no WebGPU adapter: ${explainNoAdapter(inv, err)}`, { cause: err });
     }
     const hardware = hardwareAdapters(inv);
     if (hardware.length > 0) {

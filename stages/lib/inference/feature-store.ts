@@ -106,7 +106,7 @@ export async function readFeatures(dir: string): Promise<FeatureTable> {
     split: r['split'] as SplitName,
     copy: Number(r['copy']),
     label: Number(r['label']),
-    path: r['path']!,
+    path: r['path'],
   }));
   return { dim: meta.dim, rows, values };
 }

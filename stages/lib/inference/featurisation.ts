@@ -75,7 +75,7 @@ async function hashFiles(files: readonly string[], onDone: (n: number) => void):
     while (next < files.length) {
       const k = next++;
       try {
-        hashes[k] = sha256(await readFile(files[k]!));
+        hashes[k] = sha256(await readFile(files[k]));
       } catch {
         hashes[k] = `unreadable:${files[k]}`; // decoding will skip it with the reason
       }
@@ -110,7 +110,7 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     },
   );
   const planned = opts.images.map((image, i) =>
-    image.variants(hashes[i]!).map((v) => ({ ...v, key: featureKey({ image: hashes[i]!, model, input, variant: v.variant }) })),
+    image.variants(hashes[i]).map((v) => ({ ...v, key: featureKey({ image: hashes[i], model, input, variant: v.variant }) })),
   );
 
   // With a remote cache, what another machine computed comes first (whole packs, only those holding missing keys).
@@ -127,7 +127,7 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
   let fromStore = 0;
   const todo: { item: T; variants: (typeof planned)[number] }[] = [];
   opts.images.forEach((image, i) => {
-    const missing = planned[i]!.filter((v) => {
+    const missing = planned[i].filter((v) => {
       total++;
       if (wanted.has(v.key)) {
         fromStore++; // the same photo twice: computed once, the second row read back from the store
@@ -159,14 +159,14 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
       const keys: string[] = [];
       batch.items.forEach((item, i) => {
         for (const v of byItem.get(item)!) {
-          pixels.push(v.make(batch.pixels[i]!));
+          pixels.push(v.make(batch.pixels[i]));
           keys.push(v.key);
         }
       });
       for (let start = 0; start < pixels.length; start += batchSize) {
         const chunk = pixels.slice(start, start + batchSize);
         const out = await runner.run(toTensorInput(chunk, info.inputSize, info.preprocess), chunk.length);
-        chunk.forEach((_, j) => store.add(keys[start + j]!, out.pooled.slice(j * info.featureDim, (j + 1) * info.featureDim)));
+        chunk.forEach((_, j) => store.add(keys[start + j], out.pooled.slice(j * info.featureDim, (j + 1) * info.featureDim)));
         store.commit(); // each pass is kept as soon as it is made: a kill loses at most this batch
         meter.add(chunk.length);
         ctx.progress({ done: meter.done, total: toCompute, message: meter.etaMessage(), metrics: { 'images/s': round(meter.rate(), 1) } });

@@ -49,7 +49,8 @@ const PREPROCESS: Record<(typeof PREPROCESS_NAMES)[number], Preprocess> = {
 
 /** `model.preprocess`: tf (x/127.5−1; aliases mobilenet, xception), unit (x/255; alias darknet), caffe. */
 export function parsePreprocess(value: unknown): Preprocess {
-  const p = (PREPROCESS as Record<string, Preprocess>)[String(value ?? 'tf')];
+  const key = value ?? 'tf';
+  const p = (PREPROCESS as Record<string, Preprocess>)[typeof key === 'string' ? key : JSON.stringify(key)];
   if (!p) throw new Error(`model.preprocess must be one of ${Object.keys(PREPROCESS).join(', ')}; got '${String(value)}'`);
   return p;
 }
@@ -64,7 +65,7 @@ export async function readBackboneInfo(backboneDir: string): Promise<BackboneInf
   try {
     return JSON.parse(await readFile(file, 'utf8')) as BackboneInfo;
   } catch (err) {
-    throw new Error(`cannot read ${file} (written by build-model): ${(err as Error).message}`);
+    throw new Error(`cannot read ${file} (written by build-model): ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -101,8 +102,8 @@ function withBatch(runner: BackboneRunner, device: Device, batchSize: number): O
 }
 
 interface Logger {
-  log(message: string): void;
-  warn(message: string): void;
+  log: (message: string) => void;
+  warn: (message: string) => void;
 }
 
 /** Opens the runner `runtime.inference` and `runtime.device` ask for on build-model's backbone folder; logs which one runs. */

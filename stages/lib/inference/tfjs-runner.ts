@@ -24,10 +24,10 @@ export class TfjsRunner implements BackboneRunner {
   async run(input: Float32Array, n: number, opts: { maps?: boolean } = {}): Promise<BackboneOutput> {
     const s = this.inputSize;
     if (input.length !== n * s * s * 3) throw new Error(`TfjsRunner: input holds ${input.length} values, expected ${n}×${s}×${s}×3`);
-    const [maps, pooled] = tf.tidy(() => {
+    const [maps, pooled] = tf.tidy((): [tf.Tensor4D, tf.Tensor] => {
       const x = tf.tensor4d(input, [n, s, s, 3]);
       const m = this.backbone.predict(x) as tf.Tensor4D;
-      return [m, tf.mean(m, [1, 2])] as const;
+      return [m, tf.mean(m, [1, 2])];
     });
     try {
       const [, mapHeight, mapWidth, channels] = maps.shape;

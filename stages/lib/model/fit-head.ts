@@ -67,7 +67,7 @@ export function versionsByImage(table: Pick<FeatureTable, 'rows'>): number[][] {
 
 /** One epoch's rows: one version of every image, drawn uniformly with `rng`. */
 export function drawEpochRows(versions: readonly (readonly number[])[], rng: Rng): number[] {
-  return versions.map((v) => (v.length === 1 ? v[0]! : v[Math.floor(rng() * v.length)]!));
+  return versions.map((v) => (v.length === 1 ? v[0] : v[Math.floor(rng() * v.length)]));
 }
 
 export interface FitOptions {
@@ -87,7 +87,7 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
   if (allTrainRows.length === 0 || valRows.length === 0) {
     throw new Error(`features hold ${allTrainRows.length} train and ${valRows.length} val rows; both must be non-empty`);
   }
-  const valLabels = valRows.map((r) => table.rows[r]!.label);
+  const valLabels = valRows.map((r) => table.rows[r].label);
   // Tensor row k holds feature row allTrainRows[k]; the versions are re-indexed to tensor rows.
   const tensorRowOf = new Map(allTrainRows.map((r, k) => [r, k]));
   const tensorVersions = versions.map((v) => v.map((r) => tensorRowOf.get(r)!));
@@ -96,7 +96,7 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
   const optimizer = makeOptimizer(hp.optimizer, hp.lr);
   head.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   const xTrain = tf.tensor2d(gatherRows(table, allTrainRows), [allTrainRows.length, table.dim]);
-  const yTrain = tf.tensor2d(allTrainRows.map((r) => table.rows[r]!.label), [allTrainRows.length, 1]);
+  const yTrain = tf.tensor2d(allTrainRows.map((r) => table.rows[r].label), [allTrainRows.length, 1]);
   const xVal = tf.tensor2d(gatherRows(table, valRows), [valRows.length, table.dim]);
   if (options.releaseTable) table.values = new Float32Array(0);
 
@@ -128,7 +128,7 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
       history.push(record);
       const isBest = !best || record.val_loss < best.val_loss;
       if (isBest) {
-        best = { epoch, weights: readHeadWeights(head as unknown as tf.LayersModel), val_loss: record.val_loss, val_accuracy: record.val_accuracy };
+        best = { epoch, weights: readHeadWeights(head), val_loss: record.val_loss, val_accuracy: record.val_accuracy };
       }
       options.onEpoch?.(record, isBest);
       if (hp.patience > 0 && epoch - best!.epoch >= hp.patience) {
@@ -150,12 +150,12 @@ async function trainBatch(head: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2D, 
   const indices = tf.tensor1d(idx, 'int32');
   const xb = tf.tidy(() => {
     const rows = tf.gather(x, indices);
-    return mask ? tf.mul(rows, tf.tensor2d(mask, rows.shape as [number, number])) : rows;
+    return mask ? tf.mul(rows, tf.tensor2d(mask, rows.shape)) : rows;
   });
   const yb = tf.gather(y, indices);
   try {
     const out = (await head.trainOnBatch(xb, yb)) as number[];
-    return [out[0]!, out[1]!];
+    return [out[0], out[1]];
   } finally {
     tf.dispose([indices, xb, yb]);
   }

@@ -81,7 +81,7 @@ export function readHeadWeights(model: tf.LayersModel): HeadWeights {
 
 export function writeHeadWeights(model: tf.LayersModel, w: HeadWeights): void {
   const dense = model.getLayer(HEAD_DENSE);
-  const [k, b] = dense.getWeights();
+  const [k] = dense.getWeights();
   if (k.shape[0] !== w.kernel.length) {
     throw new Error(`head weights have ${w.kernel.length} inputs but the model's ${HEAD_DENSE} has ${k.shape[0]}`);
   }

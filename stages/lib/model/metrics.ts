@@ -38,8 +38,8 @@ export function confusion(labels: ArrayLike<number>, probs: ArrayLike<number>, t
   const c: Confusion = { tp: 0, tn: 0, fp: 0, fn: 0 };
   for (let i = 0; i < labels.length; i++) {
     const dog = probs[i] > threshold;
-    if (labels[i] === 1) dog ? c.tp++ : c.fn++;
-    else if (labels[i] === 0) dog ? c.fp++ : c.tn++;
+    if (labels[i] === 1) c[dog ? 'tp' : 'fn']++;
+    else if (labels[i] === 0) c[dog ? 'fp' : 'tn']++;
     else throw new Error(`label ${labels[i]} at index ${i} is neither 0 (cat) nor 1 (dog)`);
   }
   return c;

@@ -35,7 +35,7 @@ export async function mergeFeatureShards(outDir: string, shardDirs: readonly str
   for (const dir of shardDirs) {
     const meta = JSON.parse(await readFile(path.join(dir, FEATURES_META), 'utf8')) as FeatureMeta;
     const { records } = await readCsv(path.join(dir, INDEX_FILE), ['row', 'split', 'copy', 'label', 'path']);
-    const rows: FeatureRow[] = records.map((r) => ({ split: r['split'] as SplitName, copy: Number(r['copy']), label: Number(r['label']), path: r['path']! }));
+    const rows: FeatureRow[] = records.map((r) => ({ split: r['split'] as SplitName, copy: Number(r['copy']), label: Number(r['label']), path: r['path'] }));
     shards.push({ dir, meta, rows });
   }
   const dim = shards[0]?.meta.dim;
@@ -46,7 +46,7 @@ export async function mergeFeatureShards(outDir: string, shardDirs: readonly str
       const first = shard.rows.findIndex((r) => r.split === split);
       if (first < 0) continue;
       let end = first;
-      while (end < shard.rows.length && shard.rows[end]!.split === split) end++;
+      while (end < shard.rows.length && shard.rows[end].split === split) end++;
       const file = await open(path.join(shard.dir, FEATURES_FILE), 'r');
       try {
         for (let start = first; start < end; start += MERGE_CHUNK_ROWS) {

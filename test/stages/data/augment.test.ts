@@ -63,7 +63,7 @@ test('the identity transform returns the same pixels (a copy), bilinear or neare
  */
 function kerasMatrix(theta: number, tx: number, ty: number, shear: number, zx: number, zy: number, size: number): number[] {
   type M3 = number[][];
-  const dot = (p: M3, q: M3): M3 => p.map((row) => q[0]!.map((_, j) => row.reduce((sum, v, k) => sum + v * q[k]![j]!, 0)));
+  const dot = (p: M3, q: M3): M3 => p.map((row) => q[0].map((_, j) => row.reduce((sum, v, k) => sum + v * q[k][j], 0)));
   const th = (Math.PI / 180) * theta;
   const rotation = [[Math.cos(th), -Math.sin(th), 0], [Math.sin(th), Math.cos(th), 0], [0, 0, 1]];
   const translation = [[1, 0, tx * size], [0, 1, ty * size], [0, 0, 1]];
@@ -73,7 +73,7 @@ function kerasMatrix(theta: number, tx: number, ty: number, shear: number, zx: n
   const offset = [[1, 0, o], [0, 1, o], [0, 0, 1]];
   const reset = [[1, 0, -o], [0, 1, -o], [0, 0, 1]];
   const m = dot(dot(offset, dot(dot(dot(rotation, translation), shearM), zoom)), reset);
-  return [m[0]![0]!, m[0]![1]!, m[0]![2]!, m[1]![0]!, m[1]![1]!, m[1]![2]!];
+  return [m[0][0], m[0][1], m[0][2], m[1][0], m[1][1], m[1][2]];
 }
 
 test('the transform matrix is Keras 2.0\'s (rows first, shear in radians, rotation in degrees, centre side/2 + 0.5)', () => {
@@ -87,7 +87,7 @@ test('the transform matrix is Keras 2.0\'s (rows first, shear in radians, rotati
   for (const [theta, tx, ty, shear, zx, zy, size] of cases) {
     const ours = transformMatrix(t({ theta, tx, ty, shear, zx, zy }), size);
     const keras = kerasMatrix(theta, tx, ty, shear, zx, zy, size);
-    ours.forEach((v, i) => assert.ok(Math.abs(v - keras[i]!) < 1e-9, `θ ${theta} shear ${shear} size ${size}: entry ${i} ${v} vs Keras ${keras[i]}`));
+    ours.forEach((v, i) => assert.ok(Math.abs(v - keras[i]) < 1e-9, `θ ${theta} shear ${shear} size ${size}: entry ${i} ${v} vs Keras ${keras[i]}`));
   }
   // One by hand: shear 0.2 rad (≈ 11.46°) on 299 px, sin 0.2 = 0.198669, cos 0.2 = 0.980067, o = 150.
   const [a, b, c, d, e, f] = transformMatrix(t({ shear: 0.2 }), 299);
@@ -106,8 +106,8 @@ test('a warp samples input (row, col) = M · (row, col) with nearest neighbours,
   const clamp = (v: number) => Math.min(size - 1, Math.max(0, v));
   for (let r = 0; r < size; r++) {
     for (let col = 0; col < size; col++) {
-      const inRow = clamp(Math.round(a! * r + b! * col + c!));
-      const inCol = clamp(Math.round(d! * r + e! * col + f!));
+      const inRow = clamp(Math.round(a * r + b * col + c));
+      const inCol = clamp(Math.round(d * r + e * col + f));
       assert.deepEqual(at(out, size, col, r), at(img, size, inCol, inRow), `(${r},${col})`);
     }
   }

@@ -50,7 +50,7 @@ test('imageBatches skips and counts the bad files, keeps order, and never throws
     sizes.push(batch.items.length + batch.skipped.length);
     for (const [k, item] of batch.items.entries()) {
       seen.push(item.name);
-      assert.equal(batch.pixels[k]!.length, 24 * 24 * 3);
+      assert.equal(batch.pixels[k].length, 24 * 24 * 3);
     }
     for (const s of batch.skipped) {
       skipped.push([s.item.name, s.reason]);
@@ -70,7 +70,7 @@ test('CMYK, grayscale, PNG-as-jpg and GIF come out as plausible RGB', async () =
   // dog.9003 (PNG) is the colour version of the same photo: the same picture, so luminance is close.
   const colour = await decodeImage(path.join(BAD_DIR, 'dog.9003.jpg'), { size: SIZE });
   let diff = 0;
-  for (let i = 0; i < gray.length; i += 3) diff += Math.abs(gray[i]! - (0.299 * colour[i]! + 0.587 * colour[i + 1]! + 0.114 * colour[i + 2]!));
+  for (let i = 0; i < gray.length; i += 3) diff += Math.abs(gray[i] - (0.299 * colour[i] + 0.587 * colour[i + 1] + 0.114 * colour[i + 2]));
   assert.ok(diff / (SIZE * SIZE) < 12, `mean luminance difference ${diff / (SIZE * SIZE)}`);
   for (const name of ['cat.9004.jpg', 'dog.9010.jpg']) {
     const img = await decodeImage(path.join(BAD_DIR, name), { size: SIZE });
@@ -85,8 +85,8 @@ test('EXIF orientation is applied (fixture: stored 40×20 red|blue, orientation 
   const meta = await sharp(path.join(FIXTURES, 'exif-orientation-6.jpg')).metadata();
   assert.equal(meta.orientation, 6);
   const img = await decodeImage(path.join(FIXTURES, 'exif-orientation-6.jpg'), { size: 20 });
-  const isRed = (p: number[]) => p[0]! > 200 && p[2]! < 60;
-  const isBlue = (p: number[]) => p[2]! > 200 && p[0]! < 60;
+  const isRed = (p: number[]) => p[0] > 200 && p[2] < 60;
+  const isBlue = (p: number[]) => p[2] > 200 && p[0] < 60;
   assert.ok(isRed(px(img, 20, 2, 3)) && isRed(px(img, 20, 17, 3)), 'top row red across');
   assert.ok(isBlue(px(img, 20, 2, 16)) && isBlue(px(img, 20, 17, 16)), 'bottom row blue across');
 });
@@ -148,9 +148,9 @@ test('toTensorInput packs NHWC float32 with tf, unit and caffe preprocessing', (
   const one = [a.subarray(0, 3), b.subarray(0, 3)];
   const tf = toTensorInput(one, 1, 'tf');
   assert.equal(tf.length, 6);
-  assert.ok(Math.abs(tf[0]! + 1) < 1e-6 && Math.abs(tf[2]! - 1) < 1e-6 && Math.abs(tf[3]! - 1) < 1e-6);
+  assert.ok(Math.abs(tf[0] + 1) < 1e-6 && Math.abs(tf[2] - 1) < 1e-6 && Math.abs(tf[3] - 1) < 1e-6);
   const unit = toTensorInput(one, 1, 'unit');
-  assert.ok(Math.abs(unit[1]! - 127 / 255) < 1e-6 && unit[3] === 1);
+  assert.ok(Math.abs(unit[1] - 127 / 255) < 1e-6 && unit[3] === 1);
   const caffe = toTensorInput([new Uint8Array([10, 20, 30])], 1, 'caffe');
   assert.deepEqual(Array.from(caffe).map((v) => Number(v.toFixed(3))), [30 - 103.939, 20 - 116.779, 10 - 123.68].map((v) => Number(v.toFixed(3))));
   const reuse = new Float32Array(12);
@@ -161,7 +161,7 @@ test('toTensorInput packs NHWC float32 with tf, unit and caffe preprocessing', (
 test('failures decoded side by side keep their own reasons (libvips shares one error buffer per process)', async () => {
   const failing = ['cat.9002.jpg', 'dog.9007.jpg', 'cat.9001.jpg'];
   const items = Array.from({ length: 120 }, (_, k) => {
-    const name = failing[k % failing.length]!;
+    const name = failing[k % failing.length];
     return { path: path.join(BAD_DIR, name), name };
   });
   for await (const batch of imageBatches(items, { size: 24, batchSize: 12, concurrency: 6 })) {

@@ -96,7 +96,7 @@ test('augment-config stage writes the resolved config and an 18-tile labelled pr
     assert.equal(cfg.copies, 1);
     const meta = await sharp(path.join(out, 'preview.png')).metadata();
     assert.equal(meta.format, 'png');
-    assert.ok(meta.width! >= PREVIEW_COLS * PREVIEW_SIZE && meta.height! >= PREVIEW_ROWS * PREVIEW_SIZE, `${meta.width}×${meta.height}`);
+    assert.ok(meta.width >= PREVIEW_COLS * PREVIEW_SIZE && meta.height >= PREVIEW_ROWS * PREVIEW_SIZE, `${meta.width}×${meta.height}`);
     assert.equal(ctx.progressReports.at(-1)?.done, 18);
     // Same seed → the same preview, byte for byte.
     const out2 = path.join(root, 'again');

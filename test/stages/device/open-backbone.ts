@@ -13,9 +13,9 @@ const [backboneDir, device, ...photos] = process.argv.slice(2);
 const logs: string[] = [];
 const warnings: string[] = [];
 try {
-  const info = await readBackboneInfo(backboneDir!);
+  const info = await readBackboneInfo(backboneDir);
   const params = { 'runtime.inference': 'onnx', 'runtime.device': device, 'runtime.backend': 'cpu', 'runtime.threads': 0 };
-  const runner = await openBackboneRunner(backboneDir!, runtimeParams(params), { log: (m) => logs.push(m), warn: (m) => warnings.push(m) });
+  const runner = await openBackboneRunner(backboneDir, runtimeParams(params), { log: (m) => logs.push(m), warn: (m) => warnings.push(m) });
   try {
     const pixels = await Promise.all(photos.map((f) => decodeImage(f, { size: info.inputSize })));
     const out = await runner.run(toTensorInput(pixels, info.inputSize, info.preprocess), pixels.length);

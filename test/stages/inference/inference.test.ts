@@ -45,7 +45,7 @@ test('auto runs the exported base on onnxruntime; tfjs on TF.js; both give the s
   assert.equal(tfjs.engine, 'cpu');
   assert.deepEqual(onnx.warnings, []);
   const scale = Math.max(...tfjs.pooled.map(Math.abs));
-  const diff = Math.max(...onnx.pooled.map((v, i) => Math.abs(v - tfjs.pooled[i]!)));
+  const diff = Math.max(...onnx.pooled.map((v, i) => Math.abs(v - tfjs.pooled[i])));
   assert.ok(diff < 5e-4 * scale, `max diff ${diff} at scale ${scale}`);
 });
 
@@ -57,6 +57,6 @@ test('when the export failed, auto falls back to TF.js with a warning that says 
   const fallback = await pooledOf('auto');
   assert.equal(fallback.engine, 'cpu');
   assert.equal(fallback.warnings.length, 1);
-  assert.match(fallback.warnings[0]!, /running the backbone on TF\.js, not ONNX: the export failed: layer "x" \(Conv3D\)/);
+  assert.match(fallback.warnings[0], /running the backbone on TF\.js, not ONNX: the export failed: layer "x" \(Conv3D\)/);
   await assert.rejects(pooledOf('onnx'), /runtime\.inference is onnx but build-model has no backbone\.onnx/);
 });

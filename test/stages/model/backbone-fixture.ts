@@ -22,5 +22,5 @@ export async function buildBackbone(root: string, folder: string, cutLayer = '')
     outs: ['out/backbone', 'out/model'],
   });
   await buildModel.run(ctx);
-  return ctx.outs[0]!;
+  return ctx.outs[0];
 }

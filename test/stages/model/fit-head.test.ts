@@ -34,7 +34,7 @@ test('versionsByImage groups every image\'s original and copies; val rows are le
   assert.equal(versions.length, 5);
   for (const [i, v] of versions.entries()) {
     assert.deepEqual(v, [3 * i, 3 * i + 1, 3 * i + 2]);
-    assert.ok(v.every((r) => table.rows[r]!.path === `train/${i}.jpg`));
+    assert.ok(v.every((r) => table.rows[r].path === `train/${i}.jpg`));
   }
 });
 
@@ -49,7 +49,7 @@ test('each epoch draws one version of every image, reproducibly from the seed, a
   assert.notDeepEqual(epochs, draw(5), 'another seed, other draws');
   for (const rows of epochs) {
     assert.equal(rows.length, versions.length, 'one row per image');
-    rows.forEach((r, i) => assert.ok(versions[i]!.includes(r)));
+    rows.forEach((r, i) => assert.ok(versions[i].includes(r)));
     const copies = rows.filter((r) => r % 2 === 1).length;
     assert.ok(copies > 70 && copies < 130, `${copies}/200 augmented copies drawn (about half expected)`);
   }

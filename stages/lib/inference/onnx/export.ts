@@ -257,7 +257,7 @@ class Exporter {
         const xs = inputs.map((t) => this.valueOf(t, scope));
         const shapes = xs.map((x) => JSON.stringify(x.tfShape.slice(1)));
         if (new Set(shapes).size !== 1) throw unsupported(`inputs of different shapes ${shapes.join(', ')} (broadcasting not exported)`);
-        const variadic = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min' }[cls]!;
+        const variadic = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min' }[cls];
         if (cls === 'Add' || cls === 'Multiply') {
           const binary = cls === 'Add' ? 'Add' : 'Mul';
           let acc = xs[0].name;
@@ -346,7 +346,7 @@ class Exporter {
     const p = config(layer).padding;
     if (typeof p === 'number') return [[p, p], [p, p]];
     const [ph, pw] = p as (number | number[])[];
-    return [pair(ph as number | number[], [0, 0]), pair(pw as number | number[], [0, 0])];
+    return [pair(ph, [0, 0]), pair(pw, [0, 0])];
   }
 
   private clip(input: string, min: number, max: number, outName: string): string {
