@@ -7,7 +7,9 @@
  *     the caller names (the plot files run records point to, for `compare`);
  *   - stage-cache files used in the last `keepDays` days, and those used by the
  *     run a lock entry comes from (mtime at or after that run's start, from its
- *     run-cache record; a stage with `cache: false` has none, so only age counts).
+ *     run-cache record, stamped in the filesystem's own clock so a file written
+ *     in the run's first tick is not older than the run; a stage with
+ *     `cache: false` has no record, so only age counts).
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,7 +70,7 @@ export async function planGarbage(options: {
 
   const groups: GarbageGroup[] = [runs];
   for (const cache of listStageCaches(options.dotDir)) {
-    // Files the locked run used were touched during it: keep what is at least as recent as its start.
+    // Files the locked run used were touched during it: keep what is at least as recent as its start (file clock, as their mtimes).
     const starts = [...(locked.get(cache.stage) ?? [])].flatMap((fingerprint) => {
       const started = options.runCache.record(fingerprint)?.started;
       return started ? [Date.parse(started)] : [];

@@ -29,7 +29,10 @@ export interface CachedOut {
 
 export interface CachedRun {
   stage: string;
-  /** When the run started (absent in records written before it was kept); `pipeline gc` keeps stage-cache files used since. */
+  /**
+   * When the run started, in the clock of the stage cache's filesystem (see filesystemNow; absent in records written
+   * before it was kept): `pipeline gc` keeps the stage-cache files with an mtime at or after it.
+   */
   started?: string;
   created: string;
   outs: CachedOut[];

@@ -3,6 +3,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { LockWriter } from '../cache/lock-file.ts';
 import type { CachedRun } from '../cache/run-cache.ts';
 import { lockEntryFor } from '../cache/lock-file.ts';
+import { filesystemNow } from '../cache/stage-caches.ts';
 import { decide } from './decide.ts';
 import type { StageFailure } from './stage-failure.ts';
 import type { StageReason } from './stage-reason.ts';
@@ -173,6 +174,9 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
   const transaction = new OutTransaction(work, absOuts);
   const cacheDir = workspace.stageCacheDir(stage);
   mkdirSync(cacheDir, { recursive: true });
+  // The run record's start, for `pipeline gc`: compared with the mtimes of what the stage writes to its cache. Stamped
+  // next to the stage's folder, not in it (what is inside is the stage's), so a kill cannot leave the marker there.
+  const startedOnDisk = filesystemNow(dirname(cacheDir));
   const options: StageProcessOptions = {
     stage,
     root: workspace.root,
@@ -221,7 +225,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     // again; the run cache must not file this result under inputs it may not have read.
     const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
     if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
-    else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
+    else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, startedOnDisk);
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
   } catch (error) {
     return fail({ kind: 'engine-error', message: (error as Error).message });
