@@ -14,6 +14,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLock } from './lock-file.ts';
+import { isPipelineError } from '../errors.ts';
 import { RunCache, type CacheFile } from './run-cache.ts';
 import { listStageCaches } from './stage-caches.ts';
 
@@ -33,7 +34,9 @@ async function lockedFingerprints(root: string): Promise<Map<string, Set<string>
     let stages;
     try {
       stages = (await readLock(join(root, name))).doc.stages;
-    } catch {
+    } catch (error) {
+      // Unreadable: what it protects is unknown, so collecting could drop what its run needs.
+      if (isPipelineError(error, 'lock-unreadable')) throw error;
       continue; // not a pipeline lock (or damaged): it protects nothing
     }
     for (const [stage, entry] of Object.entries(stages)) {
