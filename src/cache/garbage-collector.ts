@@ -70,6 +70,7 @@ export async function planGarbage(options: {
     } else runs.remove.push(run);
   }
   for (const object of options.runCache.listObjects()) (neededObjects.has(object.hash) ? runs.keep : runs.remove).push(object);
+  runs.remove.push(...options.runCache.listLeftoverTemps());
 
   const groups: GarbageGroup[] = [runs];
   for (const cache of listStageCaches(options.dotDir)) {

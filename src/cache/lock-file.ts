@@ -141,6 +141,7 @@ export class LockWriter {
     const stages: Record<string, LockedStage> = {};
     for (const name of this.stageOrder) if (this.doc.stages[name]) stages[name] = this.doc.stages[name];
     const header = '# Written by `pipeline run`. Commit it: it records what each stage last ran with.\n';
-    await writeFileAtomic(this.file, header + stringify({ schema: 1, stages }, { lineWidth: 0 }));
+    // Durable: the lock entry is the moment a stage's new outs count as done (see out-transaction.ts).
+    await writeFileAtomic(this.file, header + stringify({ schema: 1, stages }, { lineWidth: 0 }), { durable: true });
   }
 }

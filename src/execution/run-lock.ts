@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { tempNameFor } from '../cache/atomic-write.ts';
 import { PipelineError } from '../errors.ts';
 
 /**
@@ -61,6 +62,47 @@ export function activeRun(lockFile: string): RunLockHolder | undefined {
   return holder.hostname !== hostname() || isAlive(holder.pid) ? holder : undefined;
 }
 
+/**
+ * Create `file` holding `content`, or return false when it exists. The content is written to a temp file first
+ * and hard-linked into place (link fails when the name exists, like O_EXCL), so a run killed at any moment never
+ * leaves an empty lock that others must wait out. Where hard links are not supported: O_EXCL, then write.
+ */
+function createWithContent(file: string, content: string): boolean {
+  const temp = tempNameFor(file);
+  writeFileSync(temp, content);
+  try {
+    linkSync(temp, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+  } finally {
+    try { unlinkSync(temp); } catch { /* already gone */ }
+  }
+  try {
+    const fd = openSync(file, 'wx');
+    writeSync(fd, content);
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
+/** Temp files of `createWithContent` left by runs killed while taking the lock (a live PID's may be in use). */
+function removeDeadTemps(file: string): void {
+  const prefix = `${basename(file)}.tmp-`;
+  let names: string[] = [];
+  try { names = readdirSync(dirname(file)); } catch { /* nothing to clean */ }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) try { unlinkSync(join(dirname(file), name)); } catch { /* gone */ }
+  }
+}
+
 export class RunLock {
   private released = false;
 
@@ -71,13 +113,9 @@ export class RunLock {
     mkdirSync(dirname(file), { recursive: true });
     const me: RunLockHolder = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(file, 'wx');
-        writeSync(fd, JSON.stringify(me) + '\n');
-        closeSync(fd);
+      if (createWithContent(file, JSON.stringify(me) + '\n')) {
+        removeDeadTemps(file);
         return new RunLock(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = readHolder(file);
       if (!holder) {
