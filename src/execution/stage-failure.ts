@@ -9,7 +9,7 @@ export type StageFailure =
   | { kind: 'exit'; code: number | string; job?: ClusterJob }
   | { kind: 'killed'; signal: string; job?: ClusterJob }
   | { kind: 'could-not-start'; message: string }
-  /** Exit 13: the module's run() returned a promise that never settles. */
+  /** EXIT_NEVER_SETTLED (exit-codes.ts): the module's run() returned a promise that never settles. */
   | { kind: 'never-settled'; job?: ClusterJob }
   /** Exit 0 without the runner's word that run() resolved (process.exit called halfway). */
   | { kind: 'exited-early' }

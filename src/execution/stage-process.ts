@@ -1,10 +1,11 @@
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Progress } from '../contract.ts';
 import { packageFile } from '../package-files.ts';
 import type { StageResources } from '../config/pipeline.ts';
 import type { Executor, StageJob } from './executors/executor.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
+import { EXIT_NEVER_SETTLED, EXIT_STAGE_FAILED } from '../exit-codes.ts';
 import { writeStageGroup } from './stage-group-record.ts';
 import type { StageFailure } from './stage-failure.ts';
 import { describeFailure } from '../logging/reason-text.ts';
@@ -60,12 +61,13 @@ export async function runCommand(cmd: string, options: StageProcessOptions): Pro
 }
 
 /** Run a `module:` stage in `node --import tsx module-runner.ts`. */
-export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile' | 'resultFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
   const specFile = join(workDir, 'module-spec.json');
   const doneFile = join(workDir, 'module-done');
   const progressFile = join(workDir, 'progress.json');
+  const resultFile = join(workDir, 'module-result.json');
   mkdirSync(workDir, { recursive: true });
-  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile, progressFile } satisfies ModuleRunSpec));
+  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile, progressFile, resultFile } satisfies ModuleRunSpec));
   const what = `module ${spec.moduleLabel}${spec.shard ? ` (shard ${spec.shard.index + 1}/${spec.shard.count})` : spec.mergeShardOuts ? ' (merge of its shards)' : ''}`;
   const outcome = await options.executor.run({
     file: process.execPath,
@@ -75,10 +77,27 @@ export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progress
     progressFile,
     options,
   });
+  // A user error, told through the result file wherever the job ran (a cluster job has no IPC): the same one line as locally.
+  if (!outcome.ok && outcome.failure.kind === 'exit' && outcome.failure.code === EXIT_STAGE_FAILED) {
+    const message = userErrorIn(resultFile);
+    if (message !== undefined) return { ok: false, failure: { kind: 'user-error', message } };
+  }
   if (!outcome.ok || existsSync(doneFile)) return outcome;
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
   return { ok: false, failure: { kind: 'exited-early' } };
 }
+
+/** The one-line message of a user error the module runner left in its result file, if it left one. */
+function userErrorIn(resultFile: string): string | undefined {
+  try {
+    const { message } = JSON.parse(readFileSync(resultFile, 'utf8')) as { message?: unknown };
+    return typeof message === 'string' ? oneLine(message) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const oneLine = (message: string): string => message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
 
 /** The local executor: the job as a child process in its own process group. */
 export async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise<ProcessOutcome> {
@@ -114,7 +133,7 @@ export async function spawnLocal({ file, args, ipc, what, options }: StageJob): 
       if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
       // The stage's own input was wrong: its message becomes the result line; the stack is kept in the log only.
       if (m?.type === 'user-error' && typeof m.message === 'string') {
-        userError = m.message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+        userError = oneLine(m.message);
         if (m.detail) log.write(`stage ${options.stage} failed: ${m.detail}\n`);
       }
     });
@@ -144,9 +163,9 @@ export async function spawnLocal({ file, args, ipc, what, options }: StageJob): 
         ? { kind: 'killed', signal: result.signal }
         : result.failed && result.exitCode === undefined
           ? { kind: 'could-not-start', message: result.shortMessage ?? result.message ?? 'unknown error' }
-          : ipc && result.exitCode === 13
+          : ipc && result.exitCode === EXIT_NEVER_SETTLED
             ? { kind: 'never-settled' }
-            : result.exitCode === 1 && userError !== undefined
+            : result.exitCode === EXIT_STAGE_FAILED && userError !== undefined
               ? { kind: 'user-error', message: userError }
               : { kind: 'exit', code: result.exitCode ?? '?' };
   log.write(`# ended: ${failure ? describeFailure(failure) : 'exit 0'}, ${new Date().toISOString()}\n`);

@@ -1,4 +1,5 @@
 /** The words for typed reasons and failures: result lines, logs, `--json` and run records all read these. */
+import { EXIT_NEVER_SETTLED } from '../exit-codes.ts';
 import type { StageFailure } from '../execution/stage-failure.ts';
 import type { StageReason } from '../execution/stage-reason.ts';
 
@@ -70,7 +71,7 @@ export function describeFailure(failure: StageFailure): string {
     case 'could-not-start':
       return `could not start: ${failure.message}`;
     case 'never-settled':
-      return onJob('exit 13: run() returned a promise that never settles', failure.job);
+      return onJob(`exit ${EXIT_NEVER_SETTLED}: run() returned a promise that never settles`, failure.job);
     case 'exited-early':
       return 'exited 0 before run() finished (process.exit called?)';
     case 'user-error':
