@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { crashPoint } from '../crash-points.ts';
 
 /** Unique sibling temp name: same folder, so the rename is atomic (same filesystem). */
 export function tempNameFor(file: string): string {
@@ -44,6 +45,7 @@ export function writeFileAtomicSync(file: string, content: string, options: Atom
     } finally {
       closeSync(fd);
     }
+    crashPoint(`${basename(file)}: temp written`);
     renameSync(temp, file);
   } catch (error) {
     try { unlinkSync(temp); } catch { /* temp never created */ }
@@ -62,6 +64,7 @@ export async function writeFileAtomic(file: string, content: string, options: At
     } finally {
       await handle.close();
     }
+    crashPoint(`${basename(file)}: temp written`);
     await rename(temp, file);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

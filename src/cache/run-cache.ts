@@ -2,6 +2,7 @@ import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, 
 import { dirname, join } from 'node:path';
 import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
 import { tempNameFor, writeFileAtomicSync } from './atomic-write.ts';
+import { crashPoint } from '../crash-points.ts';
 
 /**
  * The run cache under `.pipeline/cache/`:
@@ -96,6 +97,7 @@ export class RunCache {
         copyFileSync(absPath, temp);
       }
       chmodSync(temp, 0o444);
+      crashPoint('run cache: object linked');
       renameSync(temp, target);
     } catch (error) {
       rmSync(temp, { force: true });

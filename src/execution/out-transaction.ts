@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fsyncFolder, writeFileAtomicSync } from '../cache/atomic-write.ts';
 import { killLeftoverGroup, killLeftoverStage, readStageGroup } from './stage-group-record.ts';
+import { crashPoint } from '../crash-points.ts';
 
 /** Where each moved-aside out went, written (atomically, durably) before the first move. */
 const JOURNAL = 'journal.json';
@@ -58,6 +59,7 @@ export class OutTransaction {
     // On disk before any move: a kill at any later moment finds every backup in it.
     writeFileAtomicSync(this.journal, JSON.stringify(moves), { durable: true });
     for (const move of moves) {
+      crashPoint('outs: moving aside');
       this.moved.push(move);
       renameSync(move.out, move.backup);
     }
@@ -66,7 +68,10 @@ export class OutTransaction {
   /** Put freshly made outs (module stages, run-cache restores) in place of the old ones. */
   install(fresh: readonly string[]): void {
     this.moveAsideExisting();
-    fresh.forEach((source, i) => renameSync(source, this.outs[i]));
+    fresh.forEach((source, i) => {
+      crashPoint('outs: installing');
+      renameSync(source, this.outs[i]);
+    });
   }
 
   /** Undo: drop whatever the failed stage left at the out paths and bring the old outs back. */
@@ -83,11 +88,16 @@ export class OutTransaction {
   /** Success (the new outs are recorded): mark the transaction committed, so no recovery resurrects old outs, then delete them. */
   async commit(): Promise<void> {
     if (this.moved.length > 0) {
+      crashPoint('commit: before the marker');
       renameSync(this.journal, join(this.workDir, COMMITTED));
       fsyncFolder(this.workDir);
       // The backups go before the marker: a folder with backups and no marker or journal is never garbage.
-      for (const { backup } of this.moved) await rm(backup, { recursive: true, force: true });
+      for (const { backup } of this.moved) {
+        crashPoint('commit: deleting backups');
+        await rm(backup, { recursive: true, force: true });
+      }
     }
+    crashPoint('commit: removing the work folder');
     this.moved.length = 0;
     await rm(this.workDir, { recursive: true, force: true });
   }
@@ -143,6 +153,7 @@ export class OutTransaction {
         for (const { out, backup } of left.moves) {
           if (!exists(backup)) continue; // never moved, or put back by an earlier recovery
           rmSync(out, { recursive: true, force: true });
+          crashPoint('recovery: putting an out back');
           mkdirSync(dirname(out), { recursive: true });
           renameSync(backup, out);
           restored.push(out);

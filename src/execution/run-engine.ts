@@ -18,6 +18,7 @@ import type { StageProcessOptions } from './stage-process.ts';
 import type { StageGraph } from './stage-selection.ts';
 import type { StageEvaluation, Workspace } from './workspace.ts';
 import { outRecord } from './workspace.ts';
+import { crashPoint } from '../crash-points.ts';
 
 export interface RunContext {
   workspace: Workspace;
@@ -156,6 +157,7 @@ async function restoreStage(ctx: RunContext, stage: string, evaluation: StageEva
     transaction.install(fresh);
     const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+    crashPoint('lock entry recorded');
   } catch (error) {
     transaction.rollback();
     throw error;
@@ -227,6 +229,7 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
     else if (config.cache) workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, startedOnDisk);
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, hashedOuts.map(({ path, hashed }) => outRecord(path, hashed))));
+    crashPoint('lock entry recorded');
   } catch (error) {
     return fail({ kind: 'engine-error', message: (error as Error).message });
   }

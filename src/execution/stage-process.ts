@@ -7,6 +7,7 @@ import type { Executor, StageJob } from './executors/executor.ts';
 import type { ModuleRunSpec } from './module-runner.ts';
 import { EXIT_NEVER_SETTLED, EXIT_STAGE_FAILED } from '../exit-codes.ts';
 import { writeStageGroup } from './stage-group-record.ts';
+import { crashPoint } from '../crash-points.ts';
 import type { StageFailure } from './stage-failure.ts';
 import { describeFailure } from '../logging/reason-text.ts';
 
@@ -119,6 +120,7 @@ export async function spawnLocal({ file, args, ipc, what, options }: StageJob): 
   if (pid !== undefined) {
     liveGroups.add(pid);
     if (options.recordGroupIn) writeStageGroup(options.recordGroupIn, { pgid: pid, runId: options.runId });
+    crashPoint('stage started');
   }
   const onData = (chunk: Buffer): void => {
     log.write(chunk);
