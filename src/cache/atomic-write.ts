@@ -1,11 +1,33 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { crashPoint } from '../crash-points.ts';
 
 /** Unique sibling temp name: same folder, so the rename is atomic (same filesystem). */
 export function tempNameFor(file: string): string {
   return `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
+ * Remove the temp files (see tempNameFor) in `dir` whose name starts with `prefix` and whose process is gone: left
+ * by a kill between writing and renaming. Call only where no other run is writing (under the run lock).
+ */
+export function removeDeadTemps(dir: string, prefix = ''): void {
+  let names: string[] = [];
+  try { names = readdirSync(dir); } catch { /* no folder: nothing left */ }
+  for (const name of names) {
+    const pid = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name)?.[1];
+    if (name.startsWith(prefix) && pid !== undefined && !processAlive(Number(pid))) rmSync(join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export interface AtomicWriteOptions {

@@ -1,7 +1,8 @@
-import { closeSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { tempNameFor } from '../cache/atomic-write.ts';
+import { basename, dirname } from 'node:path';
+import { removeDeadTemps, tempNameFor } from '../cache/atomic-write.ts';
+import { crashPoint } from '../crash-points.ts';
 import { PipelineError } from '../errors.ts';
 
 /**
@@ -71,6 +72,7 @@ function createWithContent(file: string, content: string): boolean {
   const temp = tempNameFor(file);
   writeFileSync(temp, content);
   try {
+    crashPoint('run lock: temp written');
     linkSync(temp, file);
     return true;
   } catch (error) {
@@ -91,18 +93,6 @@ function createWithContent(file: string, content: string): boolean {
   }
 }
 
-/** Temp files of `createWithContent` left by runs killed while taking the lock (a live PID's may be in use). */
-function removeDeadTemps(file: string): void {
-  const prefix = `${basename(file)}.tmp-`;
-  let names: string[] = [];
-  try { names = readdirSync(dirname(file)); } catch { /* nothing to clean */ }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) try { unlinkSync(join(dirname(file), name)); } catch { /* gone */ }
-  }
-}
-
 export class RunLock {
   private released = false;
 
@@ -114,7 +104,7 @@ export class RunLock {
     const me: RunLockHolder = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
     for (let attempt = 0; attempt < 2; attempt++) {
       if (createWithContent(file, JSON.stringify(me) + '\n')) {
-        removeDeadTemps(file);
+        removeDeadTemps(dirname(file), `${basename(file)}.tmp-`);
         return new RunLock(file);
       }
       const holder = readHolder(file);

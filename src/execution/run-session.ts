@@ -7,7 +7,8 @@
  * record. Commands parse flags and print; they decide nothing here.
  */
 import { rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import { removeDeadTemps } from '../cache/atomic-write.ts';
 import { LockWriter } from '../cache/lock-file.ts';
 import { isPipelineError } from '../errors.ts';
 import { gitStateInBackground } from '../experiments/git-state.ts';
@@ -122,6 +123,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const opened = RunSession.open(workspace.dotDir, (message) => notices.push(message));
   if (!opened.ok) return opened;
   const { session } = opened;
+  // Under the run lock no other run writes these: a temp left beside the lock file or in .pipeline/ is a killed run's.
+  removeDeadTemps(dirname(workspace.lockFile), `${basename(workspace.lockFile)}.tmp-`);
+  removeDeadTemps(workspace.dotDir);
   const git = gitStateInBackground(pipeline.root);
   try {
     const plan = await assessStages(workspace, graph, selected, request.forced);

@@ -228,6 +228,8 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
       assert.equal(noop.code, 0, noop.stderr);
       const actions = (JSON.parse(noop.stdout) as { stage: string; action: string }[]).map((s) => `${s.stage} ${s.action}`);
       assert.deepEqual(actions, ['gen skipped', 'shape skipped', 'join skipped', 'fresh skipped'], `the run after the recovery is not a no-op: ${context()}`);
+      const temps = [...readdirSync(dir), ...readdirSync(join(dir, '.pipeline'))].filter((name) => name.includes('.tmp-'));
+      assert.deepEqual(temps, [], `a killed run's temp file was left beside pipeline.lock or in .pipeline/: ${context()}`);
       const tmp = join(dir, '.pipeline/tmp');
       assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], [], `a run folder was left in .pipeline/tmp: ${context()}`);
       current = next;
