@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
 import { OutTransaction } from '../../src/execution/out-transaction.ts';
+import { Project } from './project-fixture.ts';
 
 describe('out transaction', () => {
   const root = mkdtempSync(join(tmpdir(), 'pipeline-outs-'));
@@ -84,5 +85,28 @@ describe('out transaction', () => {
     rolledBack.rollback();
     assert.ok(!existsSync(work));
     assert.equal(read(outs[0]!), 'new a');
+  });
+});
+
+describe('a run after a kill that left backups with an unreadable journal', () => {
+  const project = new Project({
+    'pipeline.yaml': `stages:
+  make:
+    cmd: mkdir -p out && echo new > out/made.txt
+    outs: [out/made.txt]
+`,
+  });
+  after(() => project.remove());
+
+  test('runs, keeps the folder with the backups, and says where they are, on every run', async () => {
+    const left = '.pipeline/tmp/20260101-000000-1/make';
+    project.write(`${left}/backup-0`, 'the only copy of an old out\n');
+    project.write(`${left}/journal.json`, '[{"out": "/pro');
+    for (let run = 0; run < 2; run++) {
+      const r = await project.run('run');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /note: kept \.pipeline\/tmp\/20260101-000000-1\/make: an interrupted run moved outs aside there \(backup-0\) but its journal cannot be read/);
+      assert.equal(project.read(`${left}/backup-0`), 'the only copy of an old out\n');
+    }
   });
 });
