@@ -57,7 +57,7 @@ export class OutTransaction {
     });
     if (moves.length === 0) return;
     // On disk before any move: a kill at any later moment finds every backup in it.
-    writeFileAtomicSync(this.journal, JSON.stringify(moves), { durable: true });
+    writeFileAtomicSync(this.journal, JSON.stringify([...this.moved, ...moves]), { durable: true });
     for (const move of moves) {
       crashPoint('outs: moving aside');
       this.moved.push(move);
