@@ -21,7 +21,8 @@ export function removeDeadTemps(dir: string, prefix = ''): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of this machine with that PID exists (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,7 +1,7 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
-import { removeDeadTemps, tempNameFor } from '../cache/atomic-write.ts';
+import { processAlive, removeDeadTemps, tempNameFor } from '../cache/atomic-write.ts';
 import { crashPoint } from '../crash-points.ts';
 import { PipelineError } from '../errors.ts';
 
@@ -38,14 +38,6 @@ function ageMs(file: string): number {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readHolder(lockFile: string): RunLockHolder | undefined {
   try {
@@ -60,7 +52,7 @@ function readHolder(lockFile: string): RunLockHolder | undefined {
 export function activeRun(lockFile: string): RunLockHolder | undefined {
   const holder = readHolder(lockFile);
   if (!holder) return undefined;
-  return holder.hostname !== hostname() || isAlive(holder.pid) ? holder : undefined;
+  return holder.hostname !== hostname() || processAlive(holder.pid) ? holder : undefined;
 }
 
 /**
@@ -112,7 +104,7 @@ export class RunLock {
         // A run writes its lock right after creating it; one still unreadable after a while was left by a run killed in between.
         if (ageMs(file) < UNREADABLE_LOCK_GRACE_MS) throw busy(file, undefined);
         notice(`cleared an unreadable run lock ${file} (left by a run killed while taking it)`);
-      } else if (holder.hostname !== me.hostname || isAlive(holder.pid)) {
+      } else if (holder.hostname !== me.hostname || processAlive(holder.pid)) {
         throw busy(file, holder);
       } else notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
       try { unlinkSync(file); } catch { /* someone else cleared it first */ }
