@@ -33,8 +33,10 @@ export type ErrorReason =
   | 'unknown-target'
   /** Another run holds `.pipeline/run.lock`. */
   | 'locked'
-  /** pipeline.lock cannot be read. */
-  | 'lock-file';
+  /** pipeline.lock is damaged (not YAML, not a lock). */
+  | 'lock-file'
+  /** pipeline.lock exists but cannot be read (permissions, a folder in its place, an I/O error). */
+  | 'lock-unreadable';
 
 export type Severity = 'error' | 'warning';
 

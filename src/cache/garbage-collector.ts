@@ -7,11 +7,14 @@
  *     the caller names (the plot files run records point to, for `compare`);
  *   - stage-cache files used in the last `keepDays` days, and those used by the
  *     run a lock entry comes from (mtime at or after that run's start, from its
- *     run-cache record; a stage with `cache: false` has none, so only age counts).
+ *     run-cache record, stamped in the filesystem's own clock so a file written
+ *     in the run's first tick is not older than the run; a stage with
+ *     `cache: false` has no record, so only age counts).
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readLock } from './lock-file.ts';
+import { isPipelineError } from '../errors.ts';
 import { RunCache, type CacheFile } from './run-cache.ts';
 import { listStageCaches } from './stage-caches.ts';
 
@@ -31,7 +34,9 @@ async function lockedFingerprints(root: string): Promise<Map<string, Set<string>
     let stages;
     try {
       stages = (await readLock(join(root, name))).doc.stages;
-    } catch {
+    } catch (error) {
+      // Unreadable: what it protects is unknown, so collecting could drop what its run needs.
+      if (isPipelineError(error, 'lock-unreadable')) throw error;
       continue; // not a pipeline lock (or damaged): it protects nothing
     }
     for (const [stage, entry] of Object.entries(stages)) {
@@ -65,10 +70,11 @@ export async function planGarbage(options: {
     } else runs.remove.push(run);
   }
   for (const object of options.runCache.listObjects()) (neededObjects.has(object.hash) ? runs.keep : runs.remove).push(object);
+  runs.remove.push(...options.runCache.listLeftoverTemps());
 
   const groups: GarbageGroup[] = [runs];
   for (const cache of listStageCaches(options.dotDir)) {
-    // Files the locked run used were touched during it: keep what is at least as recent as its start.
+    // Files the locked run used were touched during it: keep what is at least as recent as its start (file clock, as their mtimes).
     const starts = [...(locked.get(cache.stage) ?? [])].flatMap((fingerprint) => {
       const started = options.runCache.record(fingerprint)?.started;
       return started ? [Date.parse(started)] : [];

@@ -45,12 +45,19 @@ export interface LockRead {
   warnings: string[];
 }
 
+/**
+ * No lock file (ENOENT) is an empty lock: every stage runs. A lock that exists but cannot be read is an error
+ * (`lock-unreadable`): treating it as empty would rerun every stage and then overwrite what it recorded.
+ */
 export async function readLock(file: string): Promise<LockRead> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return { doc: { schema: 1, stages: {} }, warnings: [] };
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return { doc: { schema: 1, stages: {} }, warnings: [] };
+    const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : message;
+    throw new PipelineError('lock-unreadable', `cannot read the lock file ${file} (${why}); fix its permissions or move it away (every stage then reruns)`);
   }
   let parsed: unknown;
   try {
@@ -134,6 +141,7 @@ export class LockWriter {
     const stages: Record<string, LockedStage> = {};
     for (const name of this.stageOrder) if (this.doc.stages[name]) stages[name] = this.doc.stages[name];
     const header = '# Written by `pipeline run`. Commit it: it records what each stage last ran with.\n';
-    await writeFileAtomic(this.file, header + stringify({ schema: 1, stages }, { lineWidth: 0 }));
+    // Durable: the lock entry is the moment a stage's new outs count as done (see out-transaction.ts).
+    await writeFileAtomic(this.file, header + stringify({ schema: 1, stages }, { lineWidth: 0 }), { durable: true });
   }
 }

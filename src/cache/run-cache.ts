@@ -1,7 +1,8 @@
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
-import { writeFileAtomicSync } from '../atomic-write.ts';
+import { tempNameFor, writeFileAtomicSync } from '../atomic-write.ts';
+import { crashPoint } from '../crash-points.ts';
 
 /**
  * The run cache under `.pipeline/cache/`:
@@ -29,7 +30,10 @@ export interface CachedOut {
 
 export interface CachedRun {
   stage: string;
-  /** When the run started (absent in records written before it was kept); `pipeline gc` keeps stage-cache files used since. */
+  /**
+   * When the run started, in the clock of the stage cache's filesystem (see filesystemNow; absent in records written
+   * before it was kept): `pipeline gc` keeps the stage-cache files with an mtime at or after it.
+   */
   started?: string;
   created: string;
   outs: CachedOut[];
@@ -89,14 +93,21 @@ export class RunCache {
     const target = this.objectPath(hash);
     if (existsSync(target)) return;
     mkdirSync(dirname(target), { recursive: true });
-    const temp = `${target}.tmp-${process.pid}`;
+    // A unique temp name: one a killed run left behind (same PID later) must not make this link fail or a copy write into it.
+    const temp = tempNameFor(target);
     try {
-      linkSync(absPath, temp);
-    } catch {
-      copyFileSync(absPath, temp);
+      try {
+        linkSync(absPath, temp);
+      } catch {
+        copyFileSync(absPath, temp);
+      }
+      chmodSync(temp, 0o444);
+      crashPoint('run cache: object linked');
+      renameSync(temp, target);
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
     }
-    chmodSync(temp, 0o444);
-    renameSync(temp, target);
   }
 
   /** The recorded run for a fingerprint, if every object it needs is present and intact. */
@@ -136,6 +147,11 @@ export class RunCache {
   /** Every stored object, by content hash. */
   listObjects(): (CacheFile & { hash: string })[] {
     return listTwoLevel(this.objects).flatMap((file) => (file.name.includes('.tmp-') ? [] : [{ ...file.entry, hash: file.prefix + file.name }]));
+  }
+
+  /** Temp files a run killed while storing left in the store: garbage, since no run is storing while `pipeline gc` holds the run lock. */
+  listLeftoverTemps(): CacheFile[] {
+    return [...listTwoLevel(this.objects), ...listTwoLevel(this.runs)].flatMap((file) => (file.name.includes('.tmp-') ? [file.entry] : []));
   }
 
   /** The object hashes a record needs. */

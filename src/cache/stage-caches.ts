@@ -4,7 +4,7 @@
  * belongs to the stage. A file's last use is its mtime (stages touch what
  * they reuse).
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CacheFile } from './run-cache.ts';
 
@@ -48,6 +48,25 @@ function filesUnder(dir: string): CacheFile[] {
     }
   }
   return found;
+}
+
+/**
+ * "Now" in the clock that stamps the files of `dir`: the mtime of a file
+ * created there. File times come from the kernel's coarse clock (up to a tick
+ * behind Date.now(), and on a network filesystem from the server's clock), so
+ * a run's start read from Date.now() can be later than the mtime of a file the
+ * run wrote in its first milliseconds. Any file written in `dir` after this
+ * call has an mtime at least as large, whatever the filesystem's granularity;
+ * rounding Date.now() down would need that granularity, which no call reports.
+ */
+export function filesystemNow(dir: string): number {
+  const marker = join(dir, `.pipeline-clock-${process.pid}`);
+  writeFileSync(marker, '');
+  try {
+    return statSync(marker).mtimeMs;
+  } finally {
+    rmSync(marker, { force: true });
+  }
 }
 
 export function totalBytes(files: readonly { bytes: number }[]): number {

@@ -4,9 +4,39 @@
  * The schema checks the shape; this checks the URL (scheme, not empty) at its
  * line and column. Nothing here is fingerprinted.
  */
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { diagnostic, type Diagnostic } from '../errors.ts';
-import { DEFAULT_REMOTE_TIMEOUT_SECONDS, normaliseRemoteUrl, remoteUrlProblem, type RemoteSettings } from '../cache/remote-store.ts';
 import type { YamlSource } from './yaml-source.ts';
+
+/** Where the remote is and how to talk to it: what `remote:` in pipeline.yaml, `--remote` and PIPELINE_REMOTE resolve to. */
+export interface RemoteSettings {
+  /** `http(s)://…` or an absolute folder path (a `file://` URL or a plain path, resolved). */
+  url: string;
+  readOnly: boolean;
+  /** Name of the environment variable holding a bearer token (never the token itself). */
+  tokenEnv?: string;
+  /** Seconds without any progress (connecting, or between two chunks) before a request is given up. */
+  timeoutSeconds: number;
+}
+
+export const DEFAULT_REMOTE_TIMEOUT_SECONDS = 30;
+
+/** Is this a URL or path the remote accepts? The reason when not. */
+export function remoteUrlProblem(url: string): string | undefined {
+  if (/^https?:\/\/[^/\s]+/.test(url)) return undefined;
+  if (url.startsWith('file://')) return url.length > 'file://'.length ? undefined : 'a file:// URL needs a folder path';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return `unsupported scheme "${url.split(':')[0]}": use http://, https://, file:// or a folder path`;
+  return url.trim() === '' ? 'the URL is empty' : undefined;
+}
+
+/** A folder path stays a path (resolved from `root`); http(s) stays a URL. */
+export function normaliseRemoteUrl(url: string, root: string): string {
+  if (/^https?:\/\//.test(url)) return url.replace(/\/+$/, '');
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  return isAbsolute(path) ? path : resolve(root, path);
+}
+
 
 export interface RemoteConfig {
   /** As written (a folder path not yet resolved). */

@@ -17,7 +17,9 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { isUserError, type Progress, type RunFigures, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
 import { RemoteBlobStore } from '../cache/remote-blobs.ts';
-import { RemoteStore, type RemoteSettings } from '../cache/remote-store.ts';
+import { RemoteStore } from '../cache/remote-store.ts';
+import type { RemoteSettings } from '../config/remote.ts';
+import { EXIT_NOT_A_STAGE, EXIT_STAGE_FAILED } from '../exit-codes.ts';
 
 export interface ModuleRunSpec {
   stage: string;
@@ -33,6 +35,8 @@ export interface ModuleRunSpec {
   cacheDir: string;
   /** Written after `run` resolved, just before exiting 0: a `ModuleDone` as JSON. */
   doneFile: string;
+  /** Written when `run` threw a user error: `{ "message": … }`, the one line the terminal shows (a cluster job has no IPC to say it). */
+  resultFile: string;
   /** Where progress goes when there is no IPC channel (the stage runs as a cluster job). */
   progressFile?: string;
   /** The remote cache's settings (`ctx.remote`), when the run uses one. */
@@ -97,7 +101,7 @@ async function main(): Promise<number> {
   process.on('disconnect', () => {
     try { process.kill(-process.pid, 'SIGKILL'); } catch { process.exit(1); }
   });
-  process.channel?.unref(); // listening must not keep the process alive: a never-settling run() should still end (exit 13)
+  process.channel?.unref(); // listening must not keep the process alive: a never-settling run() should still end (EXIT_NEVER_SETTLED)
   const loaded = (await import(pathToFileURL(spec.module).href)) as { default?: Partial<Stage> & { default?: Partial<Stage> } };
   // A module compiled as CommonJS (no "type": "module" above it) arrives wrapped once more.
   const stage = typeof loaded.default?.run === 'function' ? loaded.default : (loaded.default?.default ?? loaded.default);
@@ -105,11 +109,11 @@ async function main(): Promise<number> {
     process.stderr.write(
       `${spec.moduleLabel}: the default export must be a Stage ({ async run(ctx) {…} }, see src/contract.ts); got ${stage === undefined ? 'no default export' : typeof stage}\n`,
     );
-    return 2;
+    return EXIT_NOT_A_STAGE;
   }
   if (spec.mergeShardOuts && typeof stage.merge !== 'function') {
     process.stderr.write(`${spec.moduleLabel}: a stage with shards must export merge(ctx, shardOuts) (see src/contract.ts)\n`);
-    return 2;
+    return EXIT_NOT_A_STAGE;
   }
   const progress = progressSender(spec.progressFile);
   const figures: RunFigures = {};
@@ -143,12 +147,17 @@ async function main(): Promise<number> {
     // A user error (bad value, missing file) is one line on the terminal; its stack goes to the log only (the
     // engine writes it there). A bug, or --verbose, shows the stack on the terminal.
     const verbose = process.env.PIPELINE_VERBOSE === '1';
+    if (isUserError(error)) {
+      // Temp file + rename: the engine never reads half a message.
+      writeFileSync(`${spec.resultFile}.tmp`, JSON.stringify({ message: error.message }));
+      renameSync(`${spec.resultFile}.tmp`, spec.resultFile);
+    }
     if (isUserError(error) && process.send) {
       const message = { type: 'user-error', message: error.message, ...(verbose ? {} : { detail }) };
       await new Promise((resolve) => process.send!(message, undefined, {}, resolve));
     }
     if (!isUserError(error) || verbose || !process.send) process.stderr.write(`stage ${spec.stage} failed: ${detail}\n`);
-    return 1;
+    return EXIT_STAGE_FAILED;
   }
   settled = true;
   await progress.flush();

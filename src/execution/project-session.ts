@@ -33,7 +33,7 @@ export async function openProject(
   try {
     workspace = await Workspace.open(loaded.pipeline);
   } catch (error) {
-    if (isPipelineError(error, 'lock-file')) return { ok: false, diagnostics: [diagnostic('lock-file', error.message)] };
+    if (isPipelineError(error, 'lock-file') || isPipelineError(error, 'lock-unreadable')) return { ok: false, diagnostics: [diagnostic(error.reason, error.message)] };
     throw error;
   }
   return {

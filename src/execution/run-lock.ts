@@ -1,6 +1,8 @@
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
+import { processAlive, removeDeadTemps, tempNameFor } from '../atomic-write.ts';
+import { crashPoint } from '../crash-points.ts';
 import { PipelineError } from '../errors.ts';
 
 /**
@@ -36,14 +38,6 @@ function ageMs(file: string): number {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readHolder(lockFile: string): RunLockHolder | undefined {
   try {
@@ -58,7 +52,37 @@ function readHolder(lockFile: string): RunLockHolder | undefined {
 export function activeRun(lockFile: string): RunLockHolder | undefined {
   const holder = readHolder(lockFile);
   if (!holder) return undefined;
-  return holder.hostname !== hostname() || isAlive(holder.pid) ? holder : undefined;
+  return holder.hostname !== hostname() || processAlive(holder.pid) ? holder : undefined;
+}
+
+/**
+ * Create `file` holding `content`, or return false when it exists. The content is written to a temp file first
+ * and hard-linked into place (link fails when the name exists, like O_EXCL), so a run killed at any moment never
+ * leaves an empty lock that others must wait out. Where hard links are not supported: O_EXCL, then write.
+ */
+function createWithContent(file: string, content: string): boolean {
+  const temp = tempNameFor(file);
+  writeFileSync(temp, content);
+  try {
+    crashPoint('run lock: temp written');
+    linkSync(temp, file);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+  } finally {
+    try { unlinkSync(temp); } catch { /* already gone */ }
+  }
+  try {
+    const fd = openSync(file, 'wx');
+    writeSync(fd, content);
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
 }
 
 export class RunLock {
@@ -71,20 +95,16 @@ export class RunLock {
     mkdirSync(dirname(file), { recursive: true });
     const me: RunLockHolder = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(file, 'wx');
-        writeSync(fd, JSON.stringify(me) + '\n');
-        closeSync(fd);
+      if (createWithContent(file, JSON.stringify(me) + '\n')) {
+        removeDeadTemps(dirname(file), `${basename(file)}.tmp-`);
         return new RunLock(file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const holder = readHolder(file);
       if (!holder) {
         // A run writes its lock right after creating it; one still unreadable after a while was left by a run killed in between.
         if (ageMs(file) < UNREADABLE_LOCK_GRACE_MS) throw busy(file, undefined);
         notice(`cleared an unreadable run lock ${file} (left by a run killed while taking it)`);
-      } else if (holder.hostname !== me.hostname || isAlive(holder.pid)) {
+      } else if (holder.hostname !== me.hostname || processAlive(holder.pid)) {
         throw busy(file, holder);
       } else notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
       try { unlinkSync(file); } catch { /* someone else cleared it first */ }

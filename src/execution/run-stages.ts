@@ -5,6 +5,7 @@ import type { CachedRun } from '../cache/run-cache.ts';
 import type { RunFigures } from '../contract.ts';
 import { lockEntryFor, type OutRecord } from '../cache/lock-file.ts';
 import { MISSING_HASH } from '../fingerprint/stage-fingerprint.ts';
+import { filesystemNow } from '../cache/stage-caches.ts';
 import { decide } from './decide.ts';
 import type { StageFailure } from './stage-failure.ts';
 import type { StageReason } from './stage-reason.ts';
@@ -19,6 +20,7 @@ import type { StageProcessOptions } from './stage-process.ts';
 import type { StageGraph } from './stage-selection.ts';
 import type { StageEvaluation, Workspace } from './workspace.ts';
 import { outRecord } from './workspace.ts';
+import { crashPoint } from '../crash-points.ts';
 
 export interface RunContext {
   workspace: Workspace;
@@ -159,6 +161,7 @@ async function restoreStage(ctx: RunContext, stage: string, evaluation: StageEva
     transaction.install(fresh);
     const outs = (await workspace.hashOuts(config)).map(({ path, hashed }) => outRecord(path, hashed));
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
+    crashPoint('lock entry recorded');
   } catch (error) {
     transaction.rollback();
     throw error;
@@ -177,6 +180,9 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
   const transaction = new OutTransaction(work, absOuts);
   const cacheDir = workspace.stageCacheDir(stage);
   mkdirSync(cacheDir, { recursive: true });
+  // The run record's start, for `pipeline gc`: compared with the mtimes of what the stage writes to its cache. Stamped
+  // next to the stage's folder, not in it (what is inside is the stage's), so a kill cannot leave the marker there.
+  const startedOnDisk = filesystemNow(dirname(cacheDir));
   const options: StageProcessOptions = {
     stage,
     root: workspace.root,
@@ -230,12 +236,13 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
     if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
     else if (config.cache) {
-      workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, started);
+      workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, startedOnDisk);
       workspace.remote?.queueUpload(evaluation.fingerprint.hash);
     }
     outs = hashedOuts.map(({ path, hashed }) => outRecord(path, hashed));
     await ctx.lock.record(stage, lockEntryFor(evaluation.fingerprint, outs));
     figures = outcome.figures;
+    crashPoint('lock entry recorded');
   } catch (error) {
     return fail({ kind: 'engine-error', message: (error as Error).message });
   }

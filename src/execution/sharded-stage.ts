@@ -15,7 +15,7 @@ import { runModule } from './stage-process.ts';
  * (`<run-id>.shard-<i>.log`); the merge writes the stage log itself.
  */
 export async function runShardedModule(
-  spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile'>,
+  spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile' | 'resultFile'>,
   workDir: string,
   options: StageProcessOptions,
   count: number,

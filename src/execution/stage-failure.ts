@@ -5,13 +5,15 @@
  * The words live here, not in logging/, because executors write them into the
  * log and execution sits below logging.
  */
+import { EXIT_NEVER_SETTLED } from '../exit-codes.ts';
+
 export type StageFailure =
   | { kind: 'missing-deps'; paths: string[] }
   | { kind: 'missing-outs'; paths: string[] }
   | { kind: 'exit'; code: number | string; job?: ClusterJob }
   | { kind: 'killed'; signal: string; job?: ClusterJob }
   | { kind: 'could-not-start'; message: string }
-  /** Exit 13: the module's run() returned a promise that never settles. */
+  /** EXIT_NEVER_SETTLED (exit-codes.ts): the module's run() returned a promise that never settles. */
   | { kind: 'never-settled'; job?: ClusterJob }
   /** Exit 0 without the runner's word that run() resolved (process.exit called halfway). */
   | { kind: 'exited-early' }
@@ -46,7 +48,7 @@ export function describeFailure(failure: StageFailure): string {
     case 'could-not-start':
       return `could not start: ${failure.message}`;
     case 'never-settled':
-      return onJob('exit 13: run() returned a promise that never settles', failure.job);
+      return onJob(`exit ${EXIT_NEVER_SETTLED}: run() returned a promise that never settles`, failure.job);
     case 'exited-early':
       return 'exited 0 before run() finished (process.exit called?)';
     case 'user-error':

@@ -10,6 +10,7 @@ import { packageFile } from '../package-files.ts';
 import type { StageResources } from '../config/pipeline.ts';
 import type { Executor } from './executors/executor.ts';
 import type { ModuleDone, ModuleRunSpec } from './module-runner.ts';
+import { EXIT_STAGE_FAILED } from '../exit-codes.ts';
 import type { StageFailure } from './stage-failure.ts';
 
 /** How a stage's child process (or cluster job) ended; a module stage's success carries the figures it reported. */
@@ -44,12 +45,13 @@ export async function runCommand(cmd: string, options: StageProcessOptions): Pro
 }
 
 /** Run a `module:` stage in `node --import tsx module-runner.ts`. */
-export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile' | 'resultFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
   const specFile = join(workDir, 'module-spec.json');
   const doneFile = join(workDir, 'module-done');
   const progressFile = join(workDir, 'progress.json');
+  const resultFile = join(workDir, 'module-result.json');
   mkdirSync(workDir, { recursive: true });
-  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile, progressFile } satisfies ModuleRunSpec));
+  writeFileSync(specFile, JSON.stringify({ ...spec, doneFile, progressFile, resultFile } satisfies ModuleRunSpec));
   const what = `module ${spec.moduleLabel}${spec.shard ? ` (shard ${spec.shard.index + 1}/${spec.shard.count})` : spec.mergeShardOuts ? ' (merge of its shards)' : ''}`;
   const outcome = await options.executor.run({
     file: process.execPath,
@@ -59,8 +61,25 @@ export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progress
     progressFile,
     options,
   });
+  // A user error, told through the result file wherever the job ran (a cluster job has no IPC): the same one line as locally.
+  if (!outcome.ok && outcome.failure.kind === 'exit' && outcome.failure.code === EXIT_STAGE_FAILED) {
+    const message = userErrorIn(resultFile);
+    if (message !== undefined) return { ok: false, failure: { kind: 'user-error', message } };
+  }
   if (!outcome.ok) return outcome;
   // Exit 0 without the runner's word that run() resolved: process.exit(0) was called halfway, the outs may be partial.
   if (!existsSync(doneFile)) return { ok: false, failure: { kind: 'exited-early' } };
   return { ok: true, figures: (JSON.parse(readFileSync(doneFile, 'utf8')) as ModuleDone).figures };
 }
+
+/** The one-line message of a user error the module runner left in its result file, if it left one. */
+function userErrorIn(resultFile: string): string | undefined {
+  try {
+    const { message } = JSON.parse(readFileSync(resultFile, 'utf8')) as { message?: unknown };
+    return typeof message === 'string' ? oneLine(message) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const oneLine = (message: string): string => message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');

@@ -5,7 +5,8 @@
  * the flags and prints, and decides nothing here.
  */
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { removeDeadTemps } from '../atomic-write.ts';
 import { LockWriter } from '../cache/lock-file.ts';
 import { assessStages, type StageStatus } from '../execution/assess-stages.ts';
 import { SlurmExecutor } from '../execution/executors/slurm.ts';
@@ -55,6 +56,9 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const opened = RunSession.open(workspace.dotDir, { note: (message) => notices.push(message), interrupted: request.interrupted });
   if (!opened.ok) return opened;
   const { session } = opened;
+  // Under the run lock no other run writes these: a temp left beside the lock file or in .pipeline/ is a killed run's.
+  removeDeadTemps(dirname(workspace.lockFile), `${basename(workspace.lockFile)}.tmp-`);
+  removeDeadTemps(workspace.dotDir);
   const git = gitStateInBackground(pipeline.root);
   try {
     const plan = await assessStages(workspace, graph, selected, request.forced);

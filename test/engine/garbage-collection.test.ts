@@ -1,6 +1,6 @@
 /** Stage caches (ctx.cacheDir / PIPELINE_CACHE_DIR) and `pipeline gc` on a project that knows nothing of ML. */
 import assert from 'node:assert/strict';
-import { readdirSync, utimesSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { Project } from './project-fixture.ts';
 
@@ -124,5 +124,60 @@ stages:
     assert.ok(removed.some((p) => p.startsWith('.pipeline/cache/runs/')), "the first run's record is no lock's: it goes");
     assert.ok(!removed.includes(objectPath) && project.exists(objectPath), "its plot stays for the run record's curve");
     assert.equal(project.read(objectPath), 'epoch,loss\n1,1\n');
+  });
+});
+
+describe('gc and the filesystem clock', () => {
+  // File mtimes come from the kernel's coarse clock: a file written in a run's first milliseconds carries the start of
+  // the clock tick it was written in, earlier than Date.now() at the run's start. Reproduced here with explicit mtimes.
+  const project = new Project({
+    'pipeline.yaml': `stages:
+  shell:
+    cmd: printf x > "$PIPELINE_CACHE_DIR/first.txt" && mkdir -p artifacts && printf y > artifacts/shell.txt
+    outs: [artifacts/shell.txt]
+`,
+  });
+  after(() => project.remove());
+  const fingerprint = 'ab' + 'c'.repeat(62);
+  const tick = Date.parse('2026-01-01T12:00:00.000Z'); // the coarse clock's last tick when the run started
+  const precise = tick + 3.7; // Date.now() at that moment
+
+  const prepare = (started: number): void => {
+    project.write(
+      'pipeline.lock',
+      `schema: 1\nstages:\n  shell:\n    fingerprint: ${fingerprint}\n    cmd: printf x\n    params: {}\n    deps: []\n    outs: []\n`,
+    );
+    project.write(`.pipeline/cache/runs/ab/${'c'.repeat(62)}.json`, JSON.stringify({ stage: 'shell', started: new Date(started).toISOString(), created: new Date(tick + 50).toISOString(), outs: [] }));
+    project.write('.pipeline/stage-cache/shell/written-in-first-tick.bin', 'used');
+    project.write('.pipeline/stage-cache/shell/from-an-earlier-run.bin', 'old');
+    utimesSync(project.path('.pipeline/stage-cache/shell/written-in-first-tick.bin'), new Date(tick), new Date(tick));
+    utimesSync(project.path('.pipeline/stage-cache/shell/from-an-earlier-run.bin'), new Date(tick - 1), new Date(tick - 1));
+  };
+  const removed = async (): Promise<string[]> => {
+    const r = await project.run('gc', '--json', '--dry-run', '--keep-days', '0');
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as GcJson).groups.find((g) => g.store === 'stage cache shell')!.remove.paths;
+  };
+
+  test('a start read from the precise clock would call a file of the locked run older than the run (the old bug)', async () => {
+    prepare(precise);
+    assert.deepEqual((await removed()).sort(), ['.pipeline/stage-cache/shell/from-an-earlier-run.bin', '.pipeline/stage-cache/shell/written-in-first-tick.bin']);
+  });
+
+  test('a start stamped in the filesystem clock keeps every file the locked run wrote, however coarse the clock', async () => {
+    prepare(tick);
+    assert.deepEqual(await removed(), ['.pipeline/stage-cache/shell/from-an-earlier-run.bin']);
+  });
+
+  test('the engine records the start in the filesystem clock: nothing the stage wrote first is older than it', async () => {
+    for (const made of ['.pipeline', 'pipeline.lock']) rmSync(project.path(made), { recursive: true, force: true });
+    const run = await project.run('run');
+    assert.equal(run.code, 0, run.stderr);
+    const { parse } = await import('yaml');
+    const locked = (parse(project.read('pipeline.lock')) as { stages: { shell: { fingerprint: string } } }).stages.shell.fingerprint;
+    const record = JSON.parse(project.read(`.pipeline/cache/runs/${locked.slice(0, 2)}/${locked.slice(2)}.json`)) as { started: string };
+    const written = statSync(project.path('.pipeline/stage-cache/shell/first.txt')).mtimeMs;
+    assert.ok(Date.parse(record.started) <= written, `record started ${record.started}, first file written ${new Date(written).toISOString()}`);
+    assert.deepEqual(await removed(), []);
   });
 });

@@ -6,9 +6,11 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Progress } from '../../contract.ts';
+import { crashPoint } from '../../crash-points.ts';
+import { EXIT_NEVER_SETTLED, EXIT_STAGE_FAILED } from '../../exit-codes.ts';
 import { writeStageGroup } from '../stage-group-record.ts';
 import { describeFailure, type StageFailure } from '../stage-failure.ts';
-import type { ProcessOutcome } from '../stage-process.ts';
+import { oneLine, type ProcessOutcome } from '../stage-process.ts';
 import type { Executor, StageJob } from './executor.ts';
 
 export const localExecutor: Executor = {
@@ -56,6 +58,7 @@ async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise
   if (pid !== undefined) {
     liveGroups.add(pid);
     if (options.recordGroupIn) writeStageGroup(options.recordGroupIn, { pgid: pid, runId: options.runId });
+    crashPoint('stage started');
   }
   const onData = (chunk: Buffer): void => {
     log.write(chunk);
@@ -70,7 +73,7 @@ async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise
       if (m?.type === 'progress' && m.progress) options.onProgress(m.progress);
       // The stage's own input was wrong: its message becomes the result line; the stack is kept in the log only.
       if (m?.type === 'user-error' && typeof m.message === 'string') {
-        userError = m.message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+        userError = oneLine(m.message);
         if (m.detail) log.write(`stage ${options.stage} failed: ${m.detail}\n`);
       }
     });
@@ -100,9 +103,9 @@ async function spawnLocal({ file, args, ipc, what, options }: StageJob): Promise
         ? { kind: 'killed', signal: result.signal }
         : result.failed && result.exitCode === undefined
           ? { kind: 'could-not-start', message: result.shortMessage ?? result.message ?? 'unknown error' }
-          : ipc && result.exitCode === 13
+          : ipc && result.exitCode === EXIT_NEVER_SETTLED
             ? { kind: 'never-settled' }
-            : result.exitCode === 1 && userError !== undefined
+            : result.exitCode === EXIT_STAGE_FAILED && userError !== undefined
               ? { kind: 'user-error', message: userError }
               : { kind: 'exit', code: result.exitCode ?? '?' };
   log.write(`# ended: ${failure ? describeFailure(failure) : 'exit 0'}, ${new Date().toISOString()}\n`);

@@ -16,6 +16,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSy
 import { dirname, join } from 'node:path';
 import type { Progress } from '../../contract.ts';
 import type { ExecutorConfig, StageResources } from '../../config/pipeline.ts';
+import { EXIT_NEVER_SETTLED } from '../../exit-codes.ts';
 import type { ProcessOutcome } from '../stage-process.ts';
 import { describeFailure } from '../stage-failure.ts';
 import type { Executor, StageJob } from './executor.ts';
@@ -249,7 +250,7 @@ export class SlurmExecutor implements Executor {
       const job = { id: tracked.jobId, state };
       outcome = {
         ok: false,
-        failure: signal > 0 ? { kind: 'killed', signal: `signal ${signal}`, job } : module && code === 13 ? { kind: 'never-settled', job } : { kind: 'exit', code: code ?? '?', job },
+        failure: signal > 0 ? { kind: 'killed', signal: `signal ${signal}`, job } : module && code === EXIT_NEVER_SETTLED ? { kind: 'never-settled', job } : { kind: 'exit', code: code ?? '?', job },
       };
     } else if (state === 'TIMEOUT') {
       const limit = /TimeLimit=(\S+)/.exec(shown.stdout)?.[1];
