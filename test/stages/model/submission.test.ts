@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatProbability, sortIds } from '../../../stages/predict.ts';
-import { isMistake, selectForCam } from '../../../stages/visualize.ts';
+import { binaryProbabilities, isMistake, selectForCam } from '../../../stages/visualize.ts';
 
 test('submission ids sort numerically, not as text', () => {
   const ids = ['10', '2', '1', '100', '11', 'b', 'a2', 'a10'];
@@ -14,7 +14,7 @@ test('probabilities are written with six decimals', () => {
 });
 
 test('CAM selection: the actual mistakes first (val, then test), then the hardest correct, titled apart', () => {
-  const c = (set: 'val' | 'test', path: string, label: 0 | 1, p: number) => ({ set, path, label, p });
+  const c = (set: 'val' | 'test', path: string, label: 0 | 1, p: number) => ({ set, path, label, p: binaryProbabilities(p) });
   const items = [
     c('val', 'cat.1', 0, 0.9), // val mistake: cat called dog
     c('val', 'cat.2', 0, 0.1),
