@@ -17,6 +17,7 @@ import { defineStage } from '../src/contract.ts';
 import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/data/augment.ts';
 import { readImageList, type LabelledImage } from './lib/data/dataset.ts';
 import { CLASSES_FILE, readClassList } from './lib/data/class-list.ts';
+import { findInDeps } from './lib/stage/stage-files.ts';
 import { imageBatches } from './lib/data/images.ts';
 import { readParams } from './lib/stage/params.ts';
 import { writeGrid, type GridTile } from './lib/data/picture.ts';
@@ -41,7 +42,7 @@ export default defineStage({
     ctx.log(`augmentation: ${JSON.stringify(cfg)}`);
 
     // Preview: seeded picks from the training list, cycling if the list is short.
-    const classes = await readClassList(path.join(splitDir, CLASSES_FILE));
+    const classes = await readClassList(await findInDeps(ctx.deps, CLASSES_FILE, 'split'));
     const train = await readImageList(path.join(splitDir, 'train.csv'), ctx.root, classes);
     if (train.length === 0) throw new Error(`augment-config: ${path.join(splitDir, 'train.csv')} lists no images`);
     const wanted = PREVIEW_ROWS * PREVIEW_COLS;

@@ -7,10 +7,12 @@
  *         data.test_labels (optional: checked against the classes here, before
  *         any training, so a test label the training set lacks fails early)
  * deps:   [the training images folder, the test labels file]
- * outs:   [artifacts/split] → classes.json (the class list every later stage
- *         uses), train.csv, val.csv (`path,label`, label = class index, paths
- *         relative to the project root; read them with `readImageList`),
- *         summary.json (class counts and imbalance)
+ * outs:   [artifacts/split] → train.csv, val.csv (`path,label`, label = class
+ *         index, paths relative to the project root; read them with
+ *         `readImageList`), summary.json (class counts and imbalance);
+ *         [artifacts/classes] → classes.json, the class list every later stage
+ *         uses (its own folder: a re-split with the same classes leaves it
+ *         byte-identical, so build-model stays up to date)
  *
  * Each class is shuffled with its own seeded generator and cut at
  * round(n·f), so the class ratio is the same on both sides and adding images
@@ -86,7 +88,7 @@ function counts(items: readonly { label: number }[], classes: readonly string[])
 export default defineStage({
   async run(ctx) {
     const { trainDir: dir, classes: wanted, valFraction, seed, testLabels } = readSplitParams(ctx);
-    const [outDir] = await outFolders(ctx, ['artifacts/split']);
+    const [outDir, classesDir] = await outFolders(ctx, ['artifacts/split', 'artifacts/classes']);
     const { classes, images } = await readLabelledDataset(dir, wanted);
     const sizes = classes.map((_, k) => images.filter((i) => i.label === k).length);
     const few = classes.flatMap((c, k) => (sizes[k]! < 2 ? [`"${c}" (${sizes[k]})`] : []));
@@ -96,7 +98,7 @@ export default defineStage({
     // Test labels are checked now, not after training: a class the training set lacks is an error here.
     const test = testLabels ? [...(await readLabels(testLabels, classes)).values()] : undefined;
     const { train, val } = stratifiedSplit(images, valFraction, seed);
-    await writeClassList(outDir, classes);
+    await writeClassList(classesDir!, classes);
     await writeImageList(path.join(outDir, 'train.csv'), ctx.root, train);
     await writeImageList(path.join(outDir, 'val.csv'), ctx.root, val);
     const all = counts(images, classes);

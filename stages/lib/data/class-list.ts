@@ -1,7 +1,7 @@
 /**
  * The class list: `split` resolves it from the training folder (or
- * data.classes) and writes it as `classes.json`; every later stage reads it
- * from there (or from the trained head), so a label k means `classes[k]`
+ * data.classes) and writes it as `artifacts/classes/classes.json`; every later
+ * stage reads it from there (or from the trained head), so a label k means `classes[k]`
  * everywhere. Two classes train a sigmoid unit giving P(classes[1]); more
  * train a softmax over all of them.
  */
