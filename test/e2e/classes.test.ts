@@ -104,7 +104,7 @@ test('class folders with any names: katze/ and hund/ train and predict with an i
   const run = cli(dir, 'run');
   assert.equal(run.code, 0, run.out);
   // Sorted as Keras sorts the folders: hund = 0, katze = 1.
-  assert.deepEqual(json(dir, 'split/classes.json').classes, ['hund', 'katze']);
+  assert.deepEqual(json(dir, 'classes/classes.json').classes, ['hund', 'katze']);
   const summary = json(dir, 'split/summary.json');
   assert.deepEqual(summary.all, { total: 16, per_class: { hund: 8, katze: 8 } });
   assert.equal(summary.imbalance, 1);
@@ -146,7 +146,7 @@ test('three classes from folders: softmax head, id,<classes> rows that add up to
 
   const run = cli(dir, 'run');
   assert.equal(run.code, 0, run.out);
-  assert.deepEqual(json(dir, 'split/classes.json').classes, ['cat', 'dog', 'upside']);
+  assert.deepEqual(json(dir, 'classes/classes.json').classes, ['cat', 'dog', 'upside']);
   const summary = json(dir, 'split/summary.json');
   assert.deepEqual(summary.all.per_class, { cat: 8, dog: 8, upside: 8 });
   assert.deepEqual(summary.val.per_class, { cat: 2, dog: 2, upside: 2 }, 'stratified: round(8 × 0.25) of each class');
@@ -215,7 +215,7 @@ test('the Kaggle flat layout with a data.classes list that fixes the order: labe
   writeFileSync(path.join(dir, 'data/test_labels.csv'), 'id,label\n1,cat\n');
   const run = cli(dir, 'run', 'split');
   assert.equal(run.code, 0, run.out);
-  assert.deepEqual(json(dir, 'split/classes.json').classes, ['dog', 'cat']);
+  assert.deepEqual(json(dir, 'classes/classes.json').classes, ['dog', 'cat']);
   const train = csv(dir, 'split/train.csv').slice(1);
   for (const [file, label] of train) assert.equal(label, path.basename(file!).startsWith('dog.') ? '0' : '1', file);
 });
@@ -274,6 +274,6 @@ test('bad class data fails at split, before any training, with an error naming t
     assert.notEqual(run.code, 0, `${c.name}: the run should fail`);
     assert.match(run.out, c.error, c.name);
     assert.ok(!existsSync(path.join(dir, 'artifacts/train')), `${c.name}: nothing trained`);
-    assert.ok(!existsSync(path.join(dir, 'artifacts/split/classes.json')), `${c.name}: split wrote no class list`);
+    assert.ok(!existsSync(path.join(dir, 'artifacts/classes/classes.json')), `${c.name}: split wrote no class list`);
   }
 });
