@@ -96,6 +96,7 @@ export default defineStage({
       throw new StageUserError(`split needs at least 2 images of every class to put one on each side; too few in ${dir}: ${few.join(', ')}`);
     }
     // Test labels are checked now, not after training: a class the training set lacks is an error here.
+    // Nothing of them goes into the outs, so editing the labels leaves everything that trains up to date.
     const test = testLabels ? [...(await readLabels(testLabels, classes)).values()] : undefined;
     const { train, val } = stratifiedSplit(images, valFraction, seed);
     await writeClassList(classesDir!, classes);
@@ -112,7 +113,6 @@ export default defineStage({
       val: counts(val, classes),
       // Largest class over smallest: 1 = balanced.
       imbalance: Math.round((Math.max(...sizes) / Math.min(...sizes)) * 1000) / 1000,
-      ...(test && testLabels ? { test: { labels: projectRelative(ctx.root, testLabels), ...counts(test.map((label) => ({ label })), classes) } } : {}),
     };
     await writeFile(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     const show = (c: ReturnType<typeof counts>) => classes.map((name) => `${c.per_class[name]} ${name}`).join(' / ');
@@ -120,6 +120,7 @@ export default defineStage({
       `split ${images.length} images of ${classes.length} classes (${classes.join(', ')}) from ${summary.train_dir}: train ${train.length} (${show(summary.train)}), ` +
         `val ${val.length} (${show(summary.val)}), seed ${seed}` + (summary.imbalance > 1.5 ? `; imbalance ${summary.imbalance}:1 (largest to smallest class)` : ''),
     );
+    if (test) ctx.log(`test labels: ${test.length} of classes in the training set (${show(counts(test.map((label) => ({ label })), classes))})`);
     ctx.progress({ done: 1, total: 1, message: `train ${train.length} · val ${val.length}` });
   },
 });

@@ -124,8 +124,9 @@ export default defineStage({
     const rowOf = (i: number) => (units === 1 ? binaryProbabilities(probs[i]!) : Array.from(probs.subarray(i * units, (i + 1) * units)));
     const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r]!.path, label: table.rows[r]!.label as Label, p: rowOf(i), set: 'val' }));
     const labelsFile = p.optionalPath('data.test_labels', 'file');
-    const test = labelsFile
-      ? await testCandidates(p.path('data.test_dir', 'folder'), labelsFile, await findInDeps(ctx.deps, 'predictions.csv', 'predict'), ctx.root, classes)
+    const testLabels = labelsFile ? await readLabels(labelsFile, classes) : undefined;
+    const test = testLabels
+      ? await testCandidates(p.path('data.test_dir', 'folder'), testLabels, await findInDeps(ctx.deps, 'predictions.csv', 'predict'), ctx.root, classes)
       : [];
     const selection = selectForCam([...val, ...test], perClass, classes.length);
     const count = (set: EvalSet) => {
@@ -207,7 +208,8 @@ export default defineStage({
     const testMetrics = testMetricsPath ? await readJson(testMetricsPath) : undefined;
     const split = await readJson(await findInDeps(ctx.deps, 'summary.json', 'split'));
     const valMatrix = confusionMatrixOf(val.map((c) => c.label), val.map(predictedOf), classes.length);
-    const html = report({ info, classes, split, valMatrix, trainMetrics, testMetrics, curves, preview, grids, rows, probColumns, scope, notDrawn: selection.mistakesNotDrawn });
+    const testCounts = testLabels ? classes.map((_, k) => [...testLabels.values()].filter((l) => l === k).length) : undefined;
+    const html = report({ info, classes, split, testCounts, valMatrix, trainMetrics, testMetrics, curves, preview, grids, rows, probColumns, scope, notDrawn: selection.mistakesNotDrawn });
     await writeFile(path.join(outDir, 'index.html'), html);
     ctx.log('report written: index.html (with curves, augmentation preview, CAMs of the mistakes and metrics)');
   },
@@ -217,8 +219,7 @@ export const MISTAKES_GRID = 'cam-mistakes.png';
 export const CORRECT_GRID = 'cam-hardest-correct.png';
 
 /** Test images with their label and predict's class probabilities; images predict could not decode are left out. */
-async function testCandidates(testDir: string, labelsFile: string, predictionsFile: string, root: string, classes: readonly string[]): Promise<Candidate[]> {
-  const labels = await readLabels(labelsFile, classes);
+async function testCandidates(testDir: string, labels: Map<string, Label>, predictionsFile: string, root: string, classes: readonly string[]): Promise<Candidate[]> {
   const files = new Map((await listUnlabelledImages(testDir)).map((im) => [im.id, im.path]));
   const columns = classes.length === 2 ? [`p_${classes[1]}`] : classes.map((c) => `p_${c}`);
   const { records } = await readCsv(predictionsFile, ['id', ...columns, 'decoded']);
@@ -264,24 +265,27 @@ function metricsTable(title: string, m: Record<string, unknown> | undefined, ext
   return `<h2>${escapeHtml(title)}</h2><table>${cells}</table>${matrix}${extra}`;
 }
 
-/** The classes with their image counts (all, train, val, test labels) and the imbalance. */
-function classTable(classes: readonly string[], split: Record<string, unknown> | undefined): string {
+/** The classes with their image counts (all, train, val, and the test labels) and the imbalance. */
+function classTable(classes: readonly string[], split: Record<string, unknown> | undefined, test: number[] | undefined): string {
   type Counts = { total: number; per_class: Record<string, number> };
-  const sets = (['all', 'train', 'val', 'test'] as const).filter((k) => split?.[k]);
-  if (!split || sets.length === 0) return `<p>Classes: ${classes.map(escapeHtml).join(', ')}</p>`;
-  const head = `<tr><th>class</th>${sets.map((k) => `<th>${k === 'all' ? 'images' : k === 'test' ? 'test (labelled)' : k}</th>`).join('')}</tr>`;
-  const body = classes
-    .map((c) => `<tr><th>${escapeHtml(c)}</th>${sets.map((k) => `<td>${(split[k] as Counts).per_class[c] ?? 0}</td>`).join('')}</tr>`)
-    .join('');
-  const total = `<tr><th>total</th>${sets.map((k) => `<td>${(split[k] as Counts).total}</td>`).join('')}</tr>`;
+  const sets = (['all', 'train', 'val'] as const).filter((k) => split?.[k]);
+  if (!split || sets.length === 0) return `<h2>Classes</h2><p>${classes.map(escapeHtml).join(', ')}</p>`;
+  const columns = [...sets.map((k) => (k === 'all' ? 'images' : k)), ...(test ? ['test (labelled)'] : [])];
+  const cells = (c: string, k: number) => [...sets.map((set) => (split[set] as Counts).per_class[c] ?? 0), ...(test ? [test[k]!] : [])];
+  const body = classes.map((c, k) => `<tr><th>${escapeHtml(c)}</th>${cells(c, k).map((n) => `<td>${n}</td>`).join('')}</tr>`).join('');
+  const totals = [...sets.map((set) => (split[set] as Counts).total), ...(test ? [test.reduce((a, b) => a + b, 0)] : [])];
   const imbalance = typeof split['imbalance'] === 'number' ? `<p>Imbalance (largest class over smallest): ${split['imbalance']}:1.</p>` : '';
-  return `<h2>Classes</h2><table class="cm">${head}${body}${total}</table>${imbalance}`;
+  return (
+    `<h2>Classes</h2><table class="cm"><tr><th>class</th>${columns.map((c) => `<th>${c}</th>`).join('')}</tr>${body}` +
+    `<tr><th>total</th>${totals.map((n) => `<td>${n}</td>`).join('')}</tr></table>${imbalance}`
+  );
 }
 
 function report(r: {
   info: Awaited<ReturnType<typeof readBackboneInfo>>;
   classes: string[];
   split?: Record<string, unknown>;
+  testCounts?: number[];
   valMatrix: number[][];
   probColumns: string[];
   trainMetrics?: Record<string, unknown>;
@@ -321,7 +325,7 @@ tr.wrong td{color:crimson}.cm td{text-align:right}</style></head><body>
 <h1>${escapeHtml(title)}: run report</h1>
 <p>Backbone <code>${escapeHtml(r.info.backbone)}</code> cut at <code>${escapeHtml(r.info.cutLayer)}</code>
 (${r.info.inputSize}×${r.info.inputSize} input, ${r.info.featureDim} features, ${r.info.params.base.toLocaleString('en')} frozen parameters), head GAP → Dropout → ${escapeHtml(headText)}.</p>
-${classTable(r.classes, r.split)}
+${classTable(r.classes, r.split, r.testCounts)}
 ${metricsTable('Validation (best epoch)', r.trainMetrics, matrixTable(r.classes, r.valMatrix))}
 ${metricsTable('Test', r.testMetrics)}
 <h2>Training curves</h2>${img(r.curves, 'training curves')}
