@@ -61,11 +61,11 @@ status=0
 compare() {
   local rel=$1 how=${2:-bytes} a="$WORK/base/artifacts/$1" b="$WORK/new/artifacts/$1"
   if [ "$how" = bytes ]; then
-    cmp -s "$a" "$b" && echo "identical   $rel" || { echo "DIFFERENT   $rel"; status=1; }
+    cmp -s "$a" "$b" && echo "identical   $rel" || { echo "DIFFERENT   $rel"; cmp "$a" "$b" || true; status=1; }
   elif [ "$how" = json ]; then
     diff -q <(strip_times "$a") <(strip_times "$b") > /dev/null && echo "identical   $rel (less wall-clock fields)" || { echo "DIFFERENT   $rel"; diff <(strip_times "$a") <(strip_times "$b") || true; status=1; }
   else # csv: drop the last column (seconds)
-    diff -q <(sed -E 's/,[^,]*$//' "$a") <(sed -E 's/,[^,]*$//' "$b") > /dev/null && echo "identical   $rel (less its seconds column)" || { echo "DIFFERENT   $rel"; status=1; }
+    diff -q <(sed -E 's/,[^,]*$//' "$a") <(sed -E 's/,[^,]*$//' "$b") > /dev/null && echo "identical   $rel (less its seconds column)" || { echo "DIFFERENT   $rel"; diff "$a" "$b" || true; status=1; }
   fi
 }
 for f in split/train.csv split/val.csv features/features.f32 features/index.csv test-features/features.f32 test-features/index.csv \
