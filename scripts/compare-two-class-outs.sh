@@ -29,9 +29,9 @@ trap 'rm -rf "$WORK"' EXIT
 # The data, once, as links to the shared photos: the first PER_CLASS cats and dogs by number, the first TEST_IMAGES test ids.
 mkdir -p "$WORK/data/train" "$WORK/data/test"
 for kind in cat dog; do
-  ls "$TRAIN" | grep "^$kind\." | sort -t. -k2,2n | head -n "$PER_CLASS" | while read -r f; do ln -s "$TRAIN/$f" "$WORK/data/train/$f"; done
+  ls "$TRAIN" | grep "^$kind\." | sort -t. -k2,2n | sed -n "1,${PER_CLASS}p" | while read -r f; do ln -s "$TRAIN/$f" "$WORK/data/train/$f"; done
 done
-ls "$TEST" | sort -n | head -n "$TEST_IMAGES" | while read -r f; do ln -s "$TEST/$f" "$WORK/data/test/$f"; done
+ls "$TEST" | sort -n | sed -n "1,${TEST_IMAGES}p" | while read -r f; do ln -s "$TEST/$f" "$WORK/data/test/$f"; done
 {
   head -n 1 "$SHARED/datasets/dogs-vs-cats/test_labels.csv"
   for f in "$WORK"/data/test/*; do id=$(basename "$f" .jpg); grep "^$id," "$SHARED/datasets/dogs-vs-cats/test_labels.csv"; done
