@@ -64,8 +64,8 @@ compare() {
     cmp -s "$a" "$b" && echo "identical   $rel" || { echo "DIFFERENT   $rel"; cmp "$a" "$b" || true; status=1; }
   elif [ "$how" = json ]; then
     diff -q <(strip_times "$a") <(strip_times "$b") > /dev/null && echo "identical   $rel (less wall-clock fields)" || { echo "DIFFERENT   $rel"; diff <(strip_times "$a") <(strip_times "$b") || true; status=1; }
-  else # csv: drop the last column (seconds)
-    diff -q <(sed -E 's/,[^,]*$//' "$a") <(sed -E 's/,[^,]*$//' "$b") > /dev/null && echo "identical   $rel (less its seconds column)" || { echo "DIFFERENT   $rel"; diff "$a" "$b" || true; status=1; }
+  else # history.csv: epoch, loss, accuracy, val_loss, val_accuracy (a seconds column after them, where there is one, is left out)
+    diff -q <(cut -d, -f1-5 "$a") <(cut -d, -f1-5 "$b") > /dev/null && echo "identical   $rel (its first five columns)" || { echo "DIFFERENT   $rel"; diff "$a" "$b" || true; status=1; }
   fi
 }
 for f in split/train.csv split/val.csv features/features.f32 features/index.csv test-features/features.f32 test-features/index.csv \
