@@ -19,6 +19,7 @@ import { parse } from 'yaml';
 import { testPredictions } from '../stages/predict.ts';
 import { setupBackend } from '../stages/lib/inference/backend.ts';
 import { readLabels } from '../stages/lib/data/dataset.ts';
+import { readClassList } from '../stages/lib/data/class-list.ts';
 import { gatherRows, readFeatures } from '../stages/lib/inference/feature-store.ts';
 import { fitHead, type FittedHead, type HeadHyperparameters } from '../stages/lib/model/fit-head.ts';
 import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate, type OptimizerName } from '../stages/lib/model/head.ts';
@@ -66,7 +67,13 @@ const runtimeParams = Object.fromEntries(Object.entries(params.runtime).map(([k,
 const backend = await setupBackend(readParams({ params: runtimeParams, root: project, stage: 'bench:quality' }), () => {}, (m) => console.error(m));
 const train = await readFeatures(art('features'));
 const test = await readFeatures(art('test-features'));
-const labels = await readLabels(path.resolve(project, params.data.test_labels));
+// The figures are the two-class job's (P(second class), binary log loss).
+const classes = await readClassList(art('split/classes.json'));
+if (classes.length !== 2) {
+  console.error(`bench:quality scores two-class jobs; this project has ${classes.length} classes (${classes.join(', ')})`);
+  process.exit(1);
+}
+const labels = await readLabels(path.resolve(project, params.data.test_labels), classes);
 const featuresReport = JSON.parse(readFileSync(path.join(art('features'), 'report.json'), 'utf8')) as { copies: number };
 
 const defaults: HeadHyperparameters = {
@@ -105,7 +112,7 @@ async function score(hp: HeadHyperparameters, table = train, scheme = 'default')
   const byId = testPredictions(test, fitted.best.weights, tta);
   const scored = [...byId.entries()].filter(([id]) => labels.has(id));
   const y = scored.map(([id]) => labels.get(id)!);
-  const p = scored.map(([, e]) => e.p);
+  const p = scored.map(([, e]) => e.p[0]!);
   const result: Scored = {
     fitted,
     val: { loss: fitted.best.val_loss, accuracy: fitted.best.val_accuracy },
@@ -158,7 +165,7 @@ const testById = testPredictions(test, base.fitted.best.weights, tta);
 const scoredTest = [...testById.entries()].filter(([id]) => labels.has(id));
 for (const c of numbers(args.clips)) {
   const val = logLoss(valLabels, Array.from(valProbs, (v) => clip(v, c)));
-  const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p, c)));
+  const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p[0]!, c)));
   console.log(`| ${c}${c === defaultClip ? ' (default)' : ''} | ${f4(val)} | ${f4(tst)} |`);
 }
 

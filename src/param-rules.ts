@@ -59,7 +59,13 @@ export interface PathRule extends RuleBase<string> {
   what?: string;
 }
 
-export type ParamRule = NumberRule | FlagRule | ChoiceRule | TextRule | PathRule;
+export interface NamesRule extends RuleBase<readonly string[]> {
+  kind: 'names';
+  /** Fewest names the list may hold. */
+  minItems?: number;
+}
+
+export type ParamRule = NumberRule | FlagRule | ChoiceRule | TextRule | PathRule | NamesRule;
 
 /** Dotted param key (`train.lr`) → its rule. */
 export type ParamRules = Readonly<Record<string, ParamRule>>;
@@ -77,6 +83,8 @@ export const param = {
   path: (rule: Options<PathRule>): PathRule => ({ kind: 'path', ...rule }),
   /** A path, or unset / false for "none". */
   optionalPath: (rule: Omit<Options<PathRule>, 'optional'>): PathRule => ({ kind: 'path', optional: true, ...rule }),
+  /** A list of distinct non-empty names: `classes: [cat, dog]`. */
+  names: (rule: Options<NamesRule>): NamesRule => ({ kind: 'names', ...rule }),
 };
 
 /** Identity helper for a `<stage>.params.ts` default export, so the declaration is type-checked. */
@@ -134,6 +142,11 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
     case 'string':
     case 'path':
       return typeof value === 'string' && value.trim() !== '' ? { ok: true, value } : bad();
+    case 'names': {
+      const names = Array.isArray(value) && value.every((v) => typeof v === 'string' && v.trim() !== '') ? (value as string[]) : undefined;
+      const fits = names !== undefined && names.length >= (rule.minItems ?? 1) && new Set(names).size === names.length;
+      return fits ? { ok: true, value: names } : bad();
+    }
   }
 }
 
@@ -161,6 +174,8 @@ function describeKind(rule: ParamRule): string {
       return rule.expects ?? (rule.optional ? 'a string' : 'a non-empty string');
     case 'path':
       return `a ${rule.what ?? 'path'} path (relative to the project root)${rule.optional ? ', or empty for none' : ''}`;
+    case 'names':
+      return `a list of ${rule.minItems ?? 1} or more distinct names`;
   }
 }
 

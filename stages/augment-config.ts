@@ -15,7 +15,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defineStage } from '../src/contract.ts';
 import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/data/augment.ts';
-import { LABEL_NAMES, readImageList, type LabelledImage } from './lib/data/dataset.ts';
+import { readImageList, type LabelledImage } from './lib/data/dataset.ts';
+import { CLASSES_FILE, readClassList } from './lib/data/class-list.ts';
+import { findInDeps } from './lib/stage/stage-files.ts';
 import { imageBatches } from './lib/data/images.ts';
 import { readParams } from './lib/stage/params.ts';
 import { writeGrid, type GridTile } from './lib/data/picture.ts';
@@ -40,7 +42,8 @@ export default defineStage({
     ctx.log(`augmentation: ${JSON.stringify(cfg)}`);
 
     // Preview: seeded picks from the training list, cycling if the list is short.
-    const train = await readImageList(path.join(splitDir, 'train.csv'), ctx.root);
+    const classes = await readClassList(await findInDeps(ctx.deps, CLASSES_FILE, 'split'));
+    const train = await readImageList(path.join(splitDir, 'train.csv'), ctx.root, classes);
     if (train.length === 0) throw new Error(`augment-config: ${path.join(splitDir, 'train.csv')} lists no images`);
     const wanted = PREVIEW_ROWS * PREVIEW_COLS;
     const rng = createRng(cfg.seed);
@@ -61,7 +64,7 @@ export default defineStage({
           tiles.push({
             pixels: augmentPixels(batch.pixels[k], PREVIEW_SIZE, cfg, rng),
             size: PREVIEW_SIZE,
-            caption: `${LABEL_NAMES[item.label]} · ${item.id}`,
+            caption: `${classes[item.label]} · ${item.id}`,
           });
         });
         ctx.progress({ done: tiles.length, total: wanted, message: 'preview' });

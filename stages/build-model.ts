@@ -1,6 +1,7 @@
 /**
  * build-model: load the ImageNet backbone, cut it at `model.cut_layer`, freeze
- * it, put the GAP → Dropout → Dense(1, sigmoid) head on top and save:
+ * it, put the GAP → Dropout → Dense head on top (Dense(1, sigmoid) for two
+ * classes, Dense(N, softmax) for N, from split's classes.json) and save:
  *   outs[0] backbone/  the frozen base alone (model.json + weights.bin), its ONNX
  *                      export (backbone.onnx) when every layer exports, info.json
  *   outs[1] model/     the untrained full model (base + head)
@@ -15,12 +16,14 @@ import { defineStage } from '../src/contract.ts';
 import { inputSizeOf, isUrl, loadBackbone } from './lib/inference/backbone.ts';
 import { setupBackend } from './lib/inference/backend.ts';
 import { attachHead } from './lib/model/head.ts';
+import { CLASSES_FILE, headUnits, readClassList } from './lib/data/class-list.ts';
 import { saveModel } from './lib/model/model-io.ts';
 import { exportToOnnx } from './lib/inference/onnx/export.ts';
 import { BACKBONE_INFO, BACKBONE_ONNX, type BackboneInfo, parsePreprocess } from './lib/inference/inference.ts';
 import { readParams } from './lib/stage/params.ts';
 import rules from './build-model.params.ts';
 import { outFolders } from './lib/stage/stage-files.ts';
+import { findInDeps } from './lib/stage/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {
@@ -33,6 +36,7 @@ export default defineStage({
     const wanted = p.isSet('model.input_size') ? p.integer('model.input_size') : undefined;
     const preprocess = p.parse('model.preprocess', parsePreprocess);
     const dropout = p.number('model.dropout');
+    const classes = await readClassList(await findInDeps(ctx.deps, CLASSES_FILE, 'split'));
 
     const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
     ctx.progress({ done: 0, total: 3, message: 'loading backbone' });
@@ -62,7 +66,7 @@ export default defineStage({
 
     ctx.progress({ done: 2, total: 3, message: 'saving models' });
     await saveModel(backbone, backboneDir);
-    const full = attachHead(backbone, dropout);
+    const full = attachHead(backbone, dropout, 0, headUnits(classes));
     await saveModel(full, modelDir);
 
     const trainable = full.trainableWeights.reduce((n, w) => n + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);

@@ -25,6 +25,7 @@ import { createRng } from './lib/data/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
 import { readParams } from './lib/stage/params.ts';
 import rules from './features.params.ts';
+import { CLASSES_FILE, readClassList } from './lib/data/class-list.ts';
 
 export const AUGMENT_CONFIG_FILE = 'augment.json';
 
@@ -33,8 +34,9 @@ export default defineStage({
     const [outDir] = await outFolders(ctx, ['artifacts/features']);
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
-    const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root);
-    const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root);
+    const classes = await readClassList(await findInDeps(ctx.deps, CLASSES_FILE, 'split'));
+    const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root, classes);
+    const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root, classes);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
 
     const runner = await openBackboneRunner(backboneDir, readParams(ctx, rules), ctx);

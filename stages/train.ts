@@ -1,12 +1,14 @@
 /**
- * train: fit the Dropout → Dense(1, sigmoid) head on the cached pooled features
+ * train: fit the Dropout → Dense head (Dense(1, sigmoid) for two classes,
+ * Dense(N, softmax) for more) on the cached pooled features
  * (GAP is linear, so this is the same as training GAP → Dropout → Dense on the
  * maps), keep the epoch with the best val_loss, then put those weights into
  * build-model's untrained full model and save it. With augmented copies,
  * each epoch trains on one version of every image (lib/model/fit-head.ts).
  *
- * deps: features/, build-model's model/ (untrained full model).
- * outs[0]: model/ (base + trained head, tf.loadLayersModel-able), head.json,
+ * deps: features/, build-model's model/ (untrained full model), split's classes.json.
+ * outs[0]: model/ (base + trained head, tf.loadLayersModel-able), head.json
+ *          (the head's weights and the classes its outputs stand for),
  *          history.csv, metrics.json, curves.png: the same bytes for the same inputs.
  * ctx.report: seconds, secondsPerEpoch (never in the outs).
  */
@@ -25,6 +27,8 @@ import rules from './train.params.ts';
 import { writeLinePlots } from './lib/data/picture.ts';
 import { depFolderWith, outFolders } from './lib/stage/stage-files.ts';
 import { formatSeconds } from './lib/stage/throughput.ts';
+import { CLASSES_FILE, headUnits, readClassList } from './lib/data/class-list.ts';
+import { findInDeps } from './lib/stage/stage-files.ts';
 
 export const HEAD_FILE = 'head.json';
 
@@ -36,6 +40,7 @@ export default defineStage({
     const hp = readHyperparameters(ctx);
     const featuresDir = await depFolderWith(ctx.deps, FEATURES_META, 'features');
     const modelDir = await depFolderWith(ctx.deps, 'model.json', 'build-model');
+    const classes = await readClassList(await findInDeps(ctx.deps, CLASSES_FILE, 'split'));
 
     const table = await readFeatures(featuresDir);
     const keras = KERAS_DEFAULT_LR[hp.optimizer];
@@ -47,6 +52,7 @@ export default defineStage({
         `dropout ${hp.dropout}, ≤${hp.epochs} epochs, patience ${hp.patience || 'off'}; each epoch one version of every training image`,
     );
     const fitted = await fitHead(table, hp, {
+      classes: classes.length,
       releaseTable: true,
       onEpoch(record, isBest) {
         const perEpoch = (Date.now() - started) / 1000 / record.epoch;
@@ -70,7 +76,7 @@ export default defineStage({
     writeHeadWeights(full, best.weights);
     await saveModel(full, path.join(outDir, 'model'));
     full.dispose();
-    await writeFile(path.join(outDir, HEAD_FILE), JSON.stringify({ layer: HEAD_DENSE, featureDim: table.dim, ...best.weights }) + '\n');
+    await writeFile(path.join(outDir, HEAD_FILE), JSON.stringify({ layer: HEAD_DENSE, featureDim: table.dim, classes, ...best.weights }) + '\n');
     await writeCsv(
       path.join(outDir, 'history.csv'),
       ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy'],
@@ -83,7 +89,7 @@ export default defineStage({
             { name: 'loss', values: history.map((h) => h.loss) },
             { name: 'val_loss', values: history.map((h) => h.val_loss), dashed: true },
           ],
-          labels: { title: `Loss (best epoch ${best.epoch})`, xLabel: 'epoch', yLabel: 'binary cross-entropy' },
+          labels: { title: `Loss (best epoch ${best.epoch})`, xLabel: 'epoch', yLabel: headUnits(classes) === 1 ? 'binary cross-entropy' : 'categorical cross-entropy' },
         },
         {
           series: [

@@ -16,7 +16,7 @@ import type { YamlSource } from './yaml-source.ts';
 
 export type DeclaredParams = NonNullable<ResolvedStage['declaredParams']>;
 
-const RULE_KINDS = new Set<ParamRule['kind']>(['number', 'flag', 'choice', 'string', 'path']);
+const RULE_KINDS = new Set<ParamRule['kind']>(['number', 'flag', 'choice', 'string', 'path', 'names']);
 
 /** `stages/train.ts` → `stages/train.params.ts`. */
 export function declarationFileOf(module: string): string {

@@ -75,6 +75,9 @@ function ruleSchema(rule: ParamRule): JsonSchema {
     case 'path':
       accepts = [{ type: 'string', pattern: '\\S' }, ...(rule.kind === 'path' && rule.optional ? [{ const: false }] : [])];
       break;
+    case 'names':
+      accepts = [{ type: 'array', items: { type: 'string', pattern: '\\S' }, minItems: rule.minItems ?? 1, uniqueItems: true }];
+      break;
   }
   const all = [...accepts, ...unset];
   return all.length === 1 ? { ...base, ...all[0] } : { ...base, anyOf: all };

@@ -219,6 +219,21 @@ export default { async run() { ${body} } };
   });
 });
 
+describe('data.classes (a list param)', () => {
+  it('a list of fewer than two or repeated names is reported at its line by validate; a list of two or more is valid', async () => {
+    for (const [value, shown] of [['[katze]', '["katze"]'], ['[katze, katze]', '["katze","katze"]'], ['katze', '"katze"']] as const) {
+      const project = jobProject((yaml) => yaml.replace(/^(\s+classes:)/m, `$1 ${value}`));
+      const line = lineOf(project, /^\s+classes: /);
+      const result = await project.run('validate');
+      assert.equal(result.code, 1, result.stderr);
+      assert.ok(result.stderr.includes(`pipeline.yaml:${line}:14: data.classes must be a list of 2 or more distinct names, or empty, got ${shown}`), result.stderr);
+    }
+    const good = jobProject((yaml) => yaml.replace(/^(\s+classes:)/m, '$1 [katze, hund]'));
+    const result = await good.run('validate');
+    assert.equal(result.code, 0, result.stderr);
+  });
+});
+
 describe('schemas/params.schema.json', () => {
   const schemaFile = path.join(REPO, 'schemas/params.schema.json');
 
@@ -235,6 +250,13 @@ describe('schemas/params.schema.json', () => {
     const validate = ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')) as object);
     const job = () => structuredClone(loadYamlParams());
     assert.equal(validate(job()), true, JSON.stringify(validate.errors));
+    const classes = (value: unknown) => {
+      const doc = job();
+      (doc.params['data'] as Record<string, unknown>)['classes'] = value;
+      return validate(doc);
+    };
+    assert.equal(classes(['katze', 'hund']), true, 'a list of two classes');
+    for (const bad of [['katze'], ['a', 'a'], 'katze', [1, 2]]) assert.equal(classes(bad), false, `data.classes: ${JSON.stringify(bad)} passed the editor schema`);
     for (const bad of BAD) {
       const doc = job();
       const [group, name] = bad.key.split('.') as [string, string];

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { HUNG_AFTER_MS } from '../failsafe.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
 import { nginx } from '../machine.ts';
 import { CacheServer } from '../remote/cache-server.ts';
@@ -62,7 +63,7 @@ function clone(extra: string[] = []): string {
 }
 
 function cli(dir: string, ...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

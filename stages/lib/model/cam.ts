@@ -2,8 +2,19 @@
  * Class activation maps (Zhou et al. 2016, "Learning Deep Features for
  * Discriminative Localization"): for a GAP → Dense head, the evidence for a
  * class at each position is Σ_k w_k · A_k(x, y) over the cut layer's maps A_k.
- * A single sigmoid unit has one weight vector w for "dog"; the "cat" map uses −w.
+ * A single sigmoid unit (two classes) has one weight vector w for the second
+ * class ("dog"); the first class's map uses −w. A softmax head has one weight
+ * vector per class: its kernel's column.
  */
+import type { HeadWeights } from './head.ts';
+
+/** The weights whose CAM shows the evidence for class `label`. */
+export function camWeights(head: HeadWeights, label: number): number[] {
+  if (!('units' in head)) return label === 1 ? head.kernel : head.kernel.map((w) => -w);
+  const { units, kernel } = head;
+  if (!(Number.isInteger(label) && label >= 0 && label < units)) throw new Error(`CAM: class ${label} is not one of the head's ${units}`);
+  return Array.from({ length: kernel.length / units }, (_, k) => kernel[k * units + label]!);
+}
 
 /** Raw CAM [h·w] for one image's maps (NHWC, h × w × channels) and the class weights. */
 export function classActivationMap(

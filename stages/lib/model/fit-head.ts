@@ -1,5 +1,7 @@
 /**
- * Fitting the Dropout → Dense(1, sigmoid) head on cached pooled features: the
+ * Fitting the Dropout → Dense head on cached pooled features (Dense(1, sigmoid)
+ * and binary cross-entropy for two classes, Dense(N, softmax) and categorical
+ * cross-entropy for more): the
  * loop `train` runs, and that `bench/quality.ts` reruns for every figure README
  * states, so both train exactly the same way.
  *
@@ -14,10 +16,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, type FeatureTable } from '../inference/feature-store.ts';
 import { dropoutMask, featureClassifier, makeOptimizer, readHeadWeights, type HeadWeights, type OptimizerName } from './head.ts';
-import { accuracy, logLoss } from './metrics.ts';
+import { accuracy, categoricalAccuracy, categoricalLogLoss, logLoss } from './metrics.ts';
 import { createRng, shuffle, type Rng } from '../data/random.ts';
 
-/** Keras clips binary cross-entropy at 1e-7; val_loss uses the same so figures compare with the notebook. */
+/** Keras clips cross-entropy at 1e-7; val_loss uses the same so figures compare with the notebook. */
 export const KERAS_EPSILON = 1e-7;
 
 export interface HeadHyperparameters {
@@ -71,6 +73,8 @@ export function drawEpochRows(versions: readonly (readonly number[])[], rng: Rng
 }
 
 export interface FitOptions {
+  /** How many classes the labels index (2 = a sigmoid head; the Kaggle job's). Labels outside 0…classes−1 are an error. */
+  classes?: number;
   /** Empty `table.values` once the tensors hold the data (halves peak memory; the table is unusable after). */
   releaseTable?: boolean;
   /** After every epoch, with whether it is the best so far. */
@@ -87,16 +91,22 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
   if (allTrainRows.length === 0 || valRows.length === 0) {
     throw new Error(`features hold ${allTrainRows.length} train and ${valRows.length} val rows; both must be non-empty`);
   }
-  const valLabels = valRows.map((r) => table.rows[r].label);
+  const classes = options.classes ?? 2;
+  const units = classes === 2 ? 1 : classes;
+  const bad = table.rows.find((r) => r.split !== 'test' && !(Number.isInteger(r.label) && r.label >= 0 && r.label < classes));
+  if (bad) throw new Error(`feature row of ${bad.path} has label ${bad.label}, not a class index 0–${classes - 1}`);
+  const valLabels = valRows.map((r) => table.rows[r]!.label);
   // Tensor row k holds feature row allTrainRows[k]; the versions are re-indexed to tensor rows.
   const tensorRowOf = new Map(allTrainRows.map((r, k) => [r, k]));
   const tensorVersions = versions.map((v) => v.map((r) => tensorRowOf.get(r)!));
 
-  const head = featureClassifier(table.dim, hp.seed);
+  const head = featureClassifier(table.dim, hp.seed, units);
   const optimizer = makeOptimizer(hp.optimizer, hp.lr);
-  head.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+  head.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
   const xTrain = tf.tensor2d(gatherRows(table, allTrainRows), [allTrainRows.length, table.dim]);
-  const yTrain = tf.tensor2d(allTrainRows.map((r) => table.rows[r].label), [allTrainRows.length, 1]);
+  const trainLabels = allTrainRows.map((r) => table.rows[r]!.label);
+  const yTrain =
+    units === 1 ? tf.tensor2d(trainLabels, [allTrainRows.length, 1]) : tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), classes).toFloat() as tf.Tensor2D);
   const xVal = tf.tensor2d(gatherRows(table, valRows), [valRows.length, table.dim]);
   if (options.releaseTable) table.values = new Float32Array(0);
 
@@ -121,8 +131,8 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
         epoch,
         loss: lossSum / rows.length,
         accuracy: accSum / rows.length,
-        val_loss: logLoss(valLabels, probs, KERAS_EPSILON),
-        val_accuracy: accuracy(valLabels, probs),
+        val_loss: units === 1 ? logLoss(valLabels, probs, KERAS_EPSILON) : categoricalLogLoss(valLabels, probs, classes, KERAS_EPSILON),
+        val_accuracy: units === 1 ? accuracy(valLabels, probs) : categoricalAccuracy(valLabels, probs, classes),
         seconds: (Date.now() - epochStart) / 1000,
       };
       history.push(record);

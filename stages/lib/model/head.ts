@@ -1,5 +1,7 @@
 /**
- * The trainable head: GlobalAveragePooling → Dropout → Dense(1, sigmoid).
+ * The trainable head: GlobalAveragePooling → Dropout → Dense(1, sigmoid) for
+ * two classes (P(second class), as Keras' class_mode='binary'), or
+ * Dense(N, softmax) for N > 2 classes (class_mode='categorical').
  *
  * GAP is linear, so training the Dropout → Dense part on cached pooled features
  * is exactly training the head on the backbone's maps; the base runs once per
@@ -10,6 +12,8 @@ import * as tf from '@tensorflow/tfjs';
 import { checkParam } from '../../../src/contract.ts';
 import { KerasAdadelta } from './adadelta.ts';
 import { OPTIMIZERS, sharedParams } from '../stage/shared-params.ts';
+import { readFile } from 'node:fs/promises';
+import { checkClassList, headUnits } from '../data/class-list.ts';
 
 export const HEAD_GAP = 'head_gap';
 export const HEAD_DROPOUT = 'head_dropout';
@@ -17,10 +21,49 @@ export const HEAD_DENSE = 'head_dense';
 
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
-/** The trained Dense(1) weights: P(dog) = sigmoid(kernel · pooled + bias). */
-export interface HeadWeights {
+/** Two classes, the trained Dense(1): P(second class) = sigmoid(kernel · pooled + bias). */
+export interface SigmoidWeights {
   kernel: number[];
   bias: number;
+}
+
+/** N > 2 classes, the trained Dense(N): softmax(pooled · kernel + bias); kernel is [featureDim × units], row-major. */
+export interface SoftmaxWeights {
+  units: number;
+  kernel: number[];
+  bias: number[];
+}
+
+export type HeadWeights = SigmoidWeights | SoftmaxWeights;
+
+/** Outputs per image: 1 for a sigmoid head (P(second class)), N for a softmax head. */
+export function unitsOf(w: HeadWeights): number {
+  return 'units' in w ? w.units : 1;
+}
+
+/** train's head.json: the trained weights and the classes the head's outputs stand for. */
+export interface TrainedHead {
+  classes: string[];
+  weights: HeadWeights;
+}
+
+export async function readTrainedHead(file: string): Promise<TrainedHead> {
+  const { classes, layer: _layer, featureDim: _dim, ...weights } = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  const list = checkClassList(classes, `${file}: classes`);
+  const w = weights as unknown as HeadWeights;
+  if (unitsOf(w) !== headUnits(list)) throw new Error(`${file}: a head of ${unitsOf(w)} output(s) cannot stand for ${list.length} classes`);
+  return { classes: list, weights: w };
+}
+
+function denseLayer(units: number, seed: number, inputShape?: number[]) {
+  return tf.layers.dense({
+    ...(inputShape ? { inputShape } : {}),
+    units,
+    activation: units === 1 ? 'sigmoid' : 'softmax',
+    kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    biasInitializer: 'zeros',
+    name: HEAD_DENSE,
+  });
 }
 
 /**
@@ -29,18 +72,9 @@ export interface HeadWeights {
  * run's seeded generator: a TF.js Dropout layer is either unseeded (runs differ)
  * or reseeded per call (one mask for every batch).
  */
-export function featureClassifier(featureDim: number, seed: number): tf.Sequential {
+export function featureClassifier(featureDim: number, seed: number, units = 1): tf.Sequential {
   const model = tf.sequential({ name: 'head_on_features' });
-  model.add(
-    tf.layers.dense({
-      inputShape: [featureDim],
-      units: 1,
-      activation: 'sigmoid',
-      kernelInitializer: tf.initializers.glorotUniform({ seed }),
-      biasInitializer: 'zeros',
-      name: HEAD_DENSE,
-    }),
-  );
+  model.add(denseLayer(units, seed, [featureDim]));
   return model;
 }
 
@@ -56,51 +90,71 @@ export function dropoutMask(rows: number, dim: number, rate: number, rng: () => 
   return mask;
 }
 
-/** The full model: frozen base → GAP → Dropout → Dense(1, sigmoid). Marks every base layer untrainable. */
-export function attachHead(backbone: tf.LayersModel, dropout: number, seed = 0): tf.LayersModel {
+/**
+ * The full model: frozen base → GAP → Dropout → Dense(1, sigmoid), or Dense(units, softmax)
+ * for units > 1 (see headUnits). Marks every base layer untrainable.
+ */
+export function attachHead(backbone: tf.LayersModel, dropout: number, seed = 0, units = 1): tf.LayersModel {
   checkDropout(dropout);
   for (const layer of backbone.layers) layer.trainable = false;
   const maps = backbone.outputs[0];
   const pooled = tf.layers.globalAveragePooling2d({ name: HEAD_GAP }).apply(maps) as tf.SymbolicTensor;
   const dropped = tf.layers.dropout({ rate: dropout, name: HEAD_DROPOUT }).apply(pooled) as tf.SymbolicTensor;
-  const prob = tf.layers
-    .dense({
-      units: 1,
-      activation: 'sigmoid',
-      kernelInitializer: tf.initializers.glorotUniform({ seed }),
-      name: HEAD_DENSE,
-    })
-    .apply(dropped) as tf.SymbolicTensor;
+  const prob = denseLayer(units, seed).apply(dropped) as tf.SymbolicTensor;
   return tf.model({ inputs: backbone.inputs, outputs: prob, name: `${backbone.name}_dogs_vs_cats` });
 }
 
 export function readHeadWeights(model: tf.LayersModel): HeadWeights {
   const [kernel, bias] = model.getLayer(HEAD_DENSE).getWeights();
-  return { kernel: Array.from(kernel.dataSync()), bias: bias.dataSync()[0] };
+  const units = kernel.shape[1]!;
+  if (units === 1) return { kernel: Array.from(kernel.dataSync()), bias: bias.dataSync()[0] };
+  return { units, kernel: Array.from(kernel.dataSync()), bias: Array.from(bias.dataSync()) };
 }
 
 export function writeHeadWeights(model: tf.LayersModel, w: HeadWeights): void {
   const dense = model.getLayer(HEAD_DENSE);
   const [k] = dense.getWeights();
-  if (k.shape[0] !== w.kernel.length) {
-    throw new Error(`head weights have ${w.kernel.length} inputs but the model's ${HEAD_DENSE} has ${k.shape[0]}`);
+  const units = unitsOf(w);
+  const inputs = w.kernel.length / units;
+  if (k.shape[0] !== inputs || k.shape[1] !== units) {
+    throw new Error(`head weights are ${inputs} inputs × ${units} outputs but the model's ${HEAD_DENSE} is ${k.shape[0]} × ${k.shape[1]}`);
   }
-  const kernel = tf.tensor2d(w.kernel, [w.kernel.length, 1]);
-  const bias = tf.tensor1d([w.bias]);
+  const kernel = tf.tensor2d(w.kernel, [inputs, units]);
+  const bias = tf.tensor1d(typeof w.bias === 'number' ? [w.bias] : w.bias);
   dense.setWeights([kernel, bias]);
   kernel.dispose();
   bias.dispose();
 }
 
-/** P(dog) for each row of pooled features [n, channels], in plain JS (the head is one dot product). */
+/**
+ * The head's outputs for each row of pooled features [n, channels], in plain JS:
+ * [n] P(second class) for a sigmoid head, [n × units] class probabilities for a softmax head.
+ */
 export function headProbabilities(pooled: Float32Array, channels: number, w: HeadWeights): Float32Array {
-  if (channels !== w.kernel.length) throw new Error(`features have ${channels} channels, head expects ${w.kernel.length}`);
+  const units = unitsOf(w);
+  if (channels * units !== w.kernel.length) throw new Error(`features have ${channels} channels, head expects ${w.kernel.length / units}`);
   const n = pooled.length / channels;
-  const out = new Float32Array(n);
+  const out = new Float32Array(n * units);
+  if (!('units' in w)) {
+    for (let i = 0; i < n; i++) {
+      let z = w.bias;
+      for (let k = 0; k < channels; k++) z += w.kernel[k] * pooled[i * channels + k];
+      out[i] = 1 / (1 + Math.exp(-z));
+    }
+    return out;
+  }
+  const z = new Float64Array(units);
   for (let i = 0; i < n; i++) {
-    let z = w.bias;
-    for (let k = 0; k < channels; k++) z += w.kernel[k] * pooled[i * channels + k];
-    out[i] = 1 / (1 + Math.exp(-z));
+    z.set(w.bias);
+    for (let k = 0; k < channels; k++) {
+      const x = pooled[i * channels + k]!;
+      for (let j = 0; j < units; j++) z[j] += x * w.kernel[k * units + j]!;
+    }
+    // Softmax less the largest logit: the same probabilities, no overflow.
+    const top = Math.max(...z);
+    let sum = 0;
+    for (let j = 0; j < units; j++) sum += (z[j] = Math.exp(z[j]! - top));
+    for (let j = 0; j < units; j++) out[i * units + j] = z[j]! / sum;
   }
   return out;
 }

@@ -23,7 +23,7 @@ export const sharedParams = {
   'runtime.batch_size': param.integer({ min: 1, orAuto: true, optional: true, description: 'images per backbone pass; auto or unset = 16 on the CPU or a software adapter, 128 on a GPU' }),
   'runtime.device': param.oneOf(DEVICE_CHOICES, { default: 'auto', description: 'where backbone passes run: auto (a hardware GPU when one exists, else the CPU), cpu, webgpu (any adapter, software too), cuda (onnxruntime\'s CUDA add-on)' }),
   'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
-  'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images (1 = dog); empty = unlabelled, no test metrics' }),
+  'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images, label = a class name or index (Kaggle: 1 = dog); empty = unlabelled, no test metrics' }),
   'runtime.feature_store': param.optionalPath({ what: 'folder', description: 'per-image feature store (a folder both stages may share); empty = each stage\'s own cache folder under .pipeline/' }),
   'predict.tta_flip': param.flag({ default: false, description: 'also run each test image flipped and average the two predictions' }),
 } satisfies Record<string, ParamRule>;

@@ -6,6 +6,7 @@ import {
   DatasetError,
   listLabelledImages,
   listUnlabelledImages,
+  readLabelledDataset,
   naturalCompare,
   readImageList,
   readLabels,
@@ -30,7 +31,7 @@ test('Kaggle flat layout: labels from names (dog = 1), sorted by label then natu
   }
 });
 
-test('class sub-folders cats/ dogs/ (and cat/ Dog/) are accepted', async () => {
+test('class sub-folders of any name are the classes, sorted by name (cats/ dogs/, cat/ Dog/)', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     await linkSubset(dir, 2, 3, 'folders');
@@ -45,8 +46,10 @@ test('class sub-folders cats/ dogs/ (and cat/ Dog/) are accepted', async () => {
     await writeFile(path.join(other, 'cat', '10.png'), '');
     await writeFile(path.join(other, 'cat', '9.png'), '');
     await writeFile(path.join(other, 'Dog', 'a.jpeg'), '');
-    items = await listLabelledImages(other);
-    assert.deepEqual(items.map((i) => i.id), ['cat/9', 'cat/10', 'Dog/a']);
+    const dataset = await readLabelledDataset(other);
+    // Code-unit order, as Keras' sorted(os.listdir()): capitals first.
+    assert.deepEqual(dataset.classes, ['Dog', 'cat']);
+    assert.deepEqual(dataset.images.map((i) => [i.id, i.label]), [['Dog/a', 0], ['cat/9', 1], ['cat/10', 1]]);
   } finally {
     await cleanup();
   }
@@ -58,7 +61,8 @@ test('unknown layouts and empty folders are rejected with a message that says wh
     await assert.rejects(listLabelledImages(dir), (e: unknown) => e instanceof DatasetError && /no image files/.test(e.message));
     await writeFile(path.join(dir, '1.jpg'), '');
     await mkdir(path.join(dir, 'birds'));
-    await assert.rejects(listLabelledImages(dir), /1 image file\(s\) whose names do not start with "cat\." or "dog\."/);
+    await assert.rejects(listLabelledImages(dir), /1 image file\(s\) with no class before a dot in their names/);
+    await assert.rejects(listLabelledImages(dir), /one sub-folder of images per class, any names/);
     await assert.rejects(listLabelledImages(path.join(dir, 'missing')), /dataset folder not found/);
     await assert.rejects(listLabelledImages(path.join(dir, '1.jpg')), /not a folder/);
   } finally {
@@ -89,12 +93,22 @@ test('readLabels reads id,label and rejects bad labels naming the row', async ()
   try {
     const file = path.join(dir, 'labels.csv');
     await writeFile(file, 'id,label\n1,1\n2,0\n3,1.0\n');
-    const labels = await readLabels(file);
+    const kaggle = ['cat', 'dog'];
+    const labels = await readLabels(file, kaggle);
     assert.deepEqual([...labels], [['1', 1], ['2', 0], ['3', 1]]);
+    await writeFile(file, 'id,label\n1,dog\n2,Cat\n3,0\n');
+    assert.deepEqual([...(await readLabels(file, kaggle))], [['1', 1], ['2', 0], ['3', 0]], 'names (any case) and indices');
     await writeFile(file, 'id,label\n1,1\n2,0.7\n');
-    await assert.rejects(readLabels(file), /data row 2 \(id 2\): label must be 0 \(cat\) or 1 \(dog\), got "0.7"/);
+    await assert.rejects(readLabels(file, kaggle), /data row 2 \(id 2\): "0.7" is neither a class name nor an index; a label must be a class name \(cat, dog\) or its index 0–1/);
+    await writeFile(file, 'id,label\n1,2\n');
+    await assert.rejects(readLabels(file, kaggle), /data row 1 \(id 1\): index 2 is out of range: the training set has 2 classes/);
+    await writeFile(file, 'id,label\n1,fox\n');
+    await assert.rejects(readLabels(file, kaggle), /data row 1 \(id 1\): class "fox" is not a class of the training set/);
     await writeFile(file, 'id,label\n1,1\n1,0\n');
-    await assert.rejects(readLabels(file), /id 1 appears twice/);
+    await assert.rejects(readLabels(file, kaggle), /id 1 appears twice/);
+    // Classes named by numbers: a name wins over an index.
+    await writeFile(file, 'id,label\n1,1\n2,0\n3,3\n');
+    assert.deepEqual([...(await readLabels(file, ['1', '2', '3']))], [['1', 0], ['2', 0], ['3', 2]]);
   } finally {
     await cleanup();
   }
@@ -114,7 +128,14 @@ test('image lists store paths relative to the project root and read back absolut
     const text = await readFile(list, 'utf8');
     assert.ok(text.startsWith('path,label\n../shared/train/cat.2.jpg,0\n'), text);
     assert.ok(!text.includes(dir), 'no absolute paths in the list');
-    assert.deepEqual(await readImageList(list, root), items);
+    const back = await readImageList(list, root, ['cat', 'dog']);
+    assert.deepEqual(back.slice(0, 3), items.slice(0, 3));
+    assert.deepEqual(back.slice(3).map((i) => [i.path, i.label]), items.slice(3).map((i) => [i.path, i.label]));
+    // Ids of folder images come back as folder/stem when the folder is the class's name.
+    await writeImageList(list, root, items.slice(3));
+    assert.deepEqual(await readImageList(list, root, ['cats', 'dogs']), items.slice(3));
+    await writeFile(list, 'path,label\nx.jpg,2\n');
+    await assert.rejects(readImageList(list, root, ['cats', 'dogs']), /data row 1: label must be a class index 0–1, got "2"/);
   } finally {
     await cleanup();
   }

@@ -8,12 +8,13 @@ import splitStage, { stratifiedSplit, validationCount } from '../../../stages/sp
 import { readImageList, type LabelledImage } from '../../../stages/lib/data/dataset.ts';
 import { linkSubset, makeContext, tempDir } from './helpers.ts';
 
-const splitParams = (over: Record<string, unknown> = {}) => ({ 'data.train_dir': 'data/train', 'data.val_fraction': 0.2, 'data.seed': 42, ...over });
+const splitParams = (over: Record<string, unknown> = {}) => ({ 'data.train_dir': 'data/train', 'data.classes': null, 'data.val_fraction': 0.2, 'data.seed': 42, 'data.test_labels': '', ...over });
 
 async function runSplit(root: string, params: Record<string, unknown>, out: string) {
-  const ctx = makeContext({ root, params, deps: [path.join(root, 'data/train')], outs: [out] });
+  const ctx = makeContext({ root, params, deps: [path.join(root, 'data/train')], outs: [out, `${out}-classes`] });
   await splitStage.run(ctx);
-  return { ctx, train: await readImageList(path.join(out, 'train.csv'), root), val: await readImageList(path.join(out, 'val.csv'), root) };
+  const classes = JSON.parse(await readFile(path.join(`${out}-classes`, 'classes.json'), 'utf8')).classes as string[];
+  return { ctx, classes, train: await readImageList(path.join(out, 'train.csv'), root, classes), val: await readImageList(path.join(out, 'val.csv'), root, classes) };
 }
 
 test('split stage: stratified, disjoint, every image exactly once, deterministic per seed, relative paths', async () => {
@@ -30,8 +31,10 @@ test('split stage: stratified, disjoint, every image exactly once, deterministic
     const text = await readFile(path.join(root, 'out-a/train.csv'), 'utf8');
     assert.match(text, /^path,label\ndata\/train\/cat\.\d+\.jpg,0\n/);
     const summary = JSON.parse(await readFile(path.join(root, 'out-a/summary.json'), 'utf8'));
-    assert.deepEqual(summary.train, { cat: 10, dog: 6, total: 16 });
-    assert.deepEqual(summary.val, { cat: 2, dog: 2, total: 4 });
+    assert.deepEqual(a.classes, ['cat', 'dog']);
+    assert.deepEqual(summary.train, { total: 16, per_class: { cat: 10, dog: 6 } });
+    assert.deepEqual(summary.val, { total: 4, per_class: { cat: 2, dog: 2 } });
+    assert.equal(summary.imbalance, 1.5);
     assert.equal(summary.train_dir, 'data/train');
     assert.ok(a.ctx.logs.some((l) => /train 16 .* val 4/.test(l)));
 
@@ -68,11 +71,14 @@ test('split stage rejects bad params and a single-class folder with clear errors
   const { dir: root, cleanup } = await tempDir();
   try {
     await linkSubset(path.join(root, 'data/train'), 3, 0);
-    const run = (params: Record<string, unknown>) => splitStage.run(makeContext({ root, params, outs: [path.join(root, 'out')] }));
+    const run = (params: Record<string, unknown>) => splitStage.run(makeContext({ root, params, outs: [path.join(root, 'out'), path.join(root, 'out-classes')] }));
     await assert.rejects(run(splitParams({ 'data.val_fraction': 1 })), /data\.val_fraction must be a number in \(0, 1\), got 1/);
     await assert.rejects(run(splitParams({ 'data.seed': -1 })), /data\.seed must be an integer/);
     await assert.rejects(run(splitParams({ 'data.train_dir': '' })), /data\.train_dir must be a folder path/);
-    await assert.rejects(run(splitParams()), /split needs at least 2 dog images .* found 0/);
+    await assert.rejects(run(splitParams()), /holds images of one class only \(cat\): a classifier needs two or more classes/);
+    await assert.rejects(run(splitParams({ 'data.classes': ['cat', 'dog'] })), /split needs at least 2 images of every class .*: "dog" \(0\)/);
+    await assert.rejects(run(splitParams({ 'data.classes': ['dog', 'fox'] })), /holds images of file prefix "cat\.", not in data\.classes \(dog, fox\)/);
+    await assert.rejects(run(splitParams({ 'data.classes': ['cat'] })), /data\.classes must be a list of 2 or more distinct names, or empty, got/);
     await assert.rejects(run(splitParams({ 'data.train_dir': 'nowhere' })), /dataset folder not found/);
   } finally {
     await cleanup();
@@ -88,7 +94,7 @@ test('augment-config stage writes the resolved config and an 18-tile labelled pr
     const out = path.join(root, 'artifacts/augment-config');
     await mkdir(out, { recursive: true });
     const augment = { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 3 };
-    const ctx = makeContext({ root, params: { augment }, deps: [splitOut], outs: [out] });
+    const ctx = makeContext({ root, params: { augment }, deps: [splitOut, `${splitOut}-classes`], outs: [out] });
     await augmentConfigStage.run(ctx);
     const cfg = JSON.parse(await readFile(path.join(out, 'augment.json'), 'utf8'));
     assert.deepEqual(cfg.zoom_range, [0.8, 1.2]);
@@ -100,11 +106,11 @@ test('augment-config stage writes the resolved config and an 18-tile labelled pr
     assert.equal(ctx.progressReports.at(-1)?.done, 18);
     // Same seed → the same preview, byte for byte.
     const out2 = path.join(root, 'again');
-    await augmentConfigStage.run(makeContext({ root, params: { augment }, deps: [splitOut], outs: [out2] }));
+    await augmentConfigStage.run(makeContext({ root, params: { augment }, deps: [splitOut, `${splitOut}-classes`], outs: [out2] }));
     assert.deepEqual(await readFile(path.join(out2, 'preview.png')), await readFile(path.join(out, 'preview.png')));
 
     await assert.rejects(
-      augmentConfigStage.run(makeContext({ root, params: { augment: { zoom_range: 1.5 } }, deps: [splitOut], outs: [path.join(root, 'bad')] })),
+      augmentConfigStage.run(makeContext({ root, params: { augment: { zoom_range: 1.5 } }, deps: [splitOut, `${splitOut}-classes`], outs: [path.join(root, 'bad')] })),
       /augment\.zoom_range must be in \[0, 1\)/,
     );
   } finally {

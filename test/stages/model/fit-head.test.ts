@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import type { FeatureRow, FeatureTable } from '../../../stages/lib/inference/feature-store.ts';
 import { drawEpochRows, fitHead, versionsByImage } from '../../../stages/lib/model/fit-head.ts';
-import { KERAS_DEFAULT_LR, resolveLearningRate } from '../../../stages/lib/model/head.ts';
+import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate } from '../../../stages/lib/model/head.ts';
 import { createRng } from '../../../stages/lib/data/random.ts';
 
 before(async () => {
@@ -84,4 +84,34 @@ test('train.lr: a number for any optimizer, a per-optimizer mapping, or unset/au
   assert.throws(() => resolveLearningRate('fast', 'adam'), /got "fast"/);
   assert.throws(() => resolveLearningRate({ adamw: 0.1 }, 'adam'), /train\.lr\.adamw: unknown optimizer/);
   assert.throws(() => resolveLearningRate({ adam: 0 }, 'adam'), /train\.lr\.adam must be a number > 0, got 0/);
+});
+
+test('three classes: a softmax Dense(3) trained with categorical cross-entropy learns a separable problem, deterministically', async () => {
+  const dim = 12;
+  const rng = createRng(5);
+  const rows: FeatureRow[] = [];
+  const values: number[] = [];
+  // Class c lifts channels 4c … 4c + 3.
+  const add = (split: 'train' | 'val', label: number, path: string) => {
+    rows.push({ split, copy: 0, label, path });
+    for (let k = 0; k < dim; k++) values.push(rng() + (Math.floor(k / 4) === label ? 0.8 : 0));
+  };
+  for (let i = 0; i < 60; i++) add('train', i % 3, `train/${i}.jpg`);
+  for (let i = 0; i < 21; i++) add('val', i % 3, `val/${i}.jpg`);
+  const table: FeatureTable = { dim, rows, values: Float32Array.from(values) };
+  const hp = { optimizer: 'adam' as const, lr: 0.02, epochs: 8, batchSize: 8, dropout: 0.2, patience: 0, seed: 3 };
+  const tensorsBefore = tf.memory().numTensors;
+  const a = await fitHead(table, hp, { classes: 3 });
+  const b = await fitHead(table, hp, { classes: 3 });
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
+  assert.deepEqual(a.best.weights, b.best.weights, 'seeded: the same run twice');
+  assert.ok('units' in a.best.weights && a.best.weights.units === 3 && a.best.weights.bias.length === 3 && a.best.weights.kernel.length === dim * 3);
+  assert.ok(a.best.val_accuracy >= 0.9, `val accuracy ${a.best.val_accuracy}`);
+  // val_loss is the categorical cross-entropy of the head's softmax, recomputed here from its weights.
+  const valRows = rows.flatMap((r, i) => (r.split === 'val' ? [i] : []));
+  const probs = headProbabilities(Float32Array.from(valRows.flatMap((r) => values.slice(r * dim, (r + 1) * dim))), dim, a.best.weights);
+  const loss = valRows.reduce((s, r, i) => s - Math.log(Math.max(1e-7, probs[i * 3 + rows[r]!.label]!)), 0) / valRows.length;
+  assert.ok(Math.abs(loss - a.best.val_loss) < 1e-4, `${loss} vs ${a.best.val_loss}`);
+  // Labels outside the classes are refused, not trained as something else.
+  await assert.rejects(fitHead(table, hp), /has label 2, not a class index 0–1/);
 });

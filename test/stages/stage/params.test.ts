@@ -117,6 +117,12 @@ test('stages read through it: train hyperparameters and split params', () => {
   const { 'train.seed': _seed, ...undeclared } = train;
   assert.throws(() => readHyperparameters(ctx(undeclared)), /add train\.seed to the params: list of stage "train"/);
 
-  const split = readSplitParams({ params: { 'data.train_dir': 'data/train', 'data.val_fraction': 0.1, 'data.seed': null }, root: ROOT, stage: 'split' });
-  assert.deepEqual(split, { trainDir: path.join(ROOT, 'data/train'), valFraction: 0.1, seed: 0 });
+  const splitCtx = (over: Record<string, unknown>) => ({ params: { 'data.train_dir': 'data/train', 'data.classes': null, 'data.val_fraction': 0.1, 'data.seed': null, 'data.test_labels': '', ...over }, root: ROOT, stage: 'split' });
+  const split = readSplitParams(splitCtx({}));
+  assert.deepEqual(split, { trainDir: path.join(ROOT, 'data/train'), classes: undefined, valFraction: 0.1, seed: 0, testLabels: undefined });
+  assert.deepEqual(readSplitParams(splitCtx({ 'data.classes': ['katze', 'hund'], 'data.test_labels': 'l.csv' })).classes, ['katze', 'hund']);
+  assert.equal(readSplitParams(splitCtx({ 'data.test_labels': 'l.csv' })).testLabels, path.join(ROOT, 'l.csv'));
+  for (const bad of [['katze'], ['a', 'a'], ['a', ''], 'katze', [1, 2]]) {
+    assert.throws(() => readSplitParams(splitCtx({ 'data.classes': bad })), /data\.classes must be a list of 2 or more distinct names, or empty, got /, JSON.stringify(bad));
+  }
 });
