@@ -60,7 +60,7 @@ function runOne(name: string): Row {
     symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
     writeFileSync(path.join(dir, 'pipeline.yaml'), stringify(doc));
     const started = Date.now();
-    const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
     const total_s = (Date.now() - started) / 1000;
     if (r.status !== 0) return { backbone: name, total_s, error: (r.stderr || r.stdout).split('\n').slice(-5).join(' ') };
     const read = <T,>(rel: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', rel), 'utf8')) as T;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const FILES = Number(process.env.BENCH_FILES ?? 25_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
-const CLI = fileURLToPath(new URL('../bin/pipeline.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../packages/engine/bin/pipeline.js', import.meta.url));
 
 function timed(command: string, args: string[], cwd: string, expectCode = 0, env: NodeJS.ProcessEnv = process.env): number {
   const started = performance.now();

@@ -27,7 +27,7 @@ import { accuracy, clip, logLoss } from '../stages/lib/model/metrics.ts';
 import { readParams } from '../stages/lib/stage/params.ts';
 import { OPTIMIZERS } from '../stages/lib/stage/shared-params.ts';
 import predictRules from '../stages/predict.params.ts';
-import { checkParam } from '../src/param-rules.ts';
+import { checkParam } from 'pipeline-ml-engine';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 

@@ -94,7 +94,7 @@ function storeNote(stage: string): string {
 function runStages(label: string, args: string[] = [], stages = STAGES): StageRun[] {
   const runs: StageRun[] = [];
   for (const stage of stages) {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, path.join(REPO, 'bin/pipeline.js'), 'run', stage, ...args], {
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', stage, ...args], {
       cwd: dir,
       encoding: 'utf8',
       env: { ...process.env, CI: '1' },
@@ -119,7 +119,7 @@ async function killAtHalf(): Promise<void> {
   const passes = figures.fromStore! + figures.computed!;
   rmSync(store, { recursive: true, force: true });
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
   let ended = false;
   child.on('exit', () => (ended = true));
   // Each committed segment is one backbone batch of BATCH rows.

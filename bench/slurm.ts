@@ -23,7 +23,7 @@ const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4').split(',').map(Number);
 
 function cli(dir: string, args: string[]): number {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
   if (r.status !== 0) throw new Error(`pipeline ${args.join(' ')} failed in ${dir}:\n${r.stdout}\n${r.stderr}`);
   return (Date.now() - started) / 1000;
 }

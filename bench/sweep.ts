@@ -39,7 +39,7 @@ function fingerprintTree(dir: string): string {
 
 function cli(dir: string, args: string[]): { seconds: number; stdout: string; stderr: string; code: number | null } {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
   return { seconds: (Date.now() - started) / 1000, stdout: r.stdout, stderr: r.stderr, code: r.status };
 }
 

@@ -4,7 +4,7 @@
  * checked by the engine before any stage runs. Unknown keys are checked by
  * validateAugmentConfig alone.
  */
-import { defineParams, param } from '../src/contract.ts';
+import { defineParams, param } from 'pipeline-ml-engine';
 
 export const FILL_MODES = ['nearest', 'constant', 'reflect', 'wrap'] as const;
 export const INTERPOLATIONS = ['bilinear', 'nearest'] as const;

@@ -13,7 +13,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage } from '../src/contract.ts';
+import { defineStage } from 'pipeline-ml-engine';
 import { augmentPixels, isIdentityConfig, validateAugmentConfig } from './lib/data/augment.ts';
 import { readImageList, type LabelledImage } from './lib/data/dataset.ts';
 import { CLASSES_FILE, readClassList } from './lib/data/class-list.ts';

@@ -1,5 +1,5 @@
 /** Rules of the params `build-model` reads (checked by the engine before any stage runs). */
-import { defineParams, param } from '../src/contract.ts';
+import { defineParams, param } from 'pipeline-ml-engine';
 import { PREPROCESS_NAMES, sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({

@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { defineStage } from '../src/contract.ts';
+import { defineStage } from 'pipeline-ml-engine';
 import { inputSizeOf, isUrl, loadBackbone } from './lib/inference/backbone.ts';
 import { setupBackend } from './lib/inference/backend.ts';
 import { attachHead } from './lib/model/head.ts';

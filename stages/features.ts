@@ -12,7 +12,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage } from '../src/contract.ts';
+import { defineStage } from 'pipeline-ml-engine';
 import { augmentPixels, validateAugmentConfig, type AugmentConfig } from './lib/data/augment.ts';
 import { readImageList, type LabelledImage } from './lib/data/dataset.ts';
 import { sha256 } from './lib/inference/feature-cache.ts';

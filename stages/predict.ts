@@ -16,8 +16,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, StageUserError } from '../src/contract.ts';
-import type { StageContext } from '../src/contract.ts';
+import { defineStage, StageUserError } from 'pipeline-ml-engine';
+import type { StageContext } from 'pipeline-ml-engine';
 import { writeCsv } from './lib/data/csv.ts';
 import { naturalCompare, readLabels } from './lib/data/dataset.ts';
 import { FEATURES_META, readFeatures, type FeatureTable } from './lib/inference/feature-store.ts';

@@ -20,7 +20,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, StageUserError, type StageContext } from '../src/contract.ts';
+import { defineStage, StageUserError, type StageContext } from 'pipeline-ml-engine';
 import { readLabelledDataset, readLabels, writeImageList, type LabelledImage } from './lib/data/dataset.ts';
 import { writeClassList } from './lib/data/class-list.ts';
 import { projectRelative } from './lib/stage/format.ts';

@@ -10,7 +10,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage } from '../src/contract.ts';
+import { defineStage } from 'pipeline-ml-engine';
 import { applyTransform, IDENTITY_TRANSFORM } from './lib/data/augment.ts';
 import { listUnlabelledImages, type UnlabelledImage } from './lib/data/dataset.ts';
 import { featuriseThroughStore, type ImagePlan } from './lib/inference/featurisation.ts';

@@ -14,7 +14,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage, type StageContext } from '../src/contract.ts';
+import { defineStage, type StageContext } from 'pipeline-ml-engine';
 import { setupBackend } from './lib/inference/backend.ts';
 import { writeCsv } from './lib/data/csv.ts';
 import { FEATURES_META, readFeatures } from './lib/inference/feature-store.ts';

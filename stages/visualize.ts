@@ -17,7 +17,7 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineStage } from '../src/contract.ts';
+import { defineStage } from 'pipeline-ml-engine';
 import { classActivationMap } from './lib/model/cam.ts';
 import { writeCsv } from './lib/data/csv.ts';
 import { listUnlabelledImages, readLabels, type Label } from './lib/data/dataset.ts';

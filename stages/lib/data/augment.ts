@@ -32,7 +32,7 @@
  * M·(r, c). So a positive tx samples below and the content moves UP, and a
  * positive θ turns the content clockwise on screen.
  */
-import { checkParam, StageUserError } from '../../../src/contract.ts';
+import { checkParam, StageUserError } from 'pipeline-ml-engine';
 import augmentRules, { type FILL_MODES, type INTERPOLATIONS } from '../../augment-config.params.ts';
 import type { Rng } from './random.ts';
 

@@ -12,7 +12,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { StageUserError } from '../../../src/contract.ts';
+import { StageUserError } from 'pipeline-ml-engine';
 import { readCsv, writeCsv } from './csv.ts';
 
 /** A class's index in the class list. */

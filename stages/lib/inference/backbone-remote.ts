@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RemoteBlobs } from '../../../src/contract.ts';
+import type { RemoteBlobs } from 'pipeline-ml-engine';
 
 type Listing = { files: [name: string, sha256: string][] };
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { StageUserError, type RemoteBlobs } from '../../../src/contract.ts';
+import { StageUserError, type RemoteBlobs } from 'pipeline-ml-engine';
 import { backboneFromRemote, backboneToRemote } from './backbone-remote.ts';
 
 interface ModelJson {

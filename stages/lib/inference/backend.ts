@@ -8,7 +8,7 @@
  */
 import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { checkParam } from '../../../src/contract.ts';
+import { checkParam } from 'pipeline-ml-engine';
 import { ParamError, type ParamReader } from '../stage/params.ts';
 import { BACKEND_CHOICES, sharedParams } from '../stage/shared-params.ts';
 

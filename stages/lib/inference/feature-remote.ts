@@ -13,7 +13,7 @@
  * at once lose at most the other's latest packs from the listing (their
  * entries are then computed again somewhere; never wrong, only slower).
  */
-import type { RemoteBlobs } from '../../../src/contract.ts';
+import type { RemoteBlobs } from 'pipeline-ml-engine';
 import type { FeatureCache } from './feature-cache.ts';
 import { sha256 } from './feature-cache.ts';
 

@@ -11,7 +11,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { StageContext } from '../../../src/contract.ts';
+import type { StageContext } from 'pipeline-ml-engine';
 import type { BackboneRunner } from './backbone-runner.ts';
 import { FeatureCache, featureKey, sha256 } from './feature-cache.ts';
 import { RemoteFeatureStore } from './feature-remote.ts';

@@ -9,7 +9,7 @@
  * class activation maps apply (cam.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkParam } from '../../../src/contract.ts';
+import { checkParam } from 'pipeline-ml-engine';
 import { KerasAdadelta } from './adadelta.ts';
 import { OPTIMIZERS, sharedParams } from '../stage/shared-params.ts';
 import { readFile } from 'node:fs/promises';

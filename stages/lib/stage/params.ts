@@ -29,8 +29,8 @@ import {
   type NumberRule as DeclaredNumberRule,
   type ParamRule,
   type ParamRules,
-} from '../../../src/param-rules.ts';
-import { StageUserError, type StageContext } from '../../../src/contract.ts';
+} from 'pipeline-ml-engine';
+import { StageUserError, type StageContext } from 'pipeline-ml-engine';
 
 /** A bad param value, or a read of an undeclared key: a user error, shown as one line. */
 export class ParamError extends StageUserError {

@@ -8,7 +8,7 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ShardInfo } from '../../../src/contract.ts';
+import type { ShardInfo } from 'pipeline-ml-engine';
 import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureMeta, type FeatureRow, type SplitName } from '../inference/feature-store.ts';
 import { readCsv } from '../data/csv.ts';
 

@@ -4,7 +4,7 @@
  * stage reads. Kept free of TF.js and onnxruntime imports: the engine loads
  * these declarations on every `pipeline validate`.
  */
-import { param, type ParamRule } from '../../../src/contract.ts';
+import { param, type ParamRule } from 'pipeline-ml-engine';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const INFERENCE_CHOICES = ['auto', 'onnx', 'tfjs'] as const;

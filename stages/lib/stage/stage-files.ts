@@ -4,7 +4,7 @@
  */
 import { access, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { StageContext } from '../../../src/contract.ts';
+import type { StageContext } from 'pipeline-ml-engine';
 
 /** The first dep (a folder, or a file inside it) that holds `name`; `what` names the producer for the error. */
 export async function findInDeps(deps: readonly string[], name: string, what: string): Promise<string> {

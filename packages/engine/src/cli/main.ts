@@ -1,7 +1,7 @@
 /**
  * The `pipeline` command line: one registry of commands, each imported only
  * when used so that `pipeline run` never pays for what `pipeline dag` needs.
- * Commands return an exit code; only bin/pipeline.js touches the process.
+ * Commands return an exit code; only start.ts (called by bin/pipeline.js) touches the process.
  */
 import { readFileSync } from 'node:fs';
 import { didYouMean } from '../config/did-you-mean.ts';
@@ -28,6 +28,7 @@ const commands: Record<string, Command> = {
   sweep: { summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page', load: () => import('./commands/sweep.ts') },
   compare: { summary: 'write the comparison page (HTML) of recorded runs or of a sweep', load: () => import('./commands/compare.ts') },
   params: { summary: 'list every param the stages read (value, rule, default, description); `params diff` compares runs', load: () => import('./commands/params.ts') },
+  init: { summary: 'write a new project (pipeline.yaml, a module stage with a param rule, a shell stage, tsconfig.json)', load: () => import('./commands/init.ts') },
 };
 
 export function helpText(): string {

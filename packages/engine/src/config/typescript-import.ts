@@ -8,8 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Plugin } from 'esbuild';
 
 interface CompiledRecord {
   /** Every file the bundle was made from, with the size and mtime it had. */
@@ -51,6 +53,22 @@ function isFresh(record: CompiledRecord): boolean {
   }
 }
 
+/**
+ * Packages stay out of the bundle, imported by the path they resolve to from the file that names them: the bundle
+ * lives under .pipeline/compiled/, where a bare name may not resolve (a project whose stages/ is a link, say). One
+ * that does not resolve from its source either stays as written, and fails when imported.
+ */
+const packagesWhereTheyAre: Plugin = {
+  name: 'packages-where-they-are',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, async ({ path: specifier, kind, resolveDir, pluginData }) => {
+      if (pluginData === packagesWhereTheyAre || isBuiltin(specifier)) return undefined;
+      const resolved = await build.resolve(specifier, { kind, resolveDir, pluginData: packagesWhereTheyAre });
+      return { path: resolved.errors.length === 0 ? resolved.path : specifier, external: true };
+    });
+  },
+};
+
 async function compile(absolute: string, dir: string, id: string, recordFile: string): Promise<CompiledRecord> {
   const { build } = await import('esbuild');
   // esbuild names its inputs relative to the working folder after following links: resolve them from the real one.
@@ -61,7 +79,7 @@ async function compile(absolute: string, dir: string, id: string, recordFile: st
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    plugins: [packagesWhereTheyAre],
     write: false,
     metafile: true,
     absWorkingDir: workingDir,

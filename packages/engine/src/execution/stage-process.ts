@@ -4,9 +4,9 @@
  * (executors/local.ts spawns it here, executors/slurm.ts submits it).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Progress, RunFigures } from '../contract.ts';
-import { packageFile } from '../package-files.ts';
 import type { StageResources } from '../config/pipeline.ts';
 import type { Executor } from './executors/executor.ts';
 import type { ModuleDone, ModuleRunSpec } from './module-runner.ts';
@@ -37,7 +37,8 @@ export interface StageProcessOptions {
 }
 
 const tsxLoader = (): string => import.meta.resolve('tsx');
-const moduleRunnerPath = (): string => packageFile('src/execution/module-runner.ts');
+// The runner beside this file: dist/execution/module-runner.js when the engine runs compiled, the .ts under tsx.
+const moduleRunnerPath = (): string => fileURLToPath(new URL(`./module-runner${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /** Run a `cmd:` stage through the shell, in the project root. */
 export async function runCommand(cmd: string, options: StageProcessOptions): Promise<ProcessOutcome> {
