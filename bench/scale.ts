@@ -29,8 +29,8 @@ import { buildOnnxModel } from '../stages/lib/inference/onnx/export.ts';
 import { encodeModel } from '../stages/lib/inference/onnx/protobuf.ts';
 import { OnnxRunner } from '../stages/lib/inference/onnx/runner.ts';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
-import type { RunFigures } from '../src/contract.ts';
-import { listRuns } from '../src/experiments/run-record.ts';
+import type { RunFigures } from '../packages/engine/src/contract.ts';
+import { listRuns } from '../packages/engine/src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');

@@ -13,7 +13,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
-import { listRuns } from '../src/experiments/run-record.ts';
+import { listRuns } from '../packages/engine/src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');

@@ -43,7 +43,7 @@ run_ref() {
   git -C "$REPO" archive "$ref" | tar -x -C "$dir"
   ln -s "$REPO/node_modules" "$dir/node_modules"
   ln -s "$WORK/data" "$dir/data"
-  (cd "$dir" && CI=1 nice -n 10 node bin/pipeline.js run \
+  (cd "$dir" && CI=1 nice -n 10 node "$( [ -f packages/engine/bin/pipeline.js ] && echo packages/engine/bin/pipeline.js || echo bin/pipeline.js )" run \
     --set data.train_dir=data/train --set data.test_dir=data/test --set data.test_labels=data/test_labels.csv \
     --set data.val_fraction=0.25 --set data.seed=1 --set augment.copies=1 --set augment.seed=1 \
     --set model.backbone="$BACKBONE" --set model.cut_layer=conv_pw_13_relu --set model.input_size=224 \

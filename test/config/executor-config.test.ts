@@ -1,8 +1,8 @@
 /** The `executor:` block and per-stage `resources:` / `shards:`: validated, resolved, mapped to sbatch flags, never fingerprinted. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parsePipeline } from '../../src/config/load.ts';
-import { sbatchResourceFlags } from '../../src/execution/executors/slurm.ts';
+import { parsePipeline } from '../../packages/engine/src/config/load.ts';
+import { sbatchResourceFlags } from '../../packages/engine/src/execution/executors/slurm.ts';
 
 const FILE = '/tmp/project/pipeline.yaml';
 

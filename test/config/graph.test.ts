@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadPipeline } from '../../src/config/load.ts';
-import type { Diagnostic } from '../../src/errors.ts';
-import { buildGraph } from '../../src/graph/build.ts';
-import { globCouldMatchUnder } from '../../src/graph/glob-match.ts';
-import { downstreamOf, upstreamOf, type Graph } from '../../src/graph/graph.ts';
-import { renderDot, renderMermaid, renderText } from '../../src/graph/render.ts';
-import { resolveTargets } from '../../src/graph/targets.ts';
+import { loadPipeline } from '../../packages/engine/src/config/load.ts';
+import type { Diagnostic } from '../../packages/engine/src/errors.ts';
+import { buildGraph } from '../../packages/engine/src/graph/build.ts';
+import { globCouldMatchUnder } from '../../packages/engine/src/graph/glob-match.ts';
+import { downstreamOf, upstreamOf, type Graph } from '../../packages/engine/src/graph/graph.ts';
+import { renderDot, renderMermaid, renderText } from '../../packages/engine/src/graph/render.ts';
+import { resolveTargets } from '../../packages/engine/src/graph/targets.ts';
 import { cleanupProjects, makeProject, yaml } from './project.ts';
 
 after(cleanupProjects);

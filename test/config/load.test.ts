@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadPipeline } from '../../src/config/load.ts';
-import type { Diagnostic } from '../../src/errors.ts';
-import { formatDiagnostic } from '../../src/logging/diagnostic.ts';
+import { loadPipeline } from '../../packages/engine/src/config/load.ts';
+import type { Diagnostic } from '../../packages/engine/src/errors.ts';
+import { formatDiagnostic } from '../../packages/engine/src/logging/diagnostic.ts';
 import { cleanupProjects, makeProject, yaml } from './project.ts';
 
 after(cleanupProjects);

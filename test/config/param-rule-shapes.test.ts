@@ -1,7 +1,7 @@
 /** Number rules that also take a word, a per-choice mapping or a pair (train.lr, runtime.batch_size, augment.zoom_range). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkParam, param } from '../../src/param-rules.ts';
+import { checkParam, param } from '../../packages/engine/src/param-rules.ts';
 
 const lr = param.number({ gt: 0, orAuto: true, perChoice: ['adam', 'sgd'], optional: true, description: 'learning rate' });
 const zoom = param.number({ min: 0, lt: 1, pair: { gt: 0, max: 10 }, default: 0, description: 'zoom' });

@@ -12,8 +12,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { loadPipeline } from '../../src/config/load.ts';
-import { paramsSchema } from '../../src/config/params-schema.ts';
+import { loadPipeline } from '../../packages/engine/src/config/load.ts';
+import { paramsSchema } from '../../packages/engine/src/config/params-schema.ts';
 import { Project } from '../engine/project-fixture.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -164,7 +164,7 @@ describe('loading the declarations', () => {
     const hook = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(
       'data:text/javascript,export async function resolve(s, c, next) { if (/^@tensorflow\\/|^onnxruntime/.test(s)) throw new Error("refused import " + s); return next(s, c); }',
     )});`;
-    const cli = (file: string) => spawnSync(process.execPath, ['--import', hook, path.join(REPO, 'bin/pipeline.js'), 'validate', '-f', file], { encoding: 'utf8' });
+    const cli = (file: string) => spawnSync(process.execPath, ['--import', hook, path.join(REPO, 'packages/engine/bin/pipeline.js'), 'validate', '-f', file], { encoding: 'utf8' });
     const job = cli(jobProject().path('pipeline.yaml'));
     assert.equal(job.status, 0, job.stderr);
     const project = jobProject();
@@ -180,7 +180,7 @@ describe('user errors inside a stage (real CLI)', () => {
     const project = new Project({
       'pipeline.yaml': 'stages:\n  s:\n    module: stages/s.ts\n    outs: [artifacts/s]\n',
       'stages/s.ts': `import { readdirSync } from 'node:fs';
-import { StageUserError } from ${JSON.stringify(path.join(REPO, 'src/contract.ts'))};
+import { StageUserError } from ${JSON.stringify(path.join(REPO, 'packages/engine/src/contract.ts'))};
 export default { async run() { ${body} } };
 `,
     });
@@ -245,7 +245,7 @@ describe('schemas/params.schema.json', () => {
 
   it('flags the four bad values for an editor and accepts the job as committed', () => {
     const ajv = new Ajv({ allErrors: true, strict: false });
-    const engine = JSON.parse(readFileSync(path.join(REPO, 'schemas/pipeline.schema.json'), 'utf8')) as { $id: string };
+    const engine = JSON.parse(readFileSync(path.join(REPO, 'packages/engine/schemas/pipeline.schema.json'), 'utf8')) as { $id: string };
     ajv.addSchema(engine, 'pipeline.schema.json');
     const validate = ajv.compile(JSON.parse(readFileSync(schemaFile, 'utf8')) as object);
     const job = () => structuredClone(loadYamlParams());

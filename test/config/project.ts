@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const cliPath = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+export const cliPath = fileURLToPath(new URL('../../packages/engine/bin/pipeline.js', import.meta.url));
 const created: string[] = [];
 
 /** A temp folder holding `files` (path → content); removed by `cleanupProjects`. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileSchema, generateValidatorSource, hashSchema, schemaText } from '../../src/config/schema-compile.ts';
-import { schemaHash, validate as precompiled } from '../../src/config/schema-validator.generated.ts';
-import { editDistance, closestMatch } from '../../src/config/did-you-mean.ts';
+import { compileSchema, generateValidatorSource, hashSchema, schemaText } from '../../packages/engine/src/config/schema-compile.ts';
+import { schemaHash, validate as precompiled } from '../../packages/engine/src/config/schema-validator.generated.ts';
+import { editDistance, closestMatch } from '../../packages/engine/src/config/did-you-mean.ts';
 
 describe('schemas/pipeline.schema.json', () => {
   it('is what the precompiled validator was generated from (regenerate: node --import tsx src/config/schema-compile.ts)', () => {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { Project } from '../engine/project-fixture.ts';
 
 const readme = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
-const contract = fileURLToPath(new URL('../../src/contract.ts', import.meta.url));
+// The package's entry as a file: the example project has no node_modules of its own.
+const contract = fileURLToPath(new URL('../../packages/engine/src/index.ts', import.meta.url));
 
 /** The fenced blocks of the README's example section, by language (`''` for plain output). */
 function exampleBlocks(): { lang: string; body: string }[] {
@@ -32,11 +33,11 @@ describe("the README's example", () => {
   const stage = blocks.find((b) => b.lang === 'ts')?.body;
   const [firstRun, laterRuns] = blocks.filter((b) => b.lang === '').map((b) => b.body);
   assert.ok(yaml && stage && firstRun && laterRuns, 'the example needs its yaml, ts and two output blocks');
-  assert.ok(stage.includes("from '../src/contract.ts'"));
+  assert.ok(stage.includes("from 'pipeline-ml-engine'"));
 
   const project = new Project({
     'pipeline.yaml': yaml,
-    'stages/count-words.ts': stage.replace("'../src/contract.ts'", JSON.stringify(contract)),
+    'stages/count-words.ts': stage.replace("'pipeline-ml-engine'", JSON.stringify(contract)),
     'data/texts/a.txt': 'the quick brown fox\njumps over the lazy dog\n',
     'data/texts/b.txt': 'pipelines rerun only what changed\n',
   });

@@ -71,7 +71,7 @@ function project(name: string, data: Record<string, unknown>): string {
 }
 
 function cli(dir: string, ...args: string[]): { code: number | null; out: string; stdout: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}`, stdout: r.stdout };
 }
 

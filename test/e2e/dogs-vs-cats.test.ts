@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../../stages/lib/inference/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
-import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
+import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
 import { HUNG_AFTER_MS } from '../failsafe.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -46,7 +46,7 @@ function pipelineYaml(): string {
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], {
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
     cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, CI: '1' },

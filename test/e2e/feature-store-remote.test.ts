@@ -16,7 +16,7 @@ import { HUNG_AFTER_MS } from '../failsafe.ts';
 import { jobPipelineYaml } from '../job-pipeline.ts';
 import { nginx } from '../machine.ts';
 import { CacheServer } from '../remote/cache-server.ts';
-import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
+import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -63,7 +63,7 @@ function clone(extra: string[] = []): string {
 }
 
 function cli(dir: string, ...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { jobPipelineYaml } from '../job-pipeline.ts';
-import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
+import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
 import { HUNG_AFTER_MS } from '../failsafe.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -55,14 +55,14 @@ function pipelineYaml(): string {
 }
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts `pipeline run features --force`, waits until the store has committed `atLeast` new segments, sends `signal`. */
 async function interruptFeatures(signal: NodeJS.Signals, atLeast: number): Promise<number | null> {
   const before = segments().length;
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => (done = true));

@@ -27,7 +27,7 @@ const SUBMISSION_TOLERANCE = 1e-3;
 let dir = '';
 
 function cli(args: string[]): { action: Map<string, string>; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'bin/pipeline.js'), 'run', '--json', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
   assert.equal(r.status, 0, `pipeline run ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   const actions = JSON.parse(r.stdout) as { stage: string; action: string }[];
   return { action: new Map(actions.map((a) => [a.stage, a.action])), stderr: r.stderr };

@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { CRASH_FILES, CRASH_VALUES } from './crash-fixture.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/engine/bin/pipeline.js', import.meta.url));
 const KILLS = Number(process.env.CRASH_KILLS ?? 200);
 const SEED = process.env.CRASH_SEED !== undefined ? Number(process.env.CRASH_SEED) : randomInt(2 ** 31);
 /** Projects killed side by side: one per core of a CI machine. */

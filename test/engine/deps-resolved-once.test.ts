@@ -31,9 +31,9 @@ export default {
   after(() => project.remove());
 
   test('a file matching the glob after planning is not handed to the stage; the next run takes it in', async () => {
-    const { openProject } = await import('../../src/execution/project-session.ts');
-    const { executeRun } = await import('../../src/experiments/execute-run.ts');
-    const { PlainReporter } = await import('../../src/logging/plain-reporter.ts');
+    const { openProject } = await import('../../packages/engine/src/execution/project-session.ts');
+    const { executeRun } = await import('../../packages/engine/src/experiments/execute-run.ts');
+    const { PlainReporter } = await import('../../packages/engine/src/logging/plain-reporter.ts');
     const opened = await openProject(project.path('pipeline.yaml'), [], []);
     assert.ok(opened.ok);
     let printed = '';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { listRuns, type RunRecord, type StageRecord } from '../../src/experiments/run-record.ts';
+import { listRuns, type RunRecord, type StageRecord } from '../../packages/engine/src/experiments/run-record.ts';
 import { Project } from './project-fixture.ts';
 
 describe('figures and forced reruns', () => {

@@ -16,7 +16,7 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 describe('the engine bundle', () => {
   let pkg: string;
   const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    const r = spawnSync(process.execPath, [path.join(pkg, 'packages/engine/bin/pipeline.js'), ...args], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
     return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
   };
   const bundles = () => readdirSync(path.join(pkg, 'dist/engine')).filter((name) => !name.includes('.tmp-'));
@@ -53,7 +53,7 @@ describe('the engine bundle', () => {
         `import { writeFile } from 'node:fs/promises';\nimport { defineStage } from '${path.join(pkg, 'src/contract.ts')}';\n` +
         `export default defineStage({ async run(ctx) { await writeFile(ctx.outs[0], '${word}'); } });\n`;
       writeFileSync(path.join(project, 'hello.ts'), stage('one'));
-      const run = () => spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), 'run'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      const run = () => spawnSync(process.execPath, [path.join(pkg, 'packages/engine/bin/pipeline.js'), 'run'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
       assert.equal(run().status, 0);
       assert.equal(readFileSync(path.join(project, 'out.txt'), 'utf8'), 'one');
       writeFileSync(path.join(project, 'hello.ts'), stage('two'));
@@ -78,7 +78,7 @@ describe('the engine bundle', () => {
         `import { defineParams, param } from '${contract}';\nimport { MAX } from './limits.ts';\n` +
           "export default defineParams({ size: param.integer({ max: MAX, description: 'how big' }) });\n",
       );
-      const validate = () => spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), 'validate'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      const validate = () => spawnSync(process.execPath, [path.join(pkg, 'packages/engine/bin/pipeline.js'), 'validate'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
       const first = validate();
       assert.equal(first.status, 1);
       assert.match(first.stderr, /pipeline\.yaml:2:9: size must be an integer ≤ 3, got 5/);
@@ -114,7 +114,7 @@ describe('the engine bundle', () => {
     const source = readFileSync(main, 'utf8');
     try {
       writeFileSync(main, source.replace('Runs a declarative build graph', 'Runs (not an import(x) call) a declarative build graph'));
-      const r = spawnSync(process.execPath, [path.join(pkg, 'bin/pipeline.js'), '--help'], { encoding: 'utf8', env: { ...process.env, CI: '1', PIPELINE_DEBUG: '1' } });
+      const r = spawnSync(process.execPath, [path.join(pkg, 'packages/engine/bin/pipeline.js'), '--help'], { encoding: 'utf8', env: { ...process.env, CI: '1', PIPELINE_DEBUG: '1' } });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /Runs \(not an import\(x\) call\) a declarative build graph/);
       assert.match(r.stderr, /engine bundle unavailable \(cannot bundle the engine as a script: "import\(" in a string or name of src\/\); running from source/);

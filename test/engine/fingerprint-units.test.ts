@@ -4,11 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { canonicalJson } from '../../src/fingerprint/canonical-json.ts';
-import { moduleClosure, relativeSpecifiers } from '../../src/fingerprint/module-imports.ts';
-import { PathHasher } from '../../src/fingerprint/path-hasher.ts';
-import { StateStore } from '../../src/fingerprint/state-store.ts';
-import { JobSlots } from '../../src/execution/job-slots.ts';
+import { canonicalJson } from '../../packages/engine/src/fingerprint/canonical-json.ts';
+import { moduleClosure, relativeSpecifiers } from '../../packages/engine/src/fingerprint/module-imports.ts';
+import { PathHasher } from '../../packages/engine/src/fingerprint/path-hasher.ts';
+import { StateStore } from '../../packages/engine/src/fingerprint/state-store.ts';
+import { JobSlots } from '../../packages/engine/src/execution/job-slots.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pipeline-units-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,9 +7,9 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import type { FolderScan, HashedPath } from '../../src/fingerprint/path-hasher.ts';
-import { PathHasher, scanWithFind, scanWithWalk } from '../../src/fingerprint/path-hasher.ts';
-import { StateStore, statKeyOf } from '../../src/fingerprint/state-store.ts';
+import type { FolderScan, HashedPath } from '../../packages/engine/src/fingerprint/path-hasher.ts';
+import { PathHasher, scanWithFind, scanWithWalk } from '../../packages/engine/src/fingerprint/path-hasher.ts';
+import { StateStore, statKeyOf } from '../../packages/engine/src/fingerprint/state-store.ts';
 import { Project } from './project-fixture.ts';
 
 // Plain JS outside the typed sources (no declarations): imported by a path TypeScript does not follow.

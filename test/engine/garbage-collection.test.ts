@@ -114,7 +114,7 @@ stages:
   test('the plot files old run records point to survive --keep-days 0, so compare still draws their curves', async () => {
     assert.equal((await project.runJson()).actions.fit, 'ran');
     assert.equal((await project.runJson('--set', 'rate=2')).actions.fit, 'ran');
-    const { listRuns } = await import('../../src/experiments/run-record.ts');
+    const { listRuns } = await import('../../packages/engine/src/experiments/run-record.ts');
     const [first] = listRuns(project.path('.pipeline'));
     const plotHash = first.plots[0].hash;
     const objectPath = `.pipeline/cache/objects/${plotHash.slice(0, 2)}/${plotHash.slice(2)}`;

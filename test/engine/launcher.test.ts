@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { Project } from './project-fixture.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/engine/bin/pipeline.js', import.meta.url));
 
 describe('the launcher', () => {
   const project = new Project({

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
-import { OutTransaction } from '../../src/execution/out-transaction.ts';
+import { OutTransaction } from '../../packages/engine/src/execution/out-transaction.ts';
 import { Project } from './project-fixture.ts';
 
 describe('out transaction', () => {

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StageGates } from '../stage-gate.ts';
 
-const CLI = fileURLToPath(new URL('../../bin/pipeline.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../packages/engine/bin/pipeline.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { listRuns } from '../../src/experiments/run-record.ts';
+import { listRuns } from '../../packages/engine/src/experiments/run-record.ts';
 import { Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';
 

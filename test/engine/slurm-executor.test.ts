@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { listRuns, runFigures } from '../../src/experiments/run-record.ts';
+import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
 import { slurmCluster } from '../machine.ts';
 import { gatedProject, Project } from './project-fixture.ts';
 import { SHARDED_FILES } from './sharded-fixture.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeProgress, formatSeconds } from '../../src/logging/stage-line.ts';
+import { describeProgress, formatSeconds } from '../../packages/engine/src/logging/stage-line.ts';
 
 test('progress: done/total with percent, metrics to 4 significant digits, then the message', () => {
   assert.equal(
@@ -17,7 +17,7 @@ test('durations: tenths under 10 s, whole seconds under 2 min, then minutes and 
 });
 
 test('param values in reasons: plain strings bare, empty or padded strings quoted, others as JSON', async () => {
-  const { formatValue } = await import('../../src/logging/reason-text.ts');
+  const { formatValue } = await import('../../packages/engine/src/logging/reason-text.ts');
   assert.equal(formatValue('labels.csv'), 'labels.csv');
   assert.equal(formatValue(''), '""');
   assert.equal(formatValue(' x'), '" x"');
@@ -27,8 +27,8 @@ test('param values in reasons: plain strings bare, empty or padded strings quote
 });
 
 test('param changes in reasons: mappings key by key, long values cut around the first difference', async () => {
-  const { staleReasons } = await import('../../src/execution/stale-reasons.ts');
-  const { describeReason, formatChange } = await import('../../src/logging/reason-text.ts');
+  const { staleReasons } = await import('../../packages/engine/src/execution/stale-reasons.ts');
+  const { describeReason, formatChange } = await import('../../packages/engine/src/logging/reason-text.ts');
   const locked = (params: Record<string, unknown>) => ({ fingerprint: 'f', cmd: 'c', params, deps: [], outs: [] });
   const current = (params: Record<string, unknown>) => ({ hash: 'g', code: { cmd: 'c' }, params, deps: [], inputs: [], outs: [], missingDeps: [] });
   const before = { aug: { flip: true, zoom: 0.2, extra: { a: [1, 2] } }, lr: 0.1 };
@@ -46,8 +46,8 @@ test('param changes in reasons: mappings key by key, long values cut around the 
 });
 
 test('a param interpolated into a cmd is not also reported as "command changed", even when its value appears elsewhere in the command', async () => {
-  const { staleReasons } = await import('../../src/execution/stale-reasons.ts');
-  const { describeReason } = await import('../../src/logging/reason-text.ts');
+  const { staleReasons } = await import('../../packages/engine/src/execution/stale-reasons.ts');
+  const { describeReason } = await import('../../packages/engine/src/logging/reason-text.ts');
   const template = 'train --epochs ${params.epochs} --seed 1';
   const locked = { fingerprint: 'f', cmd: 'train --epochs 2 --seed 1', params: { epochs: 2 }, deps: [], outs: [] };
   const current = (cmd: string, template: string) => ({ hash: 'g', code: { cmd, template }, params: { epochs: 1 }, deps: [], inputs: [], outs: [], missingDeps: [] });
@@ -59,7 +59,7 @@ test('a param interpolated into a cmd is not also reported as "command changed",
 });
 
 test('every failure kind has its words: exit codes, Slurm job states, shards, missing outs', async () => {
-  const { describeFailure } = await import('../../src/execution/stage-failure.ts');
+  const { describeFailure } = await import('../../packages/engine/src/execution/stage-failure.ts');
   assert.equal(describeFailure({ kind: 'exit', code: 2 }), 'exit 2');
   assert.equal(describeFailure({ kind: 'exit', code: 1, job: { id: '42', state: 'FAILED' } }), 'exit 1 (Slurm job 42 FAILED)');
   assert.equal(describeFailure({ kind: 'job-ended', job: { id: '7', state: 'TIMEOUT' }, detail: 'time limit 00:01:00' }), 'Slurm job 7 TIMEOUT (time limit 00:01:00)');

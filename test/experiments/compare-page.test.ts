@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { renderPage } from '../../scripts/headless-chromium.ts';
 import { chromium } from '../machine.ts';
-import { parseSeriesCsv } from '../../src/experiments/compare-page.ts';
+import { parseSeriesCsv } from '../../packages/engine/src/experiments/compare-page.ts';
 import { ExperimentProject } from './experiments-fixture.ts';
 
 /** Open/close tags balance (void elements and `/>` aside): the page is well formed. */

@@ -1,7 +1,7 @@
 /** Writing values into pipeline.yaml text: only the value's characters change. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setParamValues } from '../../src/experiments/param-edit.ts';
+import { setParamValues } from '../../packages/engine/src/experiments/param-edit.ts';
 
 const TEXT = `# top comment
 params:

@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { RemoteBlobStore } from '../../src/cache/remote-blobs.ts';
-import { RemoteStore } from '../../src/cache/remote-store.ts';
+import { RemoteBlobStore } from '../../packages/engine/src/cache/remote-blobs.ts';
+import { RemoteStore } from '../../packages/engine/src/cache/remote-store.ts';
 import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
 
 const SMALL = path.resolve(import.meta.dirname, '../../../shared/models/mobilenet_v1_0.25_224');

@@ -3,7 +3,7 @@ import { mkdtemp, rm, symlink, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StageContext, Progress, RunFigures } from '../../../src/contract.ts';
+import type { StageContext, Progress, RunFigures } from 'pipeline-ml-engine';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SHARED = path.resolve(REPO_ROOT, '../shared');

@@ -1,6 +1,6 @@
 /** A hand-made StageContext for calling `stage.run(ctx)` directly in tests and scripts. */
 import path from 'node:path';
-import type { Progress, RunFigures, StageContext } from '../../../src/contract.ts';
+import type { Progress, RunFigures, StageContext } from 'pipeline-ml-engine';
 
 export interface RecordedContext extends StageContext {
   logs: string[];
