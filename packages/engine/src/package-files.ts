@@ -1,7 +1,7 @@
 /**
  * Files of the pipeline package itself (package.json, schemas/, the module
  * runner), found from wherever the engine's code runs: its TypeScript sources
- * under src/ or the bundle bin/pipeline.js builds under dist/.
+ * under src/ or their build under dist/.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Importing a small TypeScript file of the project (a stage's param
  * declaration) from the engine. Under tsx a plain import works. The engine
- * normally runs as a plain-JS bundle without tsx (registering it costs ~0.2 s a
+ * normally runs compiled (dist/) without tsx (registering it costs ~0.2 s a
  * call), so there the file and what it imports are bundled by esbuild into
  * `.pipeline/compiled/`, reused while none of those inputs changed (one stat
  * each): a no-op command never starts esbuild.
