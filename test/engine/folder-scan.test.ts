@@ -12,10 +12,6 @@ import { PathHasher, scanWithFind, scanWithWalk } from '../../packages/engine/sr
 import { StateStore, statKeyOf } from '../../packages/engine/src/fingerprint/state-store.ts';
 import { Project } from './project-fixture.ts';
 
-// Plain JS outside the typed sources (no declarations): imported by a path TypeScript does not follow.
-const prefetchModule: string = '../../bin/scan-prefetch.js';
-const { prefetchScans } = (await import(prefetchModule)) as { prefetchScans: (argv: string[]) => void };
-
 const dir = mkdtempSync(join(tmpdir(), 'pipeline-scan-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -163,81 +159,7 @@ describe('folder records in the hash cache', () => {
   });
 });
 
-describe('scans started before the engine loads (bin/scan-prefetch.js)', () => {
-  interface Prefetched {
-    take(): Promise<Buffer | undefined>;
-  }
-  const registry = () => (globalThis as { [key: symbol]: Map<string, Prefetched> | undefined })[Symbol.for('pipeline.prefetchedScans')];
-  let projects = 0;
-
-  /** A project whose state records a 1,000-file folder (the least that is prefetched), as a first run leaves it. */
-  async function recordedProject(setup?: (folder: string) => void) {
-    const root = join(dir, `prefetch${projects++}`);
-    const folder = join(root, 'data');
-    mkdirSync(join(folder, 'sub'), { recursive: true });
-    for (let i = 0; i < 1000; i++) writeFileSync(join(folder, i % 2 ? 'sub' : '', `f${i}.txt`), `file ${i}\n`);
-    setup?.(folder);
-    const storeFile = join(root, '.pipeline/state.json');
-    const store = StateStore.load(storeFile);
-    const first = await new PathHasher(store).hashFolder(folder);
-    store.save();
-    return { root, folder, storeFile, first };
-  }
-
-  /** Start the scans as bin/pipeline.js does for `pipeline run`, and note what the hasher gets from the folder's. */
-  function prefetch(root: string, folder: string): { taken: () => Buffer | undefined | 'not taken' } {
-    registry()?.clear();
-    prefetchScans(['run', '-f', join(root, 'pipeline.yaml')]);
-    const scan = registry()?.get(folder);
-    assert.ok(scan, 'the folder is prefetched');
-    let taken: Buffer | undefined | 'not taken' = 'not taken';
-    const take = scan.take.bind(scan);
-    scan.take = async () => (taken = await take());
-    return { taken: () => taken };
-  }
-
-  const coldHash = async (folder: string) => dirHash(await new PathHasher(StateStore.load(join(dir, 'no-state.json'))).hashFolder(folder));
-  const dirHash = (hashed: HashedPath) => (hashed.kind === 'dir' ? hashed.hash : hashed.kind);
-
-  test('an unchanged folder is answered from the scan started before the engine', { skip: !find && 'GNU find is not available here' }, async () => {
-    const { root, folder, storeFile, first } = await recordedProject();
-    const { taken } = prefetch(root, folder);
-    const hashed = await new PathHasher(StateStore.load(storeFile)).hashFolder(folder);
-    assert.ok(taken() instanceof Buffer, 'the prefetched scan was used');
-    assert.equal(dirHash(hashed), dirHash(first));
-    assert.equal(registry()?.has(folder), false, 'taken once: a later call scans afresh');
-  });
-
-  for (const [change, apply] of [
-    ['a file edited in place after the scan started', (folder: string) => writeFileSync(join(folder, 'f0.txt'), 'FILE 0\n')],
-    ['a file in a subfolder edited', (folder: string) => writeFileSync(join(folder, 'sub/f1.txt'), 'FILE 1\n')],
-    ['a file added', (folder: string) => writeFileSync(join(folder, 'sub/new.txt'), 'new\n')],
-    ['a file made executable', (folder: string) => chmodSync(join(folder, 'f2.txt'), 0o755)],
-    ['the folder replaced by a copy with one file changed', (folder: string) => {
-      renameSync(folder, `${folder}-old`);
-      cpSync(`${folder}-old`, folder, { recursive: true, preserveTimestamps: true });
-      writeFileSync(join(folder, 'f4.txt'), 'FILE 4\n');
-    }],
-  ] as const) {
-    test(`${change}: the prefetched scan is dropped and the folder scanned again`, { skip: !find && 'GNU find is not available here' }, async () => {
-      const { root, folder, storeFile, first } = await recordedProject();
-      const { taken } = prefetch(root, folder);
-      apply(folder);
-      const hashed = await new PathHasher(StateStore.load(storeFile)).hashFolder(folder);
-      assert.equal(taken(), undefined, 'the prefetched scan was not used');
-      const cold = await coldHash(folder);
-      assert.equal(dirHash(hashed), cold, 'what a cold hash says');
-      if (change !== 'a file made executable') assert.notEqual(cold, dirHash(first));
-    });
-  }
-
-  test('a folder with a symlink in it is never prefetched (a change to its target would not be seen)', { skip: !find && 'GNU find is not available here' }, async () => {
-    const { root, folder } = await recordedProject((folder) => symlinkSync(join(dir, 'elsewhere.txt'), join(folder, 'sub/link.txt')));
-    registry()?.clear();
-    prefetchScans(['run', '-f', join(root, 'pipeline.yaml')]);
-    assert.equal(registry()?.has(folder) ?? false, false);
-  });
-
+describe('a big folder dep', () => {
   test('through the CLI: a big folder dep is skipped while unchanged and reruns its stage once edited', async () => {
     const files: Record<string, string> = {
       'pipeline.yaml': 'stages:\n  count:\n    cmd: ls data/sub | wc -l > count.txt && cat data/f0.txt >> count.txt\n    deps: [data]\n    outs: [count.txt]\n',

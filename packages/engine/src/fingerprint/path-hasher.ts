@@ -49,7 +49,7 @@ export class PathHasher {
 
   /** A folder hashes as the sorted manifest of (relative path, file hash). */
   async hashFolder(absFolder: string): Promise<HashedPath> {
-    const scan = (await this.prefetchedScan(absFolder)) ?? scanFolder(absFolder);
+    const scan = scanFolder(absFolder);
     const record = this.store.folder(absFolder, scan.digest);
     if (record) {
       // Every file has the path, stat and mode it had when the folder hashed to this: only the manifest is still to be had, if asked for.
@@ -66,10 +66,9 @@ export class PathHasher {
     });
     const hashed = hashedManifest(found.map((file, i) => ({ path: file.rel!, hash: hashes[i], size: file.size, mode: file.mode })));
     const statKeys = new Map(found.map((file) => [file.rel!, file.statKey]));
-    const watch = scan.watch?.();
     this.store.rememberFolder(
       absFolder,
-      { scan: scan.digest, hash: hashed.hash, size: hashed.size, files: hashed.files, ...(watch ? { prefetch: { command: FIND_COMMAND, watch } } : {}) },
+      { scan: scan.digest, hash: hashed.hash, size: hashed.size, files: hashed.files },
       hashed.manifest.map((entry): FolderFile => [entry.path, statKeys.get(entry.path)!, entry.hash, entry.size, entry.mode]),
     );
     return hashed;
@@ -88,25 +87,6 @@ export class PathHasher {
     }
     const hashes = await this.hashFiles(found);
     return hashedManifest(found.map((file, i) => ({ path: toPosix(relative(base, file.absPath)), hash: hashes[i], size: file.size, mode: file.mode })));
-  }
-
-  /**
-   * The scan bin/scan-prefetch.js started for this folder before the engine loaded, taken once: used when it was run
-   * with today's command, nothing happened in the watched folders since it started (so it is what a scan now would
-   * give) and it matches the record its watch list came from (so every folder in it was watched). Else undefined.
-   */
-  private async prefetchedScan(absFolder: string): Promise<FolderScan | undefined> {
-    const prefetched = (globalThis as { [PREFETCHED_SCANS]?: Map<string, PrefetchedScan> })[PREFETCHED_SCANS];
-    const scan = prefetched?.get(absFolder);
-    if (!scan) return undefined;
-    prefetched!.delete(absFolder); // later calls (after stages ran, say) scan afresh
-    if (this.store.folder(absFolder, scan.expected) === undefined || scan.command.join('\0') !== FIND_COMMAND.join('\0')) {
-      scan.discard();
-      return undefined;
-    }
-    const output = await scan.take();
-    const taken = output && findScanOf(absFolder, output);
-    return taken && taken.digest === scan.expected ? taken : undefined;
   }
 
   /**
@@ -174,11 +154,6 @@ function foundFile(absPath: string, rel: string | undefined, stats: Stats): Foun
 export interface FolderScan {
   digest: string;
   files(): FoundFile[];
-  /**
-   * The folders to watch ('' for the folder itself) so that the next call may scan it before the engine has loaded
-   * (bin/scan-prefetch.js): set for a big folder scanned by find, with no symlink in it and not too many subfolders.
-   */
-  watch?(): string[] | undefined;
 }
 
 /** Scan with GNU find when it is there (one child process does the stats, none of them in JS), else with a walk in JS. */
@@ -188,19 +163,6 @@ export function scanFolder(absFolder: string): FolderScan {
 
 /** Unknown until the first scan; false once find turned out missing or not GNU's, for the rest of the process. */
 let gnuFind: boolean | undefined = process.platform === 'win32' ? false : undefined;
-
-/** Where bin/scan-prefetch.js leaves the scans it started: absolute folder → scan. */
-const PREFETCHED_SCANS = Symbol.for('pipeline.prefetchedScans');
-
-/** A scan started by bin/scan-prefetch.js, with watches on the folders of the record it came from. */
-interface PrefetchedScan {
-  command: string[];
-  /** The scan digest of the folder's record when it started. */
-  expected: string;
-  /** find's output once it is done, or undefined if it failed or anything changed in the watched folders meanwhile. */
-  take(): Promise<Buffer | undefined>;
-  discard(): void;
-}
 
 /**
  * Run in the folder. One NUL-terminated record per subfolder, `d` + its path, and per regular file, `f` + its path
@@ -214,9 +176,6 @@ const FIND_COMMAND = ['find', ...FIND_ARGS];
 const FIND_STAT = /^(\d+) (\d+) (\d+) (\d+)\.(\d{9})\d* ([0-7]+)$/;
 /** LC_ALL=C: no locale to load, nothing localised. */
 const findEnv = () => ({ ...process.env, LC_ALL: 'C' });
-/** Folders with fewer files are scanned fast enough when asked for; more subfolders than this are not watched. */
-const WATCH_MIN_FILES = 1000;
-const WATCH_MAX_FOLDERS = 256;
 
 export function scanWithFind(absFolder: string): FolderScan | undefined {
   const found = spawnSync(FIND_COMMAND[0], FIND_ARGS, { cwd: absFolder, env: findEnv(), stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: Number.MAX_SAFE_INTEGER });
@@ -239,13 +198,6 @@ function findScanOf(absFolder: string, output: Buffer): FolderScan | undefined {
   return {
     digest: createHash('sha256').update('find\0').update(output).digest('hex'),
     files: () => parse().files,
-    watch: () => {
-      const { files, dirs } = parse();
-      if (files.length < WATCH_MIN_FILES || dirs.length >= WATCH_MAX_FOLDERS) return undefined;
-      // Events on a symlink's target outside the watched folders would go unseen: only symlink-free folders are watched.
-      const links = spawnSync('find', ['-P', '.', '-type', 'l', '-print', '-quit'], { cwd: absFolder, env: findEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
-      return links.status === 0 && links.stdout.length === 0 ? ['', ...dirs] : undefined;
-    },
   };
 }
 

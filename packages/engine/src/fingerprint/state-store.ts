@@ -12,7 +12,7 @@ import { sha256 } from './content-hash.ts';
  *
  * `.pipeline/state.json` holds the files hashed one by one and one line per
  * folder (scan digest → folder hash, size, file count): small, read on every
- * call (bin/scan-prefetch.js reads it too). The hashes of the files inside a folder sit in a file of their own
+ * call. The hashes of the files inside a folder sit in a file of their own
  * under `.pipeline/state-folders/`, read only when the folder changed (to
  * re-read just the changed files) or when its manifest is asked for: a no-op
  * run on a 25,000-file folder never parses them.
@@ -22,7 +22,7 @@ const FORMAT_VERSION = 3;
 interface StoredState {
   version: number;
   entries: [path: string, statKey: string, hash: string][];
-  folders: [absFolder: string, scan: string, hash: string, size: number, files: number, prefetch: FolderPrefetch | null][];
+  folders: [absFolder: string, scan: string, hash: string, size: number, files: number][];
 }
 
 /** One file of a folder as last hashed: path relative to the folder (`/`-separated), stat key, hash, size, permission bits. */
@@ -42,17 +42,8 @@ export interface FolderRecord {
   hash: string;
   size: number;
   files: number;
-  /** How bin/scan-prefetch.js may scan the folder before the engine has loaded, when it may. */
-  prefetch?: FolderPrefetch;
 }
 
-/** The scan command (run in the folder) and the folders to watch while it runs ('' for the folder itself). */
-export interface FolderPrefetch {
-  command: string[];
-  watch: string[];
-}
-
-const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 /**
  * mtimeMs is a double: sub-microsecond resolution for today's dates, enough beside the size and inode.
@@ -90,10 +81,9 @@ export class StateStore {
       }
       for (const folder of Array.isArray(parsed.folders) ? parsed.folders : []) {
         if (!Array.isArray(folder)) continue;
-        const [absFolder, scan, hash, size, files, prefetch] = folder;
+        const [absFolder, scan, hash, size, files] = folder;
         if (typeof absFolder === 'string' && typeof scan === 'string' && typeof hash === 'string' && Number.isFinite(size) && Number.isInteger(files)) {
-          const valid = isStrings(prefetch?.command) && prefetch.command.length > 0 && isStrings(prefetch.watch);
-          store.folders.set(absFolder, { scan, hash, size, files, ...(valid ? { prefetch: { command: prefetch.command, watch: prefetch.watch } } : {}) });
+          store.folders.set(absFolder, { scan, hash, size, files });
         }
       }
     } catch {
@@ -186,7 +176,7 @@ export class StateStore {
     const entries: StoredState['entries'] = [];
     for (const [path, { statKey, hash }] of this.entries) entries.push([path, statKey, hash]);
     const folders: StoredState['folders'] = [];
-    for (const [absFolder, { scan, hash, size, files, prefetch }] of this.folders) folders.push([absFolder, scan, hash, size, files, prefetch ?? null]);
+    for (const [absFolder, { scan, hash, size, files }] of this.folders) folders.push([absFolder, scan, hash, size, files]);
     mkdirSync(dirname(this.file), { recursive: true });
     writeFileAtomicSync(this.file, JSON.stringify({ version: FORMAT_VERSION, entries, folders }));
     this.dirty = false;
