@@ -77,7 +77,7 @@ rule summary:
   writeFileSync(join(dir, 'Makefile'), 'summary.txt: index.txt\n\tcat index.txt > summary.txt\nindex.txt: $(wildcard data/*.txt)\n\tls data | wc -l > index.txt\n');
 
   const rows: [string, number][] = [];
-  // The CLI started as a program, as `npx pipeline` starts it (its launcher line, see bin/pipeline.js).
+  // The CLI started as a program, as `npx pipeline` starts it (its launcher line, see packages/engine/bin/pipeline.js).
   rows.push(['pipeline run, first (cold hash of all files + 2 stages)', timed(CLI, ['run'], dir)]);
   rows.push(['pipeline run, no-op (median)', median(Array.from({ length: REPEATS }, () => timed(CLI, ['run'], dir)))]);
   rows.push(['pipeline status, up to date (median)', median(Array.from({ length: REPEATS }, () => timed(CLI, ['status'], dir)))]);
@@ -85,7 +85,7 @@ rule summary:
   // that goes straight to node (Node 20 parses it before any script runs; the launcher line avoids that).
   rows.push(["Node's own start, `node -e 0` (median)", median(Array.from({ length: REPEATS }, () => timed(process.execPath, ['-e', '0'], dir)))]);
   if (process.env.NODE_EXTRA_CA_CERTS) {
-    rows.push(['`node bin/pipeline.js run`, no-op, parsing NODE_EXTRA_CA_CERTS (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'run'], dir)))]);
+    rows.push(['`node packages/engine/bin/pipeline.js run`, no-op, parsing NODE_EXTRA_CA_CERTS (median)', median(Array.from({ length: REPEATS }, () => timed(process.execPath, [CLI, 'run'], dir)))]);
   }
   // The whole hash cache: the state and the per-folder file hashes beside it.
   rmSync(join(dir, '.pipeline', 'state.json'));
