@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', 'artifacts/', '.pipeline/', '.tmp/', 'src/config/schema-validator.generated.ts'] },
+  { ignores: ['node_modules/', 'dist/', '**/dist/', 'artifacts/', '.pipeline/', '.tmp/', 'packages/engine/src/config/schema-validator.generated.ts', 'packages/engine/templates/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -55,5 +55,5 @@ export default defineConfig(
     },
   },
   // bin/ is plain JavaScript, outside the TypeScript program: the rules that need types are off there.
-  { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
+  { files: ['**/*.js', '**/*.mjs'], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -112,7 +112,7 @@ async function score(hp: HeadHyperparameters, table = train, scheme = 'default')
   const byId = testPredictions(test, fitted.best.weights, tta);
   const scored = [...byId.entries()].filter(([id]) => labels.has(id));
   const y = scored.map(([id]) => labels.get(id)!);
-  const p = scored.map(([, e]) => e.p[0]!);
+  const p = scored.map(([, e]) => e.p[0]);
   const result: Scored = {
     fitted,
     val: { loss: fitted.best.val_loss, accuracy: fitted.best.val_accuracy },
@@ -165,7 +165,7 @@ const testById = testPredictions(test, base.fitted.best.weights, tta);
 const scoredTest = [...testById.entries()].filter(([id]) => labels.has(id));
 for (const c of numbers(args.clips)) {
   const val = logLoss(valLabels, Array.from(valProbs, (v) => clip(v, c)));
-  const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p[0]!, c)));
+  const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p[0], c)));
   console.log(`| ${c}${c === defaultClip ? ' (default)' : ''} | ${f4(val)} | ${f4(tst)} |`);
 }
 

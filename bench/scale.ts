@@ -19,7 +19,7 @@
  *   BENCH_KILL=0 skips step 4; BENCH_KEEP=1 keeps the temp project.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,7 +87,7 @@ function lastFigures(stage: string): RunFigures | undefined {
 
 function storeNote(stage: string): string {
   const f = stage.includes('features') ? lastFigures(stage) : undefined;
-  return f ? `${f.fromStore!.toLocaleString('en')} from the store, ${f.computed!.toLocaleString('en')} passes${f.computed ? ` at ${f.imagesPerSecond} /s` : ''}` : '';
+  return f ? `${f.fromStore.toLocaleString('en')} from the store, ${f.computed.toLocaleString('en')} passes${f.computed ? ` at ${f.imagesPerSecond} /s` : ''}` : '';
 }
 
 /** `pipeline run STAGE` per stage under /usr/bin/time: wall time and the peak RSS of the engine and the stage. */
@@ -116,7 +116,7 @@ function runStages(label: string, args: string[] = [], stages = STAGES): StageRu
 async function killAtHalf(): Promise<void> {
   const store = path.join(dir, '.pipeline/stage-cache/features/feature-store/v1');
   const figures = lastFigures('features')!;
-  const passes = figures.fromStore! + figures.computed!;
+  const passes = figures.fromStore + figures.computed;
   rmSync(store, { recursive: true, force: true });
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
 
   runStages('first run');
-  const passes = { train: lastFigures('features')!.computed!, test: lastFigures('test-features')!.computed! };
+  const passes = { train: lastFigures('features')!.computed, test: lastFigures('test-features')!.computed };
   runStages('rerun after data.seed 42 → 43', ['--set', 'data.seed=43']);
   makeCopies(trainSources, ADD, path.join(dir, 'data/train'), trainName, TRAIN);
   runStages(`rerun after adding ${ADD} photos`, ['--set', 'data.seed=43']);

@@ -84,7 +84,7 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
     const seconds = cli(dir, ['run', 'features', '--force', '--executor', 'slurm', '--set', `runtime.feature_store=.store-${shards}`]);
     const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number };
     // The shards' compute seconds, totalled by merge: a figure in the run record, not in the outs.
-    const shardSeconds = listRuns(path.join(dir, '.pipeline')).at(-1)!.stages.features!.figures!.seconds!;
+    const shardSeconds = listRuns(path.join(dir, '.pipeline')).at(-1)!.stages.features.figures!.seconds;
     const hash = createHash('sha256').update(readFileSync(path.join(dir, 'artifacts/features/features.f32'))).update(readFileSync(path.join(dir, 'artifacts/features/index.csv'))).digest('hex');
     rows.push({ shards, seconds, shardSeconds, rows: report.rows, hash });
     console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0].seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`);

@@ -108,7 +108,7 @@ async function writeBinary(o: Outputs): Promise<TestMetrics | undefined> {
     ['id', `p_${classes[1]}`, 'p_plain', 'p_flipped', 'decoded'],
     o.ids.map((id) => {
       const r = byId.get(id);
-      return [id, r ? formatProbability(r.p[0]!) : '', r ? formatProbability(r.plain[0]!) : '', r?.flipped !== undefined ? formatProbability(r.flipped[0]!) : '', r ? 1 : 0];
+      return [id, r ? formatProbability(r.p[0]) : '', r ? formatProbability(r.plain[0]) : '', r?.flipped !== undefined ? formatProbability(r.flipped[0]) : '', r ? 1 : 0];
     }),
   );
   if (!o.labels || !o.labelsFile) return undefined;
@@ -120,12 +120,12 @@ async function writeBinary(o: Outputs): Promise<TestMetrics | undefined> {
   const c = confusion(y, p);
   const n = (k: number) => y.filter((v) => v === k).length;
   // The Kaggle classes keep the keys their metrics always had (cats, dogs); other pairs are counted by name.
-  const perClass = classes[0] === 'cat' && classes[1] === 'dog' ? { cats: n(0), dogs: n(1) } : { per_class: { [classes[0]!]: n(0), [classes[1]!]: n(1) } };
+  const perClass = classes[0] === 'cat' && classes[1] === 'dog' ? { cats: n(0), dogs: n(1) } : { per_class: { [classes[0]]: n(0), [classes[1]]: n(1) } };
   return {
     log_loss: round(logLoss(y, p), 6),
     accuracy: round(accuracy(y, p), 6),
     log_loss_unclipped: round(logLoss(y, unclipped), 6),
-    confusion: { ...c, ...confusionMatrix(c, [classes[0]!, classes[1]!]) },
+    confusion: { ...c, ...confusionMatrix(c, [classes[0], classes[1]]) },
     counts: { scored: scored.length, ...perClass, unlabelled: missing, skipped: o.skipped },
   };
 }
@@ -145,7 +145,7 @@ async function writeMulticlass(o: Outputs): Promise<TestMetrics | undefined> {
       return [
         id,
         ...(r ? p.map(formatProbability) : blank),
-        r ? classes[predictedClasses(p, classes.length)[0]!]! : '',
+        r ? classes[predictedClasses(p, classes.length)[0]] : '',
         ...(r ? r.plain.map(formatProbability) : blank),
         ...(r?.flipped ? r.flipped.map(formatProbability) : blank),
         r ? 1 : 0,
@@ -159,7 +159,7 @@ async function writeMulticlass(o: Outputs): Promise<TestMetrics | undefined> {
   const p = scored.flatMap((r) => r.p);
   const unclipped = scored.flatMap((r) => byId.get(r.id)?.p ?? uniform);
   const matrix = confusionMatrixOf(y, predictedClasses(p, classes.length), classes.length);
-  const byClass = <T>(values: T[]) => Object.fromEntries(classes.map((c, k) => [c, values[k]!]));
+  const byClass = <T>(values: T[]) => Object.fromEntries(classes.map((c, k) => [c, values[k]]));
   return {
     log_loss: round(categoricalLogLoss(y, p, classes.length), 6),
     accuracy: round(categoricalAccuracy(y, p, classes.length), 6),
@@ -189,7 +189,7 @@ export function testPredictions(table: FeatureTable, head: HeadWeights, ttaFlip:
   if (ttaFlip && [...byId.values()].some((e) => e.flipped === undefined)) {
     throw new StageUserError('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
   }
-  for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? e.plain.map((v, j) => (v + e.flipped![j]!) / 2) : e.plain;
+  for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? e.plain.map((v, j) => (v + e.flipped![j]) / 2) : e.plain;
   return byId;
 }
 
@@ -230,7 +230,7 @@ export function formatDistribution(row: readonly number[]): string[] {
   const order = scaled.map((x, k) => [x - Math.floor(x), k] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, k] of order) {
     if (left <= 0) break;
-    micro[k]!++;
+    micro[k]++;
     left--;
   }
   return micro.map((u) => `${Math.floor(u / UNIT)}.${String(u % UNIT).padStart(6, '0')}`);

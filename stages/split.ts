@@ -82,7 +82,7 @@ export function stratifiedSplit(images: readonly LabelledImage[], valFraction: n
 /** Images per class (keyed by class name, in class order) and in all. */
 function counts(items: readonly { label: number }[], classes: readonly string[]) {
   const perClass = classes.map((_, k) => items.filter((i) => i.label === k).length);
-  return { total: items.length, per_class: Object.fromEntries(classes.map((c, k) => [c, perClass[k]!])) };
+  return { total: items.length, per_class: Object.fromEntries(classes.map((c, k) => [c, perClass[k]])) };
 }
 
 export default defineStage({
@@ -91,7 +91,7 @@ export default defineStage({
     const [outDir, classesDir] = await outFolders(ctx, ['artifacts/split', 'artifacts/classes']);
     const { classes, images } = await readLabelledDataset(dir, wanted);
     const sizes = classes.map((_, k) => images.filter((i) => i.label === k).length);
-    const few = classes.flatMap((c, k) => (sizes[k]! < 2 ? [`"${c}" (${sizes[k]})`] : []));
+    const few = classes.flatMap((c, k) => (sizes[k] < 2 ? [`"${c}" (${sizes[k]})`] : []));
     if (few.length > 0) {
       throw new StageUserError(`split needs at least 2 images of every class to put one on each side; too few in ${dir}: ${few.join(', ')}`);
     }
@@ -99,7 +99,7 @@ export default defineStage({
     // Nothing of them goes into the outs, so editing the labels leaves everything that trains up to date.
     const test = testLabels ? [...(await readLabels(testLabels, classes)).values()] : undefined;
     const { train, val } = stratifiedSplit(images, valFraction, seed);
-    await writeClassList(classesDir!, classes);
+    await writeClassList(classesDir, classes);
     await writeImageList(path.join(outDir, 'train.csv'), ctx.root, train);
     await writeImageList(path.join(outDir, 'val.csv'), ctx.root, val);
     const all = counts(images, classes);

@@ -88,7 +88,7 @@ export default defineStage({
       fromStore: sum((r) => r.figures.fromStore),
       computed: sum((r) => r.figures.computed),
     });
-    const { figures: _figures, ...first } = reports[0]!;
+    const { figures: _figures, ...first } = reports[0];
     const report = {
       ...first,
       images,

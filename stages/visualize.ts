@@ -46,9 +46,9 @@ export interface Candidate {
 }
 
 /** The most probable class (ties to the first; two classes: the second only above 0.5). */
-export const predictedOf = (c: Candidate): Label => c.p.reduce((best, v, k) => (v > c.p[best]! ? k : best), 0);
+export const predictedOf = (c: Candidate): Label => c.p.reduce((best, v, k) => (v > c.p[best] ? k : best), 0);
 export const isMistake = (c: Candidate): boolean => predictedOf(c) !== c.label;
-const wrongness = (c: Candidate) => 1 - c.p[c.label]!;
+const wrongness = (c: Candidate) => 1 - c.p[c.label];
 const mostWrongFirst = (a: Candidate, b: Candidate) => wrongness(b) - wrongness(a) || a.path.localeCompare(b.path);
 
 /** Two classes: the head's P(second class) as both class probabilities. */
@@ -67,7 +67,7 @@ export interface CamSelection {
 function roundRobin<T>(lists: readonly (readonly T[])[], n: number): T[] {
   const out: T[] = [];
   for (let k = 0; out.length < n && lists.some((l) => k < l.length); k++) {
-    for (const l of lists) if (k < l.length && out.length < n) out.push(l[k]!);
+    for (const l of lists) if (k < l.length && out.length < n) out.push(l[k]);
   }
   return out;
 }
@@ -121,8 +121,8 @@ export default defineStage({
     const table = await readFeatures(await depFolderWith(ctx.deps, FEATURES_META, 'features'));
     const valRows = table.rows.flatMap((r, i) => (r.split === 'val' && r.copy === 0 ? [i] : []));
     const probs = headProbabilities(gatherRows(table, valRows), table.dim, head);
-    const rowOf = (i: number) => (units === 1 ? binaryProbabilities(probs[i]!) : Array.from(probs.subarray(i * units, (i + 1) * units)));
-    const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r]!.path, label: table.rows[r]!.label as Label, p: rowOf(i), set: 'val' }));
+    const rowOf = (i: number) => (units === 1 ? binaryProbabilities(probs[i]) : Array.from(probs.subarray(i * units, (i + 1) * units)));
+    const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r].path, label: table.rows[r].label, p: rowOf(i), set: 'val' }));
     const labelsFile = p.optionalPath('data.test_labels', 'file');
     const testLabels = labelsFile ? await readLabels(labelsFile, classes) : undefined;
     const test = testLabels
@@ -169,11 +169,11 @@ export default defineStage({
         // Fits a 299 px tile: two classes show P(second class), more the true → predicted class and its probability.
         const caption =
           units === 1
-            ? `${c.set} ${stemName}: ${classes[c.label]} P(${classes[1]}) ${c.p[1]!.toFixed(2)}`
-            : `${c.set} ${stemName}: ${classes[c.label]} → ${classes[predicted]} ${c.p[predicted]!.toFixed(2)}`;
+            ? `${c.set} ${stemName}: ${classes[c.label]} P(${classes[1]}) ${c.p[1].toFixed(2)}`
+            : `${c.set} ${stemName}: ${classes[c.label]} → ${classes[predicted]} ${c.p[predicted].toFixed(2)}`;
         (wrong ? drawn.mistakes : drawn.correct).push({ pixels: picture, size: info.inputSize, caption, captionColor: wrong ? 'crimson' : '#222' });
-        const shown = units === 1 ? [c.p[1]!] : c.p;
-        rows.push([c.set, c.path, classes[c.label]!, ...shown.map((v) => v.toFixed(6)), classes[predicted]!, wrong ? 1 : 0, `cam/${name}`]);
+        const shown = units === 1 ? [c.p[1]] : c.p;
+        rows.push([c.set, c.path, classes[c.label], ...shown.map((v) => v.toFixed(6)), classes[predicted], wrong ? 1 : 0, `cam/${name}`]);
         ctx.progress({ done: k + 1, total: chosen.length, message: `CAM ${k + 1}/${chosen.length}` });
       }
     } finally {
@@ -228,7 +228,7 @@ async function testCandidates(testDir: string, labels: Map<string, Label>, predi
     const label = labels.get(id);
     const file = files.get(id);
     if (label === undefined || file === undefined || r['decoded'] !== '1') return [];
-    const p = classes.length === 2 ? binaryProbabilities(Number(r[columns[0]!])) : columns.map((c) => Number(r[c]));
+    const p = classes.length === 2 ? binaryProbabilities(Number(r[columns[0]])) : columns.map((c) => Number(r[c]));
     return [{ path: projectRelative(root, file), label, p, set: 'test' as const }];
   });
 }
@@ -249,7 +249,7 @@ function matrixTable(classes: readonly string[], matrix: readonly (readonly numb
   const accuracy = perClassAccuracy(matrix);
   const head = `<tr><th>true \\ predicted</th>${classes.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}<th>accuracy</th></tr>`;
   const body = matrix
-    .map((row, k) => `<tr><th>${escapeHtml(classes[k]!)}</th>${row.map((n) => `<td>${n}</td>`).join('')}<td>${accuracy[k] === null ? '–' : accuracy[k]!.toFixed(4)}</td></tr>`)
+    .map((row, k) => `<tr><th>${escapeHtml(classes[k])}</th>${row.map((n) => `<td>${n}</td>`).join('')}<td>${accuracy[k] === null ? '–' : accuracy[k].toFixed(4)}</td></tr>`)
     .join('');
   return `<table class="cm">${head}${body}</table>`;
 }
@@ -271,7 +271,7 @@ function classTable(classes: readonly string[], split: Record<string, unknown> |
   const sets = (['all', 'train', 'val'] as const).filter((k) => split?.[k]);
   if (!split || sets.length === 0) return `<h2>Classes</h2><p>${classes.map(escapeHtml).join(', ')}</p>`;
   const columns = [...sets.map((k) => (k === 'all' ? 'images' : k)), ...(test ? ['test (labelled)'] : [])];
-  const cells = (c: string, k: number) => [...sets.map((set) => (split[set] as Counts).per_class[c] ?? 0), ...(test ? [test[k]!] : [])];
+  const cells = (c: string, k: number) => [...sets.map((set) => (split[set] as Counts).per_class[c] ?? 0), ...(test ? [test[k]] : [])];
   const body = classes.map((c, k) => `<tr><th>${escapeHtml(c)}</th>${cells(c, k).map((n) => `<td>${n}</td>`).join('')}</tr>`).join('');
   const totals = [...sets.map((set) => (split[set] as Counts).total), ...(test ? [test.reduce((a, b) => a + b, 0)] : [])];
   const imbalance = typeof split['imbalance'] === 'number' ? `<p>Imbalance (largest class over smallest): ${split['imbalance']}:1.</p>` : '';
@@ -330,7 +330,7 @@ ${metricsTable('Validation (best epoch)', r.trainMetrics, matrixTable(r.classes,
 ${metricsTable('Test', r.testMetrics)}
 <h2>Training curves</h2>${img(r.curves, 'training curves')}
 <h2>Augmentation preview</h2>${img(r.preview, 'augmentation preview')}
-<h2>Class activation maps</h2><p>Misclassified: ${escapeHtml(r.scope)}. Each map shows the evidence for the predicted class (red = strong); captions give the set, the image, its true class and ${r.classes.length === 2 ? `P(${escapeHtml(r.classes[1]!)})` : 'the predicted class with its probability'}.</p>
+<h2>Class activation maps</h2><p>Misclassified: ${escapeHtml(r.scope)}. Each map shows the evidence for the predicted class (red = strong); captions give the set, the image, its true class and ${r.classes.length === 2 ? `P(${escapeHtml(r.classes[1])})` : 'the predicted class with its probability'}.</p>
 <h3>Mistakes</h3>${mistakes}
 ${correct}
 </body></html>

@@ -44,7 +44,7 @@ function testIds(n: number): { id: string; dog: boolean }[] {
   const rows = readFileSync(LABELS_SRC, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
   const cats = rows.filter((r) => r[1] === '0').slice(0, n);
   const dogs = rows.filter((r) => r[1] === '1').slice(0, n);
-  return [...cats, ...dogs].map((r) => ({ id: r[0]!, dog: r[1] === '1' }));
+  return [...cats, ...dogs].map((r) => ({ id: r[0], dog: r[1] === '1' }));
 }
 
 function link(files: string[], folder: string): void {
@@ -121,10 +121,10 @@ test('class folders with any names: katze/ and hund/ train and predict with an i
   assert.equal((metrics.confusion.matrix as number[][]).flat().reduce((a, b) => a + b, 0), 8);
   // label = P(katze): the positive class is the second; a dog photo scored as katze is a false positive.
   const predictions = csv(dir, 'predict/predictions.csv');
-  assert.equal(predictions[0]![1], 'p_katze');
+  assert.equal(predictions[0][1], 'p_katze');
   const wrongDogs = ids.filter((t) => t.dog && Number(submission.find((r) => r[0] === t.id)![1]) > 0.5).length;
   assert.equal(metrics.confusion.fp, wrongDogs);
-  assert.equal(csv(dir, 'visualize/selection.csv')[0]![3], 'p_katze');
+  assert.equal(csv(dir, 'visualize/selection.csv')[0][3], 'p_katze');
   const html = read(dir, 'visualize/index.html');
   assert.match(html, /<h2>Classes<\/h2>/);
   assert.match(html, /Dense\(1, sigmoid\) giving P\(katze\)/);
@@ -148,7 +148,7 @@ test('three classes from folders: softmax head, id,<classes> rows that add up to
   const ids = testIds(3);
   link(ids.map((t) => path.join(TEST_SRC, `${t.id}.jpg`)), path.join(dir, 'data/test'));
   const upsideIds = ['90001', '90002', '90003'];
-  await upsideDown([...photos('cat', 30, 2), ...photos('dog', 30, 1)], path.join(dir, 'data/test'), (k) => upsideIds[k]!);
+  await upsideDown([...photos('cat', 30, 2), ...photos('dog', 30, 1)], path.join(dir, 'data/test'), (k) => upsideIds[k]);
   // Names for some rows, indices (0 = cat, 1 = dog, 2 = upside) for others.
   const rows = [...ids.map((t, k) => `${t.id},${k % 2 ? (t.dog ? 'dog' : 'cat') : t.dog ? 1 : 0}`), `${upsideIds[0]},upside`, `${upsideIds[1]},2`, `${upsideIds[2]},Upside`];
   writeFileSync(path.join(dir, 'data/test_labels.csv'), ['id,label', ...rows].join('\n') + '\n');
@@ -191,12 +191,12 @@ test('three classes from folders: softmax head, id,<classes> rows that add up to
   assert.ok(matrix.every((r) => r.length === 3));
   assert.deepEqual(matrix.map((r) => r.reduce((a, b) => a + b, 0)), [3, 3, 3], 'every test label read, as name or index');
   assert.deepEqual(metrics.counts.per_class, { cat: 3, dog: 3, upside: 3 });
-  assert.equal(metrics.accuracy, Number(((matrix[0]![0]! + matrix[1]![1]! + matrix[2]![2]!) / 9).toFixed(6)));
-  for (const c of ['cat', 'dog', 'upside']) assert.equal(metrics.per_class_accuracy[c], Number((matrix[['cat', 'dog', 'upside'].indexOf(c)]![['cat', 'dog', 'upside'].indexOf(c)]! / 3).toFixed(6)));
+  assert.equal(metrics.accuracy, Number(((matrix[0][0] + matrix[1][1] + matrix[2][2]) / 9).toFixed(6)));
+  for (const c of ['cat', 'dog', 'upside']) assert.equal(metrics.per_class_accuracy[c], Number((matrix[['cat', 'dog', 'upside'].indexOf(c)][['cat', 'dog', 'upside'].indexOf(c)] / 3).toFixed(6)));
   assert.ok(metrics.log_loss > 0 && Number.isFinite(metrics.log_loss));
   // The log loss is the mean −log of the true class's probability, as submitted (less the last decimal).
-  const labelOf = new Map(rows.map((r) => r.split(',')).map(([id, l]) => [id!, ['cat', 'dog', 'upside'].indexOf(l!.toLowerCase()) >= 0 ? ['cat', 'dog', 'upside'].indexOf(l!.toLowerCase()) : Number(l)]));
-  const fromCsv = submission.slice(1).reduce((s, [id, ...p]) => s - Math.log(Number(p[labelOf.get(id!)!])), 0) / 9;
+  const labelOf = new Map(rows.map((r) => r.split(',')).map(([id, l]) => [id, ['cat', 'dog', 'upside'].indexOf(l.toLowerCase()) >= 0 ? ['cat', 'dog', 'upside'].indexOf(l.toLowerCase()) : Number(l)]));
+  const fromCsv = submission.slice(1).reduce((s, [id, ...p]) => s - Math.log(Number(p[labelOf.get(id)!])), 0) / 9;
   assert.ok(Math.abs(fromCsv - metrics.log_loss) < 1e-3, `${fromCsv} vs ${metrics.log_loss}`);
 
   const selection = csv(dir, 'visualize/selection.csv');
@@ -226,7 +226,7 @@ test('the Kaggle flat layout with a data.classes list that fixes the order: labe
   assert.equal(run.code, 0, run.out);
   assert.deepEqual(json(dir, 'classes/classes.json').classes, ['dog', 'cat']);
   const train = csv(dir, 'split/train.csv').slice(1);
-  for (const [file, label] of train) assert.equal(label, path.basename(file!).startsWith('dog.') ? '0' : '1', file);
+  for (const [file, label] of train) assert.equal(label, path.basename(file).startsWith('dog.') ? '0' : '1', file);
 });
 
 test('bad class data fails at split, before any training, with an error naming the problem', { skip }, () => {

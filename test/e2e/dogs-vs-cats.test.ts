@@ -115,8 +115,8 @@ test('the whole job runs on a tiny subset and writes well-formed artifacts', { s
   assert.equal(report.store.fromStore, undefined);
   const figures = lastRunFigures();
   assert.equal(figures['features.computed'], meta.rows + valImages, 'every row, plus the val copies kept in the store only');
-  assert.ok(figures['features.imagesPerSecond']! > 0, JSON.stringify(figures));
-  assert.ok(figures['train.seconds']! > 0 && figures['test-features.imagesPerSecond']! > 0, JSON.stringify(figures));
+  assert.ok(figures['features.imagesPerSecond'] > 0, JSON.stringify(figures));
+  assert.ok(figures['train.seconds'] > 0 && figures['test-features.imagesPerSecond'] > 0, JSON.stringify(figures));
 
   // train
   const metrics = readJson('train/metrics.json');

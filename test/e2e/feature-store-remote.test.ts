@@ -45,7 +45,7 @@ function clone(extra: string[] = []): string {
   mkdirSync(path.join(dir, 'data/train'), { recursive: true });
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
   for (const f of [...photos('cat.', 0, 12), ...photos('dog.', 0, 12), ...extra]) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]!), path.join(dir, 'data/test/1.jpg'));
+  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(
     path.join(dir, 'pipeline.yaml'),
@@ -110,7 +110,7 @@ describe('the feature store through a remote cache', { skip }, () => {
     assert.equal(packs.length, 2);
     for (const name of packs) {
       const bytes = readFileSync(server!.path('cas', name));
-      bytes[7] = bytes[7]! ^ 0xff;
+      bytes[7] = bytes[7] ^ 0xff;
       writeFileSync(server!.path('cas', name), bytes);
     }
     const fresh = clone();

@@ -112,8 +112,8 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
     const r = cli('run', 'features', '--force');
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const { fromStore, computed } = store();
-    assert.ok(fromStore! >= 12 && computed! > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
-    assert.equal(fromStore! + computed!, ALL);
+    assert.ok(fromStore >= 12 && computed > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
+    assert.equal(fromStore + computed, ALL);
     assert.match(r.stdout + r.stderr, new RegExp(`${fromStore} of 72 from the store, ${computed} computed`));
     assert.ok(features().equals(uninterrupted), 'same bytes as the uninterrupted run');
     assert.equal(index(), uninterruptedIndex);
@@ -174,7 +174,7 @@ test('a truncated segment and a corrupted entry are named in warnings and recomp
   const out = r.stdout + r.stderr;
   assert.match(out, new RegExp(`warning: feature store: ${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`));
   assert.match(out, /warning: feature store: the entry for data\/train\/\S+ \(copy \d\) in \S+ fails its checksum; recomputing it/);
-  assert.ok(store().computed! >= 3, `the damaged entries were recomputed (${store().computed})`);
+  assert.ok(store().computed >= 3, `the damaged entries were recomputed (${store().computed})`);
   assert.ok(features().equals(reference), 'and give the same bytes');
   const again = cli('run', 'features', '--force');
   assert.doesNotMatch(again.stdout + again.stderr, /warning: feature store/, 'repaired for good');

@@ -64,8 +64,8 @@ function runCli(dir: string, args: string[], env: Record<string, string> = {}, k
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
   const timer =
     killAfterMs === undefined
       ? undefined
@@ -186,7 +186,7 @@ async function profile(): Promise<Profile> {
 
 async function worker(index: number, kills: number, known: Profile, counts: Counts): Promise<void> {
   const random = generator(SEED + index);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const dir = newProject();
   const log = `${dir}.points`;
   try {

@@ -75,15 +75,15 @@ export default {
 
   test('reported figures reach the run record and metrics show --runs --metric, never the outs', async () => {
     const recorded = lastRecord();
-    assert.deepEqual(Object.keys(recorded.make!.figures!).sort(), ['lines', 'seconds']);
-    assert.equal(recorded.make!.figures!.lines, 3);
-    assert.ok(recorded.make!.figures!.seconds! >= 0);
-    assert.equal(recorded.use!.figures, undefined, 'a command stage reports nothing');
-    assert.equal(recorded.make!.outsUnchanged, undefined, 'the first run made new outs');
+    assert.deepEqual(Object.keys(recorded.make.figures!).sort(), ['lines', 'seconds']);
+    assert.equal(recorded.make.figures!.lines, 3);
+    assert.ok(recorded.make.figures!.seconds >= 0);
+    assert.equal(recorded.use.figures, undefined, 'a command stage reports nothing');
+    assert.equal(recorded.make.outsUnchanged, undefined, 'the first run made new outs');
     assert.equal(project.read('out/made/lines.txt'), 'A\nB\nC\n');
     const shown = await project.run('metrics', 'show', '--runs', '1', '--metric', 'make.lines', '--json');
     assert.equal(shown.code, 0, shown.stderr);
-    assert.equal((JSON.parse(shown.stdout) as RunRecord[])[0]!.stages.make!.figures!.lines, 3);
+    assert.equal((JSON.parse(shown.stdout) as RunRecord[])[0].stages.make.figures!.lines, 3);
     const table = await project.run('metrics', 'show', '--runs', '1', '--metric', 'make');
     assert.match(table.stdout, /make\.lines/);
     assert.match(table.stdout, /make\.seconds/);
@@ -95,7 +95,7 @@ export default {
     assert.equal(forced.code, 0, forced.stderr);
     assert.match(forced.stdout, /make\s+ran \(forced\), outs unchanged/);
     assert.equal(project.read('pipeline.lock'), lock, 'the lock records the same outs');
-    assert.equal(lastRecord().make!.outsUnchanged, true);
+    assert.equal(lastRecord().make.outsUnchanged, true);
 
     const json = await project.runJson('make', '--force');
     assert.equal(json.stages.find((s) => s.stage === 'make')!.action, 'ran');
@@ -111,7 +111,7 @@ export default {
     assert.equal(forced.code, 0, forced.stderr);
     assert.match(forced.stdout, /stamp\s+ran \(forced\)\s/);
     assert.doesNotMatch(forced.stdout, /unchanged/);
-    assert.equal(lastRecord().stamp!.outsUnchanged, undefined);
+    assert.equal(lastRecord().stamp.outsUnchanged, undefined);
     const next = await project.runJson();
     assert.equal(next.actions['use-stamp'], 'ran');
     assert.equal(project.read('out/stamp-copy.txt'), 'run 2\n');

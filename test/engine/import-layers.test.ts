@@ -27,7 +27,7 @@ import ts from 'typescript';
 
 const LAYERS: readonly string[] = ['src/*.ts', 'config', 'graph', 'fingerprint', 'cache', 'execution', 'logging', 'experiments', 'cli'];
 
-const srcRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+const srcRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../packages/engine/src');
 
 interface Import {
   from: string;

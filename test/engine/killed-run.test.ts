@@ -73,7 +73,7 @@ export default {
     const [pid] = gates.pids('module');
     started.child.kill('SIGKILL');
     await started.done;
-    await waitFor(() => !isRunning(pid!), 'the orphaned module stage to end');
+    await waitFor(() => !isRunning(pid), 'the orphaned module stage to end');
     const next = await project.run('run', 'module');
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stdout, /module\s+skipped \(up to date\)/);
@@ -85,9 +85,9 @@ export default {
     const runId = '20260101-000000-1';
     mkdirSync(project.path(`.pipeline/tmp/${runId}/write`), { recursive: true });
     const [sh, ...orphanArgs] = gates.argv('orphan');
-    const orphan = spawn(sh!, orphanArgs, { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'write' } });
+    const orphan = spawn(sh, orphanArgs, { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'write' } });
     orphan.unref();
-    const bystander = spawn(sh!, gates.argv('bystander').slice(1), { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'other' } });
+    const bystander = spawn(sh, gates.argv('bystander').slice(1), { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'other' } });
     bystander.unref();
     try {
       await gates.waitStarted('orphan');

@@ -16,8 +16,8 @@ describe('out transaction', () => {
   beforeEach(() => {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, 'out', 'folder'), { recursive: true });
-    writeFileSync(outs[0]!, 'old a');
-    writeFileSync(join(outs[1]!, 'f.txt'), 'old f');
+    writeFileSync(outs[0], 'old a');
+    writeFileSync(join(outs[1], 'f.txt'), 'old f');
   });
   const read = (path: string) => readFileSync(path, 'utf8');
 
@@ -29,18 +29,18 @@ describe('out transaction', () => {
       { out: outs[1], backup: join(work, 'backup-1') },
     ]);
     assert.deepEqual(readdirSync(work).sort(), ['backup-0', 'backup-1', 'journal.json'], 'no temp file left beside it');
-    assert.ok(!existsSync(outs[0]!) && !existsSync(outs[1]!));
+    assert.ok(!existsSync(outs[0]) && !existsSync(outs[1]));
   });
 
   test('a killed run with a journal: its backups go back in place, the stage\'s half-made outs are dropped', () => {
     new OutTransaction(work, outs).moveAsideExisting();
-    writeFileSync(outs[0]!, 'half-written new a');
-    mkdirSync(outs[1]!);
-    writeFileSync(join(outs[1]!, 'partial.txt'), 'new');
+    writeFileSync(outs[0], 'half-written new a');
+    mkdirSync(outs[1]);
+    writeFileSync(join(outs[1], 'partial.txt'), 'new');
     const recovered = OutTransaction.recoverInterrupted(tmp);
     assert.deepEqual(recovered.restored, [outs[0], outs[1]]);
-    assert.equal(read(outs[0]!), 'old a');
-    assert.deepEqual(readdirSync(outs[1]!), ['f.txt']);
+    assert.equal(read(outs[0]), 'old a');
+    assert.deepEqual(readdirSync(outs[1]), ['f.txt']);
     assert.ok(!existsSync(join(tmp, '20260101-000000-1')), 'the run folder is gone once everything is back');
   });
 
@@ -61,30 +61,30 @@ describe('out transaction', () => {
   test('committed: the backups are garbage, the new outs stay, even when the commit was killed halfway', async () => {
     const transaction = new OutTransaction(work, outs);
     transaction.moveAsideExisting();
-    writeFileSync(outs[0]!, 'new a');
-    mkdirSync(outs[1]!);
+    writeFileSync(outs[0], 'new a');
+    mkdirSync(outs[1]);
     // What a kill right after the commit marker leaves: the marker and the backups.
     const { renameSync } = await import('node:fs');
     renameSync(join(work, 'journal.json'), join(work, 'committed'));
     const recovered = OutTransaction.recoverInterrupted(tmp);
     assert.deepEqual([recovered.restored, recovered.kept], [[], []]);
-    assert.equal(read(outs[0]!), 'new a');
+    assert.equal(read(outs[0]), 'new a');
     assert.ok(!existsSync(tmp + '/20260101-000000-1'));
   });
 
   test('commit and rollback leave no folder behind', async () => {
     const committed = new OutTransaction(work, outs);
     committed.moveAsideExisting();
-    writeFileSync(outs[0]!, 'new a');
+    writeFileSync(outs[0], 'new a');
     await committed.commit();
     assert.ok(!existsSync(work));
-    assert.equal(read(outs[0]!), 'new a');
+    assert.equal(read(outs[0]), 'new a');
     const rolledBack = new OutTransaction(work, outs);
     rolledBack.moveAsideExisting();
-    writeFileSync(outs[0]!, 'newer a');
+    writeFileSync(outs[0], 'newer a');
     rolledBack.rollback();
     assert.ok(!existsSync(work));
-    assert.equal(read(outs[0]!), 'new a');
+    assert.equal(read(outs[0]), 'new a');
   });
 });
 

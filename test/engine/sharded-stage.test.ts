@@ -22,7 +22,7 @@ describe('a sharded module stage, locally', () => {
     assert.deepEqual(logs, ['.log', '.shard-0.log', '.shard-1.log', '.shard-2.log']);
     // A sharded stage's figures are what its merge reported (from the shards' own).
     const recorded = listRuns(project.path('.pipeline')).at(-1)!.stages;
-    assert.deepEqual([recorded.sharded!.figures, recorded.whole!.figures], [{ lines: 50, shards: 3 }, { lines: 50 }]);
+    assert.deepEqual([recorded.sharded.figures, recorded.whole.figures], [{ lines: 50, shards: 3 }, { lines: 50 }]);
     assert.match((await project.run('run')).stdout, /0 ran, 3 skipped/);
     // Neither the shard count nor the resources enter the fingerprint.
     const yaml = project.read('pipeline.yaml');

@@ -213,7 +213,7 @@ stages:
       await until(() => submittedJobs(project).length === 1, 'the job to be recorded');
       // Past its time limit now, not in a minute: slurmctld ends it as TIMEOUT at its next check (every 30 s).
       // Only an operator may move a job's end time; anyone else waits out the minute.
-      spawnSync('scontrol', ['update', `JobId=${submittedJobs(project)[0]!.jobId}`, 'EndTime=now'], { stdio: 'ignore' });
+      spawnSync('scontrol', ['update', `JobId=${submittedJobs(project)[0].jobId}`, 'EndTime=now'], { stdio: 'ignore' });
       const result = await run;
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(result.stdout, /✖ slow\s+failed \(Slurm job \d+ TIMEOUT \(time limit 00:01:00\)\) — log: /);

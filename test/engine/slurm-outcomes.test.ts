@@ -59,14 +59,14 @@ describe('typed outcomes on slurm', { skip }, () => {
 
   test("a stage's user error is the same one line on Slurm as locally; a bug stays an exit status", async () => {
     const [here, there] = await Promise.all([failures(local), failures(slurm, '--executor', 'slurm')]);
-    assert.deepEqual(here.check!.failure, { kind: 'user-error', message: 'size must be positive, got -3' });
-    assert.deepEqual(there.check!.failure, here.check!.failure);
-    assert.equal(there.check!.error, here.check!.error);
-    assert.deepEqual(here.crash!.failure, { kind: 'exit', code: 1 });
-    assert.equal(there.crash!.failure?.kind, 'exit');
-    assert.equal(there.crash!.failure?.code, 1);
+    assert.deepEqual(here.check.failure, { kind: 'user-error', message: 'size must be positive, got -3' });
+    assert.deepEqual(there.check.failure, here.check.failure);
+    assert.equal(there.check.error, here.check.error);
+    assert.deepEqual(here.crash.failure, { kind: 'exit', code: 1 });
+    assert.equal(there.crash.failure?.kind, 'exit');
+    assert.equal(there.crash.failure?.code, 1);
     // The stack is in the log, not the result line.
-    assert.match(slurm.read(there.crash!.log!), /TypeError: Cannot read properties of undefined/);
+    assert.match(slurm.read(there.crash.log!), /TypeError: Cannot read properties of undefined/);
   });
 
   test('the terminal shows that line for the Slurm run, as for the local one', async () => {

@@ -27,6 +27,6 @@ function exportsOfEntry(): string[] {
 test('every export of the package is documented in docs/reference/contract.md, and only those', () => {
   const exported = exportsOfEntry();
   assert.ok(exported.includes('defineStage') && exported.includes('StageContext'), `exports seen: ${exported.join(', ')}`);
-  const documented = [...readFileSync(PAGE, 'utf8').matchAll(/^### `(\w+)`$/gm)].map((match) => match[1]!).sort();
+  const documented = [...readFileSync(PAGE, 'utf8').matchAll(/^### `(\w+)`$/gm)].map((match) => match[1]).sort();
   assert.deepEqual(documented, exported);
 });

@@ -14,14 +14,15 @@ const SMALL = path.resolve(import.meta.dirname, '../../../shared/models/mobilene
 
 test('a URL backbone another cache folder fetched comes from the remote cache, checked, with no request to the URL', async () => {
   let requests = 0;
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
     requests++;
-    try {
-      res.end(await readFile(path.join(SMALL, path.basename(req.url ?? ''))));
-    } catch {
-      res.statusCode = 404;
-      res.end();
-    }
+    readFile(path.join(SMALL, path.basename(req.url ?? ''))).then(
+      (bytes) => res.end(bytes),
+      () => {
+        res.statusCode = 404;
+        res.end();
+      },
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/models/model.json`;
@@ -39,8 +40,8 @@ test('a URL backbone another cache folder fetched comes from the remote cache, c
     assert.deepEqual(model.outputs[0].shape, [null, 7, 7, 256]);
     assert.equal(requests, fetched, 'machine B made no request to the URL');
     const [folder] = await readdir(machineB);
-    for (const name of await readdir(path.join(machineA, folder!))) {
-      if (name !== '.complete') assert.ok(readFileSync(path.join(machineA, folder!, name)).equals(readFileSync(path.join(machineB, folder!, name))), name);
+    for (const name of await readdir(path.join(machineA, folder))) {
+      if (name !== '.complete') assert.ok(readFileSync(path.join(machineA, folder, name)).equals(readFileSync(path.join(machineB, folder, name))), name);
     }
 
     // A damaged weight file on the remote: reported, and machine C downloads from the URL instead.
@@ -49,7 +50,7 @@ test('a URL backbone another cache folder fetched comes from the remote cache, c
     for (const name of await readdir(cas)) {
       const bytes = await readFile(path.join(cas, name));
       if (bytes.length > 100_000) {
-        await writeFile(path.join(cas, name), Buffer.concat([bytes.subarray(1), Buffer.from([bytes[0]! ^ 1])]));
+        await writeFile(path.join(cas, name), Buffer.concat([bytes.subarray(1), Buffer.from([bytes[0] ^ 1])]));
         damaged++;
       }
     }

@@ -103,7 +103,7 @@ describe('the run cache through a remote cache', { skip }, () => {
     assert.equal(b.read('artifacts/model/weights.txt'), a.read('artifacts/model/weights.txt'));
     const warned = warnings(run.result.stderr);
     assert.equal(warned.length, 1, run.result.stderr);
-    assert.match(warned[0]!, /does not match its sha256/);
+    assert.match(warned[0], /does not match its sha256/);
     // The clone that ran it uploaded the good bytes over the damaged ones: the next clone restores everything.
     const c = cloneOf(a);
     const repaired = await c.runJson('--remote', cache.url);
@@ -130,7 +130,7 @@ describe('the run cache through a remote cache', { skip }, () => {
     assert.deepEqual(actions, { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' });
     const warned = warnings(done.stderr);
     assert.equal(warned.length, 1, done.stderr);
-    assert.match(warned[0]!, /is not usable \(connection refused\); carrying on without it/);
+    assert.match(warned[0], /is not usable \(connection refused\); carrying on without it/);
 
     // A clone with the server down: runs everything locally, one warning, exit 0.
     const d = cloneOf(a);
@@ -153,7 +153,7 @@ describe('the run cache through a remote cache', { skip }, () => {
       assert.deepEqual(run.actions, { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' });
       const warned = warnings(run.result.stderr);
       assert.equal(warned.length, 1, run.result.stderr);
-      assert.match(warned[0]!, /is not usable \(no answer within 1 s\); carrying on without it/);
+      assert.match(warned[0], /is not usable \(no answer within 1 s\); carrying on without it/);
     } finally {
       silent.close();
     }

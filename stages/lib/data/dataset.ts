@@ -130,7 +130,7 @@ export async function readLabelledDataset(dir: string, classes?: readonly string
   for (const e of top) {
     if (e.isFile && isImageFile(e.name)) {
       const m = FLAT_NAME.exec(stem(e.name));
-      if (m) found.push({ name: e.name, full: e.full, className: m[1]!, id: stem(e.name) });
+      if (m) found.push({ name: e.name, full: e.full, className: m[1], id: stem(e.name) });
       else unlabelledFiles++;
     }
   }
@@ -228,10 +228,10 @@ export async function readLabels(csvPath: string, classes: readonly string[]): P
   const { records } = await readCsv(csvPath, ['id', 'label']);
   const labels = new Map<string, Label>();
   records.forEach((r, k) => {
-    const id = r['id']!.trim();
-    const label = parseLabel(r['label']!, classes);
+    const id = r['id'].trim();
+    const label = parseLabel(r['label'], classes);
     if (label === undefined) {
-      const cell = r['label']!.trim();
+      const cell = r['label'].trim();
       const what = /^[+-]?\d+(\.0*)?$/.test(cell)
         ? `index ${cell} is out of range: the training set has ${classes.length} classes`
         : Number.isFinite(Number(cell)) && cell !== ''
@@ -263,8 +263,8 @@ export async function writeImageList(csvPath: string, root: string, items: reado
 export async function readImageList(csvPath: string, root: string, classes: readonly string[]): Promise<LabelledImage[]> {
   const { records } = await readCsv(csvPath, ['path', 'label']);
   return records.map((r, k) => {
-    const n = Number(r['label']!.trim());
-    if (!(r['label']!.trim() !== '' && Number.isInteger(n) && n >= 0 && n < classes.length)) {
+    const n = Number(r['label'].trim());
+    if (!(r['label'].trim() !== '' && Number.isInteger(n) && n >= 0 && n < classes.length)) {
       throw new DatasetError(`${csvPath}: data row ${k + 1}: label must be a class index 0–${classes.length - 1}, got ${JSON.stringify(r['label'])}`);
     }
     const rel = r['path'];

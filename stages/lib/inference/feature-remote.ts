@@ -88,7 +88,7 @@ export class RemoteFeatureStore {
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < chosen.length) {
-        const pack = chosen[next++]!;
+        const pack = chosen[next++];
         const bytes = await this.remote.getBlob(pack.sha256);
         if (!bytes || !store.install(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), pack.sha256, 'the remote cache')) {
           // Missing or damaged (warned): its entries are computed here and shared again.

@@ -13,7 +13,7 @@ export function camWeights(head: HeadWeights, label: number): number[] {
   if (!('units' in head)) return label === 1 ? head.kernel : head.kernel.map((w) => -w);
   const { units, kernel } = head;
   if (!(Number.isInteger(label) && label >= 0 && label < units)) throw new Error(`CAM: class ${label} is not one of the head's ${units}`);
-  return Array.from({ length: kernel.length / units }, (_, k) => kernel[k * units + label]!);
+  return Array.from({ length: kernel.length / units }, (_, k) => kernel[k * units + label]);
 }
 
 /** Raw CAM [h·w] for one image's maps (NHWC, h × w × channels) and the class weights. */

@@ -95,7 +95,7 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
   const units = classes === 2 ? 1 : classes;
   const bad = table.rows.find((r) => r.split !== 'test' && !(Number.isInteger(r.label) && r.label >= 0 && r.label < classes));
   if (bad) throw new Error(`feature row of ${bad.path} has label ${bad.label}, not a class index 0–${classes - 1}`);
-  const valLabels = valRows.map((r) => table.rows[r]!.label);
+  const valLabels = valRows.map((r) => table.rows[r].label);
   // Tensor row k holds feature row allTrainRows[k]; the versions are re-indexed to tensor rows.
   const tensorRowOf = new Map(allTrainRows.map((r, k) => [r, k]));
   const tensorVersions = versions.map((v) => v.map((r) => tensorRowOf.get(r)!));
@@ -104,7 +104,7 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
   const optimizer = makeOptimizer(hp.optimizer, hp.lr);
   head.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
   const xTrain = tf.tensor2d(gatherRows(table, allTrainRows), [allTrainRows.length, table.dim]);
-  const trainLabels = allTrainRows.map((r) => table.rows[r]!.label);
+  const trainLabels = allTrainRows.map((r) => table.rows[r].label);
   const yTrain =
     units === 1 ? tf.tensor2d(trainLabels, [allTrainRows.length, 1]) : tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), classes).toFloat() as tf.Tensor2D);
   const xVal = tf.tensor2d(gatherRows(table, valRows), [valRows.length, table.dim]);

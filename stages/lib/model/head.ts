@@ -147,14 +147,14 @@ export function headProbabilities(pooled: Float32Array, channels: number, w: Hea
   for (let i = 0; i < n; i++) {
     z.set(w.bias);
     for (let k = 0; k < channels; k++) {
-      const x = pooled[i * channels + k]!;
-      for (let j = 0; j < units; j++) z[j] += x * w.kernel[k * units + j]!;
+      const x = pooled[i * channels + k];
+      for (let j = 0; j < units; j++) z[j] += x * w.kernel[k * units + j];
     }
     // Softmax less the largest logit: the same probabilities, no overflow.
     const top = Math.max(...z);
     let sum = 0;
-    for (let j = 0; j < units; j++) sum += (z[j] = Math.exp(z[j]! - top));
-    for (let j = 0; j < units; j++) out[i * units + j] = z[j]! / sum;
+    for (let j = 0; j < units; j++) sum += (z[j] = Math.exp(z[j] - top));
+    for (let j = 0; j < units; j++) out[i * units + j] = z[j] / sum;
   }
   return out;
 }

@@ -57,7 +57,7 @@ export function predictedClasses(probs: ArrayLike<number>, classes: number): num
   const n = probs.length / classes;
   return Array.from({ length: n }, (_, i) => {
     let best = 0;
-    for (let j = 1; j < classes; j++) if (probs[i * classes + j]! > probs[i * classes + best]!) best = j;
+    for (let j = 1; j < classes; j++) if (probs[i * classes + j] > probs[i * classes + best]) best = j;
     return best;
   });
 }
@@ -67,7 +67,7 @@ export function categoricalLogLoss(labels: ArrayLike<number>, probs: ArrayLike<n
   checkRows(labels, probs, classes);
   if (labels.length === 0) throw new Error('logLoss of an empty set');
   let sum = 0;
-  for (let i = 0; i < labels.length; i++) sum -= Math.log(Math.min(1 - eps, Math.max(eps, probs[i * classes + labels[i]!]!)));
+  for (let i = 0; i < labels.length; i++) sum -= Math.log(Math.min(1 - eps, Math.max(eps, probs[i * classes + labels[i]])));
   return sum / labels.length;
 }
 
@@ -82,7 +82,7 @@ export function categoricalAccuracy(labels: ArrayLike<number>, probs: ArrayLike<
 export function confusionMatrixOf(labels: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
   checkSameLength(labels, predicted);
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
-  for (let i = 0; i < labels.length; i++) m[labels[i]!]![predicted[i]!]!++;
+  for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]]++;
   return m;
 }
 
@@ -90,7 +90,7 @@ export function confusionMatrixOf(labels: ArrayLike<number>, predicted: ArrayLik
 export function perClassAccuracy(matrix: readonly (readonly number[])[]): (number | null)[] {
   return matrix.map((row, k) => {
     const n = row.reduce((a, b) => a + b, 0);
-    return n === 0 ? null : row[k]! / n;
+    return n === 0 ? null : row[k] / n;
   });
 }
 
@@ -113,7 +113,7 @@ export function clipRow(row: readonly number[], lower: number): number[] {
 function checkRows(labels: ArrayLike<number>, probs: ArrayLike<number>, classes: number): void {
   if (probs.length !== labels.length * classes) throw new Error(`labels (${labels.length}) and predictions (${probs.length / classes} rows of ${classes}) differ in length`);
   for (let i = 0; i < labels.length; i++) {
-    if (!(Number.isInteger(labels[i]) && labels[i]! >= 0 && labels[i]! < classes)) throw new Error(`label ${labels[i]} at index ${i} is not a class index 0–${classes - 1}`);
+    if (!(Number.isInteger(labels[i]) && labels[i] >= 0 && labels[i] < classes)) throw new Error(`label ${labels[i]} at index ${i} is not a class index 0–${classes - 1}`);
   }
 }
 

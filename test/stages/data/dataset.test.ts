@@ -35,7 +35,7 @@ test('class sub-folders of any name are the classes, sorted by name (cats/ dogs/
   const { dir, cleanup } = await tempDir();
   try {
     await linkSubset(dir, 2, 3, 'folders');
-    let items = await listLabelledImages(dir);
+    const items = await listLabelledImages(dir);
     assert.deepEqual(
       items.map((i) => [i.id, i.label]),
       [['cats/2', 0], ['cats/3', 0], ['dogs/2', 1], ['dogs/4', 1], ['dogs/7', 1]],

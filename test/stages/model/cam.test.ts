@@ -54,18 +54,18 @@ test('camWeights: two classes use w for the second and −w for the first; a sof
 test('a softmax head in plain JS agrees with its TF.js Dense(3, softmax) layer, rows adding up to 1', async () => {
   await tf.setBackend('cpu');
   const model = featureClassifier(4, 7, 3);
-  const weights = readHeadWeights(model as unknown as tf.LayersModel);
+  const weights = readHeadWeights(model);
   assert.ok('units' in weights && weights.units === 3);
   const pooled = new Float32Array([0.1, 0.9, -0.3, 2, 1, 1, 1, 1, -5, 0, 5, 0.5]);
   const js = headProbabilities(pooled, 4, weights);
   const fromTf = tf.tidy(() => (model.predict(tf.tensor2d(pooled, [3, 4])) as tf.Tensor).dataSync());
-  for (let i = 0; i < js.length; i++) assert.ok(Math.abs(js[i]! - fromTf[i]!) < 1e-6, `${i}: ${js[i]} vs ${fromTf[i]}`);
-  for (let r = 0; r < 3; r++) assert.ok(Math.abs(js[r * 3]! + js[r * 3 + 1]! + js[r * 3 + 2]! - 1) < 1e-6);
+  for (let i = 0; i < js.length; i++) assert.ok(Math.abs(js[i] - fromTf[i]) < 1e-6, `${i}: ${js[i]} vs ${fromTf[i]}`);
+  for (let r = 0; r < 3; r++) assert.ok(Math.abs(js[r * 3] + js[r * 3 + 1] + js[r * 3 + 2] - 1) < 1e-6);
   // Written back into a model and read again: the same weights.
   const other = featureClassifier(4, 8, 3);
-  writeHeadWeights(other as unknown as tf.LayersModel, weights);
+  writeHeadWeights(other, weights);
   assert.deepEqual(readHeadWeights(other as unknown as tf.LayersModel), weights);
-  assert.throws(() => writeHeadWeights(featureClassifier(4, 8, 1) as unknown as tf.LayersModel, weights), /head weights are 4 inputs × 3 outputs but the model's head_dense is 4 × 1/);
+  assert.throws(() => writeHeadWeights(featureClassifier(4, 8, 1), weights), /head weights are 4 inputs × 3 outputs but the model's head_dense is 4 × 1/);
   model.dispose();
   other.dispose();
 });

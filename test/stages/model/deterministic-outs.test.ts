@@ -53,8 +53,8 @@ test('features and train: two runs on the same inputs write the same bytes; timi
     const report = JSON.parse(readFileSync(path.join(root, 'features-a/report.json'), 'utf8')) as Record<string, unknown>;
     for (const key of ['seconds', 'imagesPerSecond', 'figures']) assert.ok(!(key in report), `report.json holds ${key}`);
     assert.deepEqual(Object.keys(first.figures).sort(), ['computed', 'fromStore', 'imagesPerSecond', 'seconds']);
-    assert.ok(first.figures.computed! > 0 && first.figures.imagesPerSecond! > 0, JSON.stringify(first.figures));
-    assert.deepEqual([second.figures.computed, second.figures.fromStore], [0, first.figures.computed! + first.figures.fromStore!]);
+    assert.ok(first.figures.computed > 0 && first.figures.imagesPerSecond > 0, JSON.stringify(first.figures));
+    assert.deepEqual([second.figures.computed, second.figures.fromStore], [0, first.figures.computed + first.figures.fromStore]);
 
     const trainParams = { 'train.optimizer': 'adam', 'train.lr': 0.001, 'train.epochs': 3, 'train.batch_size': 4, 'train.patience': 0, 'train.seed': 1, 'model.dropout': 0.5, 'runtime.backend': 'cpu', 'runtime.threads': 0 };
     const train = (out: string) => run(trainStage, 'train', trainParams, ['features-a', path.join(root, 'out/model')], [out]);

@@ -110,7 +110,7 @@ test('three classes: a softmax Dense(3) trained with categorical cross-entropy l
   // val_loss is the categorical cross-entropy of the head's softmax, recomputed here from its weights.
   const valRows = rows.flatMap((r, i) => (r.split === 'val' ? [i] : []));
   const probs = headProbabilities(Float32Array.from(valRows.flatMap((r) => values.slice(r * dim, (r + 1) * dim))), dim, a.best.weights);
-  const loss = valRows.reduce((s, r, i) => s - Math.log(Math.max(1e-7, probs[i * 3 + rows[r]!.label]!)), 0) / valRows.length;
+  const loss = valRows.reduce((s, r, i) => s - Math.log(Math.max(1e-7, probs[i * 3 + rows[r].label])), 0) / valRows.length;
   assert.ok(Math.abs(loss - a.best.val_loss) < 1e-4, `${loss} vs ${a.best.val_loss}`);
   // Labels outside the classes are refused, not trained as something else.
   await assert.rejects(fitHead(table, hp), /has label 2, not a class index 0–1/);

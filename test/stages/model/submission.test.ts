@@ -57,7 +57,7 @@ test('N classes: a row of probabilities is written with six decimals adding up t
     const row = raw.map((v) => v / sum);
     const written = formatDistribution(row);
     assert.equal(micro(written), 1_000_000, `${written}`);
-    written.forEach((v, k) => assert.ok(Math.abs(Number(v) - row[k]!) < 1e-6, `${v} vs ${row[k]}`));
+    written.forEach((v, k) => assert.ok(Math.abs(Number(v) - row[k]) < 1e-6, `${v} vs ${row[k]}`));
   }
 });
 

@@ -18,7 +18,7 @@ import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSyn
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { DEFAULT_REMOTE_TIMEOUT_SECONDS, type RemoteSettings } from '../config/remote.ts';
+import type { RemoteSettings } from '../config/remote.ts';
 
 /** Transfer counters, for logs and figures. */
 export interface RemoteTraffic {
@@ -40,7 +40,7 @@ export function remoteLabel(url: string): string {
 export function isCleartextRemote(url: string): boolean {
   const match = /^http:\/\/(?:[^/@]*@)?(\[[^\]]+\]|[^/:]+)/.exec(url);
   if (!match) return false;
-  const host = match[1]!.toLowerCase();
+  const host = match[1].toLowerCase();
   return !(host === 'localhost' || host === '[::1]' || /^127\./.test(host));
 }
 
@@ -359,7 +359,7 @@ function describeError(error: unknown): string {
   if (cause?.code) return cause.code === 'ECONNREFUSED' ? 'connection refused' : cause.code;
   const code = (error as NodeJS.ErrnoException).code;
   if (code) return code;
-  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  return error instanceof Error ? error.message.split('\n')[0] : String(error);
 }
 
 function sha256(data: Buffer): string {
@@ -370,7 +370,7 @@ function sha256(data: Buffer): string {
 export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length) await work(items[next++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -110,7 +110,7 @@ export class OutTransaction {
     const backups = entries.filter((name) => name.startsWith(BACKUP_PREFIX)).sort();
     try {
       const moves = JSON.parse(readFileSync(join(stageDir, JOURNAL), 'utf8')) as unknown;
-      if (Array.isArray(moves) && moves.every((m) => typeof m?.out === 'string' && typeof m?.backup === 'string')) return { kind: 'restore', moves: moves as Move[] };
+      if (Array.isArray(moves) && moves.every(isMove)) return { kind: 'restore', moves };
     } catch { /* no journal, or an unreadable one: the backups decide */ }
     return backups.length === 0 ? { kind: 'nothing' } : { kind: 'unreadable', backups };
   }
@@ -173,4 +173,10 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A journal entry as written by OutTransaction: an out and where it was moved aside. */
+function isMove(value: unknown): value is Move {
+  const m = value as Partial<Move> | null;
+  return typeof m === 'object' && m !== null && typeof m.out === 'string' && typeof m.backup === 'string';
 }

@@ -252,5 +252,5 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
 
 /** Every out there before the stage ran, and byte-equal to what it left. */
 function sameOuts(before: OutRecord[], after: OutRecord[]): boolean {
-  return before.length === after.length && before.every((out, i) => out.hash !== MISSING_HASH && out.path === after[i]!.path && out.hash === after[i]!.hash);
+  return before.length === after.length && before.every((out, i) => out.hash !== MISSING_HASH && out.path === after[i].path && out.hash === after[i].hash);
 }

@@ -54,7 +54,7 @@ export default async function compare(argv: string[]): Promise<number> {
   const maximize = values.max === true;
   if (metric) {
     // A figure a stage reported (features.imagesPerSecond) can be the chosen metric too; a metric of that name wins.
-    records = records.map((r) => (metric in r.metrics || runFigures(r)[metric] === undefined ? r : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric]! } }));
+    records = records.map((r) => (metric in r.metrics || runFigures(r)[metric] === undefined ? r : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric] } }));
     const value = (r: (typeof records)[number]) => r.metrics[metric];
     records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b) - value(a) : value(a) - value(b)));
   }
