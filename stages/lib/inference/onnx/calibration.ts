@@ -21,6 +21,8 @@ export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
 
 const BINS = 2048;
 export const PERCENTILE = 99.99;
+/** The count a bin of q that p has gets (onnxruntime's smooth_distribution epsilon). */
+const SMOOTHING = 1e-4;
 
 /** One tensor's running statistics. */
 export class TensorStats {
@@ -93,13 +95,10 @@ export class TensorStats {
     for (let i = BINS - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + hist[i]!;
     let best = last;
     let bestKl = Infinity;
-    const p = new Float64Array(BINS);
     const q = new Float64Array(BINS);
     for (let i = levels; i <= last; i++) {
-      // p: hist[0, i) with the clipped tail added to its last bin; q: p merged into `levels` bins,
-      // each spread evenly back over its non-empty bins.
-      p.set(hist.subarray(0, i));
-      p[i - 1]! += suffix[i]!;
+      // p: hist[0, i) with the clipped tail added to its last bin. q: hist[0, i) (without the tail) merged
+      // into `levels` bins, each spread evenly back over its non-empty bins. As onnxruntime's and TensorRT's.
       const merged = Math.floor(i / levels);
       for (let j = 0; j < levels; j++) {
         const start = j * merged;
@@ -107,16 +106,20 @@ export class TensorStats {
         let sum = 0;
         let nonEmpty = 0;
         for (let k = start; k < end; k++) {
-          sum += p[k]!;
-          if (p[k] !== 0) nonEmpty++;
+          sum += hist[k]!;
+          if (hist[k] !== 0 || (k === i - 1 && suffix[i]! > 0)) nonEmpty++;
         }
-        for (let k = start; k < end; k++) q[k] = p[k] !== 0 ? sum / nonEmpty : 0;
+        for (let k = start; k < end; k++) q[k] = hist[k] !== 0 || (k === i - 1 && suffix[i]! > 0) ? sum / nonEmpty : 0;
       }
-      const total = suffix[0]!;
+      const pTotal = suffix[0]!;
+      const qTotal = suffix[0]! - suffix[i]!;
       let kl = 0;
       for (let k = 0; k < i; k++) {
-        if (p[k] === 0) continue;
-        kl += (p[k]! / total) * Math.log(p[k]! / q[k]!);
+        const pk = (hist[k]! + (k === i - 1 ? suffix[i]! : 0)) / pTotal;
+        if (pk === 0) continue;
+        // A bin p has and q lacks gets q's smallest share (onnxruntime smooths with an epsilon the same way).
+        const qk = Math.max(q[k]! / qTotal, SMOOTHING / pTotal);
+        kl += pk * Math.log(pk / qk);
       }
       if (kl < bestKl) {
         bestKl = kl;
