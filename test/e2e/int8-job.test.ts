@@ -115,7 +115,8 @@ test('int8 on a GPU device is refused with a one-line error, before any backbone
 });
 
 test('back to fp32: every row comes from the store, byte-identical to the first fp32 run', { skip: !available, timeout: 300_000 }, () => {
-  const r = cli('run', 'features');
+  // --force: rerun features itself (not restored from the run cache), so the store is what answers.
+  const r = cli('run', 'features', '--force');
   assert.equal(r.code, 0, r.output);
   assert.equal(report().engine, 'onnx');
   assert.deepEqual(backboneFiles(), fp32Backbone);
