@@ -129,10 +129,12 @@ console.log(`chosen on validation (smallest mean abs diff): ${best.method}`);
 
 // Speed: the same photos through fp32 and int8, alternating, best of 3 rounds each.
 const int8Runner = await OnnxRunner.open(best.bytes, { inputSize: size, threads, precision: 'int8' });
-const speedPhotos = calibrationSample(train, speedImages, 7); // cats and dogs (the split lists cats first)
+const speedPhotos = calibrationSample(train, Math.max(speedImages, BATCH), 7); // cats and dogs (the split lists cats first)
 const first = await (async () => {
-  for await (const b of imageBatches(speedPhotos.slice(0, BATCH), { size, batchSize: BATCH })) return toTensorInput(b.pixels, size, preprocess);
-  throw new Error('no photo decoded');
+  for await (const b of imageBatches(speedPhotos.slice(0, BATCH), { size, batchSize: BATCH })) {
+    if (b.pixels.length === BATCH) return toTensorInput(b.pixels, size, preprocess);
+  }
+  throw new Error(`the first ${BATCH} speed photos did not all decode`);
 })();
 const rates = { fp32: { fwd: 0, e2e: 0 }, int8: { fwd: 0, e2e: 0 } };
 const reps = Math.max(2, Math.ceil(speedImages / BATCH));
