@@ -2,7 +2,9 @@
  * Backbone inference benchmark: the `features` stage's work (decode + resize +
  * forward) per backbone in ../shared/models, on onnxruntime-node, TF.js WASM
  * and TF.js pure-JS cpu, with GFLOP/s and the fraction of this CPU's FP32 peak;
- * plus ONNX-vs-TF.js agreement on real photos for every backbone.
+ * plus ONNX-vs-TF.js agreement on real photos for every backbone; and the int8
+ * (QDQ) model of runtime.precision int8 against fp32 in the same run, with the
+ * CPU's integer SIMD named (calibrated by minmax on 32 photos not timed).
  *
  *   npm run bench:inference -- [--models a,b] [--quick]
  *
@@ -21,6 +23,9 @@ import { buildOnnxModel } from '../stages/lib/inference/onnx/export.ts';
 import { encodeModel } from '../stages/lib/inference/onnx/protobuf.ts';
 import { OnnxRunner } from '../stages/lib/inference/onnx/runner.ts';
 import { cpuPeak } from './onnx-cpu-peak.ts';
+import { quantizeModel } from '../stages/lib/inference/onnx/quantize.ts';
+import { rangesFor } from '../stages/lib/inference/onnx/calibration.ts';
+import { calibrationStats, simdName } from './int8-model.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');
 
@@ -55,7 +60,10 @@ interface Row {
 }
 
 const rows: Row[] = [];
-const photos = (await listLabelledImages(path.join(SHARED, 'datasets/dogs-vs-cats/train'))).slice(0, 256);
+const trainPhotos = await listLabelledImages(path.join(SHARED, 'datasets/dogs-vs-cats/train'));
+const photos = trainPhotos.slice(0, 256);
+/** The int8 model's calibration photos: none of them is timed or compared. */
+const calibrationPhotos = trainPhotos.slice(-32);
 
 async function timeIt(fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
@@ -105,6 +113,24 @@ function tfjsForward(model: tf.LayersModel, size: number) {
   };
 }
 
+/** The smallest cosine similarity between the rows of two [n, c] pooled feature blocks. */
+function minCosine(a: Float32Array, b: Float32Array, n: number): number {
+  const c = a.length / n;
+  let worst = 1;
+  for (let i = 0; i < n; i++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let k = i * c; k < (i + 1) * c; k++) {
+      ab += a[k] * b[k];
+      aa += a[k] * a[k];
+      bb += b[k] * b[k];
+    }
+    worst = Math.min(worst, ab / Math.sqrt(aa * bb));
+  }
+  return worst;
+}
+
 function maxAbs(a: Float32Array, b: Float32Array): { diff: number; scale: number } {
   let diff = 0;
   let scale = 0;
@@ -122,7 +148,11 @@ console.log(
     (peak.loop ? `; FMA loop: ${peak.loop.oneThread.toFixed(0)} GFLOP/s on 1 thread, ${peak.loop.allThreads.toFixed(0)} on ${peak.cores}` : ''),
 );
 
+console.log(`SIMD: ${simdName()}`);
+
 const correctness: { backbone: string; diff: number; scale: number; pooledDiff: number }[] = [];
+/** int8 vs fp32, measured back to back at each batch size. */
+const int8Rows: { backbone: string; batch: number; images: number; fp32: Row; e2e: number; forward: number; minCosine: number }[] = [];
 
 // The decoder's own ceiling: images/s of decode + resize alone, at each input size.
 const decodeRate = new Map<number, number>();
@@ -149,15 +179,30 @@ for (const bb of BACKBONES) {
   const onnxForward = async (x: Float32Array, n: number) => {
     await runner.run(x, n);
   };
+  const stats = await calibrationStats(exported.model, calibrationPhotos, size, bb.preprocess, threads);
+  const int8Bytes = encodeModel(quantizeModel(exported.model, rangesFor(stats, 'minmax')).model);
+  const int8Runner = await OnnxRunner.open(int8Bytes, { inputSize: size, threads, precision: 'int8' });
+  const int8Forward = async (x: Float32Array, n: number) => {
+    await int8Runner.run(x, n);
+  };
   for (const batch of quick ? [8] : [1, 8, 16, 32]) {
     const input = await decodedBatch(size, bb.preprocess, batch);
     const reps = Math.max(2, Math.ceil((large ? 24 : 128) / batch));
     const forward = await forwardOnly(input, batch, reps, onnxForward);
     const count = large ? 64 : 256;
     const e2e = await endToEnd(size, bb.preprocess, batch, count, onnxForward);
-    rows.push({ backbone: bb.folder, engine: 'onnxruntime', batch, images: count, e2e, forward, gflop });
+    const fp32Row: Row = { backbone: bb.folder, engine: 'onnxruntime', batch, images: count, e2e, forward, gflop };
+    rows.push(fp32Row);
     console.log(`${bb.folder} onnx batch ${batch}: forward ${forward.toFixed(1)}/s, e2e ${e2e.toFixed(1)}/s`);
+    // int8 right after fp32 on the same photos, so both see the same machine load.
+    const qForward = await forwardOnly(input, batch, reps, int8Forward);
+    const qE2e = await endToEnd(size, bb.preprocess, batch, count, int8Forward);
+    const ref = await runner.run(input, batch);
+    const got = await int8Runner.run(input, batch);
+    int8Rows.push({ backbone: bb.folder, batch, images: count, fp32: fp32Row, e2e: qE2e, forward: qForward, minCosine: minCosine(got.pooled, ref.pooled, batch) });
+    console.log(`${bb.folder} onnx int8 batch ${batch}: forward ${qForward.toFixed(1)}/s, e2e ${qE2e.toFixed(1)}/s`);
   }
+  await int8Runner.dispose();
   if (!quick) {
     // onnxruntime's default: idle pool threads spin-wait (compare with the runner's default, no spinning).
     const spinning = await OnnxRunner.open(onnxBytes, { inputSize: size, threads, spinWait: true });
@@ -227,4 +272,13 @@ console.log('| backbone | max abs diff (maps) | scale | relative | max abs diff 
 console.log('|---|---|---|---|---|');
 for (const c of correctness) {
   console.log(`| ${c.backbone} | ${c.diff.toExponential(2)} | ${c.scale.toFixed(3)} | ${(c.diff / c.scale).toExponential(2)} | ${c.pooledDiff.toExponential(2)} |`);
+}
+console.log(`\nint8 (QDQ, minmax on 32 other photos) vs fp32 on onnxruntime's CPU provider, measured back to back; SIMD: ${simdName()}`);
+console.log('| backbone | batch | images | fp32 img/s e2e | int8 img/s e2e | × fp32 e2e | fp32 img/s fwd | int8 img/s fwd | × fp32 fwd | min cosine (pooled) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const r of int8Rows) {
+  const f = (x: number) => x.toFixed(x < 10 ? 2 : 1);
+  console.log(
+    `| ${r.backbone} | ${r.batch} | ${r.images} | ${f(r.fp32.e2e)} | ${f(r.e2e)} | ${(r.e2e / r.fp32.e2e).toFixed(2)}× | ${f(r.fp32.forward)} | ${f(r.forward)} | ${(r.forward / r.fp32.forward).toFixed(2)}× | ${r.minCosine.toFixed(4)} |`,
+  );
 }

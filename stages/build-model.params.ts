@@ -1,6 +1,6 @@
 /** Rules of the params `build-model` reads (checked by the engine before any stage runs). */
 import { defineParams, param } from 'pipeline-ml-engine';
-import { PREPROCESS_NAMES, sharedParams } from './lib/stage/shared-params.ts';
+import { CALIBRATION_METHODS, PREPROCESS_NAMES, sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
   'model.backbone': param.string({
@@ -13,4 +13,8 @@ export default defineParams({
   'model.dropout': sharedParams['model.dropout'],
   'runtime.backend': sharedParams['runtime.backend'],
   'runtime.threads': sharedParams['runtime.threads'],
+  'runtime.precision': sharedParams['runtime.precision'],
+  'quantize.method': param.oneOf(CALIBRATION_METHODS, { default: 'percentile', description: 'int8 activation ranges: minmax (observed), percentile (|x| at 99.99%), entropy (KL-optimal clip); read when runtime.precision is int8' }),
+  'quantize.images': param.integer({ min: 1, default: 64, description: 'training images (never validation or test) the int8 calibration runs on' }),
+  'quantize.seed': param.integer({ min: 0, default: 42, description: 'seed of the calibration sample drawn from the training list' }),
 });

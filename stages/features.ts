@@ -19,7 +19,7 @@ import { sha256 } from './lib/inference/feature-cache.ts';
 import type { SplitName } from './lib/inference/feature-store.ts';
 import { featuriseThroughStore, type ImagePlan } from './lib/inference/featurisation.ts';
 import { projectRelative as rel, round } from './lib/stage/format.ts';
-import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference/inference.ts';
+import { BACKBONE_INFO, openBackboneRunner, parsePrecision, readBackboneInfo } from './lib/inference/inference.ts';
 import { mergeFeatureShards, readShardReports, shardSlice } from './lib/stage/shards.ts';
 import { createRng } from './lib/data/random.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
@@ -39,7 +39,8 @@ export default defineStage({
     const valList = await readImageList(await findInDeps(ctx.deps, 'val.csv', 'split'), ctx.root, classes);
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
 
-    const runner = await openBackboneRunner(backboneDir, readParams(ctx, rules), ctx);
+    const p = readParams(ctx, rules);
+    const runner = await openBackboneRunner(backboneDir, p, ctx, { precision: parsePrecision(p.value('runtime.precision')) });
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
     const trainPart = shardSlice(trainList, ctx.shard, batchSize);

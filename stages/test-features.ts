@@ -15,7 +15,7 @@ import { applyTransform, IDENTITY_TRANSFORM } from './lib/data/augment.ts';
 import { listUnlabelledImages, type UnlabelledImage } from './lib/data/dataset.ts';
 import { featuriseThroughStore, type ImagePlan } from './lib/inference/featurisation.ts';
 import { projectRelative as rel, round } from './lib/stage/format.ts';
-import { BACKBONE_INFO, openBackboneRunner, readBackboneInfo } from './lib/inference/inference.ts';
+import { BACKBONE_INFO, openBackboneRunner, parsePrecision, readBackboneInfo } from './lib/inference/inference.ts';
 import { readParams } from './lib/stage/params.ts';
 import { mergeFeatureShards, readShardReports, shardSlice } from './lib/stage/shards.ts';
 import { depFolderWith, outFolders } from './lib/stage/stage-files.ts';
@@ -28,7 +28,7 @@ export default defineStage({
     const flip = p.flag('predict.tta_flip');
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
-    const runner = await openBackboneRunner(backboneDir, p, ctx);
+    const runner = await openBackboneRunner(backboneDir, p, ctx, { precision: parsePrecision(p.value('runtime.precision')) });
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
     const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);

@@ -10,9 +10,10 @@
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackboneRunner } from './backbone-runner.ts';
+import type { Int8Info } from './int8-backbone.ts';
 import { readShared, setupBackend, threadCount } from './backend.ts';
 import { openOnDevice, parseDeviceChoice, type Device } from './device.ts';
-import type { INFERENCE_CHOICES, PREPROCESS_NAMES } from '../stage/shared-params.ts';
+import type { INFERENCE_CHOICES, PRECISION_CHOICES, PREPROCESS_NAMES } from '../stage/shared-params.ts';
 import type { Preprocess } from '../data/images.ts';
 import type { ParamReader } from '../stage/params.ts';
 import { loadModel } from '../model/model-io.ts';
@@ -20,6 +21,9 @@ import { TfjsRunner } from './tfjs-runner.ts';
 
 export const BACKBONE_ONNX = 'backbone.onnx';
 export const BACKBONE_INFO = 'info.json';
+/** The calibrated QDQ model and its calibration record (runtime.precision int8, see ./int8-backbone.ts). */
+export const BACKBONE_INT8_ONNX = 'backbone.int8.onnx';
+export const CALIBRATION_FILE = 'calibration.json';
 
 /** build-model's description of the frozen base (backbone/info.json). */
 export interface BackboneInfo {
@@ -32,6 +36,8 @@ export interface BackboneInfo {
   mapWidth: number;
   params: { base: number; head: number; trainable: number; total: number };
   onnx: { exported: true; file: string; bytes: number } | { exported: false; reason: string };
+  /** The calibrated QDQ model, written when build-model ran with runtime.precision int8. */
+  int8?: Int8Info;
   tfjs: string;
 }
 
@@ -53,6 +59,13 @@ export function parsePreprocess(value: unknown): Preprocess {
   const p = (PREPROCESS as Record<string, Preprocess>)[typeof key === 'string' ? key : JSON.stringify(key)];
   if (!p) throw new Error(`model.preprocess must be one of ${Object.keys(PREPROCESS).join(', ')}; got '${String(value)}'`);
   return p;
+}
+
+export type Precision = (typeof PRECISION_CHOICES)[number];
+
+/** `runtime.precision`, by its declared rule (stages/lib/stage/shared-params.ts). */
+export function parsePrecision(value: unknown): Precision {
+  return readShared('runtime.precision', value) as Precision;
 }
 
 /** `runtime.inference`, by its declared rule (stages/lib/stage/shared-params.ts). */
@@ -106,17 +119,23 @@ interface Logger {
   warn: (message: string) => void;
 }
 
-/** Opens the runner `runtime.inference` and `runtime.device` ask for on build-model's backbone folder; logs which one runs. */
+/**
+ * Opens the runner `runtime.inference` and `runtime.device` ask for on build-model's backbone folder; logs which one runs.
+ * `precision` (runtime.precision of the stages that declare it; visualize's CAMs stay fp32): int8 opens
+ * build-model's calibrated QDQ model on onnxruntime's CPU provider.
+ */
 export async function openBackboneRunner(
   backboneDir: string,
   /** The stage's param reader: every read goes through its declared-key check. */
   params: Pick<ParamReader, 'value'>,
   logger: Logger,
+  opts: { precision?: Precision } = {},
 ): Promise<OpenBackbone> {
   const choice = parseInferenceChoice(params.value('runtime.inference'));
   const device = parseDeviceChoice(params.value('runtime.device'));
   const batchValue = params.value('runtime.batch_size');
   parseBatchSize(batchValue, 'cpu', false); // a bad value fails before any session opens
+  if (opts.precision === 'int8') return openInt8(backboneDir, choice, device, params, batchValue, logger);
   const info = await readBackboneInfo(backboneDir);
   const onnxPath = path.join(backboneDir, BACKBONE_ONNX);
   const hasOnnx = await access(onnxPath).then(
@@ -153,5 +172,42 @@ export async function openBackboneRunner(
   const runner = new TfjsRunner(await loadModel(backboneDir));
   const batchSize = parseBatchSize(batchValue, 'cpu', false);
   logger.log(`backbone inference: TF.js (${runner.engine}), batch ${batchSize}`);
+  return withBatch(runner, 'cpu', batchSize);
+}
+
+/**
+ * runtime.precision int8: build-model's QDQ model on onnxruntime's CPU provider. A GPU device is refused rather
+ * than run in fp32: onnxruntime's GPU providers have no int8 kernels for it, and a silent fp32 run would
+ * answer a different question than the one asked (the int8 features' speed and score).
+ */
+async function openInt8(
+  backboneDir: string,
+  choice: InferenceChoice,
+  device: ReturnType<typeof parseDeviceChoice>,
+  params: Pick<ParamReader, 'value'>,
+  batchValue: unknown,
+  logger: Logger,
+): Promise<OpenBackbone> {
+  if (device === 'webgpu' || device === 'cuda') {
+    throw new Error(`runtime.precision int8 runs on onnxruntime's CPU provider only, but runtime.device is ${device}: set runtime.device to cpu (or auto), or runtime.precision to fp32`);
+  }
+  if (choice === 'tfjs') throw new Error('runtime.precision int8 runs on onnxruntime, but runtime.inference is tfjs: set runtime.inference to onnx (or auto), or runtime.precision to fp32');
+  const info = await readBackboneInfo(backboneDir);
+  const file = path.join(backboneDir, BACKBONE_INT8_ONNX);
+  const present = await access(file).then(
+    () => true,
+    () => false,
+  );
+  if (!info.int8 || !present) {
+    throw new Error(`runtime.precision is int8 but build-model wrote no ${BACKBONE_INT8_ONNX} in ${backboneDir} (build-model writes it when it runs with runtime.precision int8)`);
+  }
+  const threads = threadCount(params.value('runtime.threads'));
+  const { createOnnxRunner } = await import('./onnx/runner.ts');
+  const runner = await createOnnxRunner(file, { inputSize: info.inputSize, threads, device: 'cpu', precision: 'int8' });
+  const batchSize = parseBatchSize(batchValue, 'cpu', false);
+  logger.log(
+    `backbone inference: onnxruntime-node on cpu${device === 'auto' ? ' (auto: int8 runs on the CPU provider)' : ''}, int8 (${info.int8.quantizedConvs} int8 convolutions, ` +
+      `calibrated by ${info.int8.method} on ${info.int8.images} training images), ${threads} thread(s), batch ${batchSize}`,
+  );
   return withBatch(runner, 'cpu', batchSize);
 }

@@ -5,8 +5,11 @@ import { makeContext } from './context.ts';
 
 export const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 
-/** Runs build-model into `root`/out; returns the backbone folder. An empty cutLayer = the last spatial layer. */
-export async function buildBackbone(root: string, folder: string, cutLayer = ''): Promise<string> {
+/**
+ * Runs build-model into `root`/out; returns the backbone folder. An empty cutLayer = the last spatial layer.
+ * `int8`: runtime.precision int8, calibrated on the images of `int8.trainCsv` (a split's train.csv).
+ */
+export async function buildBackbone(root: string, folder: string, cutLayer = '', int8?: { trainCsv: string; method?: string; images?: number }): Promise<string> {
   const ctx = makeContext({
     stage: 'build-model',
     root,
@@ -18,7 +21,12 @@ export async function buildBackbone(root: string, folder: string, cutLayer = '')
       'model.dropout': 0.5,
       'runtime.backend': 'cpu',
       'runtime.threads': 0,
+      'runtime.precision': int8 ? 'int8' : 'fp32',
+      'quantize.method': int8?.method ?? 'minmax',
+      'quantize.images': int8?.images ?? 64,
+      'quantize.seed': 42,
     },
+    deps: int8 ? [path.dirname(int8.trainCsv)] : [],
     outs: ['out/backbone', 'out/model'],
   });
   await buildModel.run(ctx);

@@ -103,7 +103,7 @@ export class ProtoWriter {
 
 // ---- ONNX messages ---------------------------------------------------------
 
-export const TensorDataType = { FLOAT: 1, INT64: 7 } as const;
+export const TensorDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
 
 const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
 
@@ -121,14 +121,15 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  /** float32, int64 (shapes), and the quantized model's u8/s8 zero points and weights and int32 biases. */
+  data: Float32Array | BigInt64Array | Int8Array | Uint8Array | Int32Array;
 }
 
-/** A tensor's declared type: float32 or int64, dims as numbers or symbolic names. */
+/** A tensor's declared type: float32 or int64, dims as numbers or symbolic names; no dims = shape left to onnxruntime. */
 export interface OnnxValueInfo {
   name: string;
   elemType: number;
-  dims: (number | string)[];
+  dims?: (number | string)[];
 }
 
 export interface OnnxGraph {
@@ -173,30 +174,48 @@ function encodeNode(node: OnnxNode): Uint8Array {
   return w.finish();
 }
 
+/** Each initializer array type's ONNX data type and bytes per value. */
+function tensorType(data: OnnxInitializer['data']): [number, number] {
+  if (data instanceof Float32Array) return [TensorDataType.FLOAT, 4];
+  if (data instanceof BigInt64Array) return [TensorDataType.INT64, 8];
+  if (data instanceof Int32Array) return [TensorDataType.INT32, 4];
+  if (data instanceof Int8Array) return [TensorDataType.INT8, 1];
+  return [TensorDataType.UINT8, 1];
+}
+
 function encodeTensor(t: OnnxInitializer): Uint8Array {
   const expected = t.dims.reduce((a, b) => a * b, 1);
   if (t.data.length !== expected) {
     throw new RangeError(`initializer ${t.name}: ${t.data.length} values for dims [${t.dims}]`);
   }
+  const [dataType, width] = tensorType(t.data);
   const w = new ProtoWriter().packedInts(1, t.dims);
-  w.int(2, t.data instanceof Float32Array ? TensorDataType.FLOAT : TensorDataType.INT64);
+  w.int(2, dataType);
   w.string(8, t.name);
   // raw_data is little-endian; so is every platform Node runs on that we care about,
   // but be explicit rather than reinterpret the buffer.
-  const bytes = new Uint8Array(t.data.length * (t.data instanceof Float32Array ? 4 : 8));
+  const bytes = new Uint8Array(t.data.length * width);
   const view = new DataView(bytes.buffer);
-  if (t.data instanceof Float32Array) t.data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else t.data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  const data = t.data;
+  if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  else if (data instanceof BigInt64Array) data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  else if (data instanceof Int32Array) data.forEach((v, i) => view.setInt32(i * 4, v, true));
+  else if (data instanceof Int8Array) bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.length));
+  else bytes.set(data);
   return w.bytes(9, bytes).finish();
 }
 
 function encodeValueInfo(v: OnnxValueInfo): Uint8Array {
-  const shape = new ProtoWriter();
-  for (const d of v.dims) {
-    const dim = typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d);
-    shape.message(1, dim.finish());
+  const tensorWriter = new ProtoWriter().int(1, v.elemType);
+  if (v.dims) {
+    const shape = new ProtoWriter();
+    for (const d of v.dims) {
+      const dim = typeof d === 'number' ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d);
+      shape.message(1, dim.finish());
+    }
+    tensorWriter.message(2, shape.finish());
   }
-  const tensorType = new ProtoWriter().int(1, v.elemType).message(2, shape.finish()).finish();
+  const tensorType = tensorWriter.finish();
   const type = new ProtoWriter().message(1, tensorType).finish();
   return new ProtoWriter().string(1, v.name).message(2, type).finish();
 }

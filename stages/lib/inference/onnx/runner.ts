@@ -16,6 +16,8 @@ export interface OnnxRunnerOptions {
   spinWait?: boolean;
   /** Execution provider; default cpu. Which one to use is decided in ../device.ts. */
   device?: Device;
+  /** int8: the model is build-model's QDQ graph (CPU only); named in `engine`, so feature store keys differ. */
+  precision?: 'fp32' | 'int8';
 }
 
 /** Session options that let onnxruntime's CPU kernels run at full speed (measured in bench/inference.ts). */
@@ -57,6 +59,7 @@ export class OnnxRunner implements BackboneRunner {
     const threads = opts.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`onnx threads must be a positive integer, got ${threads}`);
     const device = opts.device ?? 'cpu';
+    if (opts.precision === 'int8' && device !== 'cpu') throw new Error(`the int8 model runs on onnxruntime's CPU provider only, not ${device}`);
     const options = sessionOptions(threads, opts.spinWait ?? false, device);
     const session =
       typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
@@ -74,7 +77,8 @@ export class OnnxRunner implements BackboneRunner {
       if (typeof side === 'number' && side !== opts.inputSize) {
         throw new Error(`${where} takes ${side}×${side} images, but inputSize ${opts.inputSize} was given`);
       }
-      return new OnnxRunner(device === 'cpu' ? 'onnx' : `onnx-${device}`, session, opts.inputSize, channels);
+      const engine = opts.precision === 'int8' ? 'onnx-int8' : device === 'cpu' ? 'onnx' : `onnx-${device}`;
+      return new OnnxRunner(engine, session, opts.inputSize, channels);
     } catch (err) {
       await session.release();
       throw err;
