@@ -6,7 +6,18 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'dist/', '**/dist/', 'artifacts/', '.pipeline/', '.tmp/', 'packages/engine/src/config/schema-validator.generated.ts', 'packages/engine/templates/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '**/dist/',
+      'artifacts/',
+      '.pipeline/',
+      '.tmp/',
+      'packages/engine/src/config/schema-validator.generated.ts',
+      'packages/engine/templates/',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -20,7 +31,12 @@ export default defineConfig(
       // A leading underscore marks a name kept on purpose (a skipped tuple slot, a parameter an interface requires).
       '@typescript-eslint/no-unused-vars': [
         'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
       ],
       // Shapes and lists in messages read fine as `1,224,224,3`.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowArray: true }],
@@ -41,7 +57,15 @@ export default defineConfig(
       // node:test's test() and describe() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
     },
   },

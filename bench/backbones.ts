@@ -54,21 +54,35 @@ function runOne(name: string): Row {
   try {
     const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as BenchDoc;
     // Relative data paths in the repo's params resolve from the repo, not the temp project.
-    for (const key of ['train_dir', 'test_dir', 'test_labels'] as const) doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
-    doc.params.model = { ...doc.params.model, backbone: path.join(SHARED, 'models', name), cut_layer: spec.cut, input_size: spec.size, preprocess: spec.preprocess };
+    for (const key of ['train_dir', 'test_dir', 'test_labels'] as const)
+      doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
+    doc.params.model = {
+      ...doc.params.model,
+      backbone: path.join(SHARED, 'models', name),
+      cut_layer: spec.cut,
+      input_size: spec.size,
+      preprocess: spec.preprocess,
+    };
     // Module stages must lie inside the project: link the repo's stages/ into the temp one.
     symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
     writeFileSync(path.join(dir, 'pipeline.yaml'), stringify(doc));
     const started = Date.now();
-    const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+    const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, CI: '1' },
+    });
     const total_s = (Date.now() - started) / 1000;
-    if (r.status !== 0) return { backbone: name, total_s, error: (r.stderr || r.stdout).split('\n').slice(-5).join(' ') };
-    const read = <T,>(rel: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', rel), 'utf8')) as T;
+    if (r.status !== 0)
+      return { backbone: name, total_s, error: (r.stderr || r.stdout).split('\n').slice(-5).join(' ') };
+    const read = <T>(rel: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', rel), 'utf8')) as T;
     const train = read<{ val_loss: number; val_accuracy: number }>('train/metrics.json');
     const test = read<{ log_loss: number; accuracy: number }>('predict/metrics.json');
     const features = read<{ engine: string }>('features/report.json');
     // How long the features stage took is a figure of the run (run --json, the run record), not of its outs.
-    const figures = (JSON.parse(r.stdout) as { stage: string; figures?: Record<string, number> }[]).find((s) => s.stage === 'features')?.figures;
+    const figures = (JSON.parse(r.stdout) as { stage: string; figures?: Record<string, number> }[]).find(
+      (s) => s.stage === 'features',
+    )?.figures;
     return {
       backbone: name,
       val_loss: train.val_loss,
@@ -93,7 +107,9 @@ for (const name of names) {
   process.stderr.write(`${JSON.stringify(row)}\n`);
 }
 const f = (x: number | undefined, d: number) => (x === undefined ? '—' : x.toFixed(d));
-console.log('| backbone | val acc | val log loss | test acc | test log loss | inference | features (s) | whole run (s) |');
+console.log(
+  '| backbone | val acc | val log loss | test acc | test log loss | inference | features (s) | whole run (s) |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   console.log(

@@ -21,7 +21,9 @@ const dataset = path.resolve(root, process.argv[3] ?? '../shared/datasets/dogs-v
 const all = await listLabelledImages(dataset);
 const items = shuffle(all, createRng(1)).slice(0, count);
 for (const it of items) await readFile(it.path); // warm the page cache so we time decoding, not the disk
-console.log(`${items.length} photos from ${path.relative(root, dataset)}, ${os.cpus().length} CPUs, node ${process.version}`);
+console.log(
+  `${items.length} photos from ${path.relative(root, dataset)}, ${os.cpus().length} CPUs, node ${process.version}`,
+);
 
 for (const size of [224, 299]) {
   for (const concurrency of [1, 2]) {
@@ -43,7 +45,15 @@ for (const size of [224, 299]) {
         `(${decoded} decoded, ${skipped} skipped, ${seconds.toFixed(2)} s; toTensorInput ${(packMs / decoded).toFixed(2)} ms/image)`,
     );
   }
-  const cfg = validateAugmentConfig({ rotation_range: 20, width_shift_range: 0.1, height_shift_range: 0.1, shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, interpolation: 'bilinear' });
+  const cfg = validateAugmentConfig({
+    rotation_range: 20,
+    width_shift_range: 0.1,
+    height_shift_range: 0.1,
+    shear_range: 0.2,
+    zoom_range: 0.2,
+    horizontal_flip: true,
+    interpolation: 'bilinear',
+  });
   const rng = createRng(2);
   let warps = 0;
   let warpMs = 0;
@@ -55,5 +65,7 @@ for (const size of [224, 299]) {
       warps++;
     }
   }
-  console.log(`size ${size}: augmentation warp ${(warpMs / warps).toFixed(2)} ms/image (bilinear, rotation+shift+shear+zoom)`);
+  console.log(
+    `size ${size}: augmentation warp ${(warpMs / warps).toFixed(2)} ms/image (bilinear, rotation+shift+shear+zoom)`,
+  );
 }

@@ -26,11 +26,21 @@ import { cpuPeak } from './onnx-cpu-peak.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');
 const PREPROCESS: Record<string, Preprocess> = { darknet_tiny_224: 'unit' };
-const CUT_LAYER: Record<string, string> = { xception_block13_299: 'add_12', 'mobilenet_v1_0.25_224': 'conv_pw_13_relu', 'mobilenet_v1_0.75_224': 'conv_pw_13_relu' };
+const CUT_LAYER: Record<string, string> = {
+  xception_block13_299: 'add_12',
+  'mobilenet_v1_0.25_224': 'conv_pw_13_relu',
+  'mobilenet_v1_0.75_224': 'conv_pw_13_relu',
+};
 
-const list = (name: string, fallback: string) => (process.env[name] || fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name: string, fallback: string) =>
+  (process.env[name] || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const models = list('BENCH_MODELS', 'mobilenet_v1_0.25_224,xception_block13_299');
-const batches = list('BENCH_BATCHES', '1,16,64').map(Number).sort((a, b) => a - b);
+const batches = list('BENCH_BATCHES', '1,16,64')
+  .map(Number)
+  .sort((a, b) => a - b);
 const devices = list('BENCH_DEVICES', 'cpu,webgpu').map((d) => parseDeviceChoice(d)) as Device[];
 const cellSeconds = Number(process.env.BENCH_CELL_SECONDS || 60);
 const threads = os.availableParallelism();
@@ -47,14 +57,23 @@ console.log(
     `PCI display controllers ${inv.pciDisplays.map((d) => `${d.vendor} (${d.kernelDriver ?? 'no driver'})`).join(', ') || 'none'}`,
 );
 
-const photos = (await listLabelledImages(path.join(SHARED, 'datasets/dogs-vs-cats/train'))).slice(0, Math.max(...batches));
+const photos = (await listLabelledImages(path.join(SHARED, 'datasets/dogs-vs-cats/train'))).slice(
+  0,
+  Math.max(...batches),
+);
 
 interface Cell {
   rate?: number; // images/s, forward pass
   passes?: number;
   skipped?: string;
 }
-const table: { model: string; gflop: number; batch: number; cells: Map<Device, Cell>; diff?: { max: number; scale: number } }[] = [];
+const table: {
+  model: string;
+  gflop: number;
+  batch: number;
+  cells: Map<Device, Cell>;
+  diff?: { max: number; scale: number };
+}[] = [];
 
 const seconds = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now();
@@ -75,14 +94,24 @@ for (const folder of models) {
     const pixels = await Promise.all(photos.slice(0, batch).map((p) => decodeImage(p.path, { size })));
     inputs.set(batch, toTensorInput(pixels, size, preprocess));
   }
-  const rows = batches.map((batch) => ({ model: folder, gflop: exported.flopsPerImage / 1e9, batch, cells: new Map<Device, Cell>(), diff: undefined as { max: number; scale: number } | undefined }));
+  const rows = batches.map((batch) => ({
+    model: folder,
+    gflop: exported.flopsPerImage / 1e9,
+    batch,
+    cells: new Map<Device, Cell>(),
+    diff: undefined as { max: number; scale: number } | undefined,
+  }));
   table.push(...rows);
   const pooledOf = new Map<string, Float32Array>();
 
   for (const device of devices) {
     let runner: OnnxRunner;
     try {
-      ({ value: runner } = await openOnDevice(device, (d) => OnnxRunner.open(bytes, { inputSize: size, threads, device: d }), { log: console.log, warn: (m) => console.log(`warning: ${m}`) }));
+      ({ value: runner } = await openOnDevice(
+        device,
+        (d) => OnnxRunner.open(bytes, { inputSize: size, threads, device: d }),
+        { log: console.log, warn: (m) => console.log(`warning: ${m}`) },
+      ));
     } catch (err) {
       for (const row of rows) row.cells.set(device, { skipped: (err as Error).message.slice(0, 120) });
       console.log(`${folder} ${device}: ${(err as Error).message}`);
@@ -93,7 +122,9 @@ for (const folder of models) {
       const input = inputs.get(row.batch)!;
       if (perImage > 0 && 2 * perImage * row.batch > cellSeconds) {
         row.cells.set(device, { skipped: `one pass ≈ ${(perImage * row.batch).toFixed(0)} s` });
-        console.log(`${folder} ${device} batch ${row.batch}: skipped, one pass ≈ ${(perImage * row.batch).toFixed(0)} s > BENCH_CELL_SECONDS/2`);
+        console.log(
+          `${folder} ${device} batch ${row.batch}: skipped, one pass ≈ ${(perImage * row.batch).toFixed(0)} s > BENCH_CELL_SECONDS/2`,
+        );
         continue;
       }
       let pooled: Float32Array | undefined;
@@ -107,14 +138,19 @@ for (const folder of models) {
       }
       perImage = spent / passes / row.batch;
       row.cells.set(device, { rate: (passes * row.batch) / spent, passes });
-      console.log(`${folder} ${device} batch ${row.batch}: ${((passes * row.batch) / spent).toFixed(2)} images/s (${passes} pass(es), warm-up ${warm.toFixed(1)} s)`);
+      console.log(
+        `${folder} ${device} batch ${row.batch}: ${((passes * row.batch) / spent).toFixed(2)} images/s (${passes} pass(es), warm-up ${warm.toFixed(1)} s)`,
+      );
     }
     await runner.dispose();
   }
   // Agreement with the CPU provider on the same photos.
   for (const row of rows) {
     const cpu = pooledOf.get(`cpu/${row.batch}`);
-    const other = devices.filter((d) => d !== 'cpu').map((d) => pooledOf.get(`${d}/${row.batch}`)).find(Boolean);
+    const other = devices
+      .filter((d) => d !== 'cpu')
+      .map((d) => pooledOf.get(`${d}/${row.batch}`))
+      .find(Boolean);
     if (!cpu || !other) continue;
     let max = 0;
     let scale = 0;
@@ -127,8 +163,11 @@ for (const folder of models) {
 }
 
 const others = devices.filter((d) => d !== 'cpu');
-const show = (c: Cell | undefined) => (!c ? '–' : c.rate !== undefined ? c.rate.toFixed(c.rate < 10 ? 2 : 1) : `skipped (${c.skipped})`);
-console.log(`\n| backbone | GFLOP/img | batch | ${devices.map((d) => `${d} img/s`).join(' | ')} | ${others.map((d) => `${d} / cpu`).join(' | ')} | max abs diff pooled (scale) |`);
+const show = (c: Cell | undefined) =>
+  !c ? '–' : c.rate !== undefined ? c.rate.toFixed(c.rate < 10 ? 2 : 1) : `skipped (${c.skipped})`;
+console.log(
+  `\n| backbone | GFLOP/img | batch | ${devices.map((d) => `${d} img/s`).join(' | ')} | ${others.map((d) => `${d} / cpu`).join(' | ')} | max abs diff pooled (scale) |`,
+);
 console.log(`|---|---|---|${devices.map(() => '---|').join('')}${others.map(() => '---|').join('')}---|`);
 for (const row of table) {
   const cpu = row.cells.get('cpu')?.rate;
@@ -137,5 +176,7 @@ for (const row of table) {
     return cpu && r ? `${(r / cpu).toFixed(r / cpu < 1 ? 3 : 1)}×` : '–';
   });
   const diff = row.diff ? `${row.diff.max.toExponential(2)} (${row.diff.scale.toFixed(2)})` : '–';
-  console.log(`| ${row.model} | ${row.gflop.toFixed(3)} | ${row.batch} | ${devices.map((d) => show(row.cells.get(d))).join(' | ')} | ${ratios.join(' | ')} | ${diff} |`);
+  console.log(
+    `| ${row.model} | ${row.gflop.toFixed(3)} | ${row.batch} | ${devices.map((d) => show(row.cells.get(d))).join(' | ')} | ${ratios.join(' | ')} | ${diff} |`,
+  );
 }

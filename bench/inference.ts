@@ -72,7 +72,13 @@ async function timeIt(fn: () => Promise<void>): Promise<number> {
 }
 
 /** images/s of decode + resize + forward over `count` photos, batches of `batch`. */
-async function endToEnd(size: number, preprocess: Preprocess, batch: number, count: number, forward: (x: Float32Array, n: number) => Promise<void>): Promise<number> {
+async function endToEnd(
+  size: number,
+  preprocess: Preprocess,
+  batch: number,
+  count: number,
+  forward: (x: Float32Array, n: number) => Promise<void>,
+): Promise<number> {
   const items = photos.slice(0, count);
   let buffer: Float32Array | undefined;
   const seconds = await timeIt(async () => {
@@ -88,7 +94,13 @@ async function endToEnd(size: number, preprocess: Preprocess, batch: number, cou
  * images/s of the forward pass alone: one warm-up, then `rounds` rounds of `reps`
  * batches; the best round counts (other work on a shared machine only slows a round down).
  */
-async function forwardOnly(input: Float32Array, batch: number, reps: number, forward: (x: Float32Array, n: number) => Promise<void>, rounds = 3): Promise<number> {
+async function forwardOnly(
+  input: Float32Array,
+  batch: number,
+  reps: number,
+  forward: (x: Float32Array, n: number) => Promise<void>,
+  rounds = 3,
+): Promise<number> {
   await forward(input, batch);
   let best = 0;
   for (let k = 0; k < rounds; k++) {
@@ -107,7 +119,12 @@ async function decodedBatch(size: number, preprocess: Preprocess, n: number): Pr
 
 function tfjsForward(model: tf.LayersModel, size: number) {
   return async (x: Float32Array, n: number) => {
-    const pooled = tf.tidy(() => tf.mean(model.predict(tf.tensor4d(x.subarray(0, n * size * size * 3), [n, size, size, 3])) as tf.Tensor4D, [1, 2]));
+    const pooled = tf.tidy(() =>
+      tf.mean(
+        model.predict(tf.tensor4d(x.subarray(0, n * size * size * 3), [n, size, size, 3])) as tf.Tensor4D,
+        [1, 2],
+      ),
+    );
     await pooled.data();
     pooled.dispose();
   };
@@ -145,14 +162,24 @@ const peak = cpuPeak();
 console.log(
   `CPU: ${peak.cores} cores, ${peak.isa} → ${peak.flopPerCycle} FP32 FLOP/cycle/core, clock ${peak.clockGHz.toFixed(2)} GHz (${peak.clockSource}; ` +
     `/proc/cpuinfo says ${peak.nominalMHz} MHz) → peak ${peak.peakGflops.toFixed(0)} GFLOP/s` +
-    (peak.loop ? `; FMA loop: ${peak.loop.oneThread.toFixed(0)} GFLOP/s on 1 thread, ${peak.loop.allThreads.toFixed(0)} on ${peak.cores}` : ''),
+    (peak.loop
+      ? `; FMA loop: ${peak.loop.oneThread.toFixed(0)} GFLOP/s on 1 thread, ${peak.loop.allThreads.toFixed(0)} on ${peak.cores}`
+      : ''),
 );
 
 console.log(`SIMD: ${simdName()}`);
 
 const correctness: { backbone: string; diff: number; scale: number; pooledDiff: number }[] = [];
 /** int8 vs fp32, measured back to back at each batch size. */
-const int8Rows: { backbone: string; batch: number; images: number; fp32: Row; e2e: number; forward: number; minCosine: number }[] = [];
+const int8Rows: {
+  backbone: string;
+  batch: number;
+  images: number;
+  fp32: Row;
+  e2e: number;
+  forward: number;
+  minCosine: number;
+}[] = [];
 
 // The decoder's own ceiling: images/s of decode + resize alone, at each input size.
 const decodeRate = new Map<number, number>();
@@ -199,7 +226,15 @@ for (const bb of BACKBONES) {
     const qE2e = await endToEnd(size, bb.preprocess, batch, count, int8Forward);
     const ref = await runner.run(input, batch);
     const got = await int8Runner.run(input, batch);
-    int8Rows.push({ backbone: bb.folder, batch, images: count, fp32: fp32Row, e2e: qE2e, forward: qForward, minCosine: minCosine(got.pooled, ref.pooled, batch) });
+    int8Rows.push({
+      backbone: bb.folder,
+      batch,
+      images: count,
+      fp32: fp32Row,
+      e2e: qE2e,
+      forward: qForward,
+      minCosine: minCosine(got.pooled, ref.pooled, batch),
+    });
     console.log(`${bb.folder} onnx int8 batch ${batch}: forward ${qForward.toFixed(1)}/s, e2e ${qE2e.toFixed(1)}/s`);
   }
   await int8Runner.dispose();
@@ -210,7 +245,12 @@ for (const bb of BACKBONES) {
     const spinForward = async (x: Float32Array, n: number) => {
       await spinning.run(x, n);
     };
-    const forward = await forwardOnly(await decodedBatch(size, bb.preprocess, batch), batch, Math.ceil((large ? 24 : 128) / batch), spinForward);
+    const forward = await forwardOnly(
+      await decodedBatch(size, bb.preprocess, batch),
+      batch,
+      Math.ceil((large ? 24 : 128) / batch),
+      spinForward,
+    );
     const count = large ? 64 : 256;
     const e2e = await endToEnd(size, bb.preprocess, batch, count, spinForward);
     rows.push({ backbone: bb.folder, engine: 'onnxruntime, spin-wait', batch, images: count, e2e, forward, gflop });
@@ -228,7 +268,12 @@ for (const bb of BACKBONES) {
   });
   const onnxOut = await runner.run(refInput, 3, { maps: true });
   const m = maxAbs(onnxOut.maps!, refMaps);
-  correctness.push({ backbone: bb.folder, diff: m.diff, scale: m.scale, pooledDiff: maxAbs(onnxOut.pooled, refPooled).diff });
+  correctness.push({
+    backbone: bb.folder,
+    diff: m.diff,
+    scale: m.scale,
+    pooledDiff: maxAbs(onnxOut.pooled, refPooled).diff,
+  });
   await runner.dispose();
 
   const wasmBatch = 8;
@@ -237,7 +282,15 @@ for (const bb of BACKBONES) {
   const wasmForward = await forwardOnly(wasmInput, wasmBatch, 1, wf, large ? 1 : 2);
   const wasmCount = large ? 16 : 32;
   const wasmE2e = await endToEnd(size, bb.preprocess, wasmBatch, wasmCount, wf);
-  rows.push({ backbone: bb.folder, engine: `tfjs-wasm (${wasm.getThreadsCount()} thr)`, batch: wasmBatch, images: wasmCount, e2e: wasmE2e, forward: wasmForward, gflop });
+  rows.push({
+    backbone: bb.folder,
+    engine: `tfjs-wasm (${wasm.getThreadsCount()} thr)`,
+    batch: wasmBatch,
+    images: wasmCount,
+    e2e: wasmE2e,
+    forward: wasmForward,
+    gflop,
+  });
   console.log(`${bb.folder} wasm: forward ${wasmForward.toFixed(2)}/s, e2e ${wasmE2e.toFixed(2)}/s`);
   wasmModel.dispose();
 
@@ -250,18 +303,32 @@ for (const bb of BACKBONES) {
   // No warm-up pass for the slow engine: its first pass is representative (no JIT-able kernels to cache).
   const cpuForward = cpuBatch / (await timeIt(() => cf(cpuInput, cpuBatch)));
   const cpuE2e = await endToEnd(size, bb.preprocess, cpuBatch, cpuBatch, cf);
-  rows.push({ backbone: bb.folder, engine: 'tfjs-cpu', batch: cpuBatch, images: cpuBatch, e2e: cpuE2e, forward: cpuForward, gflop });
+  rows.push({
+    backbone: bb.folder,
+    engine: 'tfjs-cpu',
+    batch: cpuBatch,
+    images: cpuBatch,
+    e2e: cpuE2e,
+    forward: cpuForward,
+    gflop,
+  });
   console.log(`${bb.folder} cpu: forward ${cpuForward.toFixed(2)}/s, e2e ${cpuE2e.toFixed(2)}/s`);
   cpuModel.dispose();
 }
 
-console.log(`\ndecode + resize alone (sharp, 256 photos, 2 files at a time): ${[...decodeRate].map(([s, r]) => `${r.toFixed(0)} images/s at ${s}×${s}`).join(', ')}`);
+console.log(
+  `\ndecode + resize alone (sharp, 256 photos, 2 files at a time): ${[...decodeRate].map(([s, r]) => `${r.toFixed(0)} images/s at ${s}×${s}`).join(', ')}`,
+);
 const pct = (gflops: number) => `${((100 * gflops) / peak.peakGflops).toFixed(1)}%`;
-console.log('\n| backbone | GFLOP/img | engine | batch | images | img/s (decode+resize+fwd) | GFLOP/s | % peak | img/s (fwd only) | GFLOP/s fwd | % peak fwd | × WASM e2e | × WASM fwd |');
+console.log(
+  '\n| backbone | GFLOP/img | engine | batch | images | img/s (decode+resize+fwd) | GFLOP/s | % peak | img/s (fwd only) | GFLOP/s fwd | % peak fwd | × WASM e2e | × WASM fwd |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const wasmRow = rows.find((w) => w.backbone === r.backbone && w.engine.startsWith('tfjs-wasm'));
-  const speedup = wasmRow ? `${(r.e2e / wasmRow.e2e).toFixed(1)}× | ${(r.forward / wasmRow.forward).toFixed(1)}×` : ' | ';
+  const speedup = wasmRow
+    ? `${(r.e2e / wasmRow.e2e).toFixed(1)}× | ${(r.forward / wasmRow.forward).toFixed(1)}×`
+    : ' | ';
   console.log(
     `| ${r.backbone} | ${r.gflop.toFixed(3)} | ${r.engine} | ${r.batch} | ${r.images} | ${r.e2e.toFixed(r.e2e < 10 ? 2 : 1)} | ${(r.e2e * r.gflop).toFixed(1)} | ${pct(r.e2e * r.gflop)} | ` +
       `${r.forward.toFixed(r.forward < 10 ? 2 : 1)} | ${(r.forward * r.gflop).toFixed(1)} | ${pct(r.forward * r.gflop)} | ${speedup} |`,
@@ -271,10 +338,16 @@ console.log('\nONNX vs TF.js WASM on 3 real photos (maps = cut layer output; sca
 console.log('| backbone | max abs diff (maps) | scale | relative | max abs diff (pooled) |');
 console.log('|---|---|---|---|---|');
 for (const c of correctness) {
-  console.log(`| ${c.backbone} | ${c.diff.toExponential(2)} | ${c.scale.toFixed(3)} | ${(c.diff / c.scale).toExponential(2)} | ${c.pooledDiff.toExponential(2)} |`);
+  console.log(
+    `| ${c.backbone} | ${c.diff.toExponential(2)} | ${c.scale.toFixed(3)} | ${(c.diff / c.scale).toExponential(2)} | ${c.pooledDiff.toExponential(2)} |`,
+  );
 }
-console.log(`\nint8 (QDQ, minmax on 32 other photos) vs fp32 on onnxruntime's CPU provider, measured back to back; SIMD: ${simdName()}`);
-console.log('| backbone | batch | images | fp32 img/s e2e | int8 img/s e2e | × fp32 e2e | fp32 img/s fwd | int8 img/s fwd | × fp32 fwd | min cosine (pooled) |');
+console.log(
+  `\nint8 (QDQ, minmax on 32 other photos) vs fp32 on onnxruntime's CPU provider, measured back to back; SIMD: ${simdName()}`,
+);
+console.log(
+  '| backbone | batch | images | fp32 img/s e2e | int8 img/s e2e | × fp32 e2e | fp32 img/s fwd | int8 img/s fwd | × fp32 fwd | min cosine (pooled) |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of int8Rows) {
   const f = (x: number) => x.toFixed(x < 10 ? 2 : 1);

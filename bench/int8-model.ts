@@ -23,7 +23,10 @@ export function simdName(): string {
   else if (flags.has('avx2')) parts.push('AVX2');
   if (flags.has('avx_vnni')) parts.push('AVX-VNNI');
   if (parts.length === 0) parts.push('no AVX2');
-  return `${parts.join(' + ')} (flags: ${[...flags].filter((f) => /^avx2$|^avx512|^avx_vnni/.test(f)).sort().join(' ')})`;
+  return `${parts.join(' + ')} (flags: ${[...flags]
+    .filter((f) => /^avx2$|^avx512|^avx_vnni/.test(f))
+    .sort()
+    .join(' ')})`;
 }
 
 /** Calibration statistics of `fp32` over `photos`, decoded and preprocessed as the features stage does. */

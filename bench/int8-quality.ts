@@ -58,7 +58,8 @@ function compare(a: Map<string, Float32Array>, b: Map<string, Float32Array>, spl
   return { rows, maxAbs, meanAbs: sumAbs / n, meanRef: sumRef / n, minCos };
 }
 
-const json = (root: string, file: string) => JSON.parse(readFileSync(path.join(root, 'artifacts', file), 'utf8')) as Record<string, number>;
+const json = (root: string, file: string) =>
+  JSON.parse(readFileSync(path.join(root, 'artifacts', file), 'utf8')) as Record<string, number>;
 const predictions = (root: string) =>
   new Map(
     readFileSync(path.join(root, 'artifacts/predict/predictions.csv'), 'utf8')
@@ -74,17 +75,28 @@ const testFeatures = { int8: featureRows(int8Root, 'test-features'), fp32: featu
 console.log('pooled features, int8 vs fp32, row by row (same image, same copy):');
 console.log('| rows | count | max abs diff | mean abs diff | mean abs fp32 feature | min cosine |');
 console.log('|---|---|---|---|---|---|');
-for (const [split, pair] of [['train', features], ['val', features], ['test', testFeatures]] as const) {
+for (const [split, pair] of [
+  ['train', features],
+  ['val', features],
+  ['test', testFeatures],
+] as const) {
   const c = compare(pair.int8, pair.fp32, split);
-  console.log(`| ${split} | ${c.rows} | ${c.maxAbs.toFixed(4)} | ${c.meanAbs.toFixed(5)} | ${c.meanRef.toFixed(4)} | ${c.minCos.toFixed(5)} |`);
+  console.log(
+    `| ${split} | ${c.rows} | ${c.maxAbs.toFixed(4)} | ${c.meanAbs.toFixed(5)} | ${c.meanRef.toFixed(4)} | ${c.minCos.toFixed(5)} |`,
+  );
 }
 
 console.log('\n| precision | val log loss | val accuracy | test log loss | test accuracy |');
 console.log('|---|---|---|---|---|');
-for (const [name, root] of [['fp32', fp32Root], ['int8', int8Root]] as const) {
+for (const [name, root] of [
+  ['fp32', fp32Root],
+  ['int8', int8Root],
+] as const) {
   const train = json(root, 'train/metrics.json');
   const test = json(root, 'predict/metrics.json');
-  console.log(`| ${name} | ${train['val_loss']} | ${(100 * train['val_accuracy']).toFixed(2)}% | ${test['log_loss']} | ${(100 * test['accuracy']).toFixed(1)}% |`);
+  console.log(
+    `| ${name} | ${train['val_loss']} | ${(100 * train['val_accuracy']).toFixed(2)}% | ${test['log_loss']} | ${(100 * test['accuracy']).toFixed(1)}% |`,
+  );
 }
 const a = predictions(fp32Root);
 const b = predictions(int8Root);
@@ -96,4 +108,6 @@ for (const [id, p] of a) {
   if (p >= 0.5 !== q >= 0.5) changed++;
   maxDelta = Math.max(maxDelta, Math.abs(p - q));
 }
-console.log(`\ntest predictions that change side (P(dog) ≥ 0.5): ${changed} of ${a.size}; largest |ΔP(dog)| ${maxDelta.toFixed(4)}`);
+console.log(
+  `\ntest predictions that change side (P(dog) ≥ 0.5): ${changed} of ${a.size}; largest |ΔP(dog)| ${maxDelta.toFixed(4)}`,
+);

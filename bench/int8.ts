@@ -32,7 +32,8 @@ const REPO = path.resolve(import.meta.dirname, '..');
 const SHARED = path.resolve(REPO, '../shared');
 const TRAIN_DIR = path.join(SHARED, 'datasets/dogs-vs-cats/train');
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => (args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback);
+const arg = (name: string, fallback: string) =>
+  args.includes(`--${name}`) ? args[args.indexOf(`--${name}`) + 1] : fallback;
 const modelName = arg('model', 'xception_block13_299');
 const cut = arg('cut', modelName.startsWith('xception') ? 'add_12' : '');
 const calibImages = Number(arg('calib', '64'));
@@ -62,8 +63,12 @@ backbone.dispose();
 
 const sample = calibrationSample(train, calibImages, 42);
 let stats!: Awaited<ReturnType<typeof calibrationStats>>;
-const calibSeconds = await seconds(async () => (stats = await calibrationStats(fp32, sample, size, preprocess, threads)));
-console.log(`calibration: ${stats.size} activations on ${sample.length} training images in ${calibSeconds.toFixed(1)} s`);
+const calibSeconds = await seconds(
+  async () => (stats = await calibrationStats(fp32, sample, size, preprocess, threads)),
+);
+console.log(
+  `calibration: ${stats.size} activations on ${sample.length} training images in ${calibSeconds.toFixed(1)} s`,
+);
 
 /** Pooled features of `photos`, [n × c], through `runner`, batches of BATCH. */
 async function pooled(runner: OnnxRunner, photos: readonly LabelledImage[]): Promise<Float32Array[]> {
@@ -108,7 +113,8 @@ const valPhotos = val.slice(0, valImages);
 const fp32Bytes = encodeModel(fp32);
 const fp32Runner = await OnnxRunner.open(fp32Bytes, { inputSize: size, threads });
 const reference = await pooled(fp32Runner, valPhotos);
-const byMethod: { method: CalibrationMethod; bytes: Uint8Array; convs: string; diff: ReturnType<typeof compare> }[] = [];
+const byMethod: { method: CalibrationMethod; bytes: Uint8Array; convs: string; diff: ReturnType<typeof compare> }[] =
+  [];
 for (const method of methods) {
   const { model, summary } = quantizeModel(fp32, rangesFor(stats, method));
   const bytes = encodeModel(model);
@@ -118,11 +124,15 @@ for (const method of methods) {
   byMethod.push({ method, bytes, convs: `${summary.quantizedConvs} int8, ${summary.floatConvs.length} float`, diff });
   console.log(`${method}: ${JSON.stringify(diff)}`);
 }
-console.log(`\npooled features on ${valPhotos.length} validation photos, int8 vs fp32 (${modelName}${cut ? ` @ ${cut}` : ''}; mean |fp32 feature| ${byMethod[0]?.diff.meanRef.toFixed(4)})`);
+console.log(
+  `\npooled features on ${valPhotos.length} validation photos, int8 vs fp32 (${modelName}${cut ? ` @ ${cut}` : ''}; mean |fp32 feature| ${byMethod[0]?.diff.meanRef.toFixed(4)})`,
+);
 console.log('| calibration | convolutions | max abs diff | mean abs diff | min cosine | mean cosine |');
 console.log('|---|---|---|---|---|---|');
 for (const m of byMethod) {
-  console.log(`| ${m.method} | ${m.convs} | ${m.diff.maxAbs.toFixed(4)} | ${m.diff.meanAbs.toFixed(5)} | ${m.diff.minCos.toFixed(5)} | ${m.diff.meanCos.toFixed(5)} |`);
+  console.log(
+    `| ${m.method} | ${m.convs} | ${m.diff.maxAbs.toFixed(4)} | ${m.diff.meanAbs.toFixed(5)} | ${m.diff.minCos.toFixed(5)} | ${m.diff.meanCos.toFixed(5)} |`,
+  );
 }
 const best = byMethod.reduce((a, b) => (b.diff.meanAbs < a.diff.meanAbs ? b : a));
 console.log(`chosen on validation (smallest mean abs diff): ${best.method}`);
@@ -141,10 +151,15 @@ const reps = Math.max(2, Math.ceil(speedImages / BATCH));
 await fp32Runner.run(first, BATCH);
 await int8Runner.run(first, BATCH);
 for (let round = 0; round < 3; round++) {
-  for (const [name, runner] of [['fp32', fp32Runner], ['int8', int8Runner]] as const) {
-    const fwd = (reps * BATCH) / (await seconds(async () => {
-      for (let r = 0; r < reps; r++) await runner.run(first, BATCH);
-    }));
+  for (const [name, runner] of [
+    ['fp32', fp32Runner],
+    ['int8', int8Runner],
+  ] as const) {
+    const fwd =
+      (reps * BATCH) /
+      (await seconds(async () => {
+        for (let r = 0; r < reps; r++) await runner.run(first, BATCH);
+      }));
     const e2e = speedPhotos.length / (await seconds(() => pooled(runner, speedPhotos)));
     rates[name].fwd = Math.max(rates[name].fwd, fwd);
     rates[name].e2e = Math.max(rates[name].e2e, e2e);
@@ -152,12 +167,16 @@ for (let round = 0; round < 3; round++) {
 }
 await fp32Runner.dispose();
 await int8Runner.dispose();
-console.log(`\nspeed, ${modelName}, batch ${BATCH}, ${threads} threads, best of 3 alternating rounds (SIMD: ${simdName()})`);
+console.log(
+  `\nspeed, ${modelName}, batch ${BATCH}, ${threads} threads, best of 3 alternating rounds (SIMD: ${simdName()})`,
+);
 console.log('| precision | img/s forward only | × fp32 | img/s decode + forward | × fp32 |');
 console.log('|---|---|---|---|---|');
 for (const name of ['fp32', 'int8'] as const) {
   const r = rates[name];
-  console.log(`| ${name} | ${r.fwd.toFixed(2)} | ${(r.fwd / rates.fp32.fwd).toFixed(2)}× | ${r.e2e.toFixed(2)} | ${(r.e2e / rates.fp32.e2e).toFixed(2)}× |`);
+  console.log(
+    `| ${name} | ${r.fwd.toFixed(2)} | ${(r.fwd / rates.fp32.fwd).toFixed(2)}× | ${r.e2e.toFixed(2)} | ${(r.e2e / rates.fp32.e2e).toFixed(2)}× |`,
+  );
 }
 
 if (stageImages > 0) {
@@ -170,7 +189,8 @@ if (stageImages > 0) {
       const dir = (dirs[precision] = mkdtempSync(path.join(tmpdir(), `bench-int8-${precision}-`)));
       mkdirSync(path.join(dir, 'data/train'), { recursive: true });
       mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-      for (const p of calibrationSample(train, stageImages, 7)) copyFileSync(p.path, path.join(dir, 'data/train', path.basename(p.path)));
+      for (const p of calibrationSample(train, stageImages, 7))
+        copyFileSync(p.path, path.join(dir, 'data/train', path.basename(p.path)));
       symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
       writeFileSync(
         path.join(dir, 'pipeline.yaml'),
@@ -186,10 +206,15 @@ if (stageImages > 0) {
     for (let round = 0; round < 3; round++) {
       for (const precision of ['fp32', 'int8'] as const) {
         const again = round === 0 ? [] : ['--force', '--set', `runtime.feature_store=store-${round}`];
-        const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', ...again], { cwd: dirs[precision], encoding: 'utf8', env: { ...process.env, CI: '1' } });
+        const r = spawnSync(
+          process.execPath,
+          [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', ...again],
+          { cwd: dirs[precision], encoding: 'utf8', env: { ...process.env, CI: '1' } },
+        );
         const line = (r.stdout + r.stderr).split('\n').find((l) => /images\/s on onnx/.test(l));
         const rate = Number(line?.match(/\(([\d.]+) images\/s on (onnx[\w-]*)\)/)?.[1]);
-        if (r.status !== 0 || !Number.isFinite(rate)) throw new Error(`features (${precision}) failed or printed no rate:\n${r.stdout}\n${r.stderr}`);
+        if (r.status !== 0 || !Number.isFinite(rate))
+          throw new Error(`features (${precision}) failed or printed no rate:\n${r.stdout}\n${r.stderr}`);
         stageRate[precision] = Math.max(stageRate[precision], rate);
         console.log(`features stage, round ${round + 1}, ${precision}: ${line!.trim()}`);
       }
@@ -197,5 +222,7 @@ if (stageImages > 0) {
   } finally {
     for (const dir of Object.values(dirs)) if (dir) rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`\nfeatures stage's own rate on ${stageImages} training photos, best of 3 alternating rounds: fp32 ${stageRate.fp32} images/s, int8 ${stageRate.int8} images/s, ${(stageRate.int8 / stageRate.fp32).toFixed(2)}×`);
+  console.log(
+    `\nfeatures stage's own rate on ${stageImages} training photos, best of 3 alternating rounds: fp32 ${stageRate.fp32} images/s, int8 ${stageRate.int8} images/s, ${(stageRate.int8 / stageRate.fp32).toFixed(2)}×`,
+  );
 }

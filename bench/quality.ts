@@ -22,7 +22,12 @@ import { readLabels } from '../stages/lib/data/dataset.ts';
 import { readClassList } from '../stages/lib/data/class-list.ts';
 import { gatherRows, readFeatures } from '../stages/lib/inference/feature-store.ts';
 import { fitHead, type FittedHead, type HeadHyperparameters } from '../stages/lib/model/fit-head.ts';
-import { headProbabilities, KERAS_DEFAULT_LR, resolveLearningRate, type OptimizerName } from '../stages/lib/model/head.ts';
+import {
+  headProbabilities,
+  KERAS_DEFAULT_LR,
+  resolveLearningRate,
+  type OptimizerName,
+} from '../stages/lib/model/head.ts';
 import { accuracy, clip, logLoss } from '../stages/lib/model/metrics.ts';
 import { readParams } from '../stages/lib/stage/params.ts';
 import { OPTIMIZERS } from '../stages/lib/stage/shared-params.ts';
@@ -64,17 +69,25 @@ if (!params.data.test_labels) {
 }
 
 const runtimeParams = Object.fromEntries(Object.entries(params.runtime).map(([k, v]) => [`runtime.${k}`, v]));
-const backend = await setupBackend(readParams({ params: runtimeParams, root: project, stage: 'bench:quality' }), () => {}, (m) => console.error(m));
+const backend = await setupBackend(
+  readParams({ params: runtimeParams, root: project, stage: 'bench:quality' }),
+  () => {},
+  (m) => console.error(m),
+);
 const train = await readFeatures(art('features'));
 const test = await readFeatures(art('test-features'));
 // The figures are the two-class job's (P(second class), binary log loss).
 const classes = await readClassList(art('split/classes.json'));
 if (classes.length !== 2) {
-  console.error(`bench:quality scores two-class jobs; this project has ${classes.length} classes (${classes.join(', ')})`);
+  console.error(
+    `bench:quality scores two-class jobs; this project has ${classes.length} classes (${classes.join(', ')})`,
+  );
   process.exit(1);
 }
 const labels = await readLabels(path.resolve(project, params.data.test_labels), classes);
-const featuresReport = JSON.parse(readFileSync(path.join(art('features'), 'report.json'), 'utf8')) as { copies: number };
+const featuresReport = JSON.parse(readFileSync(path.join(art('features'), 'report.json'), 'utf8')) as {
+  copies: number;
+};
 
 const defaults: HeadHyperparameters = {
   optimizer: params.train.optimizer,
@@ -116,7 +129,13 @@ async function score(hp: HeadHyperparameters, table = train, scheme = 'default')
   const result: Scored = {
     fitted,
     val: { loss: fitted.best.val_loss, accuracy: fitted.best.val_accuracy },
-    test: { loss: logLoss(y, p.map((v) => clip(v, defaultClip))), accuracy: accuracy(y, p) },
+    test: {
+      loss: logLoss(
+        y,
+        p.map((v) => clip(v, defaultClip)),
+      ),
+      accuracy: accuracy(y, p),
+    },
     testImages: y.length,
   };
   memo.set(key, result);
@@ -132,20 +151,28 @@ console.log(
 
 // 1. The default job.
 const base = await score(defaults);
-console.log(`## Default head: ${defaults.optimizer} lr ${defaults.lr}, batch ${defaults.batchSize}, dropout ${defaults.dropout}, patience ${defaults.patience}, clip ${defaultClip}, TTA ${tta}\n`);
+console.log(
+  `## Default head: ${defaults.optimizer} lr ${defaults.lr}, batch ${defaults.batchSize}, dropout ${defaults.dropout}, patience ${defaults.patience}, clip ${defaultClip}, TTA ${tta}\n`,
+);
 console.log('| | log loss | accuracy |\n|---|---|---|');
-console.log(`| validation (${base.fitted.valRows} images, best epoch ${base.fitted.best.epoch}) | ${f4(base.val.loss)} | ${f4(base.val.accuracy)} |`);
+console.log(
+  `| validation (${base.fitted.valRows} images, best epoch ${base.fitted.best.epoch}) | ${f4(base.val.loss)} | ${f4(base.val.accuracy)} |`,
+);
 console.log(`| test (${base.testImages} images) | **${f4(base.test.loss)}** | **${f4(base.test.accuracy)}** |`);
 const metricsFile = art('predict/metrics.json');
 if (existsSync(metricsFile)) {
   const m = JSON.parse(readFileSync(metricsFile, 'utf8')) as { log_loss: number; accuracy: number };
   const same = Math.abs(m.log_loss - base.test.loss) < 1e-5 && Math.abs(m.accuracy - base.test.accuracy) < 1e-9;
-  console.log(`\nartifacts/predict/metrics.json: log loss ${f4(m.log_loss)}, accuracy ${f4(m.accuracy)} — ${same ? 'the same' : 'DIFFERENT (stale artifacts or other params?)'}`);
+  console.log(
+    `\nartifacts/predict/metrics.json: log loss ${f4(m.log_loss)}, accuracy ${f4(m.accuracy)} — ${same ? 'the same' : 'DIFFERENT (stale artifacts or other params?)'}`,
+  );
 }
 
 // 2. train.lr, chosen on validation.
 console.log(`\n## train.lr for ${defaults.optimizer} (chosen on validation: lowest val log loss)\n`);
-console.log('| train.lr | val log loss | val accuracy | best epoch | test log loss | test accuracy |\n|---|---|---|---|---|---|');
+console.log(
+  '| train.lr | val log loss | val accuracy | best epoch | test log loss | test accuracy |\n|---|---|---|---|---|---|',
+);
 const lrRuns: [number, Scored][] = [];
 for (const lr of numbers(args.lrs)) {
   const s = lr === defaults.lr ? base : await score({ ...defaults, lr });
@@ -154,7 +181,9 @@ for (const lr of numbers(args.lrs)) {
 const bestLr = lrRuns.reduce((a, b) => (b[1].val.loss < a[1].val.loss ? b : a))[0];
 for (const [lr, s] of lrRuns) {
   const mark = lr === bestLr ? ' (lowest val)' : '';
-  console.log(`| ${lr}${lr === KERAS_DEFAULT_LR[defaults.optimizer] ? " (Keras' default)" : ''}${mark} | ${f4(s.val.loss)} | ${f4(s.val.accuracy)} | ${s.fitted.best.epoch} | ${f4(s.test.loss)} | ${f4(s.test.accuracy)} |`);
+  console.log(
+    `| ${lr}${lr === KERAS_DEFAULT_LR[defaults.optimizer] ? " (Keras' default)" : ''}${mark} | ${f4(s.val.loss)} | ${f4(s.val.accuracy)} | ${s.fitted.best.epoch} | ${f4(s.test.loss)} | ${f4(s.test.accuracy)} |`,
+  );
 }
 
 // 3. predict.clip, chosen on validation (the default head's val predictions, unflipped).
@@ -164,28 +193,46 @@ const valProbs = headProbabilities(valFeatures, train.dim, base.fitted.best.weig
 const testById = testPredictions(test, base.fitted.best.weights, tta);
 const scoredTest = [...testById.entries()].filter(([id]) => labels.has(id));
 for (const c of numbers(args.clips)) {
-  const val = logLoss(valLabels, Array.from(valProbs, (v) => clip(v, c)));
-  const tst = logLoss(scoredTest.map(([id]) => labels.get(id)!), scoredTest.map(([, e]) => clip(e.p[0], c)));
+  const val = logLoss(
+    valLabels,
+    Array.from(valProbs, (v) => clip(v, c)),
+  );
+  const tst = logLoss(
+    scoredTest.map(([id]) => labels.get(id)!),
+    scoredTest.map(([, e]) => clip(e.p[0], c)),
+  );
   console.log(`| ${c}${c === defaultClip ? ' (default)' : ''} | ${f4(val)} | ${f4(tst)} |`);
 }
 
 // 4. Each optimizer at Keras' default learning rate (train.lr unset / auto); adadelta is the notebook's.
 console.log("\n## Optimizers at Keras' default learning rate (other params as the default job)\n");
-console.log('| optimizer | lr | val log loss | val accuracy | best epoch | test log loss | test accuracy |\n|---|---|---|---|---|---|---|');
+console.log(
+  '| optimizer | lr | val log loss | val accuracy | best epoch | test log loss | test accuracy |\n|---|---|---|---|---|---|---|',
+);
 for (const optimizer of OPTIMIZERS) {
   const lr = KERAS_DEFAULT_LR[optimizer];
   const hp = { ...defaults, optimizer, lr };
   const s = await score(hp);
   const note = optimizer === 'adadelta' ? ' (the notebook)' : '';
-  console.log(`| ${optimizer}${note} | ${lr} | ${f4(s.val.loss)} | ${f4(s.val.accuracy)} | ${s.fitted.best.epoch} | ${f4(s.test.loss)} | ${f4(s.test.accuracy)} |`);
+  console.log(
+    `| ${optimizer}${note} | ${lr} | ${f4(s.val.loss)} | ${f4(s.val.accuracy)} | ${s.fitted.best.epoch} | ${f4(s.test.loss)} | ${f4(s.test.accuracy)} |`,
+  );
 }
 // 5. How the augmented copies are used, on the same features.
-console.log(`\n## Augmented copies (augment.copies ${featuresReport.copies}) and how training uses them (default head)\n`);
-console.log('| training rows per epoch | val log loss | val accuracy | test log loss | test accuracy |\n|---|---|---|---|---|');
+console.log(
+  `\n## Augmented copies (augment.copies ${featuresReport.copies}) and how training uses them (default head)\n`,
+);
+console.log(
+  '| training rows per epoch | val log loss | val accuracy | test log loss | test accuracy |\n|---|---|---|---|---|',
+);
 // Every row its own "image": all versions every epoch, as before fresh draws.
 const everyVersion = { ...train, rows: train.rows.map((r) => ({ ...r, path: `${r.path}#${r.copy}` })) };
 const originals = train.rows.flatMap((r, i) => (r.copy === 0 ? [i] : []));
-const originalsOnly = { dim: train.dim, rows: originals.map((i) => train.rows[i]), values: gatherRows(train, originals) };
+const originalsOnly = {
+  dim: train.dim,
+  rows: originals.map((i) => train.rows[i]),
+  values: gatherRows(train, originals),
+};
 for (const [name, table, scheme] of [
   [`one of the ${1 + featuresReport.copies} versions of each image, drawn per epoch (default)`, train, 'default'],
   ['every version of each image, every epoch (fixed copies)', everyVersion, 'every-version'],

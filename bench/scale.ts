@@ -19,7 +19,17 @@
  *   BENCH_KILL=0 skips step 4; BENCH_KEEP=1 keeps the temp project.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +57,13 @@ const STAGES = ['split', 'augment-config', 'build-model', 'features', 'test-feat
 const dir = mkdtempSync(path.join(tmpdir(), 'pipeline-scale-'));
 
 /** `count` files named by `name(k)`, cycling through `sources`, each with its own trailing bytes. */
-function makeCopies(sources: string[], count: number, into: string, name: (k: number, source: string) => string, from = 0): void {
+function makeCopies(
+  sources: string[],
+  count: number,
+  into: string,
+  name: (k: number, source: string) => string,
+  from = 0,
+): void {
   mkdirSync(into, { recursive: true });
   for (let k = from; k < from + count; k++) {
     const source = sources[k % sources.length];
@@ -57,17 +73,32 @@ function makeCopies(sources: string[], count: number, into: string, name: (k: nu
   }
 }
 
-const ofClass = (label: string) => readdirSync(TRAIN_SRC).filter((f) => new RegExp(`^${label}\\.\\d+\\.jpg$`).test(f)).sort().map((f) => path.join(TRAIN_SRC, f));
+const ofClass = (label: string) =>
+  readdirSync(TRAIN_SRC)
+    .filter((f) => new RegExp(`^${label}\\.\\d+\\.jpg$`).test(f))
+    .sort()
+    .map((f) => path.join(TRAIN_SRC, f));
 /** Cats and dogs alternating, so any prefix (and so any folder size) holds both classes. */
-const trainSources = ((cats, dogs) => cats.flatMap((cat, i) => (dogs[i] ? [cat, dogs[i]] : [cat])))(ofClass('cat'), ofClass('dog'));
-const testSources = readdirSync(TEST_SRC).filter((f) => /^\d+\.jpg$/.test(f)).sort().map((f) => path.join(TEST_SRC, f));
+const trainSources = ((cats, dogs) => cats.flatMap((cat, i) => (dogs[i] ? [cat, dogs[i]] : [cat])))(
+  ofClass('cat'),
+  ofClass('dog'),
+);
+const testSources = readdirSync(TEST_SRC)
+  .filter((f) => /^\d+\.jpg$/.test(f))
+  .sort()
+  .map((f) => path.join(TEST_SRC, f));
 const trainName = (k: number, source: string) => `${path.basename(source).split('.')[0]}.${k}.jpg`;
 
 function pipelineYaml(): string {
   return jobPipelineYaml({
     data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.1, seed: 42 },
     augment: { copies: 1, seed: 42 },
-    model: { backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    model: {
+      backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'),
+      cut_layer: 'conv_pw_13_relu',
+      input_size: 224,
+      preprocess: 'tf',
+    },
     runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: BATCH },
     train: { lr: 0.003, epochs: 3, batch_size: 32, patience: 0, seed: 42 },
   });
@@ -82,32 +113,48 @@ interface StageRun {
 
 /** What `stage` reported (ctx.report) the last time it ran, from the run records. */
 function lastFigures(stage: string): RunFigures | undefined {
-  return listRuns(path.join(dir, '.pipeline')).reverse().find((run) => run.stages[stage]?.figures)?.stages[stage]!.figures;
+  return listRuns(path.join(dir, '.pipeline'))
+    .reverse()
+    .find((run) => run.stages[stage]?.figures)?.stages[stage]!.figures;
 }
 
 function storeNote(stage: string): string {
   const f = stage.includes('features') ? lastFigures(stage) : undefined;
-  return f ? `${f.fromStore.toLocaleString('en')} from the store, ${f.computed.toLocaleString('en')} passes${f.computed ? ` at ${f.imagesPerSecond} /s` : ''}` : '';
+  return f
+    ? `${f.fromStore.toLocaleString('en')} from the store, ${f.computed.toLocaleString('en')} passes${f.computed ? ` at ${f.imagesPerSecond} /s` : ''}`
+    : '';
 }
 
 /** `pipeline run STAGE` per stage under /usr/bin/time: wall time and the peak RSS of the engine and the stage. */
 function runStages(label: string, args: string[] = [], stages = STAGES): StageRun[] {
   const runs: StageRun[] = [];
   for (const stage of stages) {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', stage, ...args], {
-      cwd: dir,
-      encoding: 'utf8',
-      env: { ...process.env, CI: '1' },
-      maxBuffer: 256 << 20,
-    });
+    const r = spawnSync(
+      '/usr/bin/time',
+      ['-f', '%e %M', process.execPath, path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', stage, ...args],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, CI: '1' },
+        maxBuffer: 256 << 20,
+      },
+    );
     const [seconds, kb] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
-    if (r.status !== 0) throw new Error(`${label}: pipeline run ${stage} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
+    if (r.status !== 0)
+      throw new Error(`${label}: pipeline run ${stage} failed:\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
     // The engine's result line for the target stage: "✔ features  ran (…)", "· features  skipped …", "↺ … restored …".
     const outcome = new RegExp(`^[✔·↺] ${stage} +(ran|skipped|restored)`, 'm').exec(r.stdout)?.[1] ?? '?';
-    runs.push({ stage, seconds: seconds, rssMiB: kb / 1024, note: outcome === 'ran' ? storeNote(stage) || 'ran' : outcome });
+    runs.push({
+      stage,
+      seconds: seconds,
+      rssMiB: kb / 1024,
+      note: outcome === 'ran' ? storeNote(stage) || 'ran' : outcome,
+    });
   }
   const total = runs.reduce((s, r) => s + r.seconds, 0);
-  console.log(`\n### ${label} (${total.toFixed(1)} s)\n\n| stage | s | peak RSS MiB | outcome / feature store |\n|---|---|---|---|`);
+  console.log(
+    `\n### ${label} (${total.toFixed(1)} s)\n\n| stage | s | peak RSS MiB | outcome / feature store |\n|---|---|---|---|`,
+  );
   for (const r of runs) console.log(`| ${r.stage} | ${r.seconds.toFixed(1)} | ${r.rssMiB.toFixed(0)} | ${r.note} |`);
   return runs;
 }
@@ -119,21 +166,32 @@ async function killAtHalf(): Promise<void> {
   const passes = figures.fromStore + figures.computed;
   rmSync(store, { recursive: true, force: true });
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'],
+    { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' },
+  );
   let ended = false;
   child.on('exit', () => (ended = true));
   // Each committed segment is one backbone batch of BATCH rows.
   const committed = () => (existsSync(store) ? readdirSync(store).filter((f) => f.endsWith('.seg')).length * BATCH : 0);
   while (!ended && committed() < passes / 2) await new Promise((r) => setTimeout(r, 200));
   child.kill('SIGKILL');
-  console.log(`\n### SIGKILL of \`pipeline run features --force\` (empty store) after ${((Date.now() - started) / 1000).toFixed(1)} s, ~${committed()} of ${passes} passes committed`);
+  console.log(
+    `\n### SIGKILL of \`pipeline run features --force\` (empty store) after ${((Date.now() - started) / 1000).toFixed(1)} s, ~${committed()} of ${passes} passes committed`,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const rerun = runStages('features rerun after the SIGKILL', ['--force'], ['features'])[0];
   console.log(`\nfeatures after the kill: ${rerun.seconds.toFixed(1)} s, ${rerun.note}`);
 }
 
 /** Raw onnxruntime on `count` shared photos at batch BATCH: decode + forward (decode of the next batch overlapping, as in the stage) and forward alone (best of 3). */
-async function rawRate(folder: string, cut: string, size: number, count: number): Promise<{ e2e: number; fwd: number }> {
+async function rawRate(
+  folder: string,
+  cut: string,
+  size: number,
+  count: number,
+): Promise<{ e2e: number; fwd: number }> {
   const model = await loadBackbone(path.join(SHARED, 'models', folder), { cutLayer: cut });
   const runner = await OnnxRunner.open(encodeModel(buildOnnxModel(model).model), { inputSize: size });
   model.dispose();
@@ -159,7 +217,9 @@ async function rawRate(folder: string, cut: string, size: number, count: number)
 
 async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`bench:scale: ${TRAIN.toLocaleString('en')} train + ${TEST.toLocaleString('en')} test photos, mobilenet_v1_0.25_224 on onnxruntime, batch ${BATCH}; ${os.availableParallelism()} cores (${cpu}), Node ${process.version}`);
+  console.log(
+    `bench:scale: ${TRAIN.toLocaleString('en')} train + ${TEST.toLocaleString('en')} test photos, mobilenet_v1_0.25_224 on onnxruntime, batch ${BATCH}; ${os.availableParallelism()} cores (${cpu}), Node ${process.version}`,
+  );
   console.log(`project: ${dir}`);
   makeCopies(trainSources, TRAIN, path.join(dir, 'data/train'), trainName);
   makeCopies(testSources, TEST, path.join(dir, 'data/test'), (k) => `${k + 1}.jpg`);

@@ -8,7 +8,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +32,11 @@ const SHARDS = (process.env.BENCH_SHARDS ?? '1,2,4').split(',').map(Number);
 
 function cli(dir: string, args: string[]): number {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1' },
+  });
   if (r.status !== 0) throw new Error(`pipeline ${args.join(' ')} failed in ${dir}:\n${r.stdout}\n${r.stderr}`);
   return (Date.now() - started) / 1000;
 }
@@ -33,13 +46,17 @@ if (spawnSync('sinfo', ['--version']).status !== 0) {
   process.exit(1);
 }
 const nodeCpus = spawnSync('sinfo', ['--noheader', '--format=%c'], { encoding: 'utf8' }).stdout.trim();
-console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm node with ${nodeCpus} CPUs; Node ${process.version}\n`);
+console.log(
+  `machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm node with ${nodeCpus} CPUs; Node ${process.version}\n`,
+);
 
 // 1. Overhead per trivial stage.
 {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-slurm-trivial-'));
-  const stages = Array.from({ length: STAGES }, (_, i) =>
-    `  s${i}:\n    cmd: mkdir -p out && echo ${i} > out/s${i}.txt${i > 0 ? ` && cat out/s${i - 1}.txt >> out/s${i}.txt` : ''}\n${i > 0 ? `    deps: [out/s${i - 1}.txt]\n` : ''}    outs: [out/s${i}.txt]\n`,
+  const stages = Array.from(
+    { length: STAGES },
+    (_, i) =>
+      `  s${i}:\n    cmd: mkdir -p out && echo ${i} > out/s${i}.txt${i > 0 ? ` && cat out/s${i - 1}.txt >> out/s${i}.txt` : ''}\n${i > 0 ? `    deps: [out/s${i - 1}.txt]\n` : ''}    outs: [out/s${i}.txt]\n`,
   );
   writeFileSync(path.join(dir, 'pipeline.yaml'), `executor: { poll_seconds: 1 }\nstages:\n${stages.join('')}`);
   cli(dir, ['run']);
@@ -60,7 +77,8 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
   const photos = readdirSync(trainSrc).sort();
   const pick = (prefix: string) => photos.filter((f) => f.startsWith(prefix)).slice(0, IMAGES / 2);
-  for (const f of [...pick('cat.'), ...pick('dog.')]) copyFileSync(path.join(trainSrc, f), path.join(dir, 'data/train', f));
+  for (const f of [...pick('cat.'), ...pick('dog.')])
+    copyFileSync(path.join(trainSrc, f), path.join(dir, 'data/train', f));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   const backbone = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
   const jobYaml = jobPipelineYaml({
@@ -76,18 +94,35 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
     `executor: { poll_seconds: 1, resources: { cpus: 1 } }\n${jobYaml.replace(/(\n {2}features:\n(?: {4}.*\n)*? {4}heavy: true\n)/, `$1    shards: ${shards}\n`)}`;
   writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(1));
   cli(dir, ['run', 'split', 'augment-config', 'build-model']);
-  console.log(`features of ${IMAGES} train photos (+1 augmented copy each; mobilenet_v1_0.25_224, 1 ONNX thread and 1 CPU per job), Slurm jobs:`);
+  console.log(
+    `features of ${IMAGES} train photos (+1 augmented copy each; mobilenet_v1_0.25_224, 1 ONNX thread and 1 CPU per job), Slurm jobs:`,
+  );
   const rows: { shards: number; seconds: number; shardSeconds: number; rows: number; hash: string }[] = [];
   for (const shards of SHARDS) {
     writeFileSync(path.join(dir, 'pipeline.yaml'), yaml(shards));
     // An empty feature store per shard count: every run computes all its rows (the shards share that store).
-    const seconds = cli(dir, ['run', 'features', '--force', '--executor', 'slurm', '--set', `runtime.feature_store=.store-${shards}`]);
-    const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number };
+    const seconds = cli(dir, [
+      'run',
+      'features',
+      '--force',
+      '--executor',
+      'slurm',
+      '--set',
+      `runtime.feature_store=.store-${shards}`,
+    ]);
+    const report = JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as {
+      rows: number;
+    };
     // The shards' compute seconds, totalled by merge: a figure in the run record, not in the outs.
     const shardSeconds = listRuns(path.join(dir, '.pipeline')).at(-1)!.stages.features.figures!.seconds;
-    const hash = createHash('sha256').update(readFileSync(path.join(dir, 'artifacts/features/features.f32'))).update(readFileSync(path.join(dir, 'artifacts/features/index.csv'))).digest('hex');
+    const hash = createHash('sha256')
+      .update(readFileSync(path.join(dir, 'artifacts/features/features.f32')))
+      .update(readFileSync(path.join(dir, 'artifacts/features/index.csv')))
+      .digest('hex');
     rows.push({ shards, seconds, shardSeconds, rows: report.rows, hash });
-    console.log(`  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0].seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`);
+    console.log(
+      `  ${shards} shard${shards === 1 ? ' ' : 's'}  ${seconds.toFixed(1)} s wall (${(seconds / rows[0].seconds).toFixed(2)}× the 1-shard time), ${report.rows} rows, shard compute ${shardSeconds} s in all, features ${hash.slice(0, 12)}`,
+    );
   }
   const identical = rows.every((r) => r.hash === rows[0].hash);
   console.log(`  features.f32 + index.csv identical for every shard count: ${identical ? 'yes' : 'NO'}`);
@@ -97,11 +132,15 @@ console.log(`machine: ${cpus().length} CPU cores (${cpus()[0]?.model}), Slurm no
   const two = rows.find((r) => r.shards === 2);
   const perShardRate = one.rows / one.shardSeconds;
   const fixed = Math.max(0, (two ?? one).seconds - one.rows / (two ? 2 : 1) / perShardRate);
-  console.log(`  per-shard rate ${perShardRate.toFixed(1)} rows/s on 1 core; fixed cost of a sharded run ≈ ${fixed.toFixed(1)} s (job starts, backbone loads, merge job, polling)`);
+  console.log(
+    `  per-shard rate ${perShardRate.toFixed(1)} rows/s on 1 core; fixed cost of a sharded run ≈ ${fixed.toFixed(1)} s (job starts, backbone loads, merge job, polling)`,
+  );
   const kaggleRows = 25_000 * 0.9 * 2 + 25_000 * 0.1; // Kaggle's full train set: 90% train × (original + 1 copy) + 10% val
   for (const nodes of [1, 4, 16, 64]) {
     const projected = fixed + kaggleRows / (perShardRate * nodes);
-    console.log(`  projected, Kaggle's 25,000 train photos, ${String(nodes).padStart(2)} shard${nodes === 1 ? ' ' : 's'} on ${String(nodes).padStart(2)} node${nodes === 1 ? ' ' : 's'} (1 core each): ${(projected / 60).toFixed(1)} min`);
+    console.log(
+      `  projected, Kaggle's 25,000 train photos, ${String(nodes).padStart(2)} shard${nodes === 1 ? ' ' : 's'} on ${String(nodes).padStart(2)} node${nodes === 1 ? ' ' : 's'} (1 core each): ${(projected / 60).toFixed(1)} min`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   if (!identical) process.exit(1);

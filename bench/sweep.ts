@@ -39,15 +39,28 @@ function fingerprintTree(dir: string): string {
 
 function cli(dir: string, args: string[]): { seconds: number; stdout: string; stderr: string; code: number | null } {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1' },
+  });
   return { seconds: (Date.now() - started) / 1000, stdout: r.stdout, stderr: r.stderr, code: r.status };
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-sweep-'));
 try {
-  const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as { params: { data: Record<string, string>; model: Record<string, unknown> } };
-  for (const key of ['train_dir', 'test_dir', 'test_labels'] as const) doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
-  doc.params.model = { ...doc.params.model, backbone: path.join(SHARED, 'models', 'mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' };
+  const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as {
+    params: { data: Record<string, string>; model: Record<string, unknown> };
+  };
+  for (const key of ['train_dir', 'test_dir', 'test_labels'] as const)
+    doc.params.data[key] = path.resolve(REPO, doc.params.data[key]);
+  doc.params.model = {
+    ...doc.params.model,
+    backbone: path.join(SHARED, 'models', 'mobilenet_v1_0.25_224'),
+    cut_layer: 'conv_pw_13_relu',
+    input_size: 224,
+    preprocess: 'tf',
+  };
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(path.join(dir, 'pipeline.yaml'), stringify(doc));
 
@@ -55,13 +68,27 @@ try {
   if (first.code !== 0) throw new Error(`pipeline run failed:\n${first.stderr}`);
   process.stdout.write(`pipeline run (fills the run cache): ${first.seconds.toFixed(1)} s wall\n`);
   const before = fingerprintTree(dir);
-  const sweep = cli(dir, ['sweep', '--set', 'train.lr=0.001,0.003,0.01', '--set', 'model.dropout=0.2,0.5', '--metric', 'predict.log_loss', '--jobs', JOBS]);
+  const sweep = cli(dir, [
+    'sweep',
+    '--set',
+    'train.lr=0.001,0.003,0.01',
+    '--set',
+    'model.dropout=0.2,0.5',
+    '--metric',
+    'predict.log_loss',
+    '--jobs',
+    JOBS,
+  ]);
   const lines = sweep.stdout.split('\n');
   const featuresRan = lines.filter((line) => /^\[v\d+\] features {2}ran/.test(line)).length;
   const featuresRestored = lines.filter((line) => /^\[v\d+\] features {2}restored/.test(line)).length;
-  process.stdout.write(`pipeline sweep (6 variants, --jobs ${JOBS}): ${sweep.seconds.toFixed(1)} s wall, exit ${sweep.code}\n`);
+  process.stdout.write(
+    `pipeline sweep (6 variants, --jobs ${JOBS}): ${sweep.seconds.toFixed(1)} s wall, exit ${sweep.code}\n`,
+  );
   process.stdout.write(`features: ran in ${featuresRan} variants, restored in ${featuresRestored}\n`);
-  process.stdout.write(`project files after the sweep: ${fingerprintTree(dir) === before ? 'byte-identical' : 'CHANGED'}\n\n`);
+  process.stdout.write(
+    `project files after the sweep: ${fingerprintTree(dir) === before ? 'byte-identical' : 'CHANGED'}\n\n`,
+  );
   process.stdout.write(`${lines.slice(lines.findIndex((line) => line.startsWith('variant'))).join('\n')}\n`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,9 @@ import { pathToFileURL } from 'node:url';
 export function chromiumBinary(): string | undefined {
   for (const name of ['chromium', 'chromium-browser']) {
     try {
-      return execFileSync('which', [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
+      return (
+        execFileSync('which', [name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined
+      );
     } catch {
       // not this one
     }
@@ -31,11 +33,27 @@ export interface Rendered {
 
 export function renderPage(binary: string, page: string, screenshot?: string, size = '1200,1400'): Rendered {
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--enable-logging=stderr', '--v=0', `--window-size=${size}`];
+  const flags = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    `--user-data-dir=${profile}`,
+    '--enable-logging=stderr',
+    '--v=0',
+    `--window-size=${size}`,
+  ];
   try {
     const url = pathToFileURL(resolve(page)).href;
     const dumped = spawnSync(binary, [...flags, '--dump-dom', url], { encoding: 'utf8', timeout: 60_000 });
-    if (screenshot) spawnSync(binary, [...flags, `--screenshot=${resolve(screenshot)}`, '--hide-scrollbars', url], { encoding: 'utf8', timeout: 60_000 });
+    if (screenshot)
+      spawnSync(binary, [...flags, `--screenshot=${resolve(screenshot)}`, '--hide-scrollbars', url], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     return {
       dom: dumped.stdout,
       console: (dumped.stderr ?? '').split('\n').filter((line) => /CONSOLE/.test(line)),
@@ -50,11 +68,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [page, screenshot, size] = process.argv.slice(2);
   const binary = chromiumBinary();
   if (!page || !binary) {
-    process.stderr.write(binary ? 'usage: headless-chromium.ts page.html [shot.png] [width,height]\n' : 'chromium is not installed (apt-get install chromium)\n');
+    process.stderr.write(
+      binary
+        ? 'usage: headless-chromium.ts page.html [shot.png] [width,height]\n'
+        : 'chromium is not installed (apt-get install chromium)\n',
+    );
     process.exit(2);
   }
   const rendered = renderPage(binary, page, screenshot, size);
-  process.stdout.write(`exit ${rendered.exitCode}; DOM ${rendered.dom.length} chars, ${(rendered.dom.match(/<svg/g) ?? []).length} svg; console messages: ${rendered.console.length}\n`);
+  process.stdout.write(
+    `exit ${rendered.exitCode}; DOM ${rendered.dom.length} chars, ${(rendered.dom.match(/<svg/g) ?? []).length} svg; console messages: ${rendered.console.length}\n`,
+  );
   for (const line of rendered.console) process.stdout.write(`  ${line}\n`);
   if (screenshot) process.stdout.write(`screenshot: ${screenshot}\n`);
   process.exit(rendered.exitCode === 0 && rendered.console.length === 0 ? 0 : 1);

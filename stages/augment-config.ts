@@ -72,8 +72,13 @@ export default defineStage({
       }
       if (tiles.length === decodedBefore) break; // nothing decodes: do not loop forever
     }
-    if (tiles.length === 0) throw new Error(`augment-config: none of the ${train.length} training images could be decoded for the preview`);
-    await writeGrid(tiles, PREVIEW_COLS, path.join(outDir, 'preview.png'), { title: `Augmented training samples (seed ${cfg.seed})` });
-    ctx.log(`preview.png: ${tiles.length} augmented samples${skipped ? `, ${skipped} undecodable file(s) skipped` : ''}`);
+    if (tiles.length === 0)
+      throw new Error(`augment-config: none of the ${train.length} training images could be decoded for the preview`);
+    await writeGrid(tiles, PREVIEW_COLS, path.join(outDir, 'preview.png'), {
+      title: `Augmented training samples (seed ${cfg.seed})`,
+    });
+    ctx.log(
+      `preview.png: ${tiles.length} augmented samples${skipped ? `, ${skipped} undecodable file(s) skipped` : ''}`,
+    );
   },
 });

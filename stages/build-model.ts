@@ -32,7 +32,10 @@ import { findInDeps, outFolders } from './lib/stage/stage-files.ts';
 
 export default defineStage({
   async run(ctx) {
-    const [backboneDir, modelDir] = await outFolders(ctx, ['artifacts/build-model/backbone', 'artifacts/build-model/model']);
+    const [backboneDir, modelDir] = await outFolders(ctx, [
+      'artifacts/build-model/backbone',
+      'artifacts/build-model/model',
+    ]);
     const p = readParams(ctx, rules);
     await setupBackend(p, ctx.log, ctx.warn);
     const source = p.string('model.backbone');
@@ -46,14 +49,22 @@ export default defineStage({
 
     const resolved = isUrl(source) ? source : path.resolve(ctx.root, source);
     ctx.progress({ done: 0, total: 3, message: 'loading backbone' });
-    const backbone = await loadBackbone(resolved, { cutLayer, cacheDir: path.join(ctx.cacheDir, 'backbones'), ...(ctx.remote ? { remote: ctx.remote } : {}) });
+    const backbone = await loadBackbone(resolved, {
+      cutLayer,
+      cacheDir: path.join(ctx.cacheDir, 'backbones'),
+      ...(ctx.remote ? { remote: ctx.remote } : {}),
+    });
     const inputSize = inputSizeOf(backbone);
     if (wanted !== undefined && wanted !== inputSize) {
-      throw new Error(`model.input_size is ${wanted} but the backbone ${source} takes ${inputSize}×${inputSize} images`);
+      throw new Error(
+        `model.input_size is ${wanted} but the backbone ${source} takes ${inputSize}×${inputSize} images`,
+      );
     }
     const [, mapHeight, mapWidth, featureDim] = backbone.outputs[0].shape as number[];
     const cut = backbone.outputs[0].sourceLayer?.name ?? cutLayer ?? '';
-    ctx.log(`backbone ${source} cut at ${cut}: input ${inputSize}×${inputSize}, maps ${mapHeight}×${mapWidth}×${featureDim}`);
+    ctx.log(
+      `backbone ${source} cut at ${cut}: input ${inputSize}×${inputSize}, maps ${mapHeight}×${mapWidth}×${featureDim}`,
+    );
 
     ctx.progress({ done: 1, total: 3, message: 'exporting ONNX' });
     let onnx: BackboneInfo['onnx'];
@@ -64,7 +75,9 @@ export default defineStage({
       const bytes = encodeModel(fp32);
       await writeFile(path.join(backboneDir, BACKBONE_ONNX), bytes);
       onnx = { exported: true, file: BACKBONE_ONNX, bytes: bytes.byteLength };
-      ctx.log(`ONNX export: ${BACKBONE_ONNX} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      ctx.log(
+        `ONNX export: ${BACKBONE_ONNX} (${(bytes.byteLength / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     } catch (err) {
       // Any export failure (unsupported layer or otherwise) only costs speed: TF.js runs the base instead.
       const reason = err instanceof Error ? err.message : String(err);
@@ -73,12 +86,25 @@ export default defineStage({
     }
     let int8: Int8Info | undefined;
     if (precision === 'int8') {
-      if (!fp32 || !onnx.exported) throw new Error(`runtime.precision is int8, which runs on onnxruntime, but the ONNX export failed: ${onnx.exported ? '' : onnx.reason}`);
+      if (!fp32 || !onnx.exported)
+        throw new Error(
+          `runtime.precision is int8, which runs on onnxruntime, but the ONNX export failed: ${onnx.exported ? '' : onnx.reason}`,
+        );
       ctx.progress({ done: 1, total: 3, message: 'calibrating int8' });
       const trainList = await readImageList(await findInDeps(ctx.deps, 'train.csv', 'split'), ctx.root, classes);
-      const options = { method: p.oneOf('quantize.method', CALIBRATION_METHODS), images: p.integer('quantize.images'), seed: p.integer('quantize.seed') };
+      const options = {
+        method: p.oneOf('quantize.method', CALIBRATION_METHODS),
+        images: p.integer('quantize.images'),
+        seed: p.integer('quantize.seed'),
+      };
       const { writeInt8Backbone } = await import('./lib/inference/int8-backbone.ts'); // loads onnxruntime: int8 only
-      int8 = await writeInt8Backbone(fp32, trainList, backboneDir, { ...options, threads: threadCount(p.value('runtime.threads')), inputSize, preprocess, root: ctx.root }, ctx.log);
+      int8 = await writeInt8Backbone(
+        fp32,
+        trainList,
+        backboneDir,
+        { ...options, threads: threadCount(p.value('runtime.threads')), inputSize, preprocess, root: ctx.root },
+        ctx.log,
+      );
     }
 
     ctx.progress({ done: 2, total: 3, message: 'saving models' });
@@ -96,13 +122,20 @@ export default defineStage({
       featureDim,
       mapHeight,
       mapWidth,
-      params: { base: backbone.countParams(), head: full.countParams() - backbone.countParams(), trainable, total: full.countParams() },
+      params: {
+        base: backbone.countParams(),
+        head: full.countParams() - backbone.countParams(),
+        trainable,
+        total: full.countParams(),
+      },
       onnx,
       ...(int8 ? { int8 } : {}),
       tfjs: tf.version.tfjs,
     };
     await writeFile(path.join(backboneDir, BACKBONE_INFO), JSON.stringify(info, null, 2) + '\n');
-    ctx.log(`params: base ${info.params.base.toLocaleString('en')} (frozen), head ${info.params.head.toLocaleString('en')} (trainable)`);
+    ctx.log(
+      `params: base ${info.params.base.toLocaleString('en')} (frozen), head ${info.params.head.toLocaleString('en')} (trainable)`,
+    );
     full.dispose();
     ctx.progress({ done: 3, total: 3 });
   },

@@ -40,7 +40,9 @@ export default defineStage({
     const augment = await readAugmentConfig(await findInDeps(ctx.deps, AUGMENT_CONFIG_FILE, 'augment-config'));
 
     const p = readParams(ctx, rules);
-    const runner = await openBackboneRunner(backboneDir, p, ctx, { precision: parsePrecision(p.value('runtime.precision')) });
+    const runner = await openBackboneRunner(backboneDir, p, ctx, {
+      precision: parsePrecision(p.value('runtime.precision')),
+    });
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice of each list; merge() below puts the slices back in order.
     const trainPart = shardSlice(trainList, ctx.shard, batchSize);
@@ -51,20 +53,26 @@ export default defineStage({
     );
     // What determines a copy's pixels besides the image: every augment param but the number of copies.
     const { copies: _copies, ...draw } = augment;
-    const plan = (split: SplitName) => (item: LabelledImage): ImagePlan<LabelledImage> => ({
-      item,
-      variants: (imageHash) =>
-        Array.from({ length: 1 + augment.copies }, (_, copy) => ({
-          // Validation images get their copies too, into the store only: a re-split (data.seed, data.val_fraction)
-          // then finds every copy it needs there. It costs val_fraction × copies more passes on the first run.
-          row: split === 'val' && copy > 0 ? null : { split, copy, label: item.label, path: rel(ctx.root, item.path) },
-          label: `${rel(ctx.root, item.path)} (copy ${copy})`,
-          variant: copy === 0 ? { original: true } : { augment: draw, copy },
-          // Copy c of an image is drawn from its own stream, seeded by the image's content, the seed and c: the same
-          // pixels whatever the image's place in the split, the batch size or the number of copies.
-          make: (pixels: Uint8Array) => (copy === 0 ? pixels : augmentPixels(pixels, info.inputSize, augment, createRng(drawSeed(imageHash, augment.seed, copy)))),
-        })),
-    });
+    const plan =
+      (split: SplitName) =>
+      (item: LabelledImage): ImagePlan<LabelledImage> => ({
+        item,
+        variants: (imageHash) =>
+          Array.from({ length: 1 + augment.copies }, (_, copy) => ({
+            // Validation images get their copies too, into the store only: a re-split (data.seed, data.val_fraction)
+            // then finds every copy it needs there. It costs val_fraction × copies more passes on the first run.
+            row:
+              split === 'val' && copy > 0 ? null : { split, copy, label: item.label, path: rel(ctx.root, item.path) },
+            label: `${rel(ctx.root, item.path)} (copy ${copy})`,
+            variant: copy === 0 ? { original: true } : { augment: draw, copy },
+            // Copy c of an image is drawn from its own stream, seeded by the image's content, the seed and c: the same
+            // pixels whatever the image's place in the split, the batch size or the number of copies.
+            make: (pixels: Uint8Array) =>
+              copy === 0
+                ? pixels
+                : augmentPixels(pixels, info.inputSize, augment, createRng(drawSeed(imageHash, augment.seed, copy))),
+          })),
+      });
     let result;
     try {
       result = await featuriseThroughStore({
@@ -79,8 +87,17 @@ export default defineStage({
     } finally {
       await runner.dispose();
     }
-    const skipped = result.skipped.map((s) => ({ path: rel(ctx.root, s.item.path), split: trainPart.includes(s.item) ? 'train' : 'val', reason: s.reason }));
-    const figures = { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, fromStore: result.fromStore, computed: result.computed };
+    const skipped = result.skipped.map((s) => ({
+      path: rel(ctx.root, s.item.path),
+      split: trainPart.includes(s.item) ? 'train' : 'val',
+      reason: s.reason,
+    }));
+    const figures = {
+      seconds: result.seconds,
+      imagesPerSecond: result.imagesPerSecond,
+      fromStore: result.fromStore,
+      computed: result.computed,
+    };
     ctx.report(figures);
     const report = {
       backbone: info.backbone,
@@ -115,7 +132,9 @@ export default defineStage({
     };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];
     const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
-    const skipped = (['train', 'val'] as const).flatMap((split) => reports.flatMap((r) => r.skipped.files.filter((f) => f.split === split)));
+    const skipped = (['train', 'val'] as const).flatMap((split) =>
+      reports.flatMap((r) => r.skipped.files.filter((f) => f.split === split)),
+    );
     const seconds = sum((r) => r.figures.seconds);
     ctx.report({
       seconds: round(seconds, 1),

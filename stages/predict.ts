@@ -28,7 +28,14 @@ import { readParams } from './lib/stage/params.ts';
 import rules from './predict.params.ts';
 import { depFolderWith, findInDeps, outFolders } from './lib/stage/stage-files.ts';
 import { readTrainedHead, unitsOf } from './lib/model/head.ts';
-import { categoricalAccuracy, categoricalLogLoss, clipRow, confusionMatrixOf, perClassAccuracy, predictedClasses } from './lib/model/metrics.ts';
+import {
+  categoricalAccuracy,
+  categoricalLogLoss,
+  clipRow,
+  confusionMatrixOf,
+  perClassAccuracy,
+  predictedClasses,
+} from './lib/model/metrics.ts';
 
 /** Written for an image that cannot be decoded: Kaggle needs a row for every id, and 0.5 costs least when unsure. */
 const UNDECIDED = 0.5;
@@ -58,19 +65,34 @@ export default defineStage({
 
     const byId = testPredictions(table, head, ttaFlip);
     const undecided = unitsOf(head) === 1 ? [UNDECIDED] : classes.map(() => 1 / classes.length);
-    for (const s of testReport.skipped.files) ctx.warn(`test image ${s.id} could not be decoded; predicting ${undecided.map((u) => +u.toFixed(4)).join(' / ')}`);
+    for (const s of testReport.skipped.files)
+      ctx.warn(
+        `test image ${s.id} could not be decoded; predicting ${undecided.map((u) => +u.toFixed(4)).join(' / ')}`,
+      );
 
     const ids = sortIds(testReport.ids);
     const labels = labelsFile ? await readLabels(labelsFile, classes) : undefined;
     const common = { ctx, outDir, ids, byId, classes, clipAt, labels, labelsFile, skipped: testReport.skipped.count };
     const metrics = unitsOf(head) === 1 ? await writeBinary(common) : await writeMulticlass(common);
-    const report = { images: ids.length, predicted: byId.size, skipped: testReport.skipped.count, classes, clip: clipAt, tta_flip: ttaFlip, engine: testReport.engine };
+    const report = {
+      images: ids.length,
+      predicted: byId.size,
+      skipped: testReport.skipped.count,
+      classes,
+      clip: clipAt,
+      tta_flip: ttaFlip,
+      engine: testReport.engine,
+    };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    ctx.log(`${byId.size} of ${ids.length} test images predicted (clip ${clipAt || 'off'}, flip TTA ${ttaFlip ? 'on' : 'off'})`);
+    ctx.log(
+      `${byId.size} of ${ids.length} test images predicted (clip ${clipAt || 'off'}, flip TTA ${ttaFlip ? 'on' : 'off'})`,
+    );
     if (metrics) {
       const full = { ...metrics, clip: clipAt, tta_flip: ttaFlip, engine: testReport.engine };
       await writeFile(path.join(outDir, 'metrics.json'), JSON.stringify(full, null, 2) + '\n');
-      ctx.log(`test: log loss ${full.log_loss.toFixed(4)}, accuracy ${full.accuracy.toFixed(4)} on ${full.counts.scored} labelled images`);
+      ctx.log(
+        `test: log loss ${full.log_loss.toFixed(4)}, accuracy ${full.accuracy.toFixed(4)} on ${full.counts.scored} labelled images`,
+      );
     }
   },
 });
@@ -87,13 +109,18 @@ interface Outputs {
   skipped: number;
 }
 
-type TestMetrics = { log_loss: number; accuracy: number; counts: { scored: number } & Record<string, unknown> } & Record<string, unknown>;
+type TestMetrics = {
+  log_loss: number;
+  accuracy: number;
+  counts: { scored: number } & Record<string, unknown>;
+} & Record<string, unknown>;
 
 /** The labelled ids among `ids`, or an error when none is labelled; warns of the unlabelled. */
 function scoredIds(o: Outputs, labels: Map<string, number>, labelsFile: string): { scored: string[]; missing: number } {
   const scored = o.ids.filter((id) => labels.has(id));
   const missing = o.ids.length - scored.length;
-  if (scored.length === 0) throw new StageUserError(`${labelsFile} labels none of the ${o.ids.length} test ids (e.g. '${o.ids[0]}')`);
+  if (scored.length === 0)
+    throw new StageUserError(`${labelsFile} labels none of the ${o.ids.length} test ids (e.g. '${o.ids[0]}')`);
   if (missing > 0) o.ctx.warn(`${missing} test image(s) have no label in ${labelsFile} and are not scored`);
   return { scored, missing };
 }
@@ -102,13 +129,23 @@ function scoredIds(o: Outputs, labels: Map<string, number>, labelsFile: string):
 async function writeBinary(o: Outputs): Promise<TestMetrics | undefined> {
   const { byId, classes, clipAt } = o;
   const final = o.ids.map((id) => ({ id, p: clip(byId.get(id)?.p[0] ?? UNDECIDED, clipAt) }));
-  await writeCsv(path.join(o.outDir, 'submission.csv'), ['id', 'label'], final.map((r) => [r.id, formatProbability(r.p)]));
+  await writeCsv(
+    path.join(o.outDir, 'submission.csv'),
+    ['id', 'label'],
+    final.map((r) => [r.id, formatProbability(r.p)]),
+  );
   await writeCsv(
     path.join(o.outDir, 'predictions.csv'),
     ['id', `p_${classes[1]}`, 'p_plain', 'p_flipped', 'decoded'],
     o.ids.map((id) => {
       const r = byId.get(id);
-      return [id, r ? formatProbability(r.p[0]) : '', r ? formatProbability(r.plain[0]) : '', r?.flipped !== undefined ? formatProbability(r.flipped[0]) : '', r ? 1 : 0];
+      return [
+        id,
+        r ? formatProbability(r.p[0]) : '',
+        r ? formatProbability(r.plain[0]) : '',
+        r?.flipped !== undefined ? formatProbability(r.flipped[0]) : '',
+        r ? 1 : 0,
+      ];
     }),
   );
   if (!o.labels || !o.labelsFile) return undefined;
@@ -120,7 +157,10 @@ async function writeBinary(o: Outputs): Promise<TestMetrics | undefined> {
   const c = confusion(y, p);
   const n = (k: number) => y.filter((v) => v === k).length;
   // The Kaggle classes keep the keys their metrics always had (cats, dogs); other pairs are counted by name.
-  const perClass = classes[0] === 'cat' && classes[1] === 'dog' ? { cats: n(0), dogs: n(1) } : { per_class: { [classes[0]]: n(0), [classes[1]]: n(1) } };
+  const perClass =
+    classes[0] === 'cat' && classes[1] === 'dog'
+      ? { cats: n(0), dogs: n(1) }
+      : { per_class: { [classes[0]]: n(0), [classes[1]]: n(1) } };
   return {
     log_loss: round(logLoss(y, p), 6),
     accuracy: round(accuracy(y, p), 6),
@@ -135,11 +175,22 @@ async function writeMulticlass(o: Outputs): Promise<TestMetrics | undefined> {
   const { byId, classes, clipAt } = o;
   const uniform = classes.map(() => 1 / classes.length);
   const final = o.ids.map((id) => ({ id, p: clipRow(byId.get(id)?.p ?? uniform, clipAt) }));
-  await writeCsv(path.join(o.outDir, 'submission.csv'), ['id', ...classes], final.map((r) => [r.id, ...formatDistribution(r.p)]));
+  await writeCsv(
+    path.join(o.outDir, 'submission.csv'),
+    ['id', ...classes],
+    final.map((r) => [r.id, ...formatDistribution(r.p)]),
+  );
   const blank = classes.map(() => '');
   await writeCsv(
     path.join(o.outDir, 'predictions.csv'),
-    ['id', ...classes.map((c) => `p_${c}`), 'predicted', ...classes.map((c) => `plain_${c}`), ...classes.map((c) => `flipped_${c}`), 'decoded'],
+    [
+      'id',
+      ...classes.map((c) => `p_${c}`),
+      'predicted',
+      ...classes.map((c) => `plain_${c}`),
+      ...classes.map((c) => `flipped_${c}`),
+      'decoded',
+    ],
     final.map(({ id, p }) => {
       const r = byId.get(id);
       return [
@@ -166,7 +217,12 @@ async function writeMulticlass(o: Outputs): Promise<TestMetrics | undefined> {
     log_loss_unclipped: round(categoricalLogLoss(y, unclipped, classes.length), 6),
     per_class_accuracy: byClass(perClassAccuracy(matrix).map((a) => (a === null ? null : round(a, 6)))),
     confusion: { labels: classes, matrix },
-    counts: { scored: scored.length, per_class: byClass(classes.map((_, k) => y.filter((v) => v === k).length)), unlabelled: missing, skipped: o.skipped },
+    counts: {
+      scored: scored.length,
+      per_class: byClass(classes.map((_, k) => y.filter((v) => v === k).length)),
+      unlabelled: missing,
+      skipped: o.skipped,
+    },
   };
 }
 
@@ -187,9 +243,12 @@ export function testPredictions(table: FeatureTable, head: HeadWeights, ttaFlip:
     byId.set(id, entry);
   });
   if (ttaFlip && [...byId.values()].some((e) => e.flipped === undefined)) {
-    throw new StageUserError('predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)');
+    throw new StageUserError(
+      'predict.tta_flip is true but test-features holds no flipped images (its predict.tta_flip was false)',
+    );
   }
-  for (const e of byId.values()) e.p = ttaFlip && e.flipped !== undefined ? e.plain.map((v, j) => (v + e.flipped![j]) / 2) : e.plain;
+  for (const e of byId.values())
+    e.p = ttaFlip && e.flipped !== undefined ? e.plain.map((v, j) => (v + e.flipped![j]) / 2) : e.plain;
   return byId;
 }
 

@@ -74,7 +74,8 @@ export function stratifiedSplit(images: readonly LabelledImage[], valFraction: n
     val.push(...shuffled.slice(0, nVal));
     train.push(...shuffled.slice(nVal));
   }
-  const byLabelThenInput = (order: Map<LabelledImage, number>) => (a: LabelledImage, b: LabelledImage) => order.get(a)! - order.get(b)!;
+  const byLabelThenInput = (order: Map<LabelledImage, number>) => (a: LabelledImage, b: LabelledImage) =>
+    order.get(a)! - order.get(b)!;
   const order = new Map(images.map((img, k) => [img, k]));
   return { train: train.sort(byLabelThenInput(order)), val: val.sort(byLabelThenInput(order)) };
 }
@@ -93,7 +94,9 @@ export default defineStage({
     const sizes = classes.map((_, k) => images.filter((i) => i.label === k).length);
     const few = classes.flatMap((c, k) => (sizes[k] < 2 ? [`"${c}" (${sizes[k]})`] : []));
     if (few.length > 0) {
-      throw new StageUserError(`split needs at least 2 images of every class to put one on each side; too few in ${dir}: ${few.join(', ')}`);
+      throw new StageUserError(
+        `split needs at least 2 images of every class to put one on each side; too few in ${dir}: ${few.join(', ')}`,
+      );
     }
     // Test labels are checked now, not after training: a class the training set lacks is an error here.
     // Nothing of them goes into the outs, so editing the labels leaves everything that trains up to date.
@@ -118,9 +121,18 @@ export default defineStage({
     const show = (c: ReturnType<typeof counts>) => classes.map((name) => `${c.per_class[name]} ${name}`).join(' / ');
     ctx.log(
       `split ${images.length} images of ${classes.length} classes (${classes.join(', ')}) from ${summary.train_dir}: train ${train.length} (${show(summary.train)}), ` +
-        `val ${val.length} (${show(summary.val)}), seed ${seed}` + (summary.imbalance > 1.5 ? `; imbalance ${summary.imbalance}:1 (largest to smallest class)` : ''),
+        `val ${val.length} (${show(summary.val)}), seed ${seed}` +
+        (summary.imbalance > 1.5 ? `; imbalance ${summary.imbalance}:1 (largest to smallest class)` : ''),
     );
-    if (test) ctx.log(`test labels: ${test.length} of classes in the training set (${show(counts(test.map((label) => ({ label })), classes))})`);
+    if (test)
+      ctx.log(
+        `test labels: ${test.length} of classes in the training set (${show(
+          counts(
+            test.map((label) => ({ label })),
+            classes,
+          ),
+        )})`,
+      );
     ctx.progress({ done: 1, total: 1, message: `train ${train.length} · val ${val.length}` });
   },
 });

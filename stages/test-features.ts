@@ -28,33 +28,58 @@ export default defineStage({
     const flip = p.flag('predict.tta_flip');
     const backboneDir = await depFolderWith(ctx.deps, BACKBONE_INFO, 'build-model');
     const info = await readBackboneInfo(backboneDir);
-    const runner = await openBackboneRunner(backboneDir, p, ctx, { precision: parsePrecision(p.value('runtime.precision')) });
+    const runner = await openBackboneRunner(backboneDir, p, ctx, {
+      precision: parsePrecision(p.value('runtime.precision')),
+    });
     const batchSize = runner.batchSize; // runtime.batch_size, or for auto the device's
     // A shard (shards: N) does its batch-aligned slice; merge() below puts the slices back in order.
     const images = shardSlice(await listUnlabelledImages(testDir), ctx.shard, batchSize);
-    ctx.log(`${images.length} test images from ${rel(ctx.root, testDir)}${flip ? ', each also flipped (TTA)' : ''}, engine ${runner.engine}`);
+    ctx.log(
+      `${images.length} test images from ${rel(ctx.root, testDir)}${flip ? ', each also flipped (TTA)' : ''}, engine ${runner.engine}`,
+    );
     const plan = (item: UnlabelledImage): ImagePlan<UnlabelledImage> => ({
       item,
       variants: () => [
-        { row: { split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) }, label: rel(ctx.root, item.path), variant: { original: true }, make: (pixels) => pixels },
+        {
+          row: { split: 'test', copy: 0, label: -1, path: rel(ctx.root, item.path) },
+          label: rel(ctx.root, item.path),
+          variant: { original: true },
+          make: (pixels) => pixels,
+        },
         ...(flip
-          ? [{
-              row: { split: 'test' as const, copy: 1, label: -1, path: rel(ctx.root, item.path) },
-              label: `${rel(ctx.root, item.path)} (flipped)`,
-              variant: { flip: 'horizontal' },
-              make: (pixels: Uint8Array) => applyTransform(pixels, info.inputSize, { ...IDENTITY_TRANSFORM, flipHorizontal: true }),
-            }]
+          ? [
+              {
+                row: { split: 'test' as const, copy: 1, label: -1, path: rel(ctx.root, item.path) },
+                label: `${rel(ctx.root, item.path)} (flipped)`,
+                variant: { flip: 'horizontal' },
+                make: (pixels: Uint8Array) =>
+                  applyTransform(pixels, info.inputSize, { ...IDENTITY_TRANSFORM, flipHorizontal: true }),
+              },
+            ]
           : []),
       ],
     });
     let result;
     try {
-      result = await featuriseThroughStore({ ctx, images: images.map(plan), runner, info, backboneDir, batchSize, outDir });
+      result = await featuriseThroughStore({
+        ctx,
+        images: images.map(plan),
+        runner,
+        info,
+        backboneDir,
+        batchSize,
+        outDir,
+      });
     } finally {
       await runner.dispose();
     }
     const skipped = result.skipped.map((s) => ({ id: s.item.id, path: rel(ctx.root, s.item.path), reason: s.reason }));
-    const figures = { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, fromStore: result.fromStore, computed: result.computed };
+    const figures = {
+      seconds: result.seconds,
+      imagesPerSecond: result.imagesPerSecond,
+      fromStore: result.fromStore,
+      computed: result.computed,
+    };
     ctx.report(figures);
     const report = {
       images: images.length,
@@ -68,7 +93,9 @@ export default defineStage({
       ...(ctx.shard ? { figures } : {}),
     };
     await writeFile(path.join(outDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-    ctx.log(`${images.length - skipped.length} test images featurised (${result.computed} backbone passes), ${skipped.length} skipped, ${result.seconds} s (${result.imagesPerSecond} images/s on ${runner.engine})`);
+    ctx.log(
+      `${images.length - skipped.length} test images featurised (${result.computed} backbone passes), ${skipped.length} skipped, ${result.seconds} s (${result.imagesPerSecond} images/s on ${runner.engine})`,
+    );
   },
 
   /** shards: N — the shards' feature folders in unsharded row order; the report concatenates theirs. */
@@ -76,7 +103,13 @@ export default defineStage({
     const [outDir] = await outFolders(ctx, ['artifacts/test-features']);
     const shardDirs = shardOuts.map(([dir]) => dir);
     const meta = await mergeFeatureShards(outDir, shardDirs, ['test']);
-    type ShardReport = { images: number; ids: string[]; skipped: { files: unknown[] }; store: { path: string }; figures: { seconds: number; fromStore: number; computed: number } };
+    type ShardReport = {
+      images: number;
+      ids: string[];
+      skipped: { files: unknown[] };
+      store: { path: string };
+      figures: { seconds: number; fromStore: number; computed: number };
+    };
     const reports = (await readShardReports(shardDirs)) as ShardReport[];
     const sum = (of: (r: ShardReport) => number) => reports.reduce((total, r) => total + of(r), 0);
     const skipped = reports.flatMap((r) => r.skipped.files);

@@ -20,7 +20,13 @@ import { writeCsv } from './lib/data/csv.ts';
 import { FEATURES_META, readFeatures } from './lib/inference/feature-store.ts';
 import { fitHead, type HeadHyperparameters } from './lib/model/fit-head.ts';
 import { round } from './lib/stage/format.ts';
-import { HEAD_DENSE, KERAS_DEFAULT_LR, resolveLearningRate, writeHeadWeights, type OptimizerName } from './lib/model/head.ts';
+import {
+  HEAD_DENSE,
+  KERAS_DEFAULT_LR,
+  resolveLearningRate,
+  writeHeadWeights,
+  type OptimizerName,
+} from './lib/model/head.ts';
 import { loadModel, saveModel } from './lib/model/model-io.ts';
 import { readParams } from './lib/stage/params.ts';
 import rules from './train.params.ts';
@@ -45,7 +51,9 @@ export default defineStage({
     const table = await readFeatures(featuresDir);
     const keras = KERAS_DEFAULT_LR[hp.optimizer];
     if (hp.lrSource === 'train.lr' && (hp.lr > keras * 100 || hp.lr < keras / 100)) {
-      ctx.warn(`train.lr ${hp.lr} is over 100× off Keras' default for ${hp.optimizer} (${keras}); leave train.lr unset (or auto) for the default, or give one per optimizer: lr: { ${hp.optimizer}: … }`);
+      ctx.warn(
+        `train.lr ${hp.lr} is over 100× off Keras' default for ${hp.optimizer} (${keras}); leave train.lr unset (or auto) for the default, or give one per optimizer: lr: { ${hp.optimizer}: … }`,
+      );
     }
     ctx.log(
       `training the head on cached features (dim ${table.dim}); ${hp.optimizer} lr=${hp.lr} (${hp.lrSource}), batch ${hp.batchSize}, ` +
@@ -60,23 +68,33 @@ export default defineStage({
           done: record.epoch,
           total: hp.epochs,
           message: `epoch ${record.epoch}/${hp.epochs}, ETA ${formatSeconds(perEpoch * (hp.epochs - record.epoch))}`,
-          metrics: { loss: round(record.loss), val_loss: round(record.val_loss), val_accuracy: round(record.val_accuracy) },
+          metrics: {
+            loss: round(record.loss),
+            val_loss: round(record.val_loss),
+            val_accuracy: round(record.val_accuracy),
+          },
         });
         ctx.log(
           `epoch ${record.epoch}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)} ` +
             `val_loss ${record.val_loss.toFixed(4)} val_acc ${record.val_accuracy.toFixed(4)}${isBest ? ' (best)' : ''}`,
         );
       },
-      onStop: (bestEpoch) => ctx.log(`early stopping: val_loss has not improved for ${hp.patience} epochs (best epoch ${bestEpoch})`),
+      onStop: (bestEpoch) =>
+        ctx.log(`early stopping: val_loss has not improved for ${hp.patience} epochs (best epoch ${bestEpoch})`),
     });
     const { best, history } = fitted;
-    ctx.log(`${fitted.trainImages} training images (${fitted.trainRows} feature rows: ${(fitted.trainRows / fitted.trainImages).toFixed(2)} versions each), ${fitted.valRows} val rows`);
+    ctx.log(
+      `${fitted.trainImages} training images (${fitted.trainRows} feature rows: ${(fitted.trainRows / fitted.trainImages).toFixed(2)} versions each), ${fitted.valRows} val rows`,
+    );
 
     const full = await loadModel(modelDir);
     writeHeadWeights(full, best.weights);
     await saveModel(full, path.join(outDir, 'model'));
     full.dispose();
-    await writeFile(path.join(outDir, HEAD_FILE), JSON.stringify({ layer: HEAD_DENSE, featureDim: table.dim, classes, ...best.weights }) + '\n');
+    await writeFile(
+      path.join(outDir, HEAD_FILE),
+      JSON.stringify({ layer: HEAD_DENSE, featureDim: table.dim, classes, ...best.weights }) + '\n',
+    );
     await writeCsv(
       path.join(outDir, 'history.csv'),
       ['epoch', 'loss', 'accuracy', 'val_loss', 'val_accuracy'],
@@ -89,7 +107,11 @@ export default defineStage({
             { name: 'loss', values: history.map((h) => h.loss) },
             { name: 'val_loss', values: history.map((h) => h.val_loss), dashed: true },
           ],
-          labels: { title: `Loss (best epoch ${best.epoch})`, xLabel: 'epoch', yLabel: headUnits(classes) === 1 ? 'binary cross-entropy' : 'categorical cross-entropy' },
+          labels: {
+            title: `Loss (best epoch ${best.epoch})`,
+            xLabel: 'epoch',
+            yLabel: headUnits(classes) === 1 ? 'binary cross-entropy' : 'categorical cross-entropy',
+          },
         },
         {
           series: [
@@ -118,8 +140,13 @@ export default defineStage({
     };
     await writeFile(path.join(outDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
     const seconds = round((Date.now() - started) / 1000, 2);
-    ctx.report({ seconds, secondsPerEpoch: round(history.reduce((total, h) => total + h.seconds, 0) / Math.max(1, history.length), 3) });
-    ctx.log(`best epoch ${best.epoch}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${best.val_accuracy.toFixed(4)} (${seconds} s on ${backend})`);
+    ctx.report({
+      seconds,
+      secondsPerEpoch: round(history.reduce((total, h) => total + h.seconds, 0) / Math.max(1, history.length), 3),
+    });
+    ctx.log(
+      `best epoch ${best.epoch}: val_loss ${best.val_loss.toFixed(4)}, val_accuracy ${best.val_accuracy.toFixed(4)} (${seconds} s on ${backend})`,
+    );
   },
 });
 

@@ -3,7 +3,11 @@ import { defineParams, param } from 'pipeline-ml-engine';
 import { sharedParams } from './lib/stage/shared-params.ts';
 
 export default defineParams({
-  'visualize.per_class': param.integer({ min: 1, default: 6, description: 'class activation maps per true class (the most confident mistakes first)' }),
+  'visualize.per_class': param.integer({
+    min: 1,
+    default: 6,
+    description: 'class activation maps per true class (the most confident mistakes first)',
+  }),
   'visualize.cols': param.integer({ min: 1, default: 4, description: 'columns of the CAM grid' }),
   'visualize.alpha': param.number({ min: 0, max: 1, default: 0.45, description: 'opacity of the CAM overlay' }),
   'data.test_dir': sharedParams['data.test_dir'],

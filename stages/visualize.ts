@@ -97,7 +97,10 @@ export function selectForCam(items: readonly Candidate[], perClass: number, clas
   const hardestCorrect: Candidate[] = [];
   // Alternate classes so all are shown, then take whichever is left.
   for (let k = 0; hardestCorrect.length < room && perLabel.some((l) => k < l.length); k++) {
-    const round = perLabel.map((l) => l[k]).filter((x): x is Candidate => x !== undefined).sort(mostWrongFirst);
+    const round = perLabel
+      .map((l) => l[k])
+      .filter((x): x is Candidate => x !== undefined)
+      .sort(mostWrongFirst);
     hardestCorrect.push(...round.slice(0, room - hardestCorrect.length));
   }
   hardestCorrect.sort(mostWrongFirst);
@@ -121,12 +124,24 @@ export default defineStage({
     const table = await readFeatures(await depFolderWith(ctx.deps, FEATURES_META, 'features'));
     const valRows = table.rows.flatMap((r, i) => (r.split === 'val' && r.copy === 0 ? [i] : []));
     const probs = headProbabilities(gatherRows(table, valRows), table.dim, head);
-    const rowOf = (i: number) => (units === 1 ? binaryProbabilities(probs[i]) : Array.from(probs.subarray(i * units, (i + 1) * units)));
-    const val: Candidate[] = valRows.map((r, i) => ({ path: table.rows[r].path, label: table.rows[r].label, p: rowOf(i), set: 'val' }));
+    const rowOf = (i: number) =>
+      units === 1 ? binaryProbabilities(probs[i]) : Array.from(probs.subarray(i * units, (i + 1) * units));
+    const val: Candidate[] = valRows.map((r, i) => ({
+      path: table.rows[r].path,
+      label: table.rows[r].label,
+      p: rowOf(i),
+      set: 'val',
+    }));
     const labelsFile = p.optionalPath('data.test_labels', 'file');
     const testLabels = labelsFile ? await readLabels(labelsFile, classes) : undefined;
     const test = testLabels
-      ? await testCandidates(p.path('data.test_dir', 'folder'), testLabels, await findInDeps(ctx.deps, 'predictions.csv', 'predict'), ctx.root, classes)
+      ? await testCandidates(
+          p.path('data.test_dir', 'folder'),
+          testLabels,
+          await findInDeps(ctx.deps, 'predictions.csv', 'predict'),
+          ctx.root,
+          classes,
+        )
       : [];
     const selection = selectForCam([...val, ...test], perClass, classes.length);
     const count = (set: EvalSet) => {
@@ -138,7 +153,9 @@ export default defineStage({
       `mistakes: val ${counts.val.wrong}/${counts.val.total}` +
         (labelsFile ? `, test ${counts.test.wrong}/${counts.test.total}` : ' (test unlabelled)') +
         `; drawing CAMs of ${selection.mistakes.length} mistake(s)` +
-        (selection.mistakesNotDrawn ? ` (${selection.mistakesNotDrawn} more not drawn: at most ${perClass} per set and true class)` : '') +
+        (selection.mistakesNotDrawn
+          ? ` (${selection.mistakesNotDrawn} more not drawn: at most ${perClass} per set and true class)`
+          : '') +
         ` and the ${selection.hardestCorrect.length} hardest correct image(s)`,
     );
 
@@ -157,7 +174,8 @@ export default defineStage({
           continue;
         }
         const out = await runner.run(toTensorInput([pixels], info.inputSize, info.preprocess), 1, { maps: true });
-        if (!out.maps || !out.mapHeight || !out.mapWidth) throw new Error(`the ${runner.engine} runner returned no feature maps; CAM needs them`);
+        if (!out.maps || !out.mapHeight || !out.mapWidth)
+          throw new Error(`the ${runner.engine} runner returned no feature maps; CAM needs them`);
         const predicted = predictedOf(c);
         // CAM of the predicted class: what the model looked at to decide.
         const cam = classActivationMap(out.maps, out.mapHeight, out.mapWidth, camWeights(head, predicted));
@@ -171,30 +189,54 @@ export default defineStage({
           units === 1
             ? `${c.set} ${stemName}: ${classes[c.label]} P(${classes[1]}) ${c.p[1].toFixed(2)}`
             : `${c.set} ${stemName}: ${classes[c.label]} → ${classes[predicted]} ${c.p[predicted].toFixed(2)}`;
-        (wrong ? drawn.mistakes : drawn.correct).push({ pixels: picture, size: info.inputSize, caption, captionColor: wrong ? 'crimson' : '#222' });
+        (wrong ? drawn.mistakes : drawn.correct).push({
+          pixels: picture,
+          size: info.inputSize,
+          caption,
+          captionColor: wrong ? 'crimson' : '#222',
+        });
         const shown = units === 1 ? [c.p[1]] : c.p;
-        rows.push([c.set, c.path, classes[c.label], ...shown.map((v) => v.toFixed(6)), classes[predicted], wrong ? 1 : 0, `cam/${name}`]);
+        rows.push([
+          c.set,
+          c.path,
+          classes[c.label],
+          ...shown.map((v) => v.toFixed(6)),
+          classes[predicted],
+          wrong ? 1 : 0,
+          `cam/${name}`,
+        ]);
         ctx.progress({ done: k + 1, total: chosen.length, message: `CAM ${k + 1}/${chosen.length}` });
       }
     } finally {
       await runner.dispose();
     }
-    const scope = `val ${counts.val.wrong}/${counts.val.total}` + (labelsFile ? `, test ${counts.test.wrong}/${counts.test.total}` : '');
+    const scope =
+      `val ${counts.val.wrong}/${counts.val.total}` +
+      (labelsFile ? `, test ${counts.test.wrong}/${counts.test.total}` : '');
     const grids = {
       mistakes: drawn.mistakes.length > 0 ? MISTAKES_GRID : undefined,
       correct: drawn.correct.length > 0 ? CORRECT_GRID : undefined,
     };
     if (grids.mistakes) {
-      await writeGrid(drawn.mistakes, cols, path.join(outDir, MISTAKES_GRID), { title: `CAM of the mistakes (${scope}); label = true class` });
+      await writeGrid(drawn.mistakes, cols, path.join(outDir, MISTAKES_GRID), {
+        title: `CAM of the mistakes (${scope}); label = true class`,
+      });
     }
     if (grids.correct) {
-      await writeGrid(drawn.correct, cols, path.join(outDir, CORRECT_GRID), { title: 'CAM of the hardest CORRECT images (not mistakes)' });
+      await writeGrid(drawn.correct, cols, path.join(outDir, CORRECT_GRID), {
+        title: 'CAM of the hardest CORRECT images (not mistakes)',
+      });
     }
     const probColumns = units === 1 ? [`p_${classes[1]}`] : classes.map((c) => `p_${c}`);
-    await writeCsv(path.join(outDir, 'selection.csv'), ['set', 'path', 'label', ...probColumns, 'predicted', 'wrong', 'cam'], rows);
+    await writeCsv(
+      path.join(outDir, 'selection.csv'),
+      ['set', 'path', 'label', ...probColumns, 'predicted', 'wrong', 'cam'],
+      rows,
+    );
 
     // The report embeds copies, so the folder stands on its own.
-    const copied = async (from: string, to: string) => ((await exists(from)) ? (await copyFile(from, path.join(outDir, to)), to) : undefined);
+    const copied = async (from: string, to: string) =>
+      (await exists(from)) ? (await copyFile(from, path.join(outDir, to)), to) : undefined;
     const curves = await copied(path.join(trainDir, 'curves.png'), 'curves.png');
     const previewPath = await findInDeps(ctx.deps, 'preview.png', 'augment-config').catch(() => undefined);
     const preview = previewPath ? await copied(previewPath, 'augment-preview.png') : undefined;
@@ -207,9 +249,30 @@ export default defineStage({
     }
     const testMetrics = testMetricsPath ? await readJson(testMetricsPath) : undefined;
     const split = await readJson(await findInDeps(ctx.deps, 'summary.json', 'split'));
-    const valMatrix = confusionMatrixOf(val.map((c) => c.label), val.map(predictedOf), classes.length);
-    const testCounts = testLabels ? classes.map((_, k) => [...testLabels.values()].filter((l) => l === k).length) : undefined;
-    const html = report({ info, classes, split, testCounts, valMatrix, trainMetrics, testMetrics, curves, preview, grids, rows, probColumns, scope, notDrawn: selection.mistakesNotDrawn });
+    const valMatrix = confusionMatrixOf(
+      val.map((c) => c.label),
+      val.map(predictedOf),
+      classes.length,
+    );
+    const testCounts = testLabels
+      ? classes.map((_, k) => [...testLabels.values()].filter((l) => l === k).length)
+      : undefined;
+    const html = report({
+      info,
+      classes,
+      split,
+      testCounts,
+      valMatrix,
+      trainMetrics,
+      testMetrics,
+      curves,
+      preview,
+      grids,
+      rows,
+      probColumns,
+      scope,
+      notDrawn: selection.mistakesNotDrawn,
+    });
     await writeFile(path.join(outDir, 'index.html'), html);
     ctx.log('report written: index.html (with curves, augmentation preview, CAMs of the mistakes and metrics)');
   },
@@ -219,7 +282,13 @@ export const MISTAKES_GRID = 'cam-mistakes.png';
 export const CORRECT_GRID = 'cam-hardest-correct.png';
 
 /** Test images with their label and predict's class probabilities; images predict could not decode are left out. */
-async function testCandidates(testDir: string, labels: Map<string, Label>, predictionsFile: string, root: string, classes: readonly string[]): Promise<Candidate[]> {
+async function testCandidates(
+  testDir: string,
+  labels: Map<string, Label>,
+  predictionsFile: string,
+  root: string,
+  classes: readonly string[],
+): Promise<Candidate[]> {
   const files = new Map((await listUnlabelledImages(testDir)).map((im) => [im.id, im.path]));
   const columns = classes.length === 2 ? [`p_${classes[1]}`] : classes.map((c) => `p_${c}`);
   const { records } = await readCsv(predictionsFile, ['id', ...columns, 'decoded']);
@@ -249,7 +318,10 @@ function matrixTable(classes: readonly string[], matrix: readonly (readonly numb
   const accuracy = perClassAccuracy(matrix);
   const head = `<tr><th>true \\ predicted</th>${classes.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}<th>accuracy</th></tr>`;
   const body = matrix
-    .map((row, k) => `<tr><th>${escapeHtml(classes[k])}</th>${row.map((n) => `<td>${n}</td>`).join('')}<td>${accuracy[k] === null ? '–' : accuracy[k].toFixed(4)}</td></tr>`)
+    .map(
+      (row, k) =>
+        `<tr><th>${escapeHtml(classes[k])}</th>${row.map((n) => `<td>${n}</td>`).join('')}<td>${accuracy[k] === null ? '–' : accuracy[k].toFixed(4)}</td></tr>`,
+    )
     .join('');
   return `<table class="cm">${head}${body}</table>`;
 }
@@ -266,15 +338,35 @@ function metricsTable(title: string, m: Record<string, unknown> | undefined, ext
 }
 
 /** The classes with their image counts (all, train, val, and the test labels) and the imbalance. */
-function classTable(classes: readonly string[], split: Record<string, unknown> | undefined, test: number[] | undefined): string {
+function classTable(
+  classes: readonly string[],
+  split: Record<string, unknown> | undefined,
+  test: number[] | undefined,
+): string {
   type Counts = { total: number; per_class: Record<string, number> };
   const sets = (['all', 'train', 'val'] as const).filter((k) => split?.[k]);
   if (!split || sets.length === 0) return `<h2>Classes</h2><p>${classes.map(escapeHtml).join(', ')}</p>`;
   const columns = [...sets.map((k) => (k === 'all' ? 'images' : k)), ...(test ? ['test (labelled)'] : [])];
-  const cells = (c: string, k: number) => [...sets.map((set) => (split[set] as Counts).per_class[c] ?? 0), ...(test ? [test[k]] : [])];
-  const body = classes.map((c, k) => `<tr><th>${escapeHtml(c)}</th>${cells(c, k).map((n) => `<td>${n}</td>`).join('')}</tr>`).join('');
-  const totals = [...sets.map((set) => (split[set] as Counts).total), ...(test ? [test.reduce((a, b) => a + b, 0)] : [])];
-  const imbalance = typeof split['imbalance'] === 'number' ? `<p>Imbalance (largest class over smallest): ${split['imbalance']}:1.</p>` : '';
+  const cells = (c: string, k: number) => [
+    ...sets.map((set) => (split[set] as Counts).per_class[c] ?? 0),
+    ...(test ? [test[k]] : []),
+  ];
+  const body = classes
+    .map(
+      (c, k) =>
+        `<tr><th>${escapeHtml(c)}</th>${cells(c, k)
+          .map((n) => `<td>${n}</td>`)
+          .join('')}</tr>`,
+    )
+    .join('');
+  const totals = [
+    ...sets.map((set) => (split[set] as Counts).total),
+    ...(test ? [test.reduce((a, b) => a + b, 0)] : []),
+  ];
+  const imbalance =
+    typeof split['imbalance'] === 'number'
+      ? `<p>Imbalance (largest class over smallest): ${split['imbalance']}:1.</p>`
+      : '';
   return (
     `<h2>Classes</h2><table class="cm"><tr><th>class</th>${columns.map((c) => `<th>${c}</th>`).join('')}</tr>${body}` +
     `<tr><th>total</th>${totals.map((n) => `<td>${n}</td>`).join('')}</tr></table>${imbalance}`
@@ -297,7 +389,10 @@ function report(r: {
   scope: string;
   notDrawn: number;
 }): string {
-  const img = (src: string | undefined, alt: string) => (src ? `<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}">` : `<p><em>${escapeHtml(alt)}: not available</em></p>`);
+  const img = (src: string | undefined, alt: string) =>
+    src
+      ? `<img src="${escapeHtml(src)}" alt="${escapeHtml(alt)}">`
+      : `<p><em>${escapeHtml(alt)}: not available</em></p>`;
   // selection rows: set, path, true class, the probability columns, predicted, wrong, cam.
   const n = r.probColumns.length;
   const list = (wrong: 0 | 1) =>
@@ -307,16 +402,25 @@ function report(r: {
       .map(
         (row) =>
           `<tr${wrong ? ' class="wrong"' : ''}><td>${row[0]}</td><td><a href="${escapeHtml(String(row[5 + n]))}">${escapeHtml(path.basename(String(row[1])))}</a></td>` +
-          `<td>${escapeHtml(String(row[2]))}</td>${row.slice(3, 3 + n).map((v) => `<td>${v}</td>`).join('')}<td>${escapeHtml(String(row[3 + n]))}</td></tr>`,
+          `<td>${escapeHtml(String(row[2]))}</td>${row
+            .slice(3, 3 + n)
+            .map((v) => `<td>${v}</td>`)
+            .join('')}<td>${escapeHtml(String(row[3 + n]))}</td></tr>`,
       )
       .join('') +
     '</table>';
-  const title = r.classes.length === 2 && r.classes[0] === 'cat' && r.classes[1] === 'dog' ? 'Dogs vs. Cats' : r.classes.join(' · ');
-  const headText = r.classes.length === 2 ? `Dense(1, sigmoid) giving P(${r.classes[1]})` : `Dense(${r.classes.length}, softmax)`;
+  const title =
+    r.classes.length === 2 && r.classes[0] === 'cat' && r.classes[1] === 'dog'
+      ? 'Dogs vs. Cats'
+      : r.classes.join(' · ');
+  const headText =
+    r.classes.length === 2 ? `Dense(1, sigmoid) giving P(${r.classes[1]})` : `Dense(${r.classes.length}, softmax)`;
   const mistakes = r.grids.mistakes
     ? `${img(r.grids.mistakes, 'CAM of the mistakes')}${list(1)}${r.notDrawn ? `<p>${r.notDrawn} more mistake(s) not drawn.</p>` : ''}`
     : '<p>No mistakes to draw.</p>';
-  const correct = r.grids.correct ? `<h3>Hardest correct images (not mistakes)</h3><p>The correct predictions nearest the 0.5 boundary.</p>${img(r.grids.correct, 'CAM of the hardest correct images')}${list(0)}` : '';
+  const correct = r.grids.correct
+    ? `<h3>Hardest correct images (not mistakes)</h3><p>The correct predictions nearest the 0.5 boundary.</p>${img(r.grids.correct, 'CAM of the hardest correct images')}${list(0)}`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}: run report</title>
 <style>body{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}

@@ -27,9 +27,14 @@ function requirement(missing: string | undefined): string | false {
 export function slurmCluster(): string | false {
   const sinfo = spawnSync('sinfo', ['--noheader', '--format=%T'], { encoding: 'utf8', timeout: 20_000 });
   if (sinfo.error) return requirement('Slurm cluster (sinfo is not installed)');
-  if (sinfo.status !== 0) return requirement(`Slurm cluster (sinfo: ${sinfo.stderr.trim().split('\n')[0] || `exit ${sinfo.status}`})`);
-  const states = sinfo.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
-  if (!states.some((s) => /^(idle|mixed|allocated|completing)/.test(s))) return requirement(`Slurm cluster (no node up: ${states.join(', ') || 'no nodes'})`);
+  if (sinfo.status !== 0)
+    return requirement(`Slurm cluster (sinfo: ${sinfo.stderr.trim().split('\n')[0] || `exit ${sinfo.status}`})`);
+  const states = sinfo.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!states.some((s) => /^(idle|mixed|allocated|completing)/.test(s)))
+    return requirement(`Slurm cluster (no node up: ${states.join(', ') || 'no nodes'})`);
   return requirement(undefined);
 }
 
@@ -41,14 +46,17 @@ export function lavapipe(): { skip: string | false; icd?: string } {
   const software = takeInventory().icds.filter((icd) => icd.software);
   const recent = software.find((icd) => vulkan14(icd.file));
   if (recent) return { skip: requirement(undefined), icd: recent.file };
-  const found = software.length === 0 ? 'none found' : `found only Vulkan < 1.4: ${software.map((icd) => icd.file).join(', ')}`;
+  const found =
+    software.length === 0 ? 'none found' : `found only Vulkan < 1.4: ${software.map((icd) => icd.file).join(', ')}`;
   return { skip: requirement(`software Vulkan driver for WebGPU (lavapipe from Mesa ≥ 25; ${found})`) };
 }
 
 /** Whether an ICD file declares Vulkan 1.4 or later. */
 function vulkan14(icdFile: string): boolean {
   try {
-    const [major = 0, minor = 0] = String(JSON.parse(readFileSync(icdFile, 'utf8')).ICD.api_version).split('.').map(Number);
+    const [major = 0, minor = 0] = String(JSON.parse(readFileSync(icdFile, 'utf8')).ICD.api_version)
+      .split('.')
+      .map(Number);
     return major > 1 || (major === 1 && minor >= 4);
   } catch {
     return false;
@@ -58,11 +66,13 @@ function vulkan14(icdFile: string): boolean {
 /** Headless Chromium (`chromium` or `chromium-browser` on PATH). */
 export function chromium(): { skip: string | false; binary?: string } {
   const binary = chromiumBinary();
-  return binary ? { skip: requirement(undefined), binary } : { skip: requirement('Chromium (chromium is not on PATH)') };
+  return binary
+    ? { skip: requirement(undefined), binary }
+    : { skip: requirement('Chromium (chromium is not on PATH)') };
 }
 
 /** nginx, which the remote cache tests start as a WebDAV HTTP cache server on a loopback port (test/remote/cache-server.ts). */
 export function nginx(): string | false {
   const found = ['/usr/sbin/nginx', '/usr/bin/nginx'].some((file) => existsSync(file));
-  return requirement(found ? undefined : 'nginx for the HTTP cache server (Debian\'s nginx-light)');
+  return requirement(found ? undefined : "nginx for the HTTP cache server (Debian's nginx-light)");
 }

@@ -66,7 +66,10 @@ export class StageGates {
 
   /** The gate's process and its parent (for a `cmd:` stage, the stage's shell). */
   pids(name: string): number[] {
-    return readFileSync(join(this.dir, `${name}.started`), 'utf8').trim().split(' ').map(Number);
+    return readFileSync(join(this.dir, `${name}.started`), 'utf8')
+      .trim()
+      .split(' ')
+      .map(Number);
   }
 
   release(name: string): void {

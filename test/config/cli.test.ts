@@ -71,15 +71,24 @@ describe('pipeline validate (real process)', () => {
     const result = runCli(root, ['validate']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^pipeline\.yaml:2:3: cycle: a → b → a$/m);
-    assert.match(result.stderr, /^pipeline\.yaml:2:30: dep "data\/none.csv" of stage "a" does not exist, and no stage writes it$/m);
+    assert.match(
+      result.stderr,
+      /^pipeline\.yaml:2:30: dep "data\/none.csv" of stage "a" does not exist, and no stage writes it$/m,
+    );
   });
 
   it('reads another file with -f and checks --set keys', () => {
     const root = makeProject({ 'conf/other.yaml': pipeline, 'conf/data/train.csv': 'a\n' });
-    assert.equal(runCli(root, ['validate', '-f', 'conf/other.yaml', '--set', 'train.lr=0.1']).stdout, 'conf/other.yaml is valid: 2 stages\n');
+    assert.equal(
+      runCli(root, ['validate', '-f', 'conf/other.yaml', '--set', 'train.lr=0.1']).stdout,
+      'conf/other.yaml is valid: 2 stages\n',
+    );
     const bad = runCli(root, ['validate', '--file', 'conf/other.yaml', '--set', 'train.rl=0.1']);
     assert.equal(bad.code, 1);
-    assert.equal(bad.stderr, 'error: --set train.rl: no such param in pipeline.yaml\nhint: did you mean "train.lr"?\n\n1 error\n');
+    assert.equal(
+      bad.stderr,
+      'error: --set train.rl: no such param in pipeline.yaml\nhint: did you mean "train.lr"?\n\n1 error\n',
+    );
   });
 
   it('explains a missing pipeline.yaml', () => {
@@ -155,13 +164,17 @@ describe('pipeline (command line front)', () => {
   it('suggests the closest option for a typo', () => {
     const result = runCli(root, ['dag', '--mermiad']);
     assert.equal(result.code, 2);
-    assert.equal(result.stderr, 'error: unknown option --mermiad\nhint: did you mean "--mermaid"?\nRun `pipeline dag --help` for its options.\n');
+    assert.equal(
+      result.stderr,
+      'error: unknown option --mermiad\nhint: did you mean "--mermaid"?\nRun `pipeline dag --help` for its options.\n',
+    );
   });
 
   it('prints help listing every command, and the version', () => {
     const help = runCli(root, ['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['run', 'status', 'dag', 'validate']) assert.match(help.stdout, new RegExp(`^  ${command} +\\S`, 'm'));
+    for (const command of ['run', 'status', 'dag', 'validate'])
+      assert.match(help.stdout, new RegExp(`^  ${command} +\\S`, 'm'));
     const commandHelp = runCli(root, ['dag', '-h']);
     assert.equal(commandHelp.code, 0);
     assert.match(commandHelp.stdout, /^Usage: pipeline dag/);

@@ -71,12 +71,15 @@ describe('buildGraph', () => {
     assert.deepEqual(graph.upstream.get('report'), ['features', 'train']);
     assert.deepEqual(graph.upstream.get('everything'), ['split', 'backbone', 'features', 'train']);
     assert.deepEqual(graph.upstream.get('split'), []);
-    assert.deepEqual(graph.edges.find((e) => e.to === 'features' && e.from === 'split'), {
-      from: 'split',
-      to: 'features',
-      out: 'artifacts/split',
-      dep: 'artifacts/split/train.csv',
-    });
+    assert.deepEqual(
+      graph.edges.find((e) => e.to === 'features' && e.from === 'split'),
+      {
+        from: 'split',
+        to: 'features',
+        out: 'artifacts/split',
+        dep: 'artifacts/split/train.csv',
+      },
+    );
   });
 
   it('answers upstream and downstream queries in topological order', async () => {
@@ -89,7 +92,9 @@ describe('buildGraph', () => {
   });
 
   it('keeps declaration order among independent stages', async () => {
-    const graph = await graphOf(yaml('stages:', '  c: { cmd: x, outs: [c] }', '  a: { cmd: x, outs: [a] }', '  b: { cmd: x, outs: [b] }'));
+    const graph = await graphOf(
+      yaml('stages:', '  c: { cmd: x, outs: [c] }', '  a: { cmd: x, outs: [a] }', '  b: { cmd: x, outs: [b] }'),
+    );
     assert.deepEqual(graph.order, ['c', 'a', 'b']);
   });
 
@@ -175,7 +180,11 @@ describe('buildGraph', () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(
       file,
-      yaml('stages:', '  a: { cmd: x, deps: [../shared/data, "../shared/**/*.bin"], outs: [artifacts/a] }', '  b: { cmd: x, deps: ["artifacts/*/*.csv"], outs: [b] }'),
+      yaml(
+        'stages:',
+        '  a: { cmd: x, deps: [../shared/data, "../shared/**/*.bin"], outs: [artifacts/a] }',
+        '  b: { cmd: x, deps: ["artifacts/*/*.csv"], outs: [b] }',
+      ),
     );
     const loaded = await loadPipeline(file);
     assert.ok(loaded.ok);
@@ -225,10 +234,18 @@ describe('renderers', () => {
         '  train-model: { cmd: x, deps: [artifacts/split/train.csv], outs: [model], heavy: true }',
       ),
     );
-    assert.equal(renderText(graph), ['1. split        split the data', '2. train-model  [heavy]', '     ← split'].join('\n'));
+    assert.equal(
+      renderText(graph),
+      ['1. split        split the data', '2. train-model  [heavy]', '     ← split'].join('\n'),
+    );
     assert.equal(
       renderMermaid(graph),
-      ['flowchart TD', '  s0_split["split"]', '  s1_train_model["train-model"]', '  s0_split -->|"artifacts/split"| s1_train_model'].join('\n'),
+      [
+        'flowchart TD',
+        '  s0_split["split"]',
+        '  s1_train_model["train-model"]',
+        '  s0_split -->|"artifacts/split"| s1_train_model',
+      ].join('\n'),
     );
     assert.equal(
       renderDot(graph),

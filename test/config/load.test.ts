@@ -62,7 +62,10 @@ describe('loadPipeline: a valid file', () => {
     assert.deepEqual([...pipeline.stages.keys()], ['split', 'train']);
     const split = pipeline.stages.get('split')!;
     assert.equal(split.cmd, 'python split.py --ratio 0.2 --out ${OUT_DIR}');
-    assert.deepEqual(split.deps.map((dep) => dep.written), ['../shared/data/train']);
+    assert.deepEqual(
+      split.deps.map((dep) => dep.written),
+      ['../shared/data/train'],
+    );
     assert.deepEqual(split.outs, ['artifacts/split']);
     assert.deepEqual(split.params, { data: '../shared/data', 'split.ratio': 0.2 });
     assert.equal(split.desc, 'split the images');
@@ -97,7 +100,12 @@ describe('loadPipeline: diagnostics with positions', () => {
     assert.equal(underline(d), '    ^~~~');
     assert.equal(
       formatDiagnostic(d, { cwd: path.dirname(d.span!.file) }),
-      ['pipeline.yaml:4:5: unknown key "otus" in stage "train"', '4 |     otus: [model.bin]', '  |     ^~~~', 'hint: did you mean "outs"?'].join('\n'),
+      [
+        'pipeline.yaml:4:5: unknown key "otus" in stage "train"',
+        '4 |     otus: [model.bin]',
+        '  |     ^~~~',
+        'hint: did you mean "outs"?',
+      ].join('\n'),
     );
   });
 
@@ -179,7 +187,14 @@ describe('loadPipeline: diagnostics with positions', () => {
 
   it('points at the exact ${params…} that names a missing key', async () => {
     const diagnostics = await errorsOf(
-      yaml('params:', '  train: { lr: 1 }', 'stages:', '  a:', '    cmd: run --lr ${params.train.lrr} --x 1', '    outs: ["out/${params.nope}"]'),
+      yaml(
+        'params:',
+        '  train: { lr: 1 }',
+        'stages:',
+        '  a:',
+        '    cmd: run --lr ${params.train.lrr} --x 1',
+        '    outs: ["out/${params.nope}"]',
+      ),
     );
     assert.deepEqual(diagnostics.map(at), [
       '5:19 unknown param "train.lrr" in ${params.train.lrr}',
@@ -191,7 +206,14 @@ describe('loadPipeline: diagnostics with positions', () => {
 
   it('refuses to interpolate a subtree or a non-params reference in a path', async () => {
     const diagnostics = await errorsOf(
-      yaml('params:', '  train: { lr: 1 }', 'stages:', '  a:', '    cmd: echo ${params.train}', '    deps: ["${HOME}/x"]'),
+      yaml(
+        'params:',
+        '  train: { lr: 1 }',
+        'stages:',
+        '  a:',
+        '    cmd: echo ${params.train}',
+        '    deps: ["${HOME}/x"]',
+      ),
     );
     assert.deepEqual(diagnostics.map(at), [
       '5:15 ${params.train} is a mapping or list; only single values can be interpolated',
@@ -201,13 +223,18 @@ describe('loadPipeline: diagnostics with positions', () => {
 
   it('rejects an unknown --set key with a hint, and a --set without "="', async () => {
     const diagnostics = await errorsOf(valid, ['train.lrr=1', 'oops'], { 'stages/train.ts': '' });
-    assert.deepEqual(diagnostics.map(at), ['- --set train.lrr: no such param in pipeline.yaml', '- --set "oops": expected key=value']);
+    assert.deepEqual(diagnostics.map(at), [
+      '- --set train.lrr: no such param in pipeline.yaml',
+      '- --set "oops": expected key=value',
+    ]);
     assert.equal(diagnostics[0].hint, 'did you mean "train.lr"?');
     assert.equal(diagnostics[0].reason, 'bad-set');
   });
 
   it('keeps outs inside the project and rejects patterns as outs', async () => {
-    const diagnostics = await errorsOf(yaml('stages:', '  a:', '    cmd: x', '    outs: [../elsewhere, "art/*.csv", .pipeline/x]'));
+    const diagnostics = await errorsOf(
+      yaml('stages:', '  a:', '    cmd: x', '    outs: [../elsewhere, "art/*.csv", .pipeline/x]'),
+    );
     assert.deepEqual(diagnostics.map(at), [
       '4:12 out "../elsewhere" of stage "a" must lie inside the project folder',
       '4:26 out "art/*.csv" of stage "a" is a pattern; outs must be plain files or folders',
@@ -217,7 +244,12 @@ describe('loadPipeline: diagnostics with positions', () => {
 
   it('requires a module to be a file inside the project', async () => {
     const diagnostics = await errorsOf(
-      yaml('stages:', '  a: { module: ../elsewhere/stage.ts }', '  b: { module: stages }', '  c: { module: stages/c.ts }'),
+      yaml(
+        'stages:',
+        '  a: { module: ../elsewhere/stage.ts }',
+        '  b: { module: stages }',
+        '  c: { module: stages/c.ts }',
+      ),
       [],
       { 'stages/c.ts': 'export default {};\n' },
     );
@@ -265,6 +297,9 @@ describe('loadPipeline: optional deps', () => {
     assert.deepEqual(stage.params, { labels: '' });
     const set = await load(text, ['labels=labels.csv'], { 'labels.csv': 'id,label\n' });
     assert.ok(set.result.ok);
-    assert.deepEqual(set.result.pipeline.stages.get('score')!.deps.map((dep) => dep.written), ['labels.csv']);
+    assert.deepEqual(
+      set.result.pipeline.stages.get('score')!.deps.map((dep) => dep.written),
+      ['labels.csv'],
+    );
   });
 });

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileSchema, generateValidatorSource, hashSchema, schemaText } from '../../packages/engine/src/config/schema-compile.ts';
+import {
+  compileSchema,
+  generateValidatorSource,
+  hashSchema,
+  schemaText,
+} from '../../packages/engine/src/config/schema-compile.ts';
 import { schemaHash, validate as precompiled } from '../../packages/engine/src/config/schema-validator.generated.ts';
 import { editDistance, closestMatch } from '../../packages/engine/src/config/did-you-mean.ts';
 
@@ -19,14 +24,17 @@ describe('schemas/pipeline.schema.json', () => {
     for (const document of documents) {
       const validate = precompiled as unknown as typeof compiled;
       assert.equal(validate(document), compiled(document));
-      const strip = (errors: typeof compiled.errors) => (errors ?? []).map(({ instancePath, keyword, params }) => ({ instancePath, keyword, params }));
+      const strip = (errors: typeof compiled.errors) =>
+        (errors ?? []).map(({ instancePath, keyword, params }) => ({ instancePath, keyword, params }));
       assert.deepEqual(strip(validate.errors), strip(compiled.errors));
     }
   });
 
   it('has a description on every stage key, for editors', () => {
     const schema = JSON.parse(schemaText());
-    for (const [key, property] of Object.entries(schema.definitions.stage.properties as Record<string, { description?: string }>)) {
+    for (const [key, property] of Object.entries(
+      schema.definitions.stage.properties as Record<string, { description?: string }>,
+    )) {
       assert.ok(property.description, `stage key "${key}" has no description`);
     }
     assert.match(generateValidatorSource(schemaText()), /^\/\/ @ts-nocheck\n/);

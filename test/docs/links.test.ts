@@ -36,7 +36,10 @@ function headingAnchors(markdown: string): Set<string> {
   const text = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
   for (const [, heading] of text.matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$/gm)) {
     const plain = heading.replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1');
-    const slug = plain.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
+    const slug = plain
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
+      .replace(/ /g, '-');
     const count = seen.get(slug) ?? 0;
     seen.set(slug, count + 1);
     anchors.add(count === 0 ? slug : `${slug}-${count}`);
@@ -50,7 +53,8 @@ function brokenLinks(file: string): string[] {
   for (const target of linkTargets(markdown)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue; // http:, https:, mailto: — not checked here
     const [rawPath, anchor] = target.split('#', 2);
-    const linked = rawPath === '' ? path.join(root, file) : path.resolve(path.dirname(path.join(root, file)), decodeURI(rawPath));
+    const linked =
+      rawPath === '' ? path.join(root, file) : path.resolve(path.dirname(path.join(root, file)), decodeURI(rawPath));
     if (!linked.startsWith(root)) {
       problems.push(`${file}: ${target} points outside the repo`);
       continue;
@@ -71,7 +75,15 @@ function brokenLinks(file: string): string[] {
 describe('documentation links', () => {
   test('the pages are there', () => {
     const files = docFiles();
-    for (const page of ['README.md', 'CONTRIBUTING.md', 'docs/reference/pipeline-yaml.md', 'docs/reference/cli.md', 'docs/architecture.md', 'docs/benchmarks.md', 'docs/dogs-vs-cats.md']) {
+    for (const page of [
+      'README.md',
+      'CONTRIBUTING.md',
+      'docs/reference/pipeline-yaml.md',
+      'docs/reference/cli.md',
+      'docs/architecture.md',
+      'docs/benchmarks.md',
+      'docs/dogs-vs-cats.md',
+    ]) {
       assert.ok(files.includes(page), `${page} is missing`);
     }
   });
@@ -88,7 +100,8 @@ describe('documentation links', () => {
   }
 
   test('the link checker sees what it must', () => {
-    const sample = '# A `code` heading: yes!\n## Same\n## Same\n[a](x.md#y) ![b](img.png) `[not](a-link)`\n```\n[nor](this)\n# not a heading\n```\n';
+    const sample =
+      '# A `code` heading: yes!\n## Same\n## Same\n[a](x.md#y) ![b](img.png) `[not](a-link)`\n```\n[nor](this)\n# not a heading\n```\n';
     assert.deepEqual(linkTargets(sample), ['x.md#y', 'img.png']);
     assert.deepEqual([...headingAnchors(sample)], ['a-code-heading-yes', 'same', 'same-1']);
   });

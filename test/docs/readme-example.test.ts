@@ -49,7 +49,10 @@ describe("the README's example", () => {
     // A stage's own lines (`name │ …`) interleave with its throttled progress in no fixed order: compared apart.
     const own = (line: string) => line.includes(' │ ');
     const actual = normalise(result.stdout);
-    assert.deepEqual(actual.filter((line) => !own(line)), normalise(firstRun).filter((line) => !own(line)));
+    assert.deepEqual(
+      actual.filter((line) => !own(line)),
+      normalise(firstRun).filter((line) => !own(line)),
+    );
     assert.ok(actual.includes('  count-words │ counted 2 files'), result.stdout);
     assert.equal(project.read('artifacts/total.txt'), '10\n');
   });

@@ -7,7 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -22,7 +32,9 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
 const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
 const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
-const skip = !(existsSync(TRAIN_SRC) && existsSync(BACKBONE)) ? 'the shared photos and backbone are not in ../shared' : nginx();
+const skip = !(existsSync(TRAIN_SRC) && existsSync(BACKBONE))
+  ? 'the shared photos and backbone are not in ../shared'
+  : nginx();
 
 const clones: string[] = [];
 let server: CacheServer | undefined;
@@ -44,7 +56,8 @@ function clone(extra: string[] = []): string {
   clones.push(dir);
   mkdirSync(path.join(dir, 'data/train'), { recursive: true });
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  for (const f of [...photos('cat.', 0, 12), ...photos('dog.', 0, 12), ...extra]) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
+  for (const f of [...photos('cat.', 0, 12), ...photos('dog.', 0, 12), ...extra])
+    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
   copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(
@@ -63,7 +76,12 @@ function clone(extra: string[] = []): string {
 }
 
 function cli(dir: string, ...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1' },
+    timeout: HUNG_AFTER_MS,
+  });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
@@ -102,11 +120,17 @@ describe('the feature store through a remote cache', { skip }, () => {
     const r = cli(more, 'run', 'features', '--remote', server!.url);
     assert.equal(r.code, 0, r.out);
     assert.deepEqual(store(more), { fromStore: ALL, computed: 6 });
-    assert.match(r.out, /feature store: shared 1 pack with the remote cache/, 'the 6 new entries go up as one more pack');
+    assert.match(
+      r.out,
+      /feature store: shared 1 pack with the remote cache/,
+      'the 6 new entries go up as one more pack',
+    );
   });
 
   it('a damaged pack on the server is reported, discarded and recomputed, with the same bytes', () => {
-    const packs = server!.entries('cas').filter((name) => readFileSync(server!.path('cas', name)).subarray(-8).toString('latin1') === 'PFSEG001');
+    const packs = server!
+      .entries('cas')
+      .filter((name) => readFileSync(server!.path('cas', name)).subarray(-8).toString('latin1') === 'PFSEG001');
     assert.equal(packs.length, 2);
     for (const name of packs) {
       const bytes = readFileSync(server!.path('cas', name));
@@ -117,9 +141,16 @@ describe('the feature store through a remote cache', { skip }, () => {
     // --force: features itself must not come back from the run cache; its upstream is restored from the remote.
     const r = cli(fresh, 'run', 'features', '--force', '--remote', server!.url);
     assert.equal(r.code, 0, r.out);
-    assert.match(r.out, /warning: remote cache http:\/\/127\.0\.0\.1:\d+: object [0-9a-f]{12} does not match its sha256 \(damaged on the server\); discarded, recomputing/);
-    assert.match(r.out, /feature store: shared 1 pack with the remote cache/, 'the recomputed entries are shared again');
+    assert.match(
+      r.out,
+      /warning: remote cache http:\/\/127\.0\.0\.1:\d+: object [0-9a-f]{12} does not match its sha256 \(damaged on the server\); discarded, recomputing/,
+    );
+    assert.match(
+      r.out,
+      /feature store: shared 1 pack with the remote cache/,
+      'the recomputed entries are shared again',
+    );
     assert.equal(store(fresh).computed, ALL);
-    assert.ok(features(fresh).equals(features(first)), 'the recomputed features are the first clone\'s bytes');
+    assert.ok(features(fresh).equals(features(first)), "the recomputed features are the first clone's bytes");
   });
 });

@@ -8,7 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -25,10 +37,19 @@ const available = existsSync(TRAIN_SRC) && existsSync(BACKBONE);
 
 let dir = '';
 const storeDir = () => path.join(dir, '.pipeline/stage-cache/features/feature-store/v1');
-const segments = () => (existsSync(storeDir()) ? readdirSync(storeDir()).filter((f) => f.endsWith('.seg')).sort() : []);
+const segments = () =>
+  existsSync(storeDir())
+    ? readdirSync(storeDir())
+        .filter((f) => f.endsWith('.seg'))
+        .sort()
+    : [];
 const features = () => readFileSync(path.join(dir, 'artifacts/features/features.f32'));
 const index = () => readFileSync(path.join(dir, 'artifacts/features/index.csv'), 'utf8');
-const report = () => JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as { rows: number; store: { path: string } };
+const report = () =>
+  JSON.parse(readFileSync(path.join(dir, 'artifacts/features/report.json'), 'utf8')) as {
+    rows: number;
+    store: { path: string };
+  };
 /** What the features stage reported about the latest run (absent when it did not run). */
 const store = () => {
   const figures = runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
@@ -55,14 +76,23 @@ function pipelineYaml(): string {
 }
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1' },
+    timeout: HUNG_AFTER_MS,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts `pipeline run features --force`, waits until the store has committed `atLeast` new segments, sends `signal`. */
 async function interruptFeatures(signal: NodeJS.Signals, atLeast: number): Promise<number | null> {
   const before = segments().length;
-  const child = spawn(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'], { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'],
+    { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' },
+  );
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => (done = true));
@@ -77,7 +107,8 @@ before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'pipeline-store-'));
   mkdirSync(path.join(dir, 'data/train'), { recursive: true });
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  for (const f of [...photos('cat.', 0, 18), ...photos('dog.', 0, 18)]) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
+  for (const f of [...photos('cat.', 0, 18), ...photos('dog.', 0, 18)])
+    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
   copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
   writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
@@ -105,47 +136,64 @@ test('first run computes every variant and commits it to the store', { skip: !av
 });
 
 for (const signal of ['SIGKILL', 'SIGINT'] as const) {
-  test(`${signal} midway, rerun: only the missing variants are computed, features byte-identical`, { skip: !available }, async () => {
-    rmSync(storeDir(), { recursive: true });
-    const code = await interruptFeatures(signal, 6);
-    if (signal === 'SIGINT') assert.equal(code, 130);
-    const r = cli('run', 'features', '--force');
-    assert.equal(r.code, 0, r.stderr + r.stdout);
-    const { fromStore, computed } = store();
-    assert.ok(fromStore >= 12 && computed > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
-    assert.equal(fromStore + computed, ALL);
-    assert.match(r.stdout + r.stderr, new RegExp(`${fromStore} of 72 from the store, ${computed} computed`));
-    assert.ok(features().equals(uninterrupted), 'same bytes as the uninterrupted run');
-    assert.equal(index(), uninterruptedIndex);
-  });
+  test(
+    `${signal} midway, rerun: only the missing variants are computed, features byte-identical`,
+    { skip: !available },
+    async () => {
+      rmSync(storeDir(), { recursive: true });
+      const code = await interruptFeatures(signal, 6);
+      if (signal === 'SIGINT') assert.equal(code, 130);
+      const r = cli('run', 'features', '--force');
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      const { fromStore, computed } = store();
+      assert.ok(fromStore >= 12 && computed > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
+      assert.equal(fromStore + computed, ALL);
+      assert.match(r.stdout + r.stderr, new RegExp(`${fromStore} of 72 from the store, ${computed} computed`));
+      assert.ok(features().equals(uninterrupted), 'same bytes as the uninterrupted run');
+      assert.equal(index(), uninterruptedIndex);
+    },
+  );
 }
 
-test('a new data.seed (another split) needs no backbone pass; each row is the same as before', { skip: !available }, () => {
-  const r = cli('run', 'features', '--set', 'data.seed=7');
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.equal(store().computed, 0);
-  assert.equal(store().fromStore, ALL);
-  const rowsOf = (csv: string, bytes: Buffer) => {
-    const dim = bytes.length / 4 / (csv.trim().split('\n').length - 1);
-    return new Map(csv.trim().split('\n').slice(1).map((line, i) => {
-      const [, split, copy, , file] = line.split(',');
-      return [`${file}#${copy}#${split === 'val' ? 'val' : 'train'}`, bytes.subarray(i * dim * 4, (i + 1) * dim * 4).toString('hex')];
-    }));
-  };
-  const before = rowsOf(uninterruptedIndex, uninterrupted);
-  const now = rowsOf(index(), features());
-  assert.notEqual(index(), uninterruptedIndex, 'the split did change');
-  let compared = 0;
-  for (const [key, value] of now) {
-    const [file, copy] = key.split('#');
-    const earlier = [...before].find(([k]) => k.startsWith(`${file}#${copy}#`));
-    if (earlier) {
-      assert.equal(value, earlier[1], `${key}: the same numbers whatever the split`);
-      compared++;
+test(
+  'a new data.seed (another split) needs no backbone pass; each row is the same as before',
+  { skip: !available },
+  () => {
+    const r = cli('run', 'features', '--set', 'data.seed=7');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.equal(store().computed, 0);
+    assert.equal(store().fromStore, ALL);
+    const rowsOf = (csv: string, bytes: Buffer) => {
+      const dim = bytes.length / 4 / (csv.trim().split('\n').length - 1);
+      return new Map(
+        csv
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((line, i) => {
+            const [, split, copy, , file] = line.split(',');
+            return [
+              `${file}#${copy}#${split === 'val' ? 'val' : 'train'}`,
+              bytes.subarray(i * dim * 4, (i + 1) * dim * 4).toString('hex'),
+            ];
+          }),
+      );
+    };
+    const before = rowsOf(uninterruptedIndex, uninterrupted);
+    const now = rowsOf(index(), features());
+    assert.notEqual(index(), uninterruptedIndex, 'the split did change');
+    let compared = 0;
+    for (const [key, value] of now) {
+      const [file, copy] = key.split('#');
+      const earlier = [...before].find(([k]) => k.startsWith(`${file}#${copy}#`));
+      if (earlier) {
+        assert.equal(value, earlier[1], `${key}: the same numbers whatever the split`);
+        compared++;
+      }
     }
-  }
-  assert.ok(compared > 50);
-});
+    assert.ok(compared > 50);
+  },
+);
 
 test('added photos: only they are computed', { skip: !available }, () => {
   for (const f of photos('dog.', 18, 3)) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
@@ -172,8 +220,16 @@ test('a truncated segment and a corrupted entry are named in warnings and recomp
   const r = cli('run', 'features', '--force');
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const out = r.stdout + r.stderr;
-  assert.match(out, new RegExp(`warning: feature store: ${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`));
-  assert.match(out, /warning: feature store: the entry for data\/train\/\S+ \(copy \d\) in \S+ fails its checksum; recomputing it/);
+  assert.match(
+    out,
+    new RegExp(
+      `warning: feature store: ${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`,
+    ),
+  );
+  assert.match(
+    out,
+    /warning: feature store: the entry for data\/train\/\S+ \(copy \d\) in \S+ fails its checksum; recomputing it/,
+  );
   assert.ok(store().computed >= 3, `the damaged entries were recomputed (${store().computed})`);
   assert.ok(features().equals(reference), 'and give the same bytes');
   const again = cli('run', 'features', '--force');
@@ -183,21 +239,32 @@ test('a truncated segment and a corrupted entry are named in warnings and recomp
 
 test('gc --dry-run lists what gc then removes; what the locked run used stays', { skip: !available }, () => {
   const status = cli('status');
-  assert.match(status.stdout, /stores: run cache \d[\d.]* [kM]?B, stage cache features \d[\d.]* [kM]?B \(`pipeline gc` to reclaim\)/);
+  assert.match(
+    status.stdout,
+    /stores: run cache \d[\d.]* [kM]?B, stage cache features \d[\d.]* [kM]?B \(`pipeline gc` to reclaim\)/,
+  );
   const dry = cli('gc', '--keep-days', '0', '--dry-run', '--json');
   assert.equal(dry.code, 0, dry.stderr);
-  const plan = JSON.parse(dry.stdout) as { groups: { store: string; remove: { files: number; bytes: number; paths: string[] } }[] };
+  const plan = JSON.parse(dry.stdout) as {
+    groups: { store: string; remove: { files: number; bytes: number; paths: string[] } }[];
+  };
   const byStore = Object.fromEntries(plan.groups.map((g) => [g.store, g.remove]));
   // The copies=2 runs made run records no lock holds, and segments holding only copy-2 entries.
   assert.ok(byStore['run cache'].files > 0, 'old run records go');
   assert.ok(byStore['stage cache features'].files > 0, 'copy-2 segments go');
   const listed = plan.groups.flatMap((g) => g.remove.paths);
   const bytes = plan.groups.reduce((n, g) => n + g.remove.bytes, 0);
-  assert.ok(listed.every((p) => existsSync(path.join(dir, p))), 'a dry run removes nothing');
+  assert.ok(
+    listed.every((p) => existsSync(path.join(dir, p))),
+    'a dry run removes nothing',
+  );
   const real = cli('gc', '--keep-days', '0', '--json');
   assert.equal(real.code, 0, real.stderr);
   assert.deepEqual((JSON.parse(real.stdout) as { removed: unknown }).removed, { files: listed.length, bytes });
-  assert.ok(listed.every((p) => !existsSync(path.join(dir, p))), 'gc removed what the dry run listed');
+  assert.ok(
+    listed.every((p) => !existsSync(path.join(dir, p))),
+    'gc removed what the dry run listed',
+  );
   // What the locked run used is still there: the current features need no pass; the copy-2 entries are gone.
   const r = cli('run', 'features', '--force');
   assert.equal(store().computed, 0, r.stderr);

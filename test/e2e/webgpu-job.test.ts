@@ -7,7 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -27,7 +36,11 @@ const SUBMISSION_TOLERANCE = 1e-3;
 let dir = '';
 
 function cli(args: string[]): { action: Map<string, string>; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json', ...args],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS },
+  );
   assert.equal(r.status, 0, `pipeline run ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   const actions = JSON.parse(r.stdout) as { stage: string; action: string }[];
   return { action: new Map(actions.map((a) => [a.stage, a.action])), stderr: r.stderr };
@@ -41,7 +54,8 @@ const submission = () =>
       .slice(1)
       .map((l) => [l.split(',')[0], Number(l.split(',')[1])]),
   );
-const engineOf = (stage: string) => JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')).engine as string;
+const engineOf = (stage: string) =>
+  JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')).engine as string;
 
 before(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'pipeline-webgpu-'));
@@ -49,7 +63,8 @@ before(() => {
   mkdirSync(path.join(dir, 'data/test'), { recursive: true });
   const names = readdirSync(TRAIN_SRC).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
   for (const animal of ['cat.', 'dog.']) {
-    for (const f of names.filter((n) => n.startsWith(animal)).slice(0, 6)) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
+    for (const f of names.filter((n) => n.startsWith(animal)).slice(0, 6))
+      copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
   }
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
@@ -58,7 +73,12 @@ before(() => {
     jobPipelineYaml({
       data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.34, seed: 1 },
       augment: { shear_range: 0, zoom_range: 0, copies: 0, seed: 1 },
-      model: { backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'), cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+      model: {
+        backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'),
+        cut_layer: 'conv_pw_13_relu',
+        input_size: 224,
+        preprocess: 'tf',
+      },
       runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 'auto' },
       train: { lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 },
       predict: { clip: 0 },
@@ -68,27 +88,36 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('the job on WebGPU reruns only the backbone stages and what follows, and predicts what the CPU predicts', { skip: lavapipe().skip }, (t) => {
-  const first = cli([]);
-  assert.ok([...first.action.values()].every((a) => a === 'ran'), JSON.stringify([...first.action]));
-  assert.equal(engineOf('features'), 'onnx');
-  const onCpu = submission();
+test(
+  'the job on WebGPU reruns only the backbone stages and what follows, and predicts what the CPU predicts',
+  { skip: lavapipe().skip },
+  (t) => {
+    const first = cli([]);
+    assert.ok(
+      [...first.action.values()].every((a) => a === 'ran'),
+      JSON.stringify([...first.action]),
+    );
+    assert.equal(engineOf('features'), 'onnx');
+    const onCpu = submission();
 
-  const second = cli(['--set', 'runtime.device=webgpu']);
-  for (const stage of ['split', 'augment-config', 'build-model']) assert.equal(second.action.get(stage), 'skipped', `${stage} does not run the backbone`);
-  for (const stage of ['features', 'test-features', 'visualize']) assert.equal(second.action.get(stage), 'ran', `${stage} runs the backbone`);
-  assert.equal(engineOf('features'), 'onnx-webgpu');
-  assert.equal(engineOf('test-features'), 'onnx-webgpu');
-  const onGpu = submission();
-  assert.deepEqual([...onGpu.keys()], [...onCpu.keys()]);
-  let max = 0;
-  for (const [id, p] of onCpu) {
-    const diff = Math.abs(onGpu.get(id)! - p);
-    assert.ok(diff <= SUBMISSION_TOLERANCE, `test image ${id}: P(dog) ${onGpu.get(id)} on webgpu vs ${p} on cpu`);
-    max = Math.max(max, diff);
-  }
-  t.diagnostic(`max |P(dog) webgpu − P(dog) cpu| over ${onCpu.size} test images: ${max.toExponential(2)}`);
-  const logs = path.join(dir, '.pipeline/logs/features');
-  const latest = readdirSync(logs).sort().pop()!;
-  assert.match(readFileSync(path.join(logs, latest), 'utf8'), /backbone device: webgpu on a software adapter/);
-});
+    const second = cli(['--set', 'runtime.device=webgpu']);
+    for (const stage of ['split', 'augment-config', 'build-model'])
+      assert.equal(second.action.get(stage), 'skipped', `${stage} does not run the backbone`);
+    for (const stage of ['features', 'test-features', 'visualize'])
+      assert.equal(second.action.get(stage), 'ran', `${stage} runs the backbone`);
+    assert.equal(engineOf('features'), 'onnx-webgpu');
+    assert.equal(engineOf('test-features'), 'onnx-webgpu');
+    const onGpu = submission();
+    assert.deepEqual([...onGpu.keys()], [...onCpu.keys()]);
+    let max = 0;
+    for (const [id, p] of onCpu) {
+      const diff = Math.abs(onGpu.get(id)! - p);
+      assert.ok(diff <= SUBMISSION_TOLERANCE, `test image ${id}: P(dog) ${onGpu.get(id)} on webgpu vs ${p} on cpu`);
+      max = Math.max(max, diff);
+    }
+    t.diagnostic(`max |P(dog) webgpu − P(dog) cpu| over ${onCpu.size} test images: ${max.toExponential(2)}`);
+    const logs = path.join(dir, '.pipeline/logs/features');
+    const latest = readdirSync(logs).sort().pop()!;
+    assert.match(readFileSync(path.join(logs, latest), 'utf8'), /backbone device: webgpu on a software adapter/);
+  },
+);

@@ -33,12 +33,16 @@ describe('the built engine', () => {
   test('a module stage runs from its TypeScript source: an edited stage never runs stale', () => {
     const project = mkdtempSync(path.join(tmpdir(), 'pipeline-built-project-'));
     try {
-      writeFileSync(path.join(project, 'pipeline.yaml'), 'stages:\n  hello:\n    module: hello.ts\n    outs: [out.txt]\n');
+      writeFileSync(
+        path.join(project, 'pipeline.yaml'),
+        'stages:\n  hello:\n    module: hello.ts\n    outs: [out.txt]\n',
+      );
       const stage = (word: string) =>
         `import { writeFile } from 'node:fs/promises';\nimport { defineStage } from '${CONTRACT}';\n` +
         `export default defineStage({ async run(ctx) { await writeFile(ctx.outs[0], '${word}'); } });\n`;
       writeFileSync(path.join(project, 'hello.ts'), stage('one'));
-      const run = () => spawnSync(process.execPath, [CLI, 'run'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      const run = () =>
+        spawnSync(process.execPath, [CLI, 'run'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
       assert.equal(run().status, 0);
       assert.equal(readFileSync(path.join(project, 'out.txt'), 'utf8'), 'one');
       writeFileSync(path.join(project, 'hello.ts'), stage('two'));
@@ -51,19 +55,30 @@ describe('the built engine', () => {
     }
   });
 
-  test('a stage\'s param declaration is compiled (the engine runs without tsx) and recompiled when it or a file it imports changes', () => {
+  test("a stage's param declaration is compiled (the engine runs without tsx) and recompiled when it or a file it imports changes", () => {
     const project = mkdtempSync(path.join(tmpdir(), 'pipeline-built-params-'));
     try {
       const contract = CONTRACT;
-      writeFileSync(path.join(project, 'pipeline.yaml'), 'params:\n  size: 5\nstages:\n  s:\n    module: s.ts\n    params: [size]\n    outs: [out.txt]\n');
-      writeFileSync(path.join(project, 's.ts'), `import { defineStage } from '${contract}';\nexport default defineStage({ async run() {} });\n`);
+      writeFileSync(
+        path.join(project, 'pipeline.yaml'),
+        'params:\n  size: 5\nstages:\n  s:\n    module: s.ts\n    params: [size]\n    outs: [out.txt]\n',
+      );
+      writeFileSync(
+        path.join(project, 's.ts'),
+        `import { defineStage } from '${contract}';\nexport default defineStage({ async run() {} });\n`,
+      );
       writeFileSync(path.join(project, 'limits.ts'), 'export const MAX = 3;\n');
       writeFileSync(
         path.join(project, 's.params.ts'),
         `import { defineParams, param } from '${contract}';\nimport { MAX } from './limits.ts';\n` +
           "export default defineParams({ size: param.integer({ max: MAX, description: 'how big' }) });\n",
       );
-      const validate = () => spawnSync(process.execPath, [CLI, 'validate'], { cwd: project, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+      const validate = () =>
+        spawnSync(process.execPath, [CLI, 'validate'], {
+          cwd: project,
+          encoding: 'utf8',
+          env: { ...process.env, CI: '1' },
+        });
       const first = validate();
       assert.equal(first.status, 1);
       assert.match(first.stderr, /pipeline\.yaml:2:9: size must be an integer ≤ 3, got 5/);
@@ -78,5 +93,4 @@ describe('the built engine', () => {
       rmSync(project, { recursive: true, force: true });
     }
   });
-
 });

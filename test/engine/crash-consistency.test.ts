@@ -54,7 +54,13 @@ interface Ended {
 }
 
 /** The CLI in its own process group; SIGKILLed after `killAfterMs` (the process, or with `group` its whole group). */
-function runCli(dir: string, args: string[], env: Record<string, string> = {}, killAfterMs?: number, group = false): Promise<Ended> {
+function runCli(
+  dir: string,
+  args: string[],
+  env: Record<string, string> = {},
+  killAfterMs?: number,
+  group = false,
+): Promise<Ended> {
   const started = Date.now();
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: dir,
@@ -70,7 +76,11 @@ function runCli(dir: string, args: string[], env: Record<string, string> = {}, k
     killAfterMs === undefined
       ? undefined
       : setTimeout(() => {
-          try { process.kill(group ? -child.pid! : child.pid!, 'SIGKILL'); } catch { /* ended already */ }
+          try {
+            process.kill(group ? -child.pid! : child.pid!, 'SIGKILL');
+          } catch {
+            /* ended already */
+          }
         }, killAfterMs);
   return new Promise((resolve) =>
     child.on('close', (code, signal) => {
@@ -111,7 +121,15 @@ function phaseOf(label: string): string {
     .replace(/^\d{8}-\d{6}-\d+(-\d+)?\.json:/, 'run record:');
 }
 
-const runArgs = (v: number, force = false): string[] => ['run', '--json', '-j', '2', '--set', `v=${v}`, ...(force ? ['--force-all'] : [])];
+const runArgs = (v: number, force = false): string[] => [
+  'run',
+  '--json',
+  '-j',
+  '2',
+  '--set',
+  `v=${v}`,
+  ...(force ? ['--force-all'] : []),
+];
 
 type Kind = 'force' | 'switch';
 
@@ -139,7 +157,9 @@ class Counts {
   }
 
   toString(): string {
-    const phases = [...this.byPhase].sort(([, a], [, b]) => b - a).map(([name, n]) => `    ${String(n).padStart(4)}  ${name}`);
+    const phases = [...this.byPhase]
+      .sort(([, a], [, b]) => b - a)
+      .map(([name, n]) => `    ${String(n).padStart(4)}  ${name}`);
     return [
       `crash consistency, seed ${SEED}: ${this.kills} kills, each followed by a recovery run (outs byte-equal to a clean run's) and a no-op run`,
       `  kills by phase (crash point label, or how a timed kill was sent):`,
@@ -177,7 +197,11 @@ async function profile(): Promise<Profile> {
     for (const v of CRASH_VALUES) await measure(runArgs(v));
     const force = await measure(runArgs(1, true));
     const switched = await measure(runArgs(2));
-    return { reference, ms: { force: force.ms, switch: switched.ms }, points: { force: force.points, switch: switched.points } };
+    return {
+      reference,
+      ms: { force: force.ms, switch: switched.ms },
+      points: { force: force.points, switch: switched.points },
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(log, { force: true });
@@ -195,7 +219,10 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
     let current = 1;
     let killed = 0;
     for (let iteration = 1; killed < kills; iteration++) {
-      assert.ok(iteration <= kills * 4, `worker ${index}: only ${killed} of ${iteration - 1} runs were killed before they ended`);
+      assert.ok(
+        iteration <= kills * 4,
+        `worker ${index}: only ${killed} of ${iteration - 1} runs were killed before they ended`,
+      );
       const target = pick(CRASH_VALUES.filter((v) => v !== current));
       const kind: Kind = random() < 0.4 ? 'force' : 'switch';
       const how = pick(['crash point', 'crash point', 'engine', 'process group'] as const);
@@ -204,7 +231,10 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
       rmSync(log, { force: true });
       const doomed =
         how === 'crash point'
-          ? await runCli(dir, runArgs(target, kind === 'force'), { PIPELINE_CRASH_AT: String(point), PIPELINE_CRASH_LOG: log })
+          ? await runCli(dir, runArgs(target, kind === 'force'), {
+              PIPELINE_CRASH_AT: String(point),
+              PIPELINE_CRASH_LOG: log,
+            })
           : await runCli(dir, runArgs(target, kind === 'force'), {}, delay, how === 'process group');
       const context = () =>
         `seed ${SEED} (CRASH_SEED=${SEED} replays it), worker ${index}, iteration ${iteration}: ${kind} run v=${current}→${target} killed by ` +
@@ -214,7 +244,9 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
         counts.completed++;
       } else {
         killed++;
-        counts.phase(how === 'crash point' ? phaseOf(readFileSync(log, 'utf8').trim().split('\n').at(-1) ?? '?') : `timed: ${how}`);
+        counts.phase(
+          how === 'crash point' ? phaseOf(readFileSync(log, 'utf8').trim().split('\n').at(-1) ?? '?') : `timed: ${how}`,
+        );
         if (random() < 0.1) {
           // The run after the kill, killed in turn while it recovers or reruns.
           const again = await runCli(dir, runArgs(target), {}, Math.floor(random() * known.ms.switch));
@@ -223,7 +255,11 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
       }
       const next = pick([target, current]);
       const recovery = await runCli(dir, runArgs(next));
-      assert.equal(recovery.code, 0, `the run after the kill failed (v=${next}): ${context()}\n--- its stderr ---\n${recovery.stderr}`);
+      assert.equal(
+        recovery.code,
+        0,
+        `the run after the kill failed (v=${next}): ${context()}\n--- its stderr ---\n${recovery.stderr}`,
+      );
       if (doomed.signal === 'SIGKILL') {
         counts.recoveryRuns++;
         if (/note: put back previous outs/.test(recovery.stderr)) counts.outsPutBack++;
@@ -231,15 +267,35 @@ async function worker(index: number, kills: number, known: Profile, counts: Coun
         if (/note: cleared a stale run lock/.test(recovery.stderr)) counts.staleLocks++;
       }
       assert.doesNotMatch(recovery.stderr, /note: kept /, context());
-      assert.deepEqual(outs(dir), known.reference.get(next), `outs after the run that followed the kill (v=${next}) differ from a clean run's: ${context()}\n--- its stderr ---\n${recovery.stderr}`);
+      assert.deepEqual(
+        outs(dir),
+        known.reference.get(next),
+        `outs after the run that followed the kill (v=${next}) differ from a clean run's: ${context()}\n--- its stderr ---\n${recovery.stderr}`,
+      );
       const noop = await runCli(dir, runArgs(next));
       assert.equal(noop.code, 0, noop.stderr);
-      const actions = (JSON.parse(noop.stdout) as { stage: string; action: string }[]).map((s) => `${s.stage} ${s.action}`);
-      assert.deepEqual(actions, ['gen skipped', 'shape skipped', 'join skipped', 'fresh skipped'], `the run after the recovery is not a no-op: ${context()}`);
-      const temps = [...readdirSync(dir), ...readdirSync(join(dir, '.pipeline'))].filter((name) => name.includes('.tmp-'));
-      assert.deepEqual(temps, [], `a killed run's temp file was left beside pipeline.lock or in .pipeline/: ${context()}`);
+      const actions = (JSON.parse(noop.stdout) as { stage: string; action: string }[]).map(
+        (s) => `${s.stage} ${s.action}`,
+      );
+      assert.deepEqual(
+        actions,
+        ['gen skipped', 'shape skipped', 'join skipped', 'fresh skipped'],
+        `the run after the recovery is not a no-op: ${context()}`,
+      );
+      const temps = [...readdirSync(dir), ...readdirSync(join(dir, '.pipeline'))].filter((name) =>
+        name.includes('.tmp-'),
+      );
+      assert.deepEqual(
+        temps,
+        [],
+        `a killed run's temp file was left beside pipeline.lock or in .pipeline/: ${context()}`,
+      );
       const tmp = join(dir, '.pipeline/tmp');
-      assert.deepEqual(existsSync(tmp) ? readdirSync(tmp) : [], [], `a run folder was left in .pipeline/tmp: ${context()}`);
+      assert.deepEqual(
+        existsSync(tmp) ? readdirSync(tmp) : [],
+        [],
+        `a run folder was left in .pipeline/tmp: ${context()}`,
+      );
       current = next;
     }
   } finally {
@@ -255,8 +311,13 @@ describe('crash consistency', () => {
   test(`${KILLS} SIGKILLs at random moments: each next run restores clean outs, the one after is a no-op`, async (t) => {
     t.diagnostic(`seed ${SEED}: rerun with CRASH_SEED=${SEED} to replay these kill choices`);
     const known = await profile();
-    t.diagnostic(`clean runs: --force-all ${known.ms.force} ms, ${known.points.force} crash points; switch of v ${known.ms.switch} ms, ${known.points.switch} crash points`);
-    const share = Array.from({ length: WORKERS }, (_, i) => Math.floor(KILLS / WORKERS) + (i < KILLS % WORKERS ? 1 : 0));
+    t.diagnostic(
+      `clean runs: --force-all ${known.ms.force} ms, ${known.points.force} crash points; switch of v ${known.ms.switch} ms, ${known.points.switch} crash points`,
+    );
+    const share = Array.from(
+      { length: WORKERS },
+      (_, i) => Math.floor(KILLS / WORKERS) + (i < KILLS % WORKERS ? 1 : 0),
+    );
     await Promise.all(share.map((kills, i) => worker(i, kills, known, counts)));
     assert.ok(counts.kills >= KILLS);
     for (const line of counts.toString().split('\n')) t.diagnostic(line);

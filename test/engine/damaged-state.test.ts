@@ -19,9 +19,14 @@ describe('damaged pipeline.lock and .pipeline/state.json', () => {
 
     const status = await project.run('status', '--json');
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stderr, /warning: pipeline\.lock: the entry of stage "prep" is malformed \("deps" is not a list\)/);
+    assert.match(
+      status.stderr,
+      /warning: pipeline\.lock: the entry of stage "prep" is malformed \("deps" is not a list\)/,
+    );
     assert.match(status.stderr, /the entry of stage "side" is malformed \(not a mapping\)/);
-    const states = Object.fromEntries((JSON.parse(status.stdout) as { stage: string; state: string }[]).map((s) => [s.stage, s.state]));
+    const states = Object.fromEntries(
+      (JSON.parse(status.stdout) as { stage: string; state: string }[]).map((s) => [s.stage, s.state]),
+    );
     // Their outs are in the run cache, so nothing needs to execute.
     assert.deepEqual(states, { prep: 'restorable', train: 'up-to-date', report: 'up-to-date', side: 'restorable' });
 
@@ -51,22 +56,37 @@ describe('damaged pipeline.lock and .pipeline/state.json', () => {
   });
 
   test('a corrupt or foreign state.json is rebuilt: files are re-hashed, nothing reruns', async () => {
-    for (const text of ['garbage', '{"version":1,"entries":[1,2,null]}', '{"version":1,"entries":null}', '{"version":1,"entries":[["x",5,null]]}', '']) {
+    for (const text of [
+      'garbage',
+      '{"version":1,"entries":[1,2,null]}',
+      '{"version":1,"entries":null}',
+      '{"version":1,"entries":[["x",5,null]]}',
+      '',
+    ]) {
       project.write('.pipeline/state.json', text);
       const { result, actions } = await project.runJson();
       assert.equal(result.code, 0, result.stderr);
       assert.deepEqual(actions, { prep: 'skipped', train: 'skipped', report: 'skipped', side: 'skipped' }, text);
-      const saved = JSON.parse(project.read('.pipeline/state.json')) as { version: number; entries: unknown[]; folders: unknown[] };
+      const saved = JSON.parse(project.read('.pipeline/state.json')) as {
+        version: number;
+        entries: unknown[];
+        folders: unknown[];
+      };
       assert.equal(saved.version, 3);
       assert.ok(saved.entries.length > 0, 'the hash cache was written again');
       assert.ok(saved.folders.length > 0, 'folder deps were recorded again');
     }
   });
 
-  test('a corrupt or foreign file of a folder\'s hashes is ignored: the folder is re-hashed, nothing reruns', async () => {
+  test("a corrupt or foreign file of a folder's hashes is ignored: the folder is re-hashed, nothing reruns", async () => {
     const folderFiles = () => readdirSync(project.path('.pipeline/state-folders'));
     assert.ok(folderFiles().length > 0);
-    const texts = ['garbage', '{"version":3,"folder":"/elsewhere","scan":"x","files":[]}', '{"version":3,"files":[[1,2]]}', ''];
+    const texts = [
+      'garbage',
+      '{"version":3,"folder":"/elsewhere","scan":"x","files":[]}',
+      '{"version":3,"files":[[1,2]]}',
+      '',
+    ];
     for (const [i, text] of texts.entries()) {
       for (const name of folderFiles()) project.write(`.pipeline/state-folders/${name}`, text);
       project.edit('data/a.txt', 'alpha', `alpha ${i}`); // a changed folder reads its files' hashes

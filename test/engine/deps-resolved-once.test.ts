@@ -62,8 +62,15 @@ export default {
     assert.ok(outcome.ok);
     assert.equal(outcome.results[0].action, 'ran', printed);
     assert.equal(project.read('artifacts/list.txt'), 'a.txt\nb.txt');
-    assert.match(printed, /note: stage list: dep in\/\*\.txt changed while the stage waited or ran; its outs are kept but not cached/);
-    assert.equal(opened.session.workspace.runCache.listRuns().length, 0, 'the result is not filed under inputs it did not read');
+    assert.match(
+      printed,
+      /note: stage list: dep in\/\*\.txt changed while the stage waited or ran; its outs are kept but not cached/,
+    );
+    assert.equal(
+      opened.session.workspace.runCache.listRuns().length,
+      0,
+      'the result is not filed under inputs it did not read',
+    );
 
     const second = await project.runJson();
     assert.equal(second.actions.list, 'ran');

@@ -104,7 +104,10 @@ describe('failures, interrupts and locks', () => {
   test('a stale run lock left by a dead process is cleared with a message', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const pid = Number(dead.stdout);
-    writeFileSync(project.path('.pipeline/run.lock'), JSON.stringify({ pid, hostname: hostname(), started: '2020-01-01T00:00:00.000Z' }));
+    writeFileSync(
+      project.path('.pipeline/run.lock'),
+      JSON.stringify({ pid, hostname: hostname(), started: '2020-01-01T00:00:00.000Z' }),
+    );
     const result = await project.run('run');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`cleared a stale run lock left by PID ${pid}`));
@@ -115,12 +118,18 @@ describe('failures, interrupts and locks', () => {
     writeFileSync(project.path('.pipeline/run.lock'), '');
     const fresh = await project.run('run');
     assert.equal(fresh.code, 1);
-    assert.match(fresh.stderr, /another pipeline run holds .*run\.lock \(unreadable lock file, just created\); try again in a few seconds/);
+    assert.match(
+      fresh.stderr,
+      /another pipeline run holds .*run\.lock \(unreadable lock file, just created\); try again in a few seconds/,
+    );
     const old = new Date(Date.now() - 60_000);
     utimesSync(project.path('.pipeline/run.lock'), old, old);
     const result = await project.run('run');
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /note: cleared an unreadable run lock .*run\.lock \(left by a run killed while taking it\)/);
+    assert.match(
+      result.stdout,
+      /note: cleared an unreadable run lock .*run\.lock \(left by a run killed while taking it\)/,
+    );
     assert.ok(!project.exists('.pipeline/run.lock'));
   });
 });

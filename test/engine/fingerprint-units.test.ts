@@ -28,13 +28,24 @@ import {
 const lazy = await import('./lazy.ts');
 const notLiteral = await import(name);
 import sharp from 'sharp';`;
-    assert.deepEqual(relativeSpecifiers(source).sort(), ['../types.ts', './a.ts', './b.js', './lazy.ts', './multi-line.ts', './re-export.ts', './side-effect.ts']);
+    assert.deepEqual(relativeSpecifiers(source).sort(), [
+      '../types.ts',
+      './a.ts',
+      './b.js',
+      './lazy.ts',
+      './multi-line.ts',
+      './re-export.ts',
+      './side-effect.ts',
+    ]);
   });
 
   test('follows imports transitively inside the project, resolving .js to .ts and extensionless paths', () => {
     const root = join(dir, 'proj');
     mkdirSync(join(root, 'stages/lib'), { recursive: true });
-    writeFileSync(join(root, 'stages/main.ts'), `import { x } from './lib/x.js';\nimport y from './lib/y';\nimport z from '../../outside.ts';`);
+    writeFileSync(
+      join(root, 'stages/main.ts'),
+      `import { x } from './lib/x.js';\nimport y from './lib/y';\nimport z from '../../outside.ts';`,
+    );
     writeFileSync(join(root, 'stages/lib/x.ts'), `export * from './deep.ts';`);
     writeFileSync(join(root, 'stages/lib/y.ts'), `export default 1;`);
     writeFileSync(join(root, 'stages/lib/deep.ts'), `import { x } from './x.ts'; export const deep = 1;`);
@@ -44,7 +55,10 @@ import sharp from 'sharp';`;
 });
 
 test('canonical JSON sorts keys at every depth', () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: null } }),
+    '{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}',
+  );
 });
 
 describe('hash cache', () => {

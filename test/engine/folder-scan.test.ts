@@ -3,7 +3,19 @@
  * answered from its record, and every kind of change still shows. In-process, on small temp folders.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -46,16 +58,27 @@ const listing = (scan: FolderScan) =>
     .sort();
 
 describe('folder scans', () => {
-  test('GNU find and the walk list the same files, with stat keys equal to statKeyOf', { skip: !find && 'GNU find is not available here' }, () => {
-    const folder = makeFolder();
-    const byFind = scanWithFind(folder)!;
-    assert.deepEqual(listing(byFind), listing(scanWithWalk(folder)));
-    assert.deepEqual(listing(byFind), [
-      '.hidden 6 644', 'a.txt 5 644', 'elsewhere/d.txt 5 644', 'elsewhere/e.txt 5 644', 'link.txt 5 644',
-      'linked-sub/b.txt 4 644', 'linked-sub/deeper/c.txt 5 644', 'sub/b.txt 4 644', 'sub/deeper/c.txt 5 644',
-    ]);
-    for (const file of byFind.files()) assert.equal(file.statKey, statKeyOf(statSync(file.absPath)), file.rel);
-  });
+  test(
+    'GNU find and the walk list the same files, with stat keys equal to statKeyOf',
+    { skip: !find && 'GNU find is not available here' },
+    () => {
+      const folder = makeFolder();
+      const byFind = scanWithFind(folder)!;
+      assert.deepEqual(listing(byFind), listing(scanWithWalk(folder)));
+      assert.deepEqual(listing(byFind), [
+        '.hidden 6 644',
+        'a.txt 5 644',
+        'elsewhere/d.txt 5 644',
+        'elsewhere/e.txt 5 644',
+        'link.txt 5 644',
+        'linked-sub/b.txt 4 644',
+        'linked-sub/deeper/c.txt 5 644',
+        'sub/b.txt 4 644',
+        'sub/deeper/c.txt 5 644',
+      ]);
+      for (const file of byFind.files()) assert.equal(file.statKey, statKeyOf(statSync(file.absPath)), file.rel);
+    },
+  );
 
   for (const [name, scan, skip] of scanners) {
     test(`with ${name}, the digest is stable and changes with every kind of change`, { skip }, () => {
@@ -64,22 +87,31 @@ describe('folder scans', () => {
       let last = digest();
       assert.equal(digest(), last, 'same folder, same digest');
       const changes: [string, () => void][] = [
-        ['edited in place, same size, mtime set back to the same second', () => {
-          const { mtime } = statSync(join(folder, 'a.txt'));
-          writeFileSync(join(folder, 'a.txt'), 'ALPHA');
-          const second = new Date(Math.floor(mtime.getTime() / 1000) * 1000 + 1);
-          utimesSync(join(folder, 'a.txt'), second, second);
-        }],
+        [
+          'edited in place, same size, mtime set back to the same second',
+          () => {
+            const { mtime } = statSync(join(folder, 'a.txt'));
+            writeFileSync(join(folder, 'a.txt'), 'ALPHA');
+            const second = new Date(Math.floor(mtime.getTime() / 1000) * 1000 + 1);
+            utimesSync(join(folder, 'a.txt'), second, second);
+          },
+        ],
         ['a file added', () => writeFileSync(join(folder, 'sub/new.txt'), 'new')],
         ['a file removed', () => unlinkSync(join(folder, 'sub/new.txt'))],
         ['a file renamed', () => renameSync(join(folder, 'sub/b.txt'), join(folder, 'sub/b2.txt'))],
-        ['a symlink re-pointed', () => {
-          unlinkSync(join(folder, 'link.txt'));
-          symlinkSync(join(folder, 'elsewhere/e.txt'), join(folder, 'link.txt'));
-        }],
+        [
+          'a symlink re-pointed',
+          () => {
+            unlinkSync(join(folder, 'link.txt'));
+            symlinkSync(join(folder, 'elsewhere/e.txt'), join(folder, 'link.txt'));
+          },
+        ],
         ['a dangling symlink now resolves', () => writeFileSync(`${folder}-nowhere.txt`, 'here')],
         ['a file made executable', () => chmodSync(join(folder, 'a.txt'), 0o755)],
-        ['a file touched', () => utimesSync(join(folder, '.hidden'), new Date(Date.now() + 5000), new Date(Date.now() + 5000))],
+        [
+          'a file touched',
+          () => utimesSync(join(folder, '.hidden'), new Date(Date.now() + 5000), new Date(Date.now() + 5000)),
+        ],
         ['an empty folder added', () => mkdirSync(join(folder, 'empty'))],
       ];
       for (const [change, apply] of changes) {
@@ -102,7 +134,7 @@ describe('folder records in the hash cache', () => {
     const store = StateStore.load(storeFile);
     await new PathHasher(store).hashFolder(folder);
     store.save();
-    assert.equal(StateStore.load(storeFile).size, 9, 'the folder\'s 9 files are cached');
+    assert.equal(StateStore.load(storeFile).size, 9, "the folder's 9 files are cached");
 
     const reloaded = StateStore.load(storeFile);
     let fileReads = 0;
@@ -116,7 +148,9 @@ describe('folder records in the hash cache', () => {
 
     // The files kept beside the record lost: the hash still comes from the record, the manifest is rebuilt from the files.
     rmSync(join(dir, 'records/state-folders'), { recursive: true });
-    const withoutFiles = (await new PathHasher(StateStore.load(storeFile)).hashFolder(folder)) as HashedPath & { kind: 'dir' };
+    const withoutFiles = (await new PathHasher(StateStore.load(storeFile)).hashFolder(folder)) as HashedPath & {
+      kind: 'dir';
+    };
     assert.equal(withoutFiles.hash, first.hash);
     assert.deepEqual(withoutFiles.manifest, first.manifest);
   });
@@ -162,7 +196,8 @@ describe('folder records in the hash cache', () => {
 describe('a big folder dep', () => {
   test('through the CLI: a big folder dep is skipped while unchanged and reruns its stage once edited', async () => {
     const files: Record<string, string> = {
-      'pipeline.yaml': 'stages:\n  count:\n    cmd: ls data/sub | wc -l > count.txt && cat data/f0.txt >> count.txt\n    deps: [data]\n    outs: [count.txt]\n',
+      'pipeline.yaml':
+        'stages:\n  count:\n    cmd: ls data/sub | wc -l > count.txt && cat data/f0.txt >> count.txt\n    deps: [data]\n    outs: [count.txt]\n',
     };
     for (let i = 0; i < 1000; i++) files[i % 2 ? `data/sub/f${i}.txt` : `data/f${i}.txt`] = `file ${i}\n`;
     const project = new Project(files);

@@ -6,7 +6,11 @@ import { Project } from './project-fixture.ts';
 
 interface GcJson {
   dryRun: boolean;
-  groups: { store: string; remove: { files: number; bytes: number; paths: string[] }; keep: { files: number; bytes: number } }[];
+  groups: {
+    store: string;
+    remove: { files: number; bytes: number; paths: string[] };
+    keep: { files: number; bytes: number };
+  }[];
   removed: { files: number; bytes: number } | null;
 }
 
@@ -57,18 +61,27 @@ export default {
 
   test('recent use keeps everything; --keep-days 0 keeps only what the lock entries need', async () => {
     const recent = await gc('--dry-run');
-    assert.ok(recent.groups.every((g) => g.remove.files === 0), 'all used within 30 days');
+    assert.ok(
+      recent.groups.every((g) => g.remove.files === 0),
+      'all used within 30 days',
+    );
     // The lock holds the beta run: alpha's run records and memo file are needed by no lock entry.
     const plan = await gc('--dry-run', '--keep-days', '0');
     assert.deepEqual(group(plan, 'stage cache memo').remove.paths, ['.pipeline/stage-cache/memo/alpha.memo']);
     assert.equal(group(plan, 'stage cache shell').remove.files, 0, 'the locked run wrote it');
     const runs = group(plan, 'run cache').remove.paths;
     assert.equal(runs.filter((p) => p.startsWith('.pipeline/cache/runs/')).length, 2, "alpha's records of both stages");
-    assert.ok(runs.some((p) => p.startsWith('.pipeline/cache/objects/')), 'and the outs only they needed');
+    assert.ok(
+      runs.some((p) => p.startsWith('.pipeline/cache/objects/')),
+      'and the outs only they needed',
+    );
     assert.ok(project.exists('.pipeline/stage-cache/memo/alpha.memo'), 'a dry run removes nothing');
     const done = await gc('--keep-days', '0');
     const listed = plan.groups.flatMap((g) => g.remove.paths);
-    assert.deepEqual(done.removed, { files: listed.length, bytes: plan.groups.reduce((n, g) => n + g.remove.bytes, 0) });
+    assert.deepEqual(done.removed, {
+      files: listed.length,
+      bytes: plan.groups.reduce((n, g) => n + g.remove.bytes, 0),
+    });
     assert.ok(listed.every((p) => !project.exists(p)));
     // Nothing the lock needs went: beta is up to date, and a restore of alpha is no longer possible (it reruns).
     assert.equal((await project.runJson('--set', 'word=beta')).actions.memo, 'skipped');
@@ -79,9 +92,11 @@ export default {
     old('.pipeline/stage-cache/memo/beta.memo'); // last used long ago, and not by the locked (alpha) run
     const plan = await gc('--dry-run', '--keep-days', '1');
     assert.deepEqual(group(plan, 'stage cache memo').remove.paths, ['.pipeline/stage-cache/memo/beta.memo']);
-    const runRecords = (g: GcJson) => group(g, 'run cache').remove.paths.filter((p) => p.startsWith('.pipeline/cache/runs/'));
+    const runRecords = (g: GcJson) =>
+      group(g, 'run cache').remove.paths.filter((p) => p.startsWith('.pipeline/cache/runs/'));
     for (const shard of readdirSync(project.path('.pipeline/cache/runs'))) {
-      for (const file of readdirSync(project.path(`.pipeline/cache/runs/${shard}`))) old(`.pipeline/cache/runs/${shard}/${file}`);
+      for (const file of readdirSync(project.path(`.pipeline/cache/runs/${shard}`)))
+        old(`.pipeline/cache/runs/${shard}/${file}`);
     }
     assert.equal(runRecords(await gc('--dry-run', '--keep-days', '1')).length, 2, "beta's old records would go");
     assert.equal((await project.runJson('--set', 'word=beta')).actions.memo, 'restored');
@@ -121,7 +136,10 @@ stages:
     const result = await project.run('gc', '--keep-days', '0', '--json');
     assert.equal(result.code, 0, result.stderr);
     const removed = (JSON.parse(result.stdout) as GcJson).groups.flatMap((g) => g.remove.paths);
-    assert.ok(removed.some((p) => p.startsWith('.pipeline/cache/runs/')), "the first run's record is no lock's: it goes");
+    assert.ok(
+      removed.some((p) => p.startsWith('.pipeline/cache/runs/')),
+      "the first run's record is no lock's: it goes",
+    );
     assert.ok(!removed.includes(objectPath) && project.exists(objectPath), "its plot stays for the run record's curve");
     assert.equal(project.read(objectPath), 'epoch,loss\n1,1\n');
   });
@@ -147,11 +165,23 @@ describe('gc and the filesystem clock', () => {
       'pipeline.lock',
       `schema: 1\nstages:\n  shell:\n    fingerprint: ${fingerprint}\n    cmd: printf x\n    params: {}\n    deps: []\n    outs: []\n`,
     );
-    project.write(`.pipeline/cache/runs/ab/${'c'.repeat(62)}.json`, JSON.stringify({ stage: 'shell', started: new Date(started).toISOString(), created: new Date(tick + 50).toISOString(), outs: [] }));
+    project.write(
+      `.pipeline/cache/runs/ab/${'c'.repeat(62)}.json`,
+      JSON.stringify({
+        stage: 'shell',
+        started: new Date(started).toISOString(),
+        created: new Date(tick + 50).toISOString(),
+        outs: [],
+      }),
+    );
     project.write('.pipeline/stage-cache/shell/written-in-first-tick.bin', 'used');
     project.write('.pipeline/stage-cache/shell/from-an-earlier-run.bin', 'old');
     utimesSync(project.path('.pipeline/stage-cache/shell/written-in-first-tick.bin'), new Date(tick), new Date(tick));
-    utimesSync(project.path('.pipeline/stage-cache/shell/from-an-earlier-run.bin'), new Date(tick - 1), new Date(tick - 1));
+    utimesSync(
+      project.path('.pipeline/stage-cache/shell/from-an-earlier-run.bin'),
+      new Date(tick - 1),
+      new Date(tick - 1),
+    );
   };
   const removed = async (): Promise<string[]> => {
     const r = await project.run('gc', '--json', '--dry-run', '--keep-days', '0');
@@ -161,7 +191,10 @@ describe('gc and the filesystem clock', () => {
 
   test('a start read from the precise clock would call a file of the locked run older than the run (the old bug)', async () => {
     prepare(precise);
-    assert.deepEqual((await removed()).sort(), ['.pipeline/stage-cache/shell/from-an-earlier-run.bin', '.pipeline/stage-cache/shell/written-in-first-tick.bin']);
+    assert.deepEqual((await removed()).sort(), [
+      '.pipeline/stage-cache/shell/from-an-earlier-run.bin',
+      '.pipeline/stage-cache/shell/written-in-first-tick.bin',
+    ]);
   });
 
   test('a start stamped in the filesystem clock keeps every file the locked run wrote, however coarse the clock', async () => {
@@ -174,10 +207,16 @@ describe('gc and the filesystem clock', () => {
     const run = await project.run('run');
     assert.equal(run.code, 0, run.stderr);
     const { parse } = await import('yaml');
-    const locked = (parse(project.read('pipeline.lock')) as { stages: { shell: { fingerprint: string } } }).stages.shell.fingerprint;
-    const record = JSON.parse(project.read(`.pipeline/cache/runs/${locked.slice(0, 2)}/${locked.slice(2)}.json`)) as { started: string };
+    const locked = (parse(project.read('pipeline.lock')) as { stages: { shell: { fingerprint: string } } }).stages.shell
+      .fingerprint;
+    const record = JSON.parse(project.read(`.pipeline/cache/runs/${locked.slice(0, 2)}/${locked.slice(2)}.json`)) as {
+      started: string;
+    };
     const written = statSync(project.path('.pipeline/stage-cache/shell/first.txt')).mtimeMs;
-    assert.ok(Date.parse(record.started) <= written, `record started ${record.started}, first file written ${new Date(written).toISOString()}`);
+    assert.ok(
+      Date.parse(record.started) <= written,
+      `record started ${record.started}, first file written ${new Date(written).toISOString()}`,
+    );
     assert.deepEqual(await removed(), []);
   });
 });

@@ -25,7 +25,17 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-const LAYERS: readonly string[] = ['src/*.ts', 'config', 'graph', 'fingerprint', 'cache', 'execution', 'logging', 'experiments', 'cli'];
+const LAYERS: readonly string[] = [
+  'src/*.ts',
+  'config',
+  'graph',
+  'fingerprint',
+  'cache',
+  'execution',
+  'logging',
+  'experiments',
+  'cli',
+];
 
 const srcRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../packages/engine/src');
 
@@ -58,7 +68,11 @@ const shown = ({ from, to }: Import): string => `${relative(srcRoot, from)} → 
 test('every src/ folder has its place in the layers', () => {
   const folders = new Set(srcImports().flatMap((i) => [layerOf(i.from), layerOf(i.to)]));
   const unplaced = [...folders].filter((f) => !LAYERS.includes(f));
-  assert.deepEqual(unplaced, [], `add ${unplaced.join(', ')} to LAYERS in ${relative(process.cwd(), fileURLToPath(import.meta.url))}`);
+  assert.deepEqual(
+    unplaced,
+    [],
+    `add ${unplaced.join(', ')} to LAYERS in ${relative(process.cwd(), fileURLToPath(import.meta.url))}`,
+  );
 });
 
 test('src/ imports nothing outside src/ by path (the engine knows stages only through src/contract.ts)', () => {

@@ -28,14 +28,20 @@ describe('incremental runs', () => {
   test('an unused param edit reruns nothing', async () => {
     project.edit('pipeline.yaml', 'x: 1', 'x: 2');
     const { actions } = await project.runJson();
-    assert.ok(Object.values(actions).every((a) => a === 'skipped'), JSON.stringify(actions));
+    assert.ok(
+      Object.values(actions).every((a) => a === 'skipped'),
+      JSON.stringify(actions),
+    );
   });
 
   test('touching a dep without changing its content reruns nothing', async () => {
     const future = new Date(Date.now() + 60_000);
     utimesSync(project.path('data/a.txt'), future, future);
     const { actions } = await project.runJson();
-    assert.ok(Object.values(actions).every((a) => a === 'skipped'), JSON.stringify(actions));
+    assert.ok(
+      Object.values(actions).every((a) => a === 'skipped'),
+      JSON.stringify(actions),
+    );
     assert.deepEqual(project.counts(), { prep: 1, train: 1, report: 1, side: 1 });
   });
 
@@ -48,7 +54,9 @@ describe('incremental runs', () => {
     project.edit('pipeline.yaml', 'lr: 0.001', 'lr: 0.0003');
     const second = await project.runJson();
     assert.deepEqual(second.actions, { prep: 'skipped', train: 'ran', report: 'ran', side: 'skipped' });
-    assert.deepEqual(second.stages.find((s) => s.stage === 'train')!.reasons, ['params changed: train.lr 0.001 → 0.0003']);
+    assert.deepEqual(second.stages.find((s) => s.stage === 'train')!.reasons, [
+      'params changed: train.lr 0.001 → 0.0003',
+    ]);
     assert.deepEqual(second.stages.find((s) => s.stage === 'report')!.reasons, ['dep changed: artifacts/model']);
     assert.deepEqual(project.counts(), { prep: 1, train: 3, report: 2, side: 1 });
   });
@@ -99,7 +107,10 @@ describe('incremental runs', () => {
     assert.match(project.read('pipeline.lock'), /train\.lr: 0\.0003/);
     // The lock now matches: the next run is a no-op.
     const again = await project.runJson();
-    assert.ok(Object.values(again.actions).every((a) => a === 'skipped'), JSON.stringify(again.actions));
+    assert.ok(
+      Object.values(again.actions).every((a) => a === 'skipped'),
+      JSON.stringify(again.actions),
+    );
   });
 
   test('--set overrides a param for one run and is recorded in the lock', async () => {
@@ -108,7 +119,11 @@ describe('incremental runs', () => {
     assert.match(project.read('pipeline.lock'), /train\.lr: 0\.05/);
     assert.equal(project.read('artifacts/report.txt'), 'n_lines=4 lr=0.05\n');
     // Without --set the file's value is back: stale again, and restorable.
-    const status = JSON.parse((await project.run('status', '--json')).stdout) as { stage: string; state: string; reasons: string[] }[];
+    const status = JSON.parse((await project.run('status', '--json')).stdout) as {
+      stage: string;
+      state: string;
+      reasons: string[];
+    }[];
     const train = status.find((s) => s.stage === 'train')!;
     assert.equal(train.state, 'restorable');
     assert.deepEqual(train.reasons, ['params changed: train.lr 0.05 → 0.0003']);
@@ -120,7 +135,12 @@ describe('incremental runs', () => {
     const { stages } = await project.runJson('--dry-run');
     assert.deepEqual(
       stages.map((s) => [s.stage, s.action]),
-      [['prep', 'skipped'], ['train', 'would-restore'], ['report', 'would-restore'], ['side', 'skipped']],
+      [
+        ['prep', 'skipped'],
+        ['train', 'would-restore'],
+        ['report', 'would-restore'],
+        ['side', 'skipped'],
+      ],
     );
     // The cache record says what train's restored outs will hold, so report is judged on them, as the run will.
     assert.deepEqual(stages[2].reasons, ['dep changed: artifacts/model']);
@@ -139,7 +159,11 @@ describe('incremental runs', () => {
       assert.equal(typeof stage.seconds, 'number');
     }
     assert.match(result.stderr, /restored/, 'progress lines go to stderr under --json');
-    assert.deepEqual(Object.fromEntries(stages.map((s) => [s.stage, s.action])), { prep: 'skipped', train: 'restored', report: 'restored', side: 'skipped' }, 'as the dry run said');
+    assert.deepEqual(
+      Object.fromEntries(stages.map((s) => [s.stage, s.action])),
+      { prep: 'skipped', train: 'restored', report: 'restored', side: 'skipped' },
+      'as the dry run said',
+    );
   });
 
   test('status names stale stages with reasons and the command to update them', async () => {

@@ -64,7 +64,10 @@ export default {
     gates.release('held'); // nothing is left to pass the gate and append "late"
     assert.equal(project.read('out/write.txt'), '1\nlate\n');
     assert.equal(project.read('pipeline.lock'), lock);
-    assert.ok(!project.exists('.pipeline/tmp') || spawnSync('ls', [project.path('.pipeline/tmp')], { encoding: 'utf8' }).stdout.trim() === '');
+    assert.ok(
+      !project.exists('.pipeline/tmp') ||
+        spawnSync('ls', [project.path('.pipeline/tmp')], { encoding: 'utf8' }).stdout.trim() === '',
+    );
   });
 
   test('a module stage ends by itself when the engine is killed', async () => {
@@ -80,14 +83,22 @@ export default {
     assert.equal(project.read('out/module.txt'), '1');
   });
 
-  test('killed before it recorded a stage\'s process group: the next run finds the stage by its run id and stops it', async () => {
+  test("killed before it recorded a stage's process group: the next run finds the stage by its run id and stops it", async () => {
     // What a run killed right after starting `write` leaves: the stage's work folder without process.json, the stage running.
     const runId = '20260101-000000-1';
     mkdirSync(project.path(`.pipeline/tmp/${runId}/write`), { recursive: true });
     const [sh, ...orphanArgs] = gates.argv('orphan');
-    const orphan = spawn(sh, orphanArgs, { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'write' } });
+    const orphan = spawn(sh, orphanArgs, {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'write' },
+    });
     orphan.unref();
-    const bystander = spawn(sh, gates.argv('bystander').slice(1), { detached: true, stdio: 'ignore', env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'other' } });
+    const bystander = spawn(sh, gates.argv('bystander').slice(1), {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, PIPELINE_RUN_ID: runId, PIPELINE_STAGE: 'other' },
+    });
     bystander.unref();
     try {
       await gates.waitStarted('orphan');
@@ -95,11 +106,21 @@ export default {
       const next = await project.run('run', 'write');
       assert.equal(next.code, 0, next.stderr);
       // The gate's shell and, at that moment, perhaps its poll's `sleep`: each of them carries the stage's marks.
-      assert.match(next.stdout, new RegExp(`note: stopped stage write's leftover process(es)? from an interrupted run \\(PID (\\d+, )*${orphan.pid}(, \\d+)*\\)`));
+      assert.match(
+        next.stdout,
+        new RegExp(
+          `note: stopped stage write's leftover process(es)? from an interrupted run \\(PID (\\d+, )*${orphan.pid}(, \\d+)*\\)`,
+        ),
+      );
       assert.equal(isRunning(orphan.pid!), false);
-      assert.equal(isRunning(bystander.pid!), true, 'another stage\'s process is not touched');
+      assert.equal(isRunning(bystander.pid!), true, "another stage's process is not touched");
     } finally {
-      for (const child of [orphan, bystander]) try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      for (const child of [orphan, bystander])
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }
   });
 });

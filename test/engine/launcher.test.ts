@@ -37,6 +37,10 @@ describe('the launcher', () => {
   test('and unset when it was unset', () => {
     const { NODE_EXTRA_CA_CERTS: _, ...without } = process.env;
     const lines = runAsProgram(without);
-    assert.ok(!lines.some((line) => line.startsWith('NODE_EXTRA_CA_CERTS=') || line.startsWith('PIPELINE_NODE_EXTRA_CA_CERTS=')));
+    assert.ok(
+      !lines.some(
+        (line) => line.startsWith('NODE_EXTRA_CA_CERTS=') || line.startsWith('PIPELINE_NODE_EXTRA_CA_CERTS='),
+      ),
+    );
   });
 });

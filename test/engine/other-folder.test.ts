@@ -43,7 +43,9 @@ stages:
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /greet\s+stale\s+\(params changed: name wörld, it's → it's new\)/);
     assert.ok(
-      status.stdout.includes(`run \`pipeline run -f 'my projé/pipeline.yaml' greet --set 'name=it'\\''s new'\` to update it`),
+      status.stdout.includes(
+        `run \`pipeline run -f 'my projé/pipeline.yaml' greet --set 'name=it'\\''s new'\` to update it`,
+      ),
       status.stdout,
     );
   });

@@ -32,7 +32,7 @@ describe('out transaction', () => {
     assert.ok(!existsSync(outs[0]) && !existsSync(outs[1]));
   });
 
-  test('a killed run with a journal: its backups go back in place, the stage\'s half-made outs are dropped', () => {
+  test("a killed run with a journal: its backups go back in place, the stage's half-made outs are dropped", () => {
     new OutTransaction(work, outs).moveAsideExisting();
     writeFileSync(outs[0], 'half-written new a');
     mkdirSync(outs[1]);
@@ -55,7 +55,11 @@ describe('out transaction', () => {
     // Still there on the next run, and said again.
     assert.deepEqual(OutTransaction.recoverInterrupted(tmp).kept, [{ dir: work, backups: ['backup-0', 'backup-1'] }]);
     rmSync(join(work, 'journal.json'));
-    assert.deepEqual(OutTransaction.recoverInterrupted(tmp).kept, [{ dir: work, backups: ['backup-0', 'backup-1'] }], 'no journal at all: the same');
+    assert.deepEqual(
+      OutTransaction.recoverInterrupted(tmp).kept,
+      [{ dir: work, backups: ['backup-0', 'backup-1'] }],
+      'no journal at all: the same',
+    );
   });
 
   test('committed: the backups are garbage, the new outs stay, even when the commit was killed halfway', async () => {
@@ -105,7 +109,10 @@ describe('a run after a kill that left backups with an unreadable journal', () =
     for (let run = 0; run < 2; run++) {
       const r = await project.run('run');
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /note: kept \.pipeline\/tmp\/20260101-000000-1\/make: an interrupted run moved outs aside there \(backup-0\) but its journal cannot be read/);
+      assert.match(
+        r.stdout,
+        /note: kept \.pipeline\/tmp\/20260101-000000-1\/make: an interrupted run moved outs aside there \(backup-0\) but its journal cannot be read/,
+      );
       assert.equal(project.read(`${left}/backup-0`), 'the only copy of an old out\n');
     }
   });

@@ -12,7 +12,10 @@ const gatedStage = (gates: StageGates, name: string, heavy: boolean, until?: str
 `;
 
 /** A gated project of these stages, removed after the tests. */
-function stagesProject(projects: Project[], stages: (gates: StageGates) => string): { project: Project; gates: StageGates } {
+function stagesProject(
+  projects: Project[],
+  stages: (gates: StageGates) => string,
+): { project: Project; gates: StageGates } {
   const made = gatedProject((gates) => `stages:\n${stages(gates)}`);
   projects.push(made.project);
   return made;
@@ -24,15 +27,25 @@ describe('parallel jobs', () => {
 
   test('--jobs 2 runs two independent stages concurrently', async () => {
     // Each stage waits until the other has started: run one after the other, the first would give up and fail.
-    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', false, 'right') + gatedStage(g, 'right', false, 'left'));
+    const { project, gates } = stagesProject(
+      projects,
+      (g) => gatedStage(g, 'left', false, 'right') + gatedStage(g, 'right', false, 'left'),
+    );
     const { result, actions } = await project.runJson('--jobs', '2');
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(actions, { left: 'ran', right: 'ran' });
-    assert.deepEqual(gates.events().slice(0, 2).sort(), ['start left', 'start right'], 'both started before either ended');
+    assert.deepEqual(
+      gates.events().slice(0, 2).sort(),
+      ['start left', 'start right'],
+      'both started before either ended',
+    );
   });
 
   test('two heavy stages never overlap, even with --jobs 2', async () => {
-    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
+    const { project, gates } = stagesProject(
+      projects,
+      (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true),
+    );
     const run = project.runJson('--jobs', '2');
     const first = await firstStarted(gates, ['left', 'right']);
     const second = first === 'left' ? 'right' : 'left';
@@ -42,11 +55,18 @@ describe('parallel jobs', () => {
     gates.release(second);
     const { result } = await run;
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(gates.events(), [`start ${first}`, `end ${first}`, `start ${second}`, `end ${second}`], 'heavy stages ran one after the other');
+    assert.deepEqual(
+      gates.events(),
+      [`start ${first}`, `end ${first}`, `start ${second}`, `end ${second}`],
+      'heavy stages ran one after the other',
+    );
   });
 
   test('a stage waiting for a job slot is not charged for the wait', async () => {
-    const { project, gates } = stagesProject(projects, (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true));
+    const { project, gates } = stagesProject(
+      projects,
+      (g) => gatedStage(g, 'left', true) + gatedStage(g, 'right', true),
+    );
     const run = project.runJson();
     const first = await firstStarted(gates, ['left', 'right']);
     const second = first === 'left' ? 'right' : 'left';
@@ -58,7 +78,10 @@ describe('parallel jobs', () => {
     assert.equal(result.code, 0, result.stderr);
     const seconds = (name: string) => stages.find((s) => s.stage === name)!.seconds;
     assert.ok(seconds(first) >= 2, `${first} was held for 2 s, reported ${seconds(first)} s`);
-    assert.ok(seconds(second) < seconds(first), `${second} reported ${seconds(second)} s, ${first} ${seconds(first)} s`);
+    assert.ok(
+      seconds(second) < seconds(first),
+      `${second} reported ${seconds(second)} s, ${first} ${seconds(first)} s`,
+    );
   });
 
   test('a failure stops its downstream but independent stages finish', async () => {

@@ -45,24 +45,41 @@ stages:
     assert.equal(status.code, 0, status.stderr);
     const states = JSON.parse(status.stdout) as { stage: string; state: string; reasons: string[] }[];
     const byStage = Object.fromEntries(states.map((s) => [s.stage, s]));
-    assert.deepEqual(
-      Object.fromEntries(states.map((s) => [s.stage, s.state])),
-      { gen: 'restorable', file: 'restorable', sub: 'restorable', whole: 'restorable', glob: 'stale' },
-    );
+    assert.deepEqual(Object.fromEntries(states.map((s) => [s.stage, s.state])), {
+      gen: 'restorable',
+      file: 'restorable',
+      sub: 'restorable',
+      whole: 'restorable',
+      glob: 'stale',
+    });
     assert.deepEqual(byStage.file.reasons, ['dep changed: out/gen/a.txt']);
     assert.deepEqual(byStage.sub.reasons, ['dep changed: out/gen/sub']);
     // A glob over a restored folder is not predicted: it stays stale, saying why.
     assert.deepEqual(byStage.glob.reasons, ['upstream stage gen will be restored']);
 
     const dry = await project.run('run', '--dry-run', '--json');
-    const planned = Object.fromEntries((JSON.parse(dry.stdout) as { stage: string; action: string }[]).map((s) => [s.stage, s.action]));
-    assert.deepEqual(planned, { gen: 'would-restore', file: 'would-restore', sub: 'would-restore', whole: 'would-restore', glob: 'would-run' });
+    const planned = Object.fromEntries(
+      (JSON.parse(dry.stdout) as { stage: string; action: string }[]).map((s) => [s.stage, s.action]),
+    );
+    assert.deepEqual(planned, {
+      gen: 'would-restore',
+      file: 'would-restore',
+      sub: 'would-restore',
+      whole: 'would-restore',
+      glob: 'would-run',
+    });
 
     const before = project.counts();
     const { result, actions } = await project.runJson();
     assert.equal(result.code, 0, result.stderr);
     // The glob stage's inputs went back to an earlier state too, so the run restores it.
-    assert.deepEqual(actions, { gen: 'restored', file: 'restored', sub: 'restored', whole: 'restored', glob: 'restored' });
+    assert.deepEqual(actions, {
+      gen: 'restored',
+      file: 'restored',
+      sub: 'restored',
+      whole: 'restored',
+      glob: 'restored',
+    });
     assert.deepEqual(project.counts(), before, 'nothing executed');
     assert.equal(project.read('out/whole.txt'), 'a1\nb.txt\n');
   });

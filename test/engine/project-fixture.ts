@@ -59,7 +59,10 @@ export class Project {
   }
 
   /** Start the CLI without waiting (for concurrency and signal tests). */
-  start(args: string[], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>; done: Promise<CliResult>; output: () => string } {
+  start(
+    args: string[],
+    env: Record<string, string> = {},
+  ): { child: ReturnType<typeof spawn>; done: Promise<CliResult>; output: () => string } {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: this.dir,
       env: { ...process.env, CI: '1', NO_COLOR: '1', ...env },
@@ -80,7 +83,9 @@ export class Project {
   }
 
   /** `pipeline run --json …`, parsed; fails with the CLI's output when stdout is not JSON. */
-  async runJson(...args: string[]): Promise<{ result: CliResult; stages: JsonStage[]; actions: Record<string, string> }> {
+  async runJson(
+    ...args: string[]
+  ): Promise<{ result: CliResult; stages: JsonStage[]; actions: Record<string, string> }> {
     const result = await this.run('run', '--json', ...args);
     let stages: JsonStage[];
     try {

@@ -18,7 +18,9 @@ describe('a sharded module stage, locally', () => {
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.equal(project.read('out/sharded/lines.txt'), project.read('out/whole/lines.txt'));
     assert.equal(project.read('out/sharded/count.json'), '{"lines":50}');
-    const logs = readdirSync(project.path('.pipeline/logs/sharded')).map((f) => f.replace(/^[\d-]+/, '')).sort();
+    const logs = readdirSync(project.path('.pipeline/logs/sharded'))
+      .map((f) => f.replace(/^[\d-]+/, ''))
+      .sort();
     assert.deepEqual(logs, ['.log', '.shard-0.log', '.shard-1.log', '.shard-2.log']);
     // A sharded stage's figures are what its merge reported (from the shards' own).
     const recorded = listRuns(project.path('.pipeline')).at(-1)!.stages;
@@ -38,7 +40,10 @@ describe('a sharded module stage, locally', () => {
     project.write('fail-shard-1', '');
     const result = await project.run('run', 'sharded', '--force');
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /✖ sharded\s+failed \(shard 2\/3 exit 1 — shard log: \.pipeline\/logs\/sharded\/[\d-]+\.shard-1\.log\)/);
+    assert.match(
+      result.stdout,
+      /✖ sharded\s+failed \(shard 2\/3 exit 1 — shard log: \.pipeline\/logs\/sharded\/[\d-]+\.shard-1\.log\)/,
+    );
     assert.equal(project.read('out/sharded/lines.txt'), before);
     assert.equal(project.read('pipeline.lock'), lock);
   });
@@ -47,7 +52,8 @@ describe('a sharded module stage, locally', () => {
     const cmd = new Project({ 'pipeline.yaml': 'stages:\n  a:\n    cmd: touch a\n    outs: [a]\n    shards: 2\n' });
     const noMerge = new Project({
       'pipeline.yaml': 'stages:\n  a:\n    module: stages/a.ts\n    outs: [a]\n    shards: 2\n',
-      'stages/a.ts': "import { writeFileSync } from 'node:fs';\nexport default { async run(ctx: { outs: string[] }) { writeFileSync(ctx.outs[0], 'x'); } };\n",
+      'stages/a.ts':
+        "import { writeFileSync } from 'node:fs';\nexport default { async run(ctx: { outs: string[] }) { writeFileSync(ctx.outs[0], 'x'); } };\n",
     });
     try {
       const invalid = await cmd.run('validate');
@@ -56,7 +62,10 @@ describe('a sharded module stage, locally', () => {
       const failed = await noMerge.run('run');
       assert.equal(failed.code, 1);
       const log = readdirSync(noMerge.path('.pipeline/logs/a')).find((f) => !f.includes('shard'))!;
-      assert.match(noMerge.read(`.pipeline/logs/a/${log}`), /stages\/a\.ts: a stage with shards must export merge\(ctx, shardOuts\)/);
+      assert.match(
+        noMerge.read(`.pipeline/logs/a/${log}`),
+        /stages\/a\.ts: a stage with shards must export merge\(ctx, shardOuts\)/,
+      );
       assert.equal(noMerge.exists('a'), false);
     } finally {
       cmd.remove();

@@ -10,7 +10,9 @@ import { after, describe, test } from 'node:test';
 import { Project, type JsonStage } from './project-fixture.ts';
 
 const hasSlurm = spawnSync('sinfo', ['--version'], { stdio: 'ignore' }).status === 0;
-const skip = hasSlurm ? false : 'Slurm is not installed (no sinfo on PATH): start a one-node cluster with `bash scripts/slurm-cluster.sh up`';
+const skip = hasSlurm
+  ? false
+  : 'Slurm is not installed (no sinfo on PATH): start a one-node cluster with `bash scripts/slurm-cluster.sh up`';
 
 const FILES = {
   'pipeline.yaml': `executor: { poll_seconds: 1 }
@@ -70,8 +72,15 @@ describe('typed outcomes on slurm', { skip }, () => {
   });
 
   test('the terminal shows that line for the Slurm run, as for the local one', async () => {
-    const [here, there] = await Promise.all([local.run('run', 'check'), slurm.run('run', 'check', '--executor', 'slurm')]);
-    const line = (output: string) => output.split('\n').find((l) => l.startsWith('error: stage check failed'))?.replace(/\.pipeline\/logs\/\S+/, 'LOG');
+    const [here, there] = await Promise.all([
+      local.run('run', 'check'),
+      slurm.run('run', 'check', '--executor', 'slurm'),
+    ]);
+    const line = (output: string) =>
+      output
+        .split('\n')
+        .find((l) => l.startsWith('error: stage check failed'))
+        ?.replace(/\.pipeline\/logs\/\S+/, 'LOG');
     assert.equal(here.code, 1);
     assert.equal(there.code, 1);
     assert.ok(line(here.stdout + here.stderr)?.includes('size must be positive, got -3'), here.stdout + here.stderr);

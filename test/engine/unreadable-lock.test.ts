@@ -22,7 +22,13 @@ describe('an unreadable pipeline.lock', () => {
     for (const args of [['run'], ['status'], ['gc', '--dry-run']]) {
       const r = await project.run(...args);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`cannot read the lock file ${project.path('pipeline.lock').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${why.source}\\)`), args.join(' '));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `cannot read the lock file ${project.path('pipeline.lock').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(${why.source}\\)`,
+        ),
+        args.join(' '),
+      );
     }
     assert.deepEqual(project.counts(), {}, 'no stage ran');
   };
@@ -45,9 +51,13 @@ describe('an unreadable pipeline.lock', () => {
     await refused(/ELOOP[^)]*/);
   });
 
-  test('a lock without read permission is an error', { skip: process.getuid?.() === 0 ? 'root reads any file: permissions cannot deny it here' : false }, async () => {
-    project.write('pipeline.lock', 'schema: 1\nstages: {}\n');
-    chmodSync(project.path('pipeline.lock'), 0o000);
-    await refused(/permission denied/);
-  });
+  test(
+    'a lock without read permission is an error',
+    { skip: process.getuid?.() === 0 ? 'root reads any file: permissions cannot deny it here' : false },
+    async () => {
+      project.write('pipeline.lock', 'schema: 1\nstages: {}\n');
+      chmodSync(project.path('pipeline.lock'), 0o000);
+      await refused(/permission denied/);
+    },
+  );
 });

@@ -26,7 +26,18 @@ describe('comparison page', () => {
   let html: string;
   before(async () => {
     project = new ExperimentProject();
-    const result = await project.run('sweep', '--json', '--set', 'train.lr=0.1,0.2,0.4', '--set', 'train.batch_size=16,32', '--metric', 'train.loss', '--jobs', '3');
+    const result = await project.run(
+      'sweep',
+      '--json',
+      '--set',
+      'train.lr=0.1,0.2,0.4',
+      '--set',
+      'train.batch_size=16,32',
+      '--metric',
+      'train.loss',
+      '--jobs',
+      '3',
+    );
     assert.equal(result.code, 0, result.stderr);
     page = project.path(JSON.parse(result.stdout).page.replace(/^.*\.pipeline/, '.pipeline'));
     html = project.read(page.slice(project.dir.length + 1));
@@ -36,7 +47,11 @@ describe('comparison page', () => {
   test('self-contained, well formed: runs table, metric vs swept param, overlaid curves', () => {
     assert.deepEqual(unbalancedTags(html), []);
     assert.doesNotMatch(html, /<script|<link|src=|href=|@import/i, 'no scripts, no external assets');
-    assert.deepEqual(html.match(/https?:\/\/[^"]*/g), Array(3).fill('http://www.w3.org/2000/svg'), 'the only URL is the SVG namespace');
+    assert.deepEqual(
+      html.match(/https?:\/\/[^"]*/g),
+      Array(3).fill('http://www.w3.org/2000/svg'),
+      'the only URL is the SVG namespace',
+    );
     assert.equal((html.match(/<tbody>[\s\S]*<\/tbody>/)![0].match(/<tr/g) ?? []).length, 6, 'one row per variant');
     const charts = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
     assert.equal(charts.length, 3, 'train.loss against train.lr, then the loss and val_loss curves');
@@ -48,7 +63,13 @@ describe('comparison page', () => {
   });
 
   test('CSV series parse: header, numbers', () => {
-    assert.deepEqual(parseSeriesCsv('epoch,loss\n1,0.5\n2,0.25\n'), { columns: ['epoch', 'loss'], rows: [[1, 0.5], [2, 0.25]] });
+    assert.deepEqual(parseSeriesCsv('epoch,loss\n1,0.5\n2,0.25\n'), {
+      columns: ['epoch', 'loss'],
+      rows: [
+        [1, 0.5],
+        [2, 0.25],
+      ],
+    });
   });
 
   test('pipeline compare writes the page of recorded runs', async () => {
@@ -65,6 +86,10 @@ describe('comparison page', () => {
     assert.equal(rendered.exitCode, 0);
     assert.deepEqual(rendered.console, []);
     assert.equal((rendered.dom.match(/<svg/g) ?? []).length, 3, 'the SVG charts are in the rendered DOM');
-    assert.match(rendered.dom, /<td><span title="run [^"]+">v\d<\/span><\/td>/, 'the runs table is in the rendered DOM');
+    assert.match(
+      rendered.dom,
+      /<td><span title="run [^"]+">v\d<\/span><\/td>/,
+      'the runs table is in the rendered DOM',
+    );
   });
 });

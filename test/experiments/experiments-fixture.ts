@@ -86,7 +86,9 @@ export class ExperimentProject extends Project {
 
   runRecords(): Array<Record<string, any>> {
     const folder = this.path('.pipeline/runs');
-    return readdirSync(folder).sort().map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')));
+    return readdirSync(folder)
+      .sort()
+      .map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')));
   }
 }
 

@@ -13,12 +13,22 @@ stages: {}
 `;
 
 test('block and flow values are replaced in place; comments and spacing stay', () => {
-  const edited = setParamValues(TEXT, [['train.lr', '3e-4'], ['model.dropout', '0.2'], ['train.optimizer', 'sgd']]);
-  assert.deepEqual(edited, { ok: true, text: TEXT.replace('0.003', '3e-4').replace('dropout: 0.5', 'dropout: 0.2').replace('adam', 'sgd') });
+  const edited = setParamValues(TEXT, [
+    ['train.lr', '3e-4'],
+    ['model.dropout', '0.2'],
+    ['train.optimizer', 'sgd'],
+  ]);
+  assert.deepEqual(edited, {
+    ok: true,
+    text: TEXT.replace('0.003', '3e-4').replace('dropout: 0.5', 'dropout: 0.2').replace('adam', 'sgd'),
+  });
 });
 
 test('a value that would read differently unquoted is quoted', () => {
-  const edited = setParamValues(TEXT, [['model.name', 'a: b'], ['train.optimizer', 'x,y']]);
+  const edited = setParamValues(TEXT, [
+    ['model.name', 'a: b'],
+    ['train.optimizer', 'x,y'],
+  ]);
   assert.ok(edited.ok);
   assert.match(edited.text, /name: "a: b" \}/);
   assert.match(edited.text, /optimizer: "x,y"\n/);
@@ -26,5 +36,8 @@ test('a value that would read differently unquoted is quoted', () => {
 
 test('a mapping or a missing key is an error, not a silent edit', () => {
   assert.deepEqual(setParamValues(TEXT, [['train', '1']]).ok, false);
-  assert.match((setParamValues(TEXT, [['train.nope', '1']]) as { error: string }).error, /param train\.nope is not a single value/);
+  assert.match(
+    (setParamValues(TEXT, [['train.nope', '1']]) as { error: string }).error,
+    /param train\.nope is not a single value/,
+  );
 });

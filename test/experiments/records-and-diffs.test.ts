@@ -14,20 +14,37 @@ describe('run records and diffs', () => {
     assert.equal((await project.run('run', '--set', 'train.lr=0.2')).code, 0);
     const [first, second] = project.runRecords();
     assert.equal(project.runRecords().length, 2);
-    assert.deepEqual(Object.fromEntries(Object.entries(first.stages).map(([s, r]: [string, any]) => [s, r.action])), { prep: 'ran', train: 'ran' });
+    assert.deepEqual(Object.fromEntries(Object.entries(first.stages).map(([s, r]: [string, any]) => [s, r.action])), {
+      prep: 'ran',
+      train: 'ran',
+    });
     assert.deepEqual(first.stages.train.params, { 'train.batch_size': 16, 'train.lr': 0.1 });
-    assert.deepEqual(first.metrics, { 'train.loss': 0.0625, 'train.acc': 0.9 }, 'numbers only: the optimizer string is not a metric');
+    assert.deepEqual(
+      first.metrics,
+      { 'train.loss': 0.0625, 'train.acc': 0.9 },
+      'numbers only: the optimizer string is not a metric',
+    );
     assert.equal(first.git, null);
     assert.deepEqual(second.set, ['train.lr=0.2']);
-    assert.deepEqual(Object.fromEntries(Object.entries(second.stages).map(([s, r]: [string, any]) => [s, r.action])), { prep: 'skipped', train: 'ran' });
+    assert.deepEqual(Object.fromEntries(Object.entries(second.stages).map(([s, r]: [string, any]) => [s, r.action])), {
+      prep: 'skipped',
+      train: 'ran',
+    });
     assert.deepEqual(second.metrics, { 'train.loss': 0.125, 'train.acc': 0.8 });
     assert.equal(second.plots[0].path, 'out/train/history.csv');
-    assert.ok(project.exists(`.pipeline/cache/objects/${second.plots[0].hash.slice(0, 2)}/${second.plots[0].hash.slice(2)}`), 'the plot is in the run cache');
+    assert.ok(
+      project.exists(`.pipeline/cache/objects/${second.plots[0].hash.slice(0, 2)}/${second.plots[0].hash.slice(2)}`),
+      'the plot is in the run cache',
+    );
 
     const show = await project.run('metrics', 'show', '--runs', '5');
     assert.equal(show.code, 0, show.stderr);
     const lines = show.stdout.trim().split('\n');
-    assert.match(lines[0], /^run\s+git\s+stages\s+train\.lr\s+train\.acc\s+train\.loss$/, 'only the param that differs is a column');
+    assert.match(
+      lines[0],
+      /^run\s+git\s+stages\s+train\.lr\s+train\.acc\s+train\.loss$/,
+      'only the param that differs is a column',
+    );
     assert.match(lines[3], /1 skipped, 1 ran\s+0\.2\s+0\.8\s+0\.125$/);
   });
 
@@ -48,7 +65,13 @@ describe('run records and diffs', () => {
     const table = await project.run('metrics', 'diff', first.id, second.id, '--metric', 'train.loss');
     assert.match(table.stdout, /train\.loss\s+0\.0625\s+0\.125\s+\+0\.0625\s+\+100\.0%/);
     assert.doesNotMatch(table.stdout, /train\.acc/, '--metric chooses the rows');
-    const md = await project.run('metrics', 'diff', second.id.slice(0, 17) === first.id.slice(0, 17) ? second.id : second.id.slice(0, 17), first.id, '--md');
+    const md = await project.run(
+      'metrics',
+      'diff',
+      second.id.slice(0, 17) === first.id.slice(0, 17) ? second.id : second.id.slice(0, 17),
+      first.id,
+      '--md',
+    );
     assert.match(md.stdout, /^\| metric \| .+ \| change \| % \|\n\| --- \|/);
     assert.match(md.stdout, /\| train\.loss \| 0\.125 \| 0\.0625 \| -0\.0625 \| -50\.0% \|/);
     const unknown = await project.run('metrics', 'diff', 'nosuchrun');
@@ -67,13 +90,24 @@ describe('run records and diffs', () => {
     await project.run('run');
     const diff = JSON.parse((await project.run('metrics', 'diff', '--json')).stdout);
     assert.equal(diff.a, 'HEAD');
-    assert.deepEqual(diff.metrics, [{ metric: 'train.loss', old: 0.0625, new: 0.03125, change: -0.03125, percent: -50 }], 'acc did not change, so it is not listed');
+    assert.deepEqual(
+      diff.metrics,
+      [{ metric: 'train.loss', old: 0.0625, new: 0.03125, change: -0.03125, percent: -50 }],
+      'acc did not change, so it is not listed',
+    );
     const record = project.runRecords().at(-1)!;
     assert.equal(record.git.dirty, true, 'pipeline.yaml was edited after the commit');
     rmSync(project.path('.pipeline/cache'), { recursive: true, force: true });
     const uncached = await project.run('metrics', 'diff', '--json');
-    assert.match(uncached.stderr, /note: the run of stage train that pipeline\.lock records at HEAD is not in the run cache/);
-    assert.deepEqual(JSON.parse(uncached.stdout).metrics.map((m: { old?: number }) => m.old), [undefined, undefined], 'unknown, not made up');
+    assert.match(
+      uncached.stderr,
+      /note: the run of stage train that pipeline\.lock records at HEAD is not in the run cache/,
+    );
+    assert.deepEqual(
+      JSON.parse(uncached.stdout).metrics.map((m: { old?: number }) => m.old),
+      [undefined, undefined],
+      'unknown, not made up',
+    );
     assert.match(record.git.commit, /^[0-9a-f]{40}$/);
   });
 
@@ -87,17 +121,23 @@ describe('run records and diffs', () => {
     const json = JSON.parse((await project.run('params', 'diff', project.runRecords()[0].id, '--json')).stdout);
     assert.deepEqual(json.params, [{ param: 'train.lr', old: 0.1, new: 0.3 }]);
     const all = JSON.parse((await project.run('params', 'diff', project.runRecords()[0].id, '--json', '--all')).stdout);
-    assert.deepEqual(all.params.map((p: { param: string }) => p.param), ['prep.n', 'train.batch_size', 'train.lr']);
+    assert.deepEqual(
+      all.params.map((p: { param: string }) => p.param),
+      ['prep.n', 'train.batch_size', 'train.lr'],
+    );
     const table = await project.run('params', 'diff', project.runRecords()[0].id);
     assert.match(table.stdout, /train\.lr\s+0\.1\s+0\.3/);
     assert.doesNotMatch(table.stdout, /batch_size|prep\.n/);
   });
 
-  test('metrics and plots must lie inside the stage\'s outs', async () => {
+  test("metrics and plots must lie inside the stage's outs", async () => {
     const project = fresh();
     project.edit('pipeline.yaml', 'metrics: [out/train/metrics.json]', 'metrics: [out/prep.txt]');
     const result = await project.run('validate');
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /pipeline\.yaml:14:15: metrics file "out\/prep\.txt" of stage "train" is not among its outs/);
+    assert.match(
+      result.stderr,
+      /pipeline\.yaml:14:15: metrics file "out\/prep\.txt" of stage "train" is not among its outs/,
+    );
   });
 });

@@ -21,12 +21,31 @@ describe('pipeline sweep', () => {
   test('a 2×3 grid runs 6 variants, computes the shared upstream once, leaves the workspace byte-identical', async () => {
     const project = fresh();
     const before = project.snapshot();
-    const { result, json } = await sweepJson(project, '--set', 'train.batch_size=16,32', '--set', 'train.lr=0.1,0.2,0.4', '--metric', 'train.loss', '--jobs', '3');
+    const { result, json } = await sweepJson(
+      project,
+      '--set',
+      'train.batch_size=16,32',
+      '--set',
+      'train.lr=0.1,0.2,0.4',
+      '--metric',
+      'train.loss',
+      '--jobs',
+      '3',
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.equal(json.variants.length, 6);
-    assert.deepEqual(project.invocations(), { prep: 1, train: 6 }, 'prep has the same fingerprint in every variant: it ran once');
+    assert.deepEqual(
+      project.invocations(),
+      { prep: 1, train: 6 },
+      'prep has the same fingerprint in every variant: it ran once',
+    );
     // Sorted by train.loss = lr·10/batch_size, smallest first; each variant's value is its own.
-    const rows = json.variants.map((v: any) => [v.params['train.lr'], v.params['train.batch_size'], v.metrics['train.loss'], v.status]);
+    const rows = json.variants.map((v: any) => [
+      v.params['train.lr'],
+      v.params['train.batch_size'],
+      v.metrics['train.loss'],
+      v.status,
+    ]);
     assert.deepEqual(rows, [
       ['0.1', '32', 0.03125, 'ok'],
       ['0.1', '16', 0.0625, 'ok'],
@@ -35,7 +54,11 @@ describe('pipeline sweep', () => {
       ['0.4', '32', 0.125, 'ok'],
       ['0.4', '16', 0.25, 'ok'],
     ]);
-    assert.deepEqual(project.snapshot(), before, 'no file outside .pipeline/ was created or changed (no outs, no lock)');
+    assert.deepEqual(
+      project.snapshot(),
+      before,
+      'no file outside .pipeline/ was created or changed (no outs, no lock)',
+    );
     assert.ok(project.exists(json.page.replace(/^.*\.pipeline/, '.pipeline')), 'the comparison page is written');
     assert.equal(project.runRecords().filter((r) => r.sweep).length, 6, 'each variant is recorded as a run');
 
@@ -52,7 +75,11 @@ describe('pipeline sweep', () => {
     assert.equal((await project.run('run')).code, 0);
     const { result } = await sweepJson(project, '--set', 'train.lr=0.1,0.2', '--jobs', '2');
     assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(project.invocations(), { prep: 1, train: 2 }, 'lr=0.1 restored from the project run, only lr=0.2 trained');
+    assert.deepEqual(
+      project.invocations(),
+      { prep: 1, train: 2 },
+      'lr=0.1 restored from the project run, only lr=0.2 trained',
+    );
   });
 
   test('concurrent variants each write their own outs', async () => {
@@ -61,7 +88,11 @@ describe('pipeline sweep', () => {
     assert.equal(result.code, 0, result.stderr);
     for (const variant of json.variants) {
       const lr = Number(variant.params['train.lr']);
-      assert.equal(variant.metrics['train.acc'], Number((1 - lr).toFixed(4)), `${variant.variant} holds its own metrics`);
+      assert.equal(
+        variant.metrics['train.acc'],
+        Number((1 - lr).toFixed(4)),
+        `${variant.variant} holds its own metrics`,
+      );
       const own = JSON.parse(project.read(`${variant.folder}/out/train/metrics.json`));
       assert.equal(own.loss, Number(((lr * 10) / 16).toFixed(6)));
     }
@@ -69,7 +100,15 @@ describe('pipeline sweep', () => {
 
   test('a failing variant is reported and the others finish', async () => {
     const project = fresh();
-    const { result, json } = await sweepJson(project, '--set', 'train.lr=0.1,boom,0.2', '--metric', 'train.loss', '--jobs', '2');
+    const { result, json } = await sweepJson(
+      project,
+      '--set',
+      'train.lr=0.1,boom,0.2',
+      '--metric',
+      'train.loss',
+      '--jobs',
+      '2',
+    );
     assert.equal(result.code, 1);
     const status = Object.fromEntries(json.variants.map((v: any) => [v.params['train.lr'], v.status]));
     assert.deepEqual(status, { '0.1': 'ok', '0.2': 'ok', boom: 'failed: train (exit 3)' });
@@ -80,9 +119,23 @@ describe('pipeline sweep', () => {
 
   test('--apply best writes only the winning values into pipeline.yaml', async () => {
     const project = fresh();
-    const result = await project.run('sweep', '--set', 'train.lr=0.05,0.2', '--set', 'train.batch_size=16,32', '--metric', 'train.loss', '--apply', 'best');
+    const result = await project.run(
+      'sweep',
+      '--set',
+      'train.lr=0.05,0.2',
+      '--set',
+      'train.batch_size=16,32',
+      '--metric',
+      'train.loss',
+      '--apply',
+      'best',
+    );
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(project.read('pipeline.yaml'), PIPELINE.replace('lr: 0.1, batch_size: 16', 'lr: 0.05, batch_size: 32'), 'comments, layout and the flow mapping are kept');
+    assert.equal(
+      project.read('pipeline.yaml'),
+      PIPELINE.replace('lr: 0.1, batch_size: 16', 'lr: 0.05, batch_size: 32'),
+      'comments, layout and the flow mapping are kept',
+    );
     assert.match(result.stderr, /applied v2 to pipeline\.yaml: train\.lr=0\.05, train\.batch_size=32/);
     const { actions } = await project.runJson();
     assert.deepEqual(actions, { prep: 'restored', train: 'restored' });
@@ -90,9 +143,22 @@ describe('pipeline sweep', () => {
 
   test('--apply best also writes the single-valued --set values, so the next run restores everything', async () => {
     const project = fresh();
-    const result = await project.run('sweep', '--set', 'prep.n=4', '--set', 'train.lr=0.05,0.2', '--metric', 'train.loss', '--apply', 'best');
+    const result = await project.run(
+      'sweep',
+      '--set',
+      'prep.n=4',
+      '--set',
+      'train.lr=0.05,0.2',
+      '--metric',
+      'train.loss',
+      '--apply',
+      'best',
+    );
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(project.read('pipeline.yaml'), PIPELINE.replace('    n: 3', '    n: 4').replace('lr: 0.1,', 'lr: 0.05,'));
+    assert.equal(
+      project.read('pipeline.yaml'),
+      PIPELINE.replace('    n: 3', '    n: 4').replace('lr: 0.1,', 'lr: 0.05,'),
+    );
     const { actions } = await project.runJson();
     assert.deepEqual(actions, { prep: 'restored', train: 'restored' });
   });
@@ -128,7 +194,10 @@ export default {
       const result = await project.run('sweep', '--json', '--set', 'scale=1,2,3', '--jobs', '2');
       assert.equal(result.code, 0, result.stderr);
       const variants = JSON.parse(result.stdout).variants;
-      assert.deepEqual(variants.map((v: any) => v.metrics['echo.chars']), [12, 24, 36]);
+      assert.deepEqual(
+        variants.map((v: any) => v.metrics['echo.chars']),
+        [12, 24, 36],
+      );
       assert.ok(!project.exists('artifacts'), 'no out was written into the project');
     } finally {
       project.remove();
@@ -142,11 +211,17 @@ export default {
     project.write('exp/train.sh', project.read('train.sh'));
     const { result, json } = await sweepJson(project, '-f', 'exp/other.yaml', '--set', 'train.lr=0.1,0.2');
     assert.equal(result.code, 0, result.stderr);
-    assert.ok(!project.exists('exp/other.lock') && !project.exists('exp/out'), 'the project beside other.yaml is untouched');
+    assert.ok(
+      !project.exists('exp/other.lock') && !project.exists('exp/out'),
+      'the project beside other.yaml is untouched',
+    );
     const folder = `exp/${json.variants[0].folder}`;
     assert.match(project.read(`${folder}/other.yaml`), /^# sweep .*, variant v1: train\.lr=0\.1\n/);
     assert.ok(project.exists(`${folder}/other.lock`));
-    assert.deepEqual(json.variants.map((v: any) => v.metrics['train.acc']), [0.9, 0.8]);
+    assert.deepEqual(
+      json.variants.map((v: any) => v.metrics['train.acc']),
+      [0.9, 0.8],
+    );
   });
 
   test('a sweep declared in pipeline.yaml runs by name; the command line adds to it and takes precedence', async () => {
@@ -165,34 +240,50 @@ export default {
     project.write('pipeline.yaml', declared);
     const list = await project.run('sweep', '--list');
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^head: 4 variants of train\.lr \(2\) × train\.batch_size \(2\) × prep\.n \(1\), best largest train\.loss\n {2}the head's learning rate/);
+    assert.match(
+      list.stdout,
+      /^head: 4 variants of train\.lr \(2\) × train\.batch_size \(2\) × prep\.n \(1\), best largest train\.loss\n {2}the head's learning rate/,
+    );
 
     const { result, json } = await sweepJson(project, 'head');
     assert.equal(result.code, 0, result.stderr);
     assert.equal(json.name, 'head');
     // max: true → largest loss first; prep.n = 4 (one value) is applied to every variant.
-    assert.deepEqual(json.variants.map((v: any) => [v.params['train.lr'], v.params['train.batch_size'], v.metrics['train.loss']]), [
-      ['0.2', '16', 0.125],
-      ['0.1', '16', 0.0625],
-      ['0.2', '32', 0.0625],
-      ['0.1', '32', 0.03125],
-    ]);
+    assert.deepEqual(
+      json.variants.map((v: any) => [v.params['train.lr'], v.params['train.batch_size'], v.metrics['train.loss']]),
+      [
+        ['0.2', '16', 0.125],
+        ['0.1', '16', 0.0625],
+        ['0.2', '32', 0.0625],
+        ['0.1', '32', 0.03125],
+      ],
+    );
     assert.deepEqual(project.invocations(), { prep: 1, train: 4 });
     const variant = project.read(join(json.variants[0].folder, 'pipeline.yaml'));
     assert.match(variant, /n: 4/, 'the fixed value is written into every variant');
 
     // --set replaces the declared list of the same key, --metric and --max win over the block's (no --max: the block's stands).
-    const { result: again, json: overridden } = await sweepJson(project, 'head', '--set', 'train.lr=0.4,0.8,1.6', '--metric', 'train.acc');
+    const { result: again, json: overridden } = await sweepJson(
+      project,
+      'head',
+      '--set',
+      'train.lr=0.4,0.8,1.6',
+      '--metric',
+      'train.acc',
+    );
     assert.equal(again.code, 0, again.stderr);
     assert.equal(overridden.metric, 'train.acc');
-    assert.deepEqual(overridden.variants.map((v: any) => [v.params['train.lr'], v.metrics['train.acc']]), [
-      ['0.4', 0.6],
-      ['0.4', 0.6],
-      ['0.8', 0.2],
-      ['0.8', 0.2],
-      ['1.6', -0.6],
-      ['1.6', -0.6],
-    ]);
+    assert.deepEqual(
+      overridden.variants.map((v: any) => [v.params['train.lr'], v.metrics['train.acc']]),
+      [
+        ['0.4', 0.6],
+        ['0.4', 0.6],
+        ['0.8', 0.2],
+        ['0.8', 0.2],
+        ['1.6', -0.6],
+        ['1.6', -0.6],
+      ],
+    );
     assert.deepEqual(project.invocations(), { prep: 1, train: 10 }, 'prep (n: 4) was restored, not run again');
 
     const typo = await project.run('sweep', 'haed');
@@ -205,7 +296,9 @@ export default {
 
   test('a sweeps: block is checked with the file; a sweep naming a missing param warns, and only that sweep refuses to run', async () => {
     const project = fresh();
-    project.write('pipeline.yaml', `${PIPELINE}sweeps:
+    project.write(
+      'pipeline.yaml',
+      `${PIPELINE}sweeps:
   typo:
     set:
       train.lrr: [0.1, 0.2]
@@ -215,14 +308,26 @@ export default {
     set: { train.lr: [0.3] }
   fine:
     set: { train.lr: [0.1, 0.2] }
-`);
+`,
+    );
     const lines = project.read('pipeline.yaml').split('\n');
     const lineOf = (text: string) => lines.findIndex((l) => l.includes(text)) + 1;
     const validate = await project.run('validate');
     assert.equal(validate.code, 0, 'the stages can still run');
-    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('train.lrr')}:7: warning: sweep "typo" sets param "train\\.lrr", which pipeline\\.yaml does not declare[\\s\\S]*hint: did you mean "train\\.lr"\\?; \`pipeline sweep typo\` refuses to run until this is fixed`));
-    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('[0.1, 0.1]')}:\\d+: warning: sweep "twice" lists train\\.lr = 0\\.1 twice`));
-    assert.match(validate.stderr, new RegExp(`pipeline\\.yaml:${lineOf('  flat:')}:3: warning: sweep "flat" has nothing to sweep`));
+    assert.match(
+      validate.stderr,
+      new RegExp(
+        `pipeline\\.yaml:${lineOf('train.lrr')}:7: warning: sweep "typo" sets param "train\\.lrr", which pipeline\\.yaml does not declare[\\s\\S]*hint: did you mean "train\\.lr"\\?; \`pipeline sweep typo\` refuses to run until this is fixed`,
+      ),
+    );
+    assert.match(
+      validate.stderr,
+      new RegExp(`pipeline\\.yaml:${lineOf('[0.1, 0.1]')}:\\d+: warning: sweep "twice" lists train\\.lr = 0\\.1 twice`),
+    );
+    assert.match(
+      validate.stderr,
+      new RegExp(`pipeline\\.yaml:${lineOf('  flat:')}:3: warning: sweep "flat" has nothing to sweep`),
+    );
     assert.match(validate.stderr, /3 warnings/);
     const run = await project.run('run');
     assert.equal(run.code, 0, run.stderr);
@@ -231,20 +336,26 @@ export default {
     const refused = await project.run('sweep', 'typo');
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^pipeline\.yaml:\d+:7: sweep "typo" sets param "train\.lrr"[\s\S]*\n1 error\n$/);
-    assert.doesNotMatch(refused.stderr, /twice|flat/, 'only the named sweep\'s problems');
+    assert.doesNotMatch(refused.stderr, /twice|flat/, "only the named sweep's problems");
     const list = await project.run('sweep', '--list');
-    assert.match(list.stdout, /^typo: 2 variants of train\.lrr \(2\) \(cannot run: sweep "typo" sets param "train\.lrr", which pipeline\.yaml does not declare\)$/m);
+    assert.match(
+      list.stdout,
+      /^typo: 2 variants of train\.lrr \(2\) \(cannot run: sweep "typo" sets param "train\.lrr", which pipeline\.yaml does not declare\)$/m,
+    );
     assert.match(list.stdout, /^fine: 2 variants of train\.lr \(2\)$/m);
     const fine = await project.run('sweep', 'fine');
     assert.equal(fine.code, 0, fine.stderr);
-    assert.deepEqual(project.invocations(), { prep: 1, train: 2 }, 'lr 0.1 was the project\'s run: restored; 0.2 ran');
+    assert.deepEqual(project.invocations(), { prep: 1, train: 2 }, "lr 0.1 was the project's run: restored; 0.2 ran");
 
     // A value that is not a list is a shape error of the file, like any schema error.
     project.write('pipeline.yaml', `${PIPELINE}sweeps:\n  scalar:\n    set: { train.lr: 0.3 }\n`);
     const shape = await project.run('validate');
     assert.equal(shape.code, 1);
     assert.match(shape.stderr, /pipeline\.yaml:\d+:\d+: "sweeps\.scalar\.set\.train\.lr" must be a list/);
-    assert.ok(!project.exists('.pipeline/sweeps/') || readdirSync(project.path('.pipeline/sweeps')).length === 1, 'only the "fine" sweep ran');
+    assert.ok(
+      !project.exists('.pipeline/sweeps/') || readdirSync(project.path('.pipeline/sweeps')).length === 1,
+      'only the "fine" sweep ran',
+    );
   });
 
   test('bad grids are usage errors, before anything runs', async () => {

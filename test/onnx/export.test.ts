@@ -33,7 +33,9 @@ test('TF same padding puts the odd pixel at the end', () => {
 });
 
 test('a one-layer conv model round-trips through onnxruntime', async () => {
-  const model = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [5, 6, 3], filters: 4, kernelSize: 3, padding: 'valid', useBias: true })] });
+  const model = tf.sequential({
+    layers: [tf.layers.conv2d({ inputShape: [5, 6, 3], filters: 4, kernelSize: 3, padding: 'valid', useBias: true })],
+  });
   randomizeWeights(model, 1);
   const input = seededValues(2 * 5 * 6 * 3, 2);
   await assertExportMatches(model, input, [2, 5, 6, 3], 'conv valid');
@@ -42,10 +44,14 @@ test('a one-layer conv model round-trips through onnxruntime', async () => {
 for (const size of [7, 8]) {
   test(`stride-2 'same' conv, max pool and average pool on a ${size}×${size} input match TF.js`, async () => {
     const input = tf.input({ shape: [size, size, 3] });
-    const conv = tf.layers.conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    const conv = tf.layers
+      .conv2d({ filters: 5, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' })
+      .apply(input) as tf.SymbolicTensor;
     const maxA = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(input) as tf.SymbolicTensor;
     // Average 'same' excludes padded cells from the count in TF: a border-heavy 2×2/2 pool on odd sizes shows it.
-    const avg = tf.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(input) as tf.SymbolicTensor;
+    const avg = tf.layers
+      .averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' })
+      .apply(input) as tf.SymbolicTensor;
     const maxB = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(input) as tf.SymbolicTensor;
     const merged = tf.layers.concatenate().apply([conv, maxA, avg, maxB]) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: merged });
@@ -59,7 +65,14 @@ for (const size of [7, 8]) {
 test('batch norm after a conv is folded into it, exactly', async () => {
   const model = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [9, 9, 3], filters: 6, kernelSize: 3, strides: 2, padding: 'same', useBias: false }),
+      tf.layers.conv2d({
+        inputShape: [9, 9, 3],
+        filters: 6,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        useBias: false,
+      }),
       tf.layers.batchNormalization({ epsilon: 1e-3 }),
       tf.layers.reLU({ maxValue: 6 }),
       tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', useBias: true }),
@@ -68,7 +81,11 @@ test('batch norm after a conv is folded into it, exactly', async () => {
   });
   randomizeWeights(model, 5);
   const graph = buildOnnxModel(model).model.graph;
-  assert.equal(graph.nodes.filter((n) => n.opType === 'BatchNormalization').length, 0, 'both batch norms should be folded');
+  assert.equal(
+    graph.nodes.filter((n) => n.opType === 'BatchNormalization').length,
+    0,
+    'both batch norms should be folded',
+  );
   assert.equal(graph.nodes.filter((n) => n.opType === 'Conv').length, 2);
   await assertExportMatches(model, seededValues(2 * 9 * 9 * 3, 6), [2, 9, 9, 3], 'folded BN');
 });
@@ -88,7 +105,13 @@ test('batch norm is not folded when the conv output has another reader', async (
 test('separable conv, zero padding, leaky relu and a nested model match TF.js', async () => {
   const inner = tf.sequential({
     layers: [
-      tf.layers.zeroPadding2d({ inputShape: [8, 8, 3], padding: [[0, 1], [1, 2]] }),
+      tf.layers.zeroPadding2d({
+        inputShape: [8, 8, 3],
+        padding: [
+          [0, 1],
+          [1, 2],
+        ],
+      }),
       tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', useBias: false }),
       tf.layers.batchNormalization(),
       tf.layers.leakyReLU({ alpha: 0.1 }),
@@ -96,7 +119,9 @@ test('separable conv, zero padding, leaky relu and a nested model match TF.js', 
   });
   const input = tf.input({ shape: [8, 8, 3] });
   const a = inner.apply(input) as tf.SymbolicTensor; // a nested Sequential called as a layer
-  const b = tf.layers.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu6' }).apply(a) as tf.SymbolicTensor;
+  const b = tf.layers
+    .separableConv2d({ filters: 8, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu6' })
+    .apply(a) as tf.SymbolicTensor;
   const c = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.add().apply([a, b])) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: c });
   randomizeWeights(model, 9);
@@ -108,10 +133,23 @@ test('flatten (in NHWC order), dense, global pooling and reshapes back to maps m
   const input = tf.input({ shape: [4, 4, 3] });
   const conv = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(input) as tf.SymbolicTensor;
   const flat = tf.layers.flatten().apply(conv) as tf.SymbolicTensor;
-  const dense = tf.layers.dense({ units: 12, activation: 'relu' }).apply(tf.layers.dropout({ rate: 0.5 }).apply(flat)) as tf.SymbolicTensor;
+  const dense = tf.layers
+    .dense({ units: 12, activation: 'relu' })
+    .apply(tf.layers.dropout({ rate: 0.5 }).apply(flat)) as tf.SymbolicTensor;
   const map = tf.layers.reshape({ targetShape: [2, 2, 3] }).apply(dense) as tf.SymbolicTensor;
-  const gap = tf.layers.reshape({ targetShape: [1, 1, 2] }).apply(tf.layers.globalAveragePooling2d({}).apply(conv)) as tf.SymbolicTensor;
-  const gapMap = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(gap)) as tf.SymbolicTensor;
+  const gap = tf.layers
+    .reshape({ targetShape: [1, 1, 2] })
+    .apply(tf.layers.globalAveragePooling2d({}).apply(conv)) as tf.SymbolicTensor;
+  const gapMap = tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(
+    tf.layers
+      .zeroPadding2d({
+        padding: [
+          [0, 1],
+          [0, 1],
+        ],
+      })
+      .apply(gap),
+  ) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: tf.layers.concatenate().apply([map, gapMap]) as tf.SymbolicTensor });
   randomizeWeights(model, 12);
   await assertExportMatches(model, seededValues(2 * 4 * 4 * 3, 14), [2, 4, 4, 3], 'flatten/dense/reshape');
@@ -129,12 +167,24 @@ test('the exported graph takes any batch size', async () => {
 
 test('a layer without an ONNX translation is an UnsupportedLayerError naming it', () => {
   const model = tf.sequential({
-    layers: [tf.layers.conv2d({ inputShape: [4, 4, 3], filters: 2, kernelSize: 1 }), tf.layers.upSampling2d({ size: [2, 2], name: 'up_here' })],
+    layers: [
+      tf.layers.conv2d({ inputShape: [4, 4, 3], filters: 2, kernelSize: 1 }),
+      tf.layers.upSampling2d({ size: [2, 2], name: 'up_here' }),
+    ],
   });
   assert.throws(
     () => exportToOnnx(model),
-    (e: unknown) => e instanceof UnsupportedLayerError && e.layerName === 'up_here' && e.className === 'UpSampling2D' && /up_here.*UpSampling2D/.test(e.message),
+    (e: unknown) =>
+      e instanceof UnsupportedLayerError &&
+      e.layerName === 'up_here' &&
+      e.className === 'UpSampling2D' &&
+      /up_here.*UpSampling2D/.test(e.message),
   );
-  const softsign = tf.sequential({ layers: [tf.layers.activation({ inputShape: [4, 4, 3], activation: 'softsign', name: 'act_s' })] });
-  assert.throws(() => exportToOnnx(softsign), (e: unknown) => e instanceof UnsupportedLayerError && e.layerName === 'act_s' && /softsign/.test(e.message));
+  const softsign = tf.sequential({
+    layers: [tf.layers.activation({ inputShape: [4, 4, 3], activation: 'softsign', name: 'act_s' })],
+  });
+  assert.throws(
+    () => exportToOnnx(softsign),
+    (e: unknown) => e instanceof UnsupportedLayerError && e.layerName === 'act_s' && /softsign/.test(e.message),
+  );
 });

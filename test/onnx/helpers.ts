@@ -31,7 +31,10 @@ export function randomizeWeights(model: tf.LayersModel, seed: number): void {
     const fresh = ws.map((w, i) => {
       const name = layer.weights[i].originalName;
       const positive = /moving_variance|gamma/.test(name);
-      return tf.tensor(seededValues(w.size, seed + i * 7919 + layer.name.length, positive ? 0.5 : -1, positive ? 2 : 1), w.shape);
+      return tf.tensor(
+        seededValues(w.size, seed + i * 7919 + layer.name.length, positive ? 0.5 : -1, positive ? 2 : 1),
+        w.shape,
+      );
     });
     layer.setWeights(fresh);
     fresh.forEach((t) => t.dispose());
@@ -80,7 +83,11 @@ export function assertClose(actual: Float32Array, expected: Float32Array, what: 
 }
 
 /** Runs an ONNX model (bytes) on NHWC input; returns maps and pooled. */
-export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: number[]): Promise<{ maps: ort.Tensor; pooled: ort.Tensor }> {
+export async function runOnnx(
+  bytes: Uint8Array,
+  input: Float32Array,
+  dims: number[],
+): Promise<{ maps: ort.Tensor; pooled: ort.Tensor }> {
   const session = await ort.InferenceSession.create(bytes, sessionOptions(1));
   try {
     const out = await session.run({ input: new ort.Tensor('float32', input, dims) });
@@ -91,7 +98,12 @@ export async function runOnnx(bytes: Uint8Array, input: Float32Array, dims: numb
 }
 
 /** Exports `model`, runs both engines on `input`, asserts maps and pooled agree. */
-export async function assertExportMatches(model: tf.LayersModel, input: Float32Array, dims: [number, number, number, number], what: string): Promise<Comparison> {
+export async function assertExportMatches(
+  model: tf.LayersModel,
+  input: Float32Array,
+  dims: [number, number, number, number],
+  what: string,
+): Promise<Comparison> {
   const bytes = exportToOnnx(model);
   const { maps, pooled } = await runOnnx(bytes, input, dims);
   const [refMaps, refPooled] = tf.tidy(() => {

@@ -18,14 +18,29 @@ import { calibrate } from '../../stages/lib/inference/int8-backbone.ts';
 import { rangesFor, TensorStats } from '../../stages/lib/inference/onnx/calibration.ts';
 import { buildOnnxModel } from '../../stages/lib/inference/onnx/export.ts';
 import { encodeModel, type OnnxModel } from '../../stages/lib/inference/onnx/protobuf.ts';
-import { activationParams, calibrationTargets, quantizeModel, quantizeWeights, type QuantizeSummary } from '../../stages/lib/inference/onnx/quantize.ts';
+import {
+  activationParams,
+  calibrationTargets,
+  quantizeModel,
+  quantizeWeights,
+  type QuantizeSummary,
+} from '../../stages/lib/inference/onnx/quantize.ts';
 import { sessionOptions } from '../../stages/lib/inference/onnx/runner.ts';
 import { useCpuBackend } from './helpers.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const MODEL = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const TRAIN = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const CALIBRATION = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg', 'cat.4.jpg', 'dog.4.jpg', 'cat.7.jpg', 'dog.7.jpg', 'cat.8.jpg'].map((f) => path.join(TRAIN, f));
+const CALIBRATION = [
+  'cat.2.jpg',
+  'dog.2.jpg',
+  'cat.3.jpg',
+  'cat.4.jpg',
+  'dog.4.jpg',
+  'cat.7.jpg',
+  'dog.7.jpg',
+  'cat.8.jpg',
+].map((f) => path.join(TRAIN, f));
 const PHOTOS = ['cat.10.jpg', 'dog.10.jpg', 'cat.11.jpg', 'dog.11.jpg'].map((f) => path.join(TRAIN, f));
 const available = existsSync(MODEL) && [...CALIBRATION, ...PHOTOS].every((f) => existsSync(f));
 
@@ -50,7 +65,10 @@ describe('quantization arithmetic', () => {
     const s = new TensorStats();
     s.add(Float32Array.from({ length: 100_000 }, (_, i) => (i % 1000) / 1000)); // uniform in [0, 1)
     s.add(Float32Array.of(40)); // widens the histogram 64×; counts are kept
-    assert.equal(s.hist.reduce((a, b) => a + b, 0), 100_001);
+    assert.equal(
+      s.hist.reduce((a, b) => a + b, 0),
+      100_001,
+    );
     assert.deepEqual(s.range('minmax'), [0, 40]);
     const [, p] = s.range('percentile');
     assert.ok(p > 0.99 && p < 1.1, `percentile clips at ~1, got ${p}`);
@@ -95,10 +113,15 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
   });
   after(() => rm(profileDir, { recursive: true, force: true }));
 
-  async function pooled(model: OnnxModel, options: ort.InferenceSession.SessionOptions = sessionOptions(2)): Promise<Float32Array> {
+  async function pooled(
+    model: OnnxModel,
+    options: ort.InferenceSession.SessionOptions = sessionOptions(2),
+  ): Promise<Float32Array> {
     const session = await ort.InferenceSession.create(encodeModel(model), options);
     try {
-      const out = await session.run({ input: new ort.Tensor('float32', input, [PHOTOS.length, 224, 224, 3]) }, ['pooled']);
+      const out = await session.run({ input: new ort.Tensor('float32', input, [PHOTOS.length, 224, 224, 3]) }, [
+        'pooled',
+      ]);
       if (options.enableProfiling) session.endProfiling();
       return out['pooled'].data as Float32Array;
     } finally {
@@ -106,7 +129,7 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
     }
   }
 
-  test('every convolution but the last is int8; the cut layer\'s map stays float', () => {
+  test("every convolution but the last is int8; the cut layer's map stays float", () => {
     assert.equal(summary.quantizedConvs, 26);
     assert.deepEqual(summary.floatConvs, ['conv_pw_13_bn'], 'the last: its output is the features');
     const targets = calibrationTargets(fp32);
@@ -114,18 +137,31 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
     assert.ok(targets.includes('input_nchw'), 'the first convolution reads quantized pixels');
     assert.ok(!targets.includes('conv_pw_13_relu'), 'the cut output is not quantized');
     const dq = int8.graph.nodes.filter((n) => n.opType === 'DequantizeLinear' && n.attributes?.axis === 0);
-    assert.equal(dq.length, 26 * 2, 'per-channel s8 weights and int32 biases (the folded batch norms) of the 26 int8 convolutions');
+    assert.equal(
+      dq.length,
+      26 * 2,
+      'per-channel s8 weights and int32 biases (the folded batch norms) of the 26 int8 convolutions',
+    );
   });
 
   test('onnxruntime runs QLinearConv for each quantized convolution and float Conv only for the kept one (profiler)', async () => {
-    await pooled(int8, { ...sessionOptions(2), enableProfiling: true, profileFilePrefix: path.join(profileDir, 'int8') });
+    await pooled(int8, {
+      ...sessionOptions(2),
+      enableProfiling: true,
+      profileFilePrefix: path.join(profileDir, 'int8'),
+    });
     const { readdirSync } = await import('node:fs');
     const file = readdirSync(profileDir).find((f) => f.startsWith('int8') && f.endsWith('.json'));
     assert.ok(file, 'onnxruntime wrote a profile');
-    const events = JSON.parse(readFileSync(path.join(profileDir, file), 'utf8')) as { cat: string; name: string; args?: { op_name?: string } }[];
+    const events = JSON.parse(readFileSync(path.join(profileDir, file), 'utf8')) as {
+      cat: string;
+      name: string;
+      args?: { op_name?: string };
+    }[];
     const kernels = new Map<string, number>();
     for (const e of events) {
-      if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) kernels.set(e.args!.op_name!, (kernels.get(e.args!.op_name!) ?? 0) + 1);
+      if (e.cat === 'Node' && e.name.endsWith('_kernel_time'))
+        kernels.set(e.args!.op_name!, (kernels.get(e.args!.op_name!) ?? 0) + 1);
     }
     rmSync(path.join(profileDir, file));
     assert.equal(kernels.get('QLinearConv'), summary.quantizedConvs, JSON.stringify([...kernels]));
@@ -135,7 +171,10 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
   test('the int8 kernels compute what the QDQ graph says: cosine ≥ 0.999 against it evaluated op by op in float', async () => {
     const fused = await pooled(int8);
     const literal = await pooled(int8, { ...sessionOptions(2), graphOptimizationLevel: 'disabled' });
-    assert.ok(minCosine(fused, literal, PHOTOS.length) >= 0.999, `min cosine ${minCosine(fused, literal, PHOTOS.length)}`);
+    assert.ok(
+      minCosine(fused, literal, PHOTOS.length) >= 0.999,
+      `min cosine ${minCosine(fused, literal, PHOTOS.length)}`,
+    );
   });
 
   test('int8 against fp32 on 4 real photos (not calibrated on): cosine ≥ 0.93 for this smallest MobileNet', async () => {

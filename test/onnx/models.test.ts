@@ -27,9 +27,26 @@ async function photoBatch(size: number, preprocess: Preprocess, count = PHOTOS.l
 }
 
 const CASES: { folder: string; cutLayer?: string; preprocess: Preprocess; photos: number; covers: string }[] = [
-  { folder: 'mobilenet_v1_0.25_224', cutLayer: 'conv_pw_13_relu', preprocess: 'tf', photos: 3, covers: 'depthwise, relu6, BN folding' },
-  { folder: 'mobilenet_v2_0.35_224_tm', preprocess: 'tf', photos: 2, covers: 'nested Sequential → Model, ZeroPadding2D, ReLU(6), Add' },
-  { folder: 'darknet_tiny_224', cutLayer: 'leaky_re_lu_15', preprocess: 'unit', photos: 2, covers: 'leaky relu, max pool same' },
+  {
+    folder: 'mobilenet_v1_0.25_224',
+    cutLayer: 'conv_pw_13_relu',
+    preprocess: 'tf',
+    photos: 3,
+    covers: 'depthwise, relu6, BN folding',
+  },
+  {
+    folder: 'mobilenet_v2_0.35_224_tm',
+    preprocess: 'tf',
+    photos: 2,
+    covers: 'nested Sequential → Model, ZeroPadding2D, ReLU(6), Add',
+  },
+  {
+    folder: 'darknet_tiny_224',
+    cutLayer: 'leaky_re_lu_15',
+    preprocess: 'unit',
+    photos: 2,
+    covers: 'leaky relu, max pool same',
+  },
 ];
 
 for (const c of CASES) {

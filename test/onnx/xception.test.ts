@@ -30,15 +30,24 @@ after(async () => {
   if (previousBackend) await tf.setBackend(previousBackend);
 });
 
-test('the default Xception cut (add_12) exports to ONNX and matches TF.js on 2 real photos', { skip: !available && 'shared model or photos not present', timeout: HUNG_AFTER_MS }, async (t) => {
-  const model = await loadBackbone(XCEPTION, { cutLayer: 'add_12' });
-  try {
-    assert.deepEqual(model.outputs[0].shape, [null, 10, 10, 1024], 'the cut the job uses: 10×10×1024 maps');
-    const pixels = await Promise.all(PHOTOS.map((f) => decodeImage(f, { size: 299 })));
-    const input = toTensorInput(pixels, 299, 'tf');
-    const { maxAbsDiff, scale } = await assertExportMatches(model, input, [PHOTOS.length, 299, 299, 3], 'xception_block13_299 @ add_12');
-    t.diagnostic(`max |onnx − tfjs| ${maxAbsDiff.toExponential(2)} at feature scale ${scale.toFixed(3)}`);
-  } finally {
-    model.dispose();
-  }
-});
+test(
+  'the default Xception cut (add_12) exports to ONNX and matches TF.js on 2 real photos',
+  { skip: !available && 'shared model or photos not present', timeout: HUNG_AFTER_MS },
+  async (t) => {
+    const model = await loadBackbone(XCEPTION, { cutLayer: 'add_12' });
+    try {
+      assert.deepEqual(model.outputs[0].shape, [null, 10, 10, 1024], 'the cut the job uses: 10×10×1024 maps');
+      const pixels = await Promise.all(PHOTOS.map((f) => decodeImage(f, { size: 299 })));
+      const input = toTensorInput(pixels, 299, 'tf');
+      const { maxAbsDiff, scale } = await assertExportMatches(
+        model,
+        input,
+        [PHOTOS.length, 299, 299, 3],
+        'xception_block13_299 @ add_12',
+      );
+      t.diagnostic(`max |onnx − tfjs| ${maxAbsDiff.toExponential(2)} at feature scale ${scale.toFixed(3)}`);
+    } finally {
+      model.dispose();
+    }
+  },
+);

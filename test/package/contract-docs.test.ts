@@ -21,12 +21,18 @@ function exportsOfEntry(): string[] {
   });
   const checker = program.getTypeChecker();
   const module = checker.getSymbolAtLocation(program.getSourceFile(ENTRY)!)!;
-  return checker.getExportsOfModule(module).map((symbol) => symbol.name).sort();
+  return checker
+    .getExportsOfModule(module)
+    .map((symbol) => symbol.name)
+    .sort();
 }
 
 test('every export of the package is documented in docs/reference/contract.md, and only those', () => {
   const exported = exportsOfEntry();
-  assert.ok(exported.includes('defineStage') && exported.includes('StageContext'), `exports seen: ${exported.join(', ')}`);
+  assert.ok(
+    exported.includes('defineStage') && exported.includes('StageContext'),
+    `exports seen: ${exported.join(', ')}`,
+  );
   const documented = [...readFileSync(PAGE, 'utf8').matchAll(/^### `(\w+)`$/gm)].map((match) => match[1]).sort();
   assert.deepEqual(documented, exported);
 });

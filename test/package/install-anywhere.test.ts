@@ -12,8 +12,12 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ENGINE = fileURLToPath(new URL('../../packages/engine/', import.meta.url));
-const { version: TYPESCRIPT } = JSON.parse(readFileSync(new URL('../../node_modules/typescript/package.json', import.meta.url), 'utf8')) as { version: string };
-const { version: NODE_TYPES } = JSON.parse(readFileSync(new URL('../../node_modules/@types/node/package.json', import.meta.url), 'utf8')) as { version: string };
+const { version: TYPESCRIPT } = JSON.parse(
+  readFileSync(new URL('../../node_modules/typescript/package.json', import.meta.url), 'utf8'),
+) as { version: string };
+const { version: NODE_TYPES } = JSON.parse(
+  readFileSync(new URL('../../node_modules/@types/node/package.json', import.meta.url), 'utf8'),
+) as { version: string };
 
 // Not the repository's npm settings (npm run passes them down as npm_* variables): the project stands alone.
 const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
@@ -45,35 +49,57 @@ describe('the engine package installed into a fresh project', () => {
   test('installs with no error and nothing alarming, and without any ML package', () => {
     assert.equal(install.code, 0, install.all);
     // npm's one notice that esbuild (tsx's, for TypeScript stages) has an install script is expected; nothing else.
-    const warnings = install.stderr.split('\n').filter((line) => line.trim() && !/^npm warn install-scripts/.test(line));
+    const warnings = install.stderr
+      .split('\n')
+      .filter((line) => line.trim() && !/^npm warn install-scripts/.test(line));
     assert.deepEqual(warnings, [], install.stderr);
     const modules = readdirSync(path.join(project, 'node_modules'));
     assert.ok(modules.includes('pipeline-ml-engine'));
-    for (const ml of ['onnxruntime-node', 'onnxruntime-common', 'sharp', '@tensorflow', '@img']) assert.ok(!modules.includes(ml), `${ml} was installed`);
+    for (const ml of ['onnxruntime-node', 'onnxruntime-common', 'sharp', '@tensorflow', '@img'])
+      assert.ok(!modules.includes(ml), `${ml} was installed`);
   });
 
-  test('`pipeline init` then `pipeline run` runs the scaffold\'s module stage', () => {
+  test("`pipeline init` then `pipeline run` runs the scaffold's module stage", () => {
     const init = sh('npx', ['pipeline', 'init'], project);
     assert.equal(init.code, 0, init.all);
     assert.match(init.stdout, /^Next:$/m);
     assert.equal(init.stderr, '');
     const run = sh('npx', ['pipeline', 'run'], project);
     assert.equal(run.code, 0, run.all);
-    assert.deepEqual(JSON.parse(readFileSync(path.join(project, 'artifacts/report.json'), 'utf8')), { the: 3, brown: 1, dog: 1 });
+    assert.deepEqual(JSON.parse(readFileSync(path.join(project, 'artifacts/report.json'), 'utf8')), {
+      the: 3,
+      brown: 1,
+      dog: 1,
+    });
     assert.equal(run.stderr, '');
     const again = sh('npx', ['pipeline', 'init'], project);
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /not overwriting what is there already: pipeline\.yaml, stages\/report\.params\.ts, stages\/report\.ts, tsconfig\.json/);
+    assert.match(
+      again.stderr,
+      /not overwriting what is there already: pipeline\.yaml, stages\/report\.params\.ts, stages\/report\.ts, tsconfig\.json/,
+    );
   });
 
-  test('a param value against the scaffold\'s declared rule is refused before anything runs', () => {
+  test("a param value against the scaffold's declared rule is refused before anything runs", () => {
     const invalid = sh('npx', ['pipeline', 'validate', '--set', 'report.top=0'], project);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /report\.top must be an integer ≥ 1, got 0/);
   });
 
-  test('`tsc --noEmit` type-checks the scaffold against the package\'s declarations, and catches a wrong stage', () => {
-    const dev = sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--save-dev', `typescript@${TYPESCRIPT}`, `@types/node@${NODE_TYPES}`], project);
+  test("`tsc --noEmit` type-checks the scaffold against the package's declarations, and catches a wrong stage", () => {
+    const dev = sh(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--save-dev',
+        `typescript@${TYPESCRIPT}`,
+        `@types/node@${NODE_TYPES}`,
+      ],
+      project,
+    );
     assert.equal(dev.code, 0, dev.all);
     const checked = sh('npx', ['tsc', '--noEmit'], project);
     assert.equal(checked.code, 0, checked.all);

@@ -28,7 +28,8 @@ test('a URL backbone another cache folder fetched comes from the remote cache, c
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/models/model.json`;
   const shared = await mkdtemp(path.join(tmpdir(), 'backbone-remote-'));
   const warnings: string[] = [];
-  const remote = () => new RemoteBlobStore(new RemoteStore({ url: shared, readOnly: false, timeoutSeconds: 30 }, (m) => warnings.push(m)));
+  const remote = () =>
+    new RemoteBlobStore(new RemoteStore({ url: shared, readOnly: false, timeoutSeconds: 30 }, (m) => warnings.push(m)));
   try {
     const machineA = path.join(shared, 'a');
     await loadBackbone(url, { cutLayer: 'conv_pw_13_relu', cacheDir: machineA, remote: remote() });
@@ -41,7 +42,11 @@ test('a URL backbone another cache folder fetched comes from the remote cache, c
     assert.equal(requests, fetched, 'machine B made no request to the URL');
     const [folder] = await readdir(machineB);
     for (const name of await readdir(path.join(machineA, folder))) {
-      if (name !== '.complete') assert.ok(readFileSync(path.join(machineA, folder, name)).equals(readFileSync(path.join(machineB, folder, name))), name);
+      if (name !== '.complete')
+        assert.ok(
+          readFileSync(path.join(machineA, folder, name)).equals(readFileSync(path.join(machineB, folder, name))),
+          name,
+        );
     }
 
     // A damaged weight file on the remote: reported, and machine C downloads from the URL instead.
@@ -59,7 +64,8 @@ test('a URL backbone another cache folder fetched comes from the remote cache, c
     await loadBackbone(url, { cutLayer: 'conv_pw_13_relu', cacheDir: machineC, remote: remote() });
     assert.ok(requests > fetched, 'machine C went to the URL');
     assert.equal(warnings.length, damaged, warnings.join('\n'));
-    for (const warning of warnings) assert.match(warning, /does not match its sha256 \(damaged on the server\); discarded/);
+    for (const warning of warnings)
+      assert.match(warning, /does not match its sha256 \(damaged on the server\); discarded/);
     // Machine C put the good bytes back: machine D takes them from the remote, no request, no warning.
     const afterC = requests;
     await loadBackbone(url, { cutLayer: 'conv_pw_13_relu', cacheDir: path.join(shared, 'd'), remote: remote() });

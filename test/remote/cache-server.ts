@@ -25,7 +25,10 @@ export class CacheServer {
   /** `token`: every request must carry `Authorization: Bearer <token>`. */
   static start(token?: string): CacheServer {
     const dir = mkdtempSync(join(tmpdir(), 'pipeline-cache-server-'));
-    const url = execFileSync('bash', [SCRIPT, 'start', dir], { encoding: 'utf8', env: { ...process.env, CACHE_SERVER_TOKEN: token ?? '' } }).trim();
+    const url = execFileSync('bash', [SCRIPT, 'start', dir], {
+      encoding: 'utf8',
+      env: { ...process.env, CACHE_SERVER_TOKEN: token ?? '' },
+    }).trim();
     return new CacheServer(dir, url);
   }
 

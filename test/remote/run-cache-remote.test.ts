@@ -82,7 +82,11 @@ describe('the run cache through a remote cache', { skip }, () => {
     const off = cloneOf(a);
     off.edit('pipeline.yaml', 'stages:\n', `remote:\n  url: ${cache.url}\nstages:\n`);
     const without = await off.runJson('--no-remote');
-    assert.deepEqual(without.actions, { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' }, '--no-remote ignores remote.url');
+    assert.deepEqual(
+      without.actions,
+      { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' },
+      '--no-remote ignores remote.url',
+    );
   });
 
   it('detects a damaged object on the server, discards it and runs the stage', async () => {
@@ -115,8 +119,12 @@ describe('the run cache through a remote cache', { skip }, () => {
     const cache = server();
     const a = project();
     // train waits until the test has stopped the server.
-    a.edit('stages/train.ts', "    appendFileSync(join(ctx.root, 'counts.txt'), 'train\\n');", "    appendFileSync(join(ctx.root, 'counts.txt'), 'train\\n');\n    writeFileSync(join(ctx.root, 'train-started'), '');\n    while (!existsSync(join(ctx.root, 'release'))) await new Promise((r) => setTimeout(r, 20));");
-    a.edit('stages/train.ts', "import { appendFileSync,", "import { existsSync, appendFileSync,");
+    a.edit(
+      'stages/train.ts',
+      "    appendFileSync(join(ctx.root, 'counts.txt'), 'train\\n');",
+      "    appendFileSync(join(ctx.root, 'counts.txt'), 'train\\n');\n    writeFileSync(join(ctx.root, 'train-started'), '');\n    while (!existsSync(join(ctx.root, 'release'))) await new Promise((r) => setTimeout(r, 20));",
+    );
+    a.edit('stages/train.ts', 'import { appendFileSync,', 'import { existsSync, appendFileSync,');
     const running = a.start(['run', '--json', '--remote', cache.url]);
     try {
       await waitFor(() => a.exists('train-started'), 'train to start', 60_000);
@@ -126,7 +134,9 @@ describe('the run cache through a remote cache', { skip }, () => {
     }
     const done = await running.done;
     assert.equal(done.code, 0, done.stderr);
-    const actions = Object.fromEntries((JSON.parse(done.stdout) as { stage: string; action: string }[]).map((s) => [s.stage, s.action]));
+    const actions = Object.fromEntries(
+      (JSON.parse(done.stdout) as { stage: string; action: string }[]).map((s) => [s.stage, s.action]),
+    );
     assert.deepEqual(actions, { prep: 'ran', train: 'ran', report: 'ran', side: 'ran' });
     const warned = warnings(done.stderr);
     assert.equal(warned.length, 1, done.stderr);
@@ -221,9 +231,20 @@ describe('the run cache through a remote cache', { skip }, () => {
     const restored = await b.start(['run', '--json'], env).done;
     assert.equal(restored.code, 0, restored.stderr);
     const status = await b.start(['status', '--json'], env).done;
-    for (const text of [ran.stdout, ran.stderr, wrong.stdout, wrong.stderr, restored.stdout, restored.stderr, status.stdout, status.stderr]) assert.ok(!text.includes(token));
+    for (const text of [
+      ran.stdout,
+      ran.stderr,
+      wrong.stdout,
+      wrong.stderr,
+      restored.stdout,
+      restored.stderr,
+      status.stdout,
+      status.stderr,
+    ])
+      assert.ok(!text.includes(token));
     for (const file of [...filesUnder(a.dir), ...filesUnder(b.dir)]) {
-      if (statSync(file).size < 5_000_000) assert.ok(!readFileSync(file, 'latin1').includes(token), `${file} holds the token`);
+      if (statSync(file).size < 5_000_000)
+        assert.ok(!readFileSync(file, 'latin1').includes(token), `${file} holds the token`);
     }
   });
 

@@ -14,10 +14,15 @@ export function tempNameFor(file: string): string {
  */
 export function removeDeadTemps(dir: string, prefix = ''): void {
   let names: string[] = [];
-  try { names = readdirSync(dir); } catch { /* no folder: nothing left */ }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    /* no folder: nothing left */
+  }
   for (const name of names) {
     const pid = /\.tmp-(\d+)-[a-z0-9]+$/.exec(name)?.[1];
-    if (name.startsWith(prefix) && pid !== undefined && !processAlive(Number(pid))) rmSync(join(dir, name), { force: true });
+    if (name.startsWith(prefix) && pid !== undefined && !processAlive(Number(pid)))
+      rmSync(join(dir, name), { force: true });
   }
 }
 
@@ -71,7 +76,11 @@ export function writeFileAtomicSync(file: string, content: string, options: Atom
     crashPoint(`${basename(file)}: temp written`);
     renameSync(temp, file);
   } catch (error) {
-    try { unlinkSync(temp); } catch { /* temp never created */ }
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* temp never created */
+    }
     throw error;
   }
   if (options.durable) fsyncFolder(dirname(file));

@@ -76,7 +76,10 @@ type Options<R extends ParamRule> = Omit<R, 'kind'>;
 export const param = {
   number: (rule: Options<NumberRule>): NumberRule => ({ kind: 'number', ...rule }),
   integer: (rule: Omit<Options<NumberRule>, 'integer'>): NumberRule => ({ kind: 'number', integer: true, ...rule }),
-  oneOf: <const T extends string>(choices: readonly T[], rule: Omit<Options<ChoiceRule>, 'choices'> & { default?: T }): ChoiceRule => ({ kind: 'choice', choices, ...rule }),
+  oneOf: <const T extends string>(
+    choices: readonly T[],
+    rule: Omit<Options<ChoiceRule>, 'choices'> & { default?: T },
+  ): ChoiceRule => ({ kind: 'choice', choices, ...rule }),
   flag: (rule: Options<FlagRule>): FlagRule => ({ kind: 'flag', ...rule }),
   string: (rule: Options<TextRule>): TextRule => ({ kind: 'string', ...rule }),
   /** A path relative to the project root. */
@@ -101,7 +104,11 @@ export type ParamCheck = { ok: true; value: unknown } | { ok: false; message: st
  */
 export function checkParam(key: string, rule: ParamRule, value: unknown): ParamCheck {
   const expected = describeRule(rule);
-  const bad = (): ParamCheck => ({ ok: false, message: `${key} must be ${expected}, got ${showValue(value)}`, expected });
+  const bad = (): ParamCheck => ({
+    ok: false,
+    message: `${key} must be ${expected}, got ${showValue(value)}`,
+    expected,
+  });
   const off = rule.kind === 'path' && rule.optional && value === false;
   if (isUnset(value) || off) {
     if (rule.default !== undefined) return { ok: true, value: rule.default };
@@ -114,17 +121,31 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
       if (value === 'auto' && rule.orAuto) return { ok: true, value };
       if (rule.pair && Array.isArray(value)) {
         const [lo, hi] = value.map(toNumber);
-        const fits = value.length === 2 && lo !== undefined && hi !== undefined && lo > rule.pair.gt && lo <= hi && hi <= rule.pair.max;
+        const fits =
+          value.length === 2 &&
+          lo !== undefined &&
+          hi !== undefined &&
+          lo > rule.pair.gt &&
+          lo <= hi &&
+          hi <= rule.pair.max;
         return fits ? { ok: true, value: [lo, hi] } : bad();
       }
       if (rule.perChoice && typeof value === 'object' && value !== null && !Array.isArray(value)) {
         for (const [name, v] of Object.entries(value)) {
           if (!rule.perChoice.includes(name)) {
-            return { ok: false, message: `${key}.${name}: "${name}" is not one of ${rule.perChoice.join(', ')}; ${key} must be ${expected}`, expected };
+            return {
+              ok: false,
+              message: `${key}.${name}: "${name}" is not one of ${rule.perChoice.join(', ')}; ${key} must be ${expected}`,
+              expected,
+            };
           }
           const n = toNumber(v);
           if (n === undefined || (rule.integer && !Number.isInteger(n)) || !withinBounds(n, rule)) {
-            return { ok: false, message: `${key}.${name} must be ${describeNumber(rule)}, got ${showValue(v)}`, expected };
+            return {
+              ok: false,
+              message: `${key}.${name} must be ${describeNumber(rule)}, got ${showValue(v)}`,
+              expected,
+            };
           }
         }
         return { ok: true, value };
@@ -143,7 +164,10 @@ export function checkParam(key: string, rule: ParamRule, value: unknown): ParamC
     case 'path':
       return typeof value === 'string' && value.trim() !== '' ? { ok: true, value } : bad();
     case 'names': {
-      const names = Array.isArray(value) && value.every((v) => typeof v === 'string' && v.trim() !== '') ? (value as string[]) : undefined;
+      const names =
+        Array.isArray(value) && value.every((v) => typeof v === 'string' && v.trim() !== '')
+          ? (value as string[])
+          : undefined;
       const fits = names !== undefined && names.length >= (rule.minItems ?? 1) && new Set(names).size === names.length;
       return fits ? { ok: true, value: names } : bad();
     }
@@ -163,7 +187,9 @@ function describeKind(rule: ParamRule): string {
         describeNumber(rule) +
         (rule.falseIsZero ? ' (0 or false = off)' : '') +
         (rule.orAuto ? (rule.perChoice ? ', auto' : ' or auto') : '') +
-        (rule.perChoice ? `, or a mapping ${rule.perChoice.join(' / ')} → ${describeNumber(rule).replace(/^an? /, '')}` : '') +
+        (rule.perChoice
+          ? `, or a mapping ${rule.perChoice.join(' / ')} → ${describeNumber(rule).replace(/^an? /, '')}`
+          : '') +
         (rule.pair ? `, or a pair [lo, hi] with ${rule.pair.gt} < lo ≤ hi ≤ ${rule.pair.max}` : '')
       );
     case 'flag':
@@ -222,5 +248,10 @@ function toNumber(value: unknown): number | undefined {
 }
 
 function withinBounds(n: number, r: NumberRule): boolean {
-  return (r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max) && (r.gt === undefined || n > r.gt) && (r.lt === undefined || n < r.lt);
+  return (
+    (r.min === undefined || n >= r.min) &&
+    (r.max === undefined || n <= r.max) &&
+    (r.gt === undefined || n > r.gt) &&
+    (r.lt === undefined || n < r.lt)
+  );
 }

@@ -148,7 +148,8 @@ function closest(key: string, candidates: readonly string[]): string | undefined
   return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }
 
-const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : String(v));
+const show = (v: unknown): string =>
+  typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : String(v);
 
 /**
  * Check a raw `augment` params subtree and fill in defaults. Throws an
@@ -168,11 +169,15 @@ export function validateAugmentConfig(raw: unknown, prefix = 'augment'): Augment
   for (const key of Object.keys(input)) {
     if (KNOWN_KEYS.includes(key)) continue;
     if (KERAS_UNSUPPORTED.includes(key)) {
-      problems.push(`${prefix}.${key} is a Keras ImageDataGenerator option this pipeline does not implement (supported: ${KNOWN_KEYS.join(', ')})`);
+      problems.push(
+        `${prefix}.${key} is a Keras ImageDataGenerator option this pipeline does not implement (supported: ${KNOWN_KEYS.join(', ')})`,
+      );
       continue;
     }
     const guess = closest(key, KNOWN_KEYS);
-    problems.push(`${prefix}.${key} is not a known key${guess ? ` (did you mean ${guess}?)` : ''}; known keys: ${KNOWN_KEYS.join(', ')}`);
+    problems.push(
+      `${prefix}.${key} is not a known key${guess ? ` (did you mean ${guess}?)` : ''}; known keys: ${KNOWN_KEYS.join(', ')}`,
+    );
   }
 
   const has = (key: string) => input[key] !== undefined && input[key] !== null;
@@ -188,25 +193,34 @@ export function validateAugmentConfig(raw: unknown, prefix = 'augment'): Augment
   if (has('shear_range')) {
     const v = input['shear_range'];
     if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < Math.PI / 2)) {
-      const degreesHint = typeof v === 'number' && v >= Math.PI / 2 && v < 90 ? ` (for ${v}° write shear_degrees: ${v})` : '';
-      problems.push(`${prefix}.shear_range is in radians as in Keras 2.0 and must be in [0, π/2), got ${show(v)}${degreesHint}`);
+      const degreesHint =
+        typeof v === 'number' && v >= Math.PI / 2 && v < 90 ? ` (for ${v}° write shear_degrees: ${v})` : '';
+      problems.push(
+        `${prefix}.shear_range is in radians as in Keras 2.0 and must be in [0, π/2), got ${show(v)}${degreesHint}`,
+      );
     } else cfg.shear_range = v;
   }
   if (has('shear_degrees')) {
     const v = input['shear_degrees'];
-    if (has('shear_range')) problems.push(`${prefix}.shear_degrees and ${prefix}.shear_range both give the shear angle; keep one`);
-    else if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 90)) problems.push(`${prefix}.shear_degrees must be in [0, 90), got ${show(v)}`);
+    if (has('shear_range'))
+      problems.push(`${prefix}.shear_degrees and ${prefix}.shear_range both give the shear angle; keep one`);
+    else if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 90))
+      problems.push(`${prefix}.shear_degrees must be in [0, 90), got ${show(v)}`);
     else cfg.shear_range = (v * Math.PI) / 180;
   }
 
   if (has('zoom_range')) {
     const v = input['zoom_range'];
     if (typeof v === 'number') {
-      if (!(Number.isFinite(v) && v >= 0 && v < 1)) problems.push(`${prefix}.zoom_range must be in [0, 1) (or a pair [lo, hi] with 0 < lo ≤ hi ≤ 10), got ${show(v)}`);
+      if (!(Number.isFinite(v) && v >= 0 && v < 1))
+        problems.push(
+          `${prefix}.zoom_range must be in [0, 1) (or a pair [lo, hi] with 0 < lo ≤ hi ≤ 10), got ${show(v)}`,
+        );
       else cfg.zoom_range = [1 - v, 1 + v];
     } else if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
       const [lo, hi] = v as [number, number];
-      if (!(lo > 0 && lo <= hi && hi <= 10)) problems.push(`${prefix}.zoom_range as a pair must satisfy 0 < lo ≤ hi ≤ 10, got ${show(v)}`);
+      if (!(lo > 0 && lo <= hi && hi <= 10))
+        problems.push(`${prefix}.zoom_range as a pair must satisfy 0 < lo ≤ hi ≤ 10, got ${show(v)}`);
       else cfg.zoom_range = [lo, hi];
     } else {
       problems.push(`${prefix}.zoom_range must be a number in [0, 1) or a pair [lo, hi], got ${show(v)}`);
@@ -269,7 +283,10 @@ export function transformMatrix(t: Transform, size: number): [number, number, nu
   const tx = t.tx * size;
   const ty = t.ty * size;
   // R·T: rotation, then the translation column R·(tx, ty).
-  const r00 = cos, r01 = -sin, r10 = sin, r11 = cos;
+  const r00 = cos,
+    r01 = -sin,
+    r10 = sin,
+    r11 = cos;
   const m02 = r00 * tx + r01 * ty;
   const m12 = r10 * tx + r11 * ty;
   // ·Sh (Sh = [1, −sin s; 0, cos s]) then ·Z (diag(zx, zy)).
@@ -338,10 +355,13 @@ export function applyTransform(
   cval = 0,
   interpolation: Interpolation = 'nearest',
 ): Uint8Array {
-  if (pixels.length !== size * size * 3) throw new RangeError(`expected ${size}×${size}×3 = ${size * size * 3} bytes, got ${pixels.length}`);
+  if (pixels.length !== size * size * 3)
+    throw new RangeError(`expected ${size}×${size}×3 = ${size * size * 3} bytes, got ${pixels.length}`);
   const [a, b, c, d, e, f] = transformMatrix(t, size);
   const identity = a === 1 && b === 0 && c === 0 && d === 0 && e === 1 && f === 0;
-  const out = identity ? pixels.slice() : warp(pixels, size, [a, b, c, d, e, f], fillMode, Math.round(cval), interpolation);
+  const out = identity
+    ? pixels.slice()
+    : warp(pixels, size, [a, b, c, d, e, f], fillMode, Math.round(cval), interpolation);
   if (t.flipHorizontal) mirrorRows(out, size);
   if (t.flipVertical) mirrorColumns(out, size);
   return out;
@@ -381,7 +401,10 @@ function warp(
       const y0 = Math.floor(sy);
       const fx = sx - x0;
       const fy = sy - y0;
-      const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+      const w00 = (1 - fx) * (1 - fy),
+        w01 = fx * (1 - fy),
+        w10 = (1 - fx) * fy,
+        w11 = fx * fy;
       if (x0 >= 0 && y0 >= 0 && x0 < last && y0 < last) {
         const i00 = y0 * row + x0 * 3;
         const i10 = i00 + row;
@@ -392,8 +415,10 @@ function warp(
         continue;
       }
       // Border: map each tap through the fill mode (constant → cval).
-      const xa = fillIndex(x0, n, mode), xb = fillIndex(x0 + 1, n, mode);
-      const ya = fillIndex(y0, n, mode), yb = fillIndex(y0 + 1, n, mode);
+      const xa = fillIndex(x0, n, mode),
+        xb = fillIndex(x0 + 1, n, mode);
+      const ya = fillIndex(y0, n, mode),
+        yb = fillIndex(y0 + 1, n, mode);
       for (let ch = 0; ch < 3; ch++) {
         const p00 = xa < 0 || ya < 0 ? cval : src[ya * row + xa * 3 + ch];
         const p01 = xb < 0 || ya < 0 ? cval : src[ya * row + xb * 3 + ch];

@@ -26,7 +26,12 @@ export async function readClassList(file: string): Promise<string[]> {
 }
 
 export function checkClassList(classes: unknown, where: string): string[] {
-  const ok = Array.isArray(classes) && classes.length >= 2 && classes.every((c) => typeof c === 'string' && c !== '') && new Set(classes).size === classes.length;
-  if (!ok) throw new Error(`${where}: expected a list of two or more distinct class names, got ${JSON.stringify(classes)}`);
+  const ok =
+    Array.isArray(classes) &&
+    classes.length >= 2 &&
+    classes.every((c) => typeof c === 'string' && c !== '') &&
+    new Set(classes).size === classes.length;
+  if (!ok)
+    throw new Error(`${where}: expected a list of two or more distinct class names, got ${JSON.stringify(classes)}`);
   return classes as string[];
 }

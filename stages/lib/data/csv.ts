@@ -41,7 +41,9 @@ export function parseCsv(text: string, source = 'CSV'): string[][] {
           quoted = false;
           const next = text[i + 1];
           if (next !== undefined && next !== ',' && next !== '\n' && next !== '\r') {
-            throw new CsvError(`${source}: line ${line}: unexpected character ${JSON.stringify(next)} after a closing quote`);
+            throw new CsvError(
+              `${source}: line ${line}: unexpected character ${JSON.stringify(next)} after a closing quote`,
+            );
           }
         }
       } else {
@@ -51,7 +53,10 @@ export function parseCsv(text: string, source = 'CSV'): string[][] {
       continue;
     }
     if (ch === '"') {
-      if (field.length > 0) throw new CsvError(`${source}: line ${line}: a quote inside an unquoted field (quote the whole field and double the quote)`);
+      if (field.length > 0)
+        throw new CsvError(
+          `${source}: line ${line}: a quote inside an unquoted field (quote the whole field and double the quote)`,
+        );
       quoted = true;
       fieldStarted = true;
     } else if (ch === ',') {
@@ -116,7 +121,11 @@ export async function readCsv(path: string, required: readonly string[] = []): P
 }
 
 /** Write a header and rows as a CSV file. */
-export async function writeCsv(path: string, header: readonly string[], rows: readonly (readonly CsvCell[])[]): Promise<void> {
+export async function writeCsv(
+  path: string,
+  header: readonly string[],
+  rows: readonly (readonly CsvCell[])[],
+): Promise<void> {
   for (const [k, row] of rows.entries()) {
     if (row.length !== header.length) {
       throw new CsvError(`${path}: row ${k + 1} has ${row.length} fields, the header has ${header.length}`);

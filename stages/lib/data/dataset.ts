@@ -42,7 +42,19 @@ export class DatasetError extends StageUserError {
 }
 
 /** Extensions taken as images when listing; decoding itself goes by content, not extension. */
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.bmp', '.tif', '.tiff', '.avif']);
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.gif',
+  '.webp',
+  '.bmp',
+  '.tif',
+  '.tiff',
+  '.avif',
+]);
 /** Flat layout: `<class>.<id>`, the class before the first dot. */
 const FLAT_NAME = /^([^.]+)\.(.+)$/;
 
@@ -138,7 +150,8 @@ export async function readLabelledDataset(dir: string, classes?: readonly string
   for (const d of folders) {
     // A sub-folder without images is not a class (Keras would count it as one with no images; that only fails later).
     for (const e of await entries(d.full)) {
-      if (e.isFile && isImageFile(e.name)) found.push({ name: e.name, full: e.full, className: d.name, id: `${d.name}/${stem(e.name)}` });
+      if (e.isFile && isImageFile(e.name))
+        found.push({ name: e.name, full: e.full, className: d.name, id: `${d.name}/${stem(e.name)}` });
     }
   }
   if (found.length === 0) {
@@ -169,7 +182,9 @@ export async function readLabelledDataset(dir: string, classes?: readonly string
     list = present;
   }
   if (list.length < 2) {
-    throw new DatasetError(`${dir} holds images of one class only (${list[0]}): a classifier needs two or more classes (one sub-folder of images each, or <class>.<id>.jpg names)`);
+    throw new DatasetError(
+      `${dir} holds images of one class only (${list[0]}): a classifier needs two or more classes (one sub-folder of images each, or <class>.<id>.jpg names)`,
+    );
   }
   const index = new Map(list.map((c, k) => [c, k]));
   const images = found.map((f) => ({ path: f.full, label: index.get(f.className)!, id: f.id }));
@@ -187,7 +202,8 @@ export async function listUnlabelledImages(dir: string): Promise<UnlabelledImage
   const items = (await entries(dir))
     .filter((e) => e.isFile && isImageFile(e.name))
     .map((e) => ({ path: e.full, id: stem(e.name) }));
-  if (items.length === 0) throw new DatasetError(`no image files in ${dir} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`);
+  if (items.length === 0)
+    throw new DatasetError(`no image files in ${dir} (looked for ${[...IMAGE_EXTENSIONS].join(' ')})`);
   const seen = new Map<string, string>();
   for (const it of items) {
     const other = seen.get(it.id);
@@ -237,7 +253,9 @@ export async function readLabels(csvPath: string, classes: readonly string[]): P
         : Number.isFinite(Number(cell)) && cell !== ''
           ? `${JSON.stringify(r['label'])} is neither a class name nor an index`
           : `class ${JSON.stringify(cell)} is not a class of the training set`;
-      throw new DatasetError(`${csvPath}: data row ${k + 1} (id ${id}): ${what}; a label must be ${labelRule(classes)}`);
+      throw new DatasetError(
+        `${csvPath}: data row ${k + 1} (id ${id}): ${what}; a label must be ${labelRule(classes)}`,
+      );
     }
     if (labels.has(id)) throw new DatasetError(`${csvPath}: id ${id} appears twice`);
     labels.set(id, label);
@@ -251,7 +269,10 @@ export async function readLabels(csvPath: string, classes: readonly string[]): P
  * identical across machines), and resolved against the root when read.
  */
 export async function writeImageList(csvPath: string, root: string, items: readonly LabelledImage[]): Promise<void> {
-  const rows = items.map((it) => [path.relative(root, path.resolve(root, it.path)).split(path.sep).join('/'), it.label]);
+  const rows = items.map((it) => [
+    path.relative(root, path.resolve(root, it.path)).split(path.sep).join('/'),
+    it.label,
+  ]);
   await writeCsv(csvPath, ['path', 'label'], rows);
 }
 
@@ -260,12 +281,18 @@ export async function writeImageList(csvPath: string, root: string, items: reado
  * absolute, ids as in `readLabelledDataset` (`folder/stem` when the image sits
  * in its class's folder, else the file's stem).
  */
-export async function readImageList(csvPath: string, root: string, classes: readonly string[]): Promise<LabelledImage[]> {
+export async function readImageList(
+  csvPath: string,
+  root: string,
+  classes: readonly string[],
+): Promise<LabelledImage[]> {
   const { records } = await readCsv(csvPath, ['path', 'label']);
   return records.map((r, k) => {
     const n = Number(r['label'].trim());
     if (!(r['label'].trim() !== '' && Number.isInteger(n) && n >= 0 && n < classes.length)) {
-      throw new DatasetError(`${csvPath}: data row ${k + 1}: label must be a class index 0–${classes.length - 1}, got ${JSON.stringify(r['label'])}`);
+      throw new DatasetError(
+        `${csvPath}: data row ${k + 1}: label must be a class index 0–${classes.length - 1}, got ${JSON.stringify(r['label'])}`,
+      );
     }
     const rel = r['path'];
     if (rel === '') throw new DatasetError(`${csvPath}: data row ${k + 1}: empty path`);

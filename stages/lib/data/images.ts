@@ -61,9 +61,11 @@ function classify(file: string, err: unknown): ImageError {
   const e = err as NodeJS.ErrnoException;
   const msg = e?.message ?? String(err);
   if (isErrno(err)) return new ImageError(file, 'unreadable', msg);
-  if (/premature end|truncated|unexpected end|not enough data|read error|short read/i.test(msg)) return new ImageError(file, 'truncated', msg);
+  if (/premature end|truncated|unexpected end|not enough data|read error|short read/i.test(msg))
+    return new ImageError(file, 'truncated', msg);
   if (/pixel limit|too large|exceeds/i.test(msg)) return new ImageError(file, 'too-large', msg);
-  if (/unsupported image format|corrupt header|not a known|bad seek|no decode/i.test(msg)) return new ImageError(file, 'not-an-image', msg);
+  if (/unsupported image format|corrupt header|not a known|bad seek|no decode/i.test(msg))
+    return new ImageError(file, 'not-an-image', msg);
   if (/no such file|permission denied|is a directory/i.test(msg)) return new ImageError(file, 'unreadable', msg);
   return new ImageError(file, 'corrupt', msg);
 }
@@ -74,7 +76,8 @@ const gate = new DecoderGate();
  * Decode one file to `size × size × 3` RGB bytes. Throws `ImageError`.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Uint8Array> {
-  if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
+  if (!Number.isInteger(opts.size) || opts.size < 1)
+    throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
   try {
     return await gate.shared(() => decodeOnce(file, opts));
   } catch (err) {
@@ -88,7 +91,8 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
   }
 }
 
-const isErrno = (err: unknown) => typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+const isErrno = (err: unknown) =>
+  typeof (err as NodeJS.ErrnoException)?.code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
 
 async function decodeOnce(file: string, opts: DecodeOptions): Promise<Uint8Array> {
   const { size, resize = 'squash', maxInputPixels = DEFAULT_MAX_INPUT_PIXELS } = opts;
@@ -115,7 +119,11 @@ async function decodeOnce(file: string, opts: DecodeOptions): Promise<Uint8Array
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (out.width !== size || out.height !== size || out.channels !== 3 || data.length !== size * size * 3) {
-    throw new ImageError(file, 'corrupt', `decoder returned ${out.width}×${out.height}×${out.channels}, expected ${size}×${size}×3`);
+    throw new ImageError(
+      file,
+      'corrupt',
+      `decoder returned ${out.width}×${out.height}×${out.channels}, expected ${size}×${size}×3`,
+    );
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
@@ -136,7 +144,10 @@ export interface BatchOptions {
   maxInputPixels?: number;
 }
 
-async function decodeBatch<T extends { path: string }>(items: readonly T[], opts: BatchOptions): Promise<ImageBatch<T>> {
+async function decodeBatch<T extends { path: string }>(
+  items: readonly T[],
+  opts: BatchOptions,
+): Promise<ImageBatch<T>> {
   const results = new Array<Uint8Array | ImageError>(items.length);
   let next = 0;
   const worker = async () => {
@@ -174,9 +185,11 @@ export async function* imageBatches<T extends { path: string }>(
   items: readonly T[],
   opts: BatchOptions,
 ): AsyncGenerator<ImageBatch<T>, void, undefined> {
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
   // Checked here, not per file: a bad size would otherwise skip every file as 'corrupt'.
-  if (!Number.isInteger(opts.size) || opts.size < 1) throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
+  if (!Number.isInteger(opts.size) || opts.size < 1)
+    throw new RangeError(`image size must be a positive integer, got ${opts.size}`);
   if (items.length === 0) return;
   const slice = (start: number) => items.slice(start, start + opts.batchSize);
   let pending = decodeBatch(slice(0), opts);
@@ -214,7 +227,12 @@ function tablesFor(preprocess: Preprocess): Float32Array[] {
  * 'tf' x/127.5−1 (MobileNet, Xception), 'unit' x/255 (Darknet), 'caffe' BGR minus ImageNet means.
  * Pass `out` (at least n·size²·3 long) to reuse a buffer across batches.
  */
-export function toTensorInput(pixels: readonly Uint8Array[], size: number, preprocess: Preprocess = 'tf', out?: Float32Array): Float32Array {
+export function toTensorInput(
+  pixels: readonly Uint8Array[],
+  size: number,
+  preprocess: Preprocess = 'tf',
+  out?: Float32Array,
+): Float32Array {
   const per = size * size * 3;
   const need = pixels.length * per;
   const dst = out && out.length >= need ? out : new Float32Array(need);
@@ -222,7 +240,8 @@ export function toTensorInput(pixels: readonly Uint8Array[], size: number, prepr
   const swap = preprocess === 'caffe';
   for (let n = 0; n < pixels.length; n++) {
     const src = pixels[n];
-    if (src.length !== per) throw new RangeError(`image ${n} has ${src.length} bytes, expected ${size}×${size}×3 = ${per}`);
+    if (src.length !== per)
+      throw new RangeError(`image ${n} has ${src.length} bytes, expected ${size}×${size}×3 = ${per}`);
     let o = n * per;
     if (swap) {
       for (let i = 0; i < per; i += 3, o += 3) {

@@ -6,11 +6,14 @@
  */
 import sharp from 'sharp';
 
-const FONT = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif";
+const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
 
 function escapeXml(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+  return text.replace(
+    /[<>&'"]/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!,
+  );
 }
 
 /** Cut a caption to about what fits in `width` pixels at `fontSize` (≈ 0.6 em per character). */
@@ -20,8 +23,12 @@ function fit(text: string, width: number, fontSize: number): string {
 }
 
 function rawInput(pixels: Uint8Array, width: number, height: number) {
-  if (pixels.length !== width * height * 3) throw new RangeError(`expected ${width}×${height}×3 = ${width * height * 3} bytes, got ${pixels.length}`);
-  return { input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), raw: { width, height, channels: 3 as const } };
+  if (pixels.length !== width * height * 3)
+    throw new RangeError(`expected ${width}×${height}×3 = ${width * height * 3} bytes, got ${pixels.length}`);
+  return {
+    input: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length),
+    raw: { width, height, channels: 3 as const },
+  };
 }
 
 /** Write one RGB raster (`width × height × 3`) as a PNG. */
@@ -46,9 +53,15 @@ export interface GridOptions {
 }
 
 /** Compose tiles row by row, `cols` per row, each with its caption underneath, into one PNG. */
-export async function writeGrid(tiles: readonly GridTile[], cols: number, outPath: string, opts: GridOptions = {}): Promise<void> {
+export async function writeGrid(
+  tiles: readonly GridTile[],
+  cols: number,
+  outPath: string,
+  opts: GridOptions = {},
+): Promise<void> {
   if (tiles.length === 0) throw new RangeError('writeGrid: no tiles to draw');
-  if (!Number.isInteger(cols) || cols < 1) throw new RangeError(`writeGrid: cols must be a positive integer, got ${cols}`);
+  if (!Number.isInteger(cols) || cols < 1)
+    throw new RangeError(`writeGrid: cols must be a positive integer, got ${cols}`);
   const gap = opts.gap ?? 6;
   const cell = Math.max(...tiles.map((t) => t.size));
   const fontSize = Math.max(10, Math.min(16, Math.round(cell / 14)));
@@ -108,7 +121,8 @@ function ticks(lo: number, hi: number, count: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
@@ -119,7 +133,9 @@ function formatTick(v: number): string {
 /** An SVG line plot (axes, ticks, grid, legend) of `width × height`. */
 export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, width = 640, height = 420): string {
   const points = series.map((s) =>
-    s.values.map((v, i) => [s.x?.[i] ?? i + 1, v] as const).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
+    s.values
+      .map((v, i) => [s.x?.[i] ?? i + 1, v] as const)
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)),
   );
   const all = points.flat();
   if (all.length === 0) throw new RangeError(`linePlot "${labels.title}": no finite values to plot`);
@@ -141,13 +157,17 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
   for (const t of ticks(yMin, yMax, 6)) {
     const y = sy(t).toFixed(1);
     parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e4e4e4"/>`);
-    parts.push(`<text x="${m.left - 6}" y="${y}" dy="0.35em" font-family="${FONT}" font-size="12" text-anchor="end" fill="#333">${formatTick(t)}</text>`);
+    parts.push(
+      `<text x="${m.left - 6}" y="${y}" dy="0.35em" font-family="${FONT}" font-size="12" text-anchor="end" fill="#333">${formatTick(t)}</text>`,
+    );
   }
   const xTicks = ticks(xMin, xMax, 8).filter((t) => Number.isInteger(t) || xMax - xMin < 8);
   for (const t of xTicks) {
     const x = sx(t).toFixed(1);
     parts.push(`<line x1="${x}" x2="${x}" y1="${m.top}" y2="${m.top + ph}" stroke="#f0f0f0"/>`);
-    parts.push(`<text x="${x}" y="${m.top + ph + 18}" font-family="${FONT}" font-size="12" text-anchor="middle" fill="#333">${formatTick(t)}</text>`);
+    parts.push(
+      `<text x="${x}" y="${m.top + ph + 18}" font-family="${FONT}" font-size="12" text-anchor="middle" fill="#333">${formatTick(t)}</text>`,
+    );
   }
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#555"/>`);
 
@@ -156,10 +176,13 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const d = pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ');
     if (pts.length > 1) {
-      parts.push(`<polyline points="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+      parts.push(
+        `<polyline points="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      );
     }
     if (pts.length <= 60) {
-      for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+      for (const [x, y] of pts)
+        parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
     }
   });
 
@@ -175,16 +198,26 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
   const covered = ([cx, cy]: readonly [number, number]) =>
     all.filter(([x, y]) => sx(x) >= cx - 4 && sx(x) <= cx + lw + 4 && sy(y) >= cy - 4 && sy(y) <= cy + lh + 4).length;
   const [lx, ly] = corners.reduce((best, c) => (covered(c) < covered(best) ? c : best));
-  parts.push(`<rect x="${lx}" y="${ly}" width="${lw}" height="${lh}" fill="#ffffff" fill-opacity="0.85" stroke="#bbb"/>`);
+  parts.push(
+    `<rect x="${lx}" y="${ly}" width="${lw}" height="${lh}" fill="#ffffff" fill-opacity="0.85" stroke="#bbb"/>`,
+  );
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const y = ly + 14 + k * 18;
-    parts.push(`<line x1="${lx + 8}" x2="${lx + 30}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    parts.push(`<text x="${lx + 36}" y="${y}" dy="0.35em" font-family="${FONT}" font-size="12" fill="#222">${escapeXml(s.name)}</text>`);
+    parts.push(
+      `<line x1="${lx + 8}" x2="${lx + 30}" y1="${y}" y2="${y}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    parts.push(
+      `<text x="${lx + 36}" y="${y}" dy="0.35em" font-family="${FONT}" font-size="12" fill="#222">${escapeXml(s.name)}</text>`,
+    );
   });
 
-  parts.push(`<text x="${width / 2}" y="26" font-family="${FONT}" font-size="16" font-weight="bold" text-anchor="middle" fill="#111">${escapeXml(labels.title)}</text>`);
-  parts.push(`<text x="${m.left + pw / 2}" y="${height - 14}" font-family="${FONT}" font-size="13" text-anchor="middle" fill="#222">${escapeXml(labels.xLabel)}</text>`);
+  parts.push(
+    `<text x="${width / 2}" y="26" font-family="${FONT}" font-size="16" font-weight="bold" text-anchor="middle" fill="#111">${escapeXml(labels.title)}</text>`,
+  );
+  parts.push(
+    `<text x="${m.left + pw / 2}" y="${height - 14}" font-family="${FONT}" font-size="13" text-anchor="middle" fill="#222">${escapeXml(labels.xLabel)}</text>`,
+  );
   parts.push(
     `<text transform="translate(18 ${m.top + ph / 2}) rotate(-90)" font-family="${FONT}" font-size="13" text-anchor="middle" fill="#222">${escapeXml(labels.yLabel)}</text>`,
   );
@@ -193,14 +226,22 @@ export function linePlotSvg(series: readonly LineSeries[], labels: PlotLabels, w
 
 /** One line plot as a PNG (e.g. loss and val_loss per epoch). */
 export async function writeLinePlot(series: readonly LineSeries[], labels: PlotLabels, outPath: string): Promise<void> {
-  await sharp(Buffer.from(linePlotSvg(series, labels))).png().toFile(outPath);
+  await sharp(Buffer.from(linePlotSvg(series, labels)))
+    .png()
+    .toFile(outPath);
 }
 
 /** Several plots side by side in one PNG (e.g. loss | accuracy). */
-export async function writeLinePlots(panels: readonly { series: readonly LineSeries[]; labels: PlotLabels }[], outPath: string): Promise<void> {
+export async function writeLinePlots(
+  panels: readonly { series: readonly LineSeries[]; labels: PlotLabels }[],
+  outPath: string,
+): Promise<void> {
   if (panels.length === 0) throw new RangeError('writeLinePlots: no panels');
   const [w, h] = [640, 420];
-  const inner = panels.map((p, k) => `<g transform="translate(${k * w} 0)">${linePlotSvg(p.series, p.labels, w, h).replace(/^<svg[^>]*>|<\/svg>$/g, '')}</g>`);
+  const inner = panels.map(
+    (p, k) =>
+      `<g transform="translate(${k * w} 0)">${linePlotSvg(p.series, p.labels, w, h).replace(/^<svg[^>]*>|<\/svg>$/g, '')}</g>`,
+  );
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w * panels.length}" height="${h}">${inner.join('')}</svg>`;
   await sharp(Buffer.from(svg)).png().toFile(outPath);
 }
@@ -216,7 +257,14 @@ export function jet(v: number): [number, number, number] {
  * `size × size × 3` image: bilinear upsampling (pixel-centre aligned), jet
  * colours, `alpha` weight of the colour. A flat map colours nothing (all 0 → blue).
  */
-export function overlayHeatmap(pixels: Uint8Array, size: number, heat: Float32Array, h: number, w: number, alpha = 0.45): Uint8Array {
+export function overlayHeatmap(
+  pixels: Uint8Array,
+  size: number,
+  heat: Float32Array,
+  h: number,
+  w: number,
+  alpha = 0.45,
+): Uint8Array {
   if (pixels.length !== size * size * 3) throw new RangeError(`expected ${size}×${size}×3 bytes, got ${pixels.length}`);
   if (heat.length !== h * w) throw new RangeError(`heat map has ${heat.length} values, expected ${h}×${w} = ${h * w}`);
   let lo = Infinity;
@@ -245,7 +293,8 @@ export function overlayHeatmap(pixels: Uint8Array, size: number, heat: Float32Ar
       const x1 = Math.min(w - 1, x0 + 1);
       const fx = hx - x0;
       const v =
-        (1 - fy) * ((1 - fx) * heat[y0 * w + x0] + fx * heat[y0 * w + x1]) + fy * ((1 - fx) * heat[y1 * w + x0] + fx * heat[y1 * w + x1]);
+        (1 - fy) * ((1 - fx) * heat[y0 * w + x0] + fx * heat[y0 * w + x1]) +
+        fy * ((1 - fx) * heat[y1 * w + x0] + fx * heat[y1 * w + x1]);
       const k = Math.round((v - lo) * scale * 255) * 3;
       const o = (y * size + x) * 3;
       for (let ch = 0; ch < 3; ch++) out[o + ch] = Math.round((1 - alpha) * pixels[o + ch] + alpha * lut[k + ch]);

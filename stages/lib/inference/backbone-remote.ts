@@ -24,7 +24,8 @@ export async function backboneFromRemote(remote: RemoteBlobs, url: string, dir: 
     return false;
   }
   if (!Array.isArray(listing?.files) || !listing.files.some(([name]) => name === 'model.json')) return false;
-  if (listing.files.some(([name]) => typeof name !== 'string' || name !== path.basename(name) || name.startsWith('.'))) return false;
+  if (listing.files.some(([name]) => typeof name !== 'string' || name !== path.basename(name) || name.startsWith('.')))
+    return false;
   const files: [string, Uint8Array][] = [];
   // Every file is fetched even after one failed, so every damaged copy is found (and replaced by the download's upload).
   for (const [name, sha] of listing.files) {

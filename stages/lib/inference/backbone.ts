@@ -101,7 +101,10 @@ function parseModelJson(text: string, where: string): ModelJson {
     throw new BackboneError('bad-model-json', `${where} is not valid JSON: ${(error as Error).message}`);
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new BackboneError('bad-model-json', `${where} is not a TF.js layers model (no modelTopology/weightsManifest)`);
+    throw new BackboneError(
+      'bad-model-json',
+      `${where} is not a TF.js layers model (no modelTopology/weightsManifest)`,
+    );
   }
   return json as ModelJson;
 }
@@ -131,7 +134,11 @@ export function fileHandler(jsonPath: string): tf.io.IOHandler {
 }
 
 /** Load a whole layers model (no cut) from a path or URL. */
-export async function loadLayersModel(source: string, cacheDir?: string, remote?: RemoteBlobs): Promise<tf.LayersModel> {
+export async function loadLayersModel(
+  source: string,
+  cacheDir?: string,
+  remote?: RemoteBlobs,
+): Promise<tf.LayersModel> {
   const jsonPath = await localModelJson(source, cacheDir, remote);
   return tf.loadLayersModel(fileHandler(jsonPath));
 }
@@ -188,7 +195,10 @@ export async function loadBackbone(
   }
   const output = found.layer.output as tf.SymbolicTensor;
   if (output.shape.length !== 4) {
-    throw new BackboneError('not-spatial', `cut layer "${found.layer.name}" outputs shape [${output.shape}], not a 4-D feature map`);
+    throw new BackboneError(
+      'not-spatial',
+      `cut layer "${found.layer.name}" outputs shape [${output.shape}], not a 4-D feature map`,
+    );
   }
   if (found.owner === full && full.outputs.length === 1 && full.outputs[0] === output) return full;
   return tf.model({ inputs: found.owner.inputs, outputs: output, name: `${full.name}_cut_${found.layer.name}` });
@@ -197,6 +207,7 @@ export async function loadBackbone(
 /** Square input side of a backbone, from its input shape. */
 export function inputSizeOf(model: tf.LayersModel): number {
   const [, h, w] = model.inputs[0].shape;
-  if (typeof h !== 'number' || h !== w) throw new BackboneError('not-spatial', `backbone input is not a fixed square: [${model.inputs[0].shape}]`);
+  if (typeof h !== 'number' || h !== w)
+    throw new BackboneError('not-spatial', `backbone input is not a fixed square: [${model.inputs[0].shape}]`);
   return h;
 }

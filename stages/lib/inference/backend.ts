@@ -137,7 +137,8 @@ export async function setupBackend(
     threads,
     onSkip: (candidate, reason) => {
       // An optional native package that is simply absent is the normal case: one summary line, not a warning.
-      if (NATIVE_PACKAGE[candidate] && /Cannot find (package|module)/.test(reason)) notInstalled.push(NATIVE_PACKAGE[candidate]);
+      if (NATIVE_PACKAGE[candidate] && /Cannot find (package|module)/.test(reason))
+        notInstalled.push(NATIVE_PACKAGE[candidate]);
       else warn(`backend ${candidate} not available: ${reason}`);
     },
   });

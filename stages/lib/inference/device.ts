@@ -27,7 +27,12 @@ export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
 export type Device = Exclude<DeviceChoice, 'auto'>;
 
 export function parseDeviceChoice(value: unknown): DeviceChoice {
-  const v = value === undefined || value === null || value === '' ? 'auto' : typeof value === 'string' ? value : JSON.stringify(value);
+  const v =
+    value === undefined || value === null || value === ''
+      ? 'auto'
+      : typeof value === 'string'
+        ? value
+        : JSON.stringify(value);
   if ((DEVICE_CHOICES as readonly string[]).includes(v)) return v as DeviceChoice;
   throw new Error(`runtime.device must be one of ${DEVICE_CHOICES.join(', ')}; got '${v}'`);
 }
@@ -71,7 +76,13 @@ export interface GpuInventory {
 
 const SOFTWARE_DRIVER = /lvp|lavapipe|llvmpipe|swiftshader/i;
 
-const PCI_VENDORS: Record<string, string> = { '0x10de': 'NVIDIA', '0x1002': 'AMD', '0x8086': 'Intel', '0x1af4': 'virtio', '0x1234': 'QEMU' };
+const PCI_VENDORS: Record<string, string> = {
+  '0x10de': 'NVIDIA',
+  '0x1002': 'AMD',
+  '0x8086': 'Intel',
+  '0x1af4': 'virtio',
+  '0x1234': 'QEMU',
+};
 
 /** Vulkan loader search (Linux): an env override replaces the XDG config/data folders. */
 function icdLocations(env: NodeJS.ProcessEnv): { paths: string[]; override?: string } {
@@ -79,8 +90,15 @@ function icdLocations(env: NodeJS.ProcessEnv): { paths: string[]; override?: str
   const extra = (env.VK_ADD_DRIVER_FILES ?? '').split(':').filter(Boolean);
   if (override) return { paths: [...override.split(':').filter(Boolean), ...extra], override };
   const home = os.homedir();
-  const config = [env.XDG_CONFIG_HOME || path.join(home, '.config'), ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':'), '/etc'];
-  const data = [env.XDG_DATA_HOME || path.join(home, '.local/share'), ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':')];
+  const config = [
+    env.XDG_CONFIG_HOME || path.join(home, '.config'),
+    ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':'),
+    '/etc',
+  ];
+  const data = [
+    env.XDG_DATA_HOME || path.join(home, '.local/share'),
+    ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':'),
+  ];
   return { paths: [...extra, ...[...config, ...data].filter(Boolean).map((d) => path.join(d, 'vulkan/icd.d'))] };
 }
 
@@ -117,7 +135,11 @@ function findLoader(env: NodeJS.ProcessEnv): string | undefined {
   }
   for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig', 'ldconfig']) {
     try {
-      const cache = execFileSync(ldconfig, ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+      const cache = execFileSync(ldconfig, ['-p'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 5000,
+      });
       const line = cache.split('\n').find((l) => l.trim().startsWith('libvulkan.so.1 '));
       return line ? line.split('=>').pop()!.trim() : undefined;
     } catch {
@@ -131,7 +153,12 @@ function findLoader(env: NodeJS.ProcessEnv): string | undefined {
 function listAdapters(env: NodeJS.ProcessEnv): VulkanAdapter[] | undefined {
   let text: string;
   try {
-    text = execFileSync('vulkaninfo', ['--summary'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+    text = execFileSync('vulkaninfo', ['--summary'], {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 10_000,
+    });
   } catch {
     return undefined;
   }
@@ -159,7 +186,9 @@ function listPciDisplays(): PciDisplay[] {
     try {
       if (!readFileSync(path.join(dir, 'class'), 'utf8').startsWith('0x03')) return [];
       const id = readFileSync(path.join(dir, 'vendor'), 'utf8').trim();
-      const kernelDriver = existsSync(path.join(dir, 'driver')) ? path.basename(readlinkSync(path.join(dir, 'driver'))) : undefined;
+      const kernelDriver = existsSync(path.join(dir, 'driver'))
+        ? path.basename(readlinkSync(path.join(dir, 'driver')))
+        : undefined;
       return [{ address, vendor: PCI_VENDORS[id] ?? id, kernelDriver }];
     } catch {
       return [];
@@ -206,7 +235,10 @@ function hardwareAdapters(inv: GpuInventory): string[] {
   if (inv.adapters) return inv.adapters.filter((a) => !a.software).map(describeAdapter);
   const hwIcds = inv.icds.filter((i) => !i.software);
   if (hwIcds.length === 0) return [];
-  return inv.pciDisplays.map((d) => `${d.vendor} GPU at ${d.address} (kernel driver ${d.kernelDriver ?? 'none'}; Vulkan ICDs ${hwIcds.map((i) => path.basename(i.file)).join(', ')})`);
+  return inv.pciDisplays.map(
+    (d) =>
+      `${d.vendor} GPU at ${d.address} (kernel driver ${d.kernelDriver ?? 'none'}; Vulkan ICDs ${hwIcds.map((i) => path.basename(i.file)).join(', ')})`,
+  );
 }
 
 function softwareAdapters(inv: GpuInventory): string[] {
@@ -228,7 +260,9 @@ export function explainNoAdapter(inv: GpuInventory, error: unknown): string {
       : `no *.json in ${inv.icdSearch.join(', ')}`;
     return `no Vulkan driver (ICD): ${where}. Install the GPU vendor's Vulkan driver, or Mesa ≥ 25's lavapipe for a software adapter (scripts/install-vulkan.sh on Debian bookworm)`;
   }
-  const seen = inv.adapters ? `Vulkan devices: ${inv.adapters.map(describeAdapter).join('; ') || 'none'}` : `Vulkan ICDs: ${inv.icds.map(describeIcd).join('; ')}`;
+  const seen = inv.adapters
+    ? `Vulkan devices: ${inv.adapters.map(describeAdapter).join('; ') || 'none'}`
+    : `Vulkan ICDs: ${inv.icds.map(describeIcd).join('; ')}`;
   return (
     `the WebGPU adapter request failed (${ortMessage}); ${seen}. ` +
     `Dawn needs Vulkan 1.1 features that Mesa < 25's lavapipe lacks (scripts/install-vulkan.sh installs Mesa 25 on Debian bookworm)`
@@ -245,8 +279,10 @@ export function ensureXdgRuntimeDir(env: NodeJS.ProcessEnv = process.env): void 
 
 // The project's .npmrc says onnxruntime-node-install=skip (no download during npm ci); the env var overrides it.
 export const CUDA_INSTALL_HINT =
-  'install onnxruntime\'s CUDA add-on on a machine with internet, CUDA 12 and cuDNN 9: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` ' +
-  '(or `npm ci --onnxruntime-node-install=cuda12`); it downloads ' + CUDA_PROVIDER_LIBRARY + ' into onnxruntime-node\'s bin folder';
+  "install onnxruntime's CUDA add-on on a machine with internet, CUDA 12 and cuDNN 9: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` " +
+  '(or `npm ci --onnxruntime-node-install=cuda12`); it downloads ' +
+  CUDA_PROVIDER_LIBRARY +
+  " into onnxruntime-node's bin folder";
 
 interface Logger {
   log: (message: string) => void;
@@ -271,14 +307,19 @@ export async function openOnDevice<T>(
   const inv = takeInventory(env);
   if (choice === 'cuda') {
     if (!inv.cudaProvider) {
-      throw new Error(`runtime.device is cuda but onnxruntime's CUDA add-on is not installed (${path.join(onnxruntimeBinFolder(), CUDA_PROVIDER_LIBRARY)} is missing): ${CUDA_INSTALL_HINT}`);
+      throw new Error(
+        `runtime.device is cuda but onnxruntime's CUDA add-on is not installed (${path.join(onnxruntimeBinFolder(), CUDA_PROVIDER_LIBRARY)} is missing): ${CUDA_INSTALL_HINT}`,
+      );
     }
     try {
       const value = await open('cuda');
       logger.log(`backbone device: cuda (${inv.cudaProvider})`);
       return { value, device: 'cuda', software: false };
     } catch (err) {
-      throw new Error(`runtime.device is cuda but onnxruntime's CUDA provider failed to start (it needs an NVIDIA driver and the CUDA 12 / cuDNN 9 libraries on the library path): ${(err as Error).message}`, { cause: err });
+      throw new Error(
+        `runtime.device is cuda but onnxruntime's CUDA provider failed to start (it needs an NVIDIA driver and the CUDA 12 / cuDNN 9 libraries on the library path): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   if (choice === 'webgpu') {
@@ -287,7 +328,10 @@ export async function openOnDevice<T>(
     try {
       value = await open('webgpu');
     } catch (err) {
-      throw new Error(`runtime.device is webgpu but onnxruntime found no WebGPU adapter: ${explainNoAdapter(inv, err)}`, { cause: err });
+      throw new Error(
+        `runtime.device is webgpu but onnxruntime found no WebGPU adapter: ${explainNoAdapter(inv, err)}`,
+        { cause: err },
+      );
     }
     const hardware = hardwareAdapters(inv);
     if (hardware.length > 0) {
@@ -295,7 +339,9 @@ export async function openOnDevice<T>(
       return { value, device: 'webgpu', software: false };
     }
     const software = softwareAdapters(inv);
-    logger.warn(`backbone device: webgpu on a software adapter, ${software[0] ?? 'a CPU rasteriser'}: correct but slower than the CPU provider (meant for tests)`);
+    logger.warn(
+      `backbone device: webgpu on a software adapter, ${software[0] ?? 'a CPU rasteriser'}: correct but slower than the CPU provider (meant for tests)`,
+    );
     return { value, device: 'webgpu', software: true };
   }
 
@@ -322,7 +368,9 @@ export async function openOnDevice<T>(
     ensureXdgRuntimeDir(env);
     try {
       const value = await open('webgpu');
-      logger.log(`backbone device: webgpu on ${hardware[0]} (auto: hardware GPU adapter${notes.length ? `; ${notes.join('; ')}` : ''})`);
+      logger.log(
+        `backbone device: webgpu on ${hardware[0]} (auto: hardware GPU adapter${notes.length ? `; ${notes.join('; ')}` : ''})`,
+      );
       return { value, device: 'webgpu', software: false };
     } catch (err) {
       for (const [k, v] of Object.entries(saved)) {
@@ -333,7 +381,11 @@ export async function openOnDevice<T>(
     }
   } else {
     const software = softwareAdapters(inv);
-    const why = !inv.loader ? 'no Vulkan loader' : inv.icds.length === 0 ? 'no Vulkan ICD' : 'no hardware Vulkan adapter';
+    const why = !inv.loader
+      ? 'no Vulkan loader'
+      : inv.icds.length === 0
+        ? 'no Vulkan ICD'
+        : 'no hardware Vulkan adapter';
     notes.push(software.length ? `${why} (${software.join('; ')} is a software adapter, not a GPU)` : why);
   }
   const value = await open('cpu');

@@ -16,7 +16,18 @@
  * Reading an entry marks its segment used (mtime), which `pipeline gc` ages by.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
 const FORMAT = 'v1';
@@ -47,7 +58,9 @@ export function sha256(data: string | Uint8Array): string {
 
 function sortedJson(value: Record<string, unknown>): string {
   return JSON.stringify(value, (_, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   );
 }
 
@@ -233,7 +246,9 @@ export class FeatureCache {
     const found = this.readIndex(temp);
     if (typeof found === 'string' || found.dim !== this.dim) {
       rmSync(temp, { force: true });
-      this.warn(`feature store: a segment from ${from} is not usable (${typeof found === 'string' ? found : `rows of ${found.dim}, not ${this.dim}`}); discarded, its entries will be computed`);
+      this.warn(
+        `feature store: a segment from ${from} is not usable (${typeof found === 'string' ? found : `rows of ${found.dim}, not ${this.dim}`}); discarded, its entries will be computed`,
+      );
       return false;
     }
     renameSync(temp, file);
@@ -250,7 +265,11 @@ export class FeatureCache {
     this.commit();
     const now = new Date();
     for (const file of this.used) {
-      try { utimesSync(file, now, now); } catch { /* removed meanwhile (gc): nothing to mark */ }
+      try {
+        utimesSync(file, now, now);
+      } catch {
+        /* removed meanwhile (gc): nothing to mark */
+      }
     }
     for (const fd of this.openFiles.values()) closeSync(fd);
     this.openFiles.clear();

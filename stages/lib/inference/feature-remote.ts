@@ -58,7 +58,9 @@ export class RemoteFeatureStore {
     if (!bytes) return { packs: [] };
     try {
       const parsed = JSON.parse(Buffer.from(bytes).toString('utf8')) as Catalog;
-      return Array.isArray(parsed?.packs) ? { packs: parsed.packs.filter((p) => typeof p?.sha256 === 'string' && Array.isArray(p.keys)) } : { packs: [] };
+      return Array.isArray(parsed?.packs)
+        ? { packs: parsed.packs.filter((p) => typeof p?.sha256 === 'string' && Array.isArray(p.keys)) }
+        : { packs: [] };
     } catch {
       return { packs: [] };
     }
@@ -71,7 +73,9 @@ export class RemoteFeatureStore {
     const wanted = new Set([...missing].filter((key) => this.listed.has(key)));
     const chosen: CatalogPack[] = [];
     // Greedy cover: the pack holding the most still-wanted keys first.
-    const candidates = catalog.packs.map((pack) => ({ pack, keys: pack.keys.filter((key) => wanted.has(key)) })).filter((c) => c.keys.length > 0);
+    const candidates = catalog.packs
+      .map((pack) => ({ pack, keys: pack.keys.filter((key) => wanted.has(key)) }))
+      .filter((c) => c.keys.length > 0);
     const covered = new Set<string>();
     while (covered.size < wanted.size) {
       let best: (typeof candidates)[number] | undefined;
@@ -90,7 +94,10 @@ export class RemoteFeatureStore {
       while (next < chosen.length) {
         const pack = chosen[next++];
         const bytes = await this.remote.getBlob(pack.sha256);
-        if (!bytes || !store.install(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), pack.sha256, 'the remote cache')) {
+        if (
+          !bytes ||
+          !store.install(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), pack.sha256, 'the remote cache')
+        ) {
           // Missing or damaged (warned): its entries are computed here and shared again.
           this.broken.add(pack.sha256);
           for (const key of pack.keys) this.listed.delete(key);
@@ -121,7 +128,10 @@ export class RemoteFeatureStore {
     if (added.length === 0) return 0;
     const latest = await this.catalog();
     const known = new Set(latest.packs.map((p) => p.sha256));
-    const packs = [...latest.packs.filter((p) => !this.broken.has(p.sha256)), ...added.filter((p) => !known.has(p.sha256))];
+    const packs = [
+      ...latest.packs.filter((p) => !this.broken.has(p.sha256)),
+      ...added.filter((p) => !known.has(p.sha256)),
+    ];
     if (!(await this.remote.put(this.name, Buffer.from(JSON.stringify({ packs } satisfies Catalog))))) return 0;
     for (const pack of added) for (const key of pack.keys) this.listed.add(key);
     return added.length;

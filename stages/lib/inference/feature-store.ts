@@ -91,12 +91,15 @@ export async function readFeatures(dir: string): Promise<FeatureTable> {
   try {
     const size = (await file.stat()).size;
     if (size !== meta.rows * meta.dim * 4 || records.length !== meta.rows) {
-      throw new Error(`${dir}: features are inconsistent (${size} bytes, ${records.length} index rows, expected ${meta.rows} × ${meta.dim} float32)`);
+      throw new Error(
+        `${dir}: features are inconsistent (${size} bytes, ${records.length} index rows, expected ${meta.rows} × ${meta.dim} float32)`,
+      );
     }
     const bytes = new Uint8Array(values.buffer);
-    for (let at = 0; at < bytes.length; ) {
+    for (let at = 0; at < bytes.length;) {
       const { bytesRead } = await file.read(bytes, at, Math.min(READ_CHUNK, bytes.length - at), at);
-      if (bytesRead === 0) throw new Error(`${dir}: ${FEATURES_FILE} ended at byte ${at} of ${bytes.length} while being read`);
+      if (bytesRead === 0)
+        throw new Error(`${dir}: ${FEATURES_FILE} ended at byte ${at} of ${bytes.length} while being read`);
       at += bytesRead;
     }
   } finally {

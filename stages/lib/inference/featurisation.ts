@@ -99,26 +99,43 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
   const storeDir = featureStoreDir(ctx);
   const store = FeatureCache.open(storeDir, info.featureDim, (message) => ctx.warn(message));
   const model = await modelIdentity(opts.backboneDir, runner.engine);
-  const input = { size: info.inputSize, preprocess: info.preprocess, decoder: `sharp ${sharp.versions.sharp} libvips ${sharp.versions.vips}` };
+  const input = {
+    size: info.inputSize,
+    preprocess: info.preprocess,
+    decoder: `sharp ${sharp.versions.sharp} libvips ${sharp.versions.vips}`,
+  };
 
   let hashed = 0;
   const hashes = await hashFiles(
     opts.images.map((image) => image.item.path),
     () => {
       hashed++;
-      if (hashed % 256 === 0 || hashed === opts.images.length) ctx.progress({ done: hashed, total: opts.images.length, message: 'hashing images' });
+      if (hashed % 256 === 0 || hashed === opts.images.length)
+        ctx.progress({ done: hashed, total: opts.images.length, message: 'hashing images' });
     },
   );
   const planned = opts.images.map((image, i) =>
-    image.variants(hashes[i]).map((v) => ({ ...v, key: featureKey({ image: hashes[i], model, input, variant: v.variant }) })),
+    image
+      .variants(hashes[i])
+      .map((v) => ({ ...v, key: featureKey({ image: hashes[i], model, input, variant: v.variant }) })),
   );
 
   // With a remote cache, what another machine computed comes first (whole packs, only those holding missing keys).
-  const remote = ctx.remote ? new RemoteFeatureStore(ctx.remote, JSON.stringify([model, input, info.featureDim])) : undefined;
+  const remote = ctx.remote
+    ? new RemoteFeatureStore(ctx.remote, JSON.stringify([model, input, info.featureDim]))
+    : undefined;
   if (remote) {
-    const missing = new Set(planned.flat().map((v) => v.key).filter((key) => !store.has(key)));
+    const missing = new Set(
+      planned
+        .flat()
+        .map((v) => v.key)
+        .filter((key) => !store.has(key)),
+    );
     const filled = await remote.fill(store, missing);
-    if (missing.size > 0) ctx.log(`feature store: ${filled.entries.toLocaleString('en')} of ${missing.size.toLocaleString('en')} missing entries from the remote cache (${filled.packs} pack${filled.packs === 1 ? '' : 's'}, ${formatMB(filled.bytes)})`);
+    if (missing.size > 0)
+      ctx.log(
+        `feature store: ${filled.entries.toLocaleString('en')} of ${missing.size.toLocaleString('en')} missing entries from the remote cache (${filled.packs} pack${filled.packs === 1 ? '' : 's'}, ${formatMB(filled.bytes)})`,
+      );
   }
 
   // Present entries are read once here, so a damaged one is found (and recomputed) before the backbone starts.
@@ -143,13 +160,18 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     if (missing.length > 0) todo.push({ item: image.item, variants: missing });
   });
   const toCompute = todo.reduce((n, t) => n + t.variants.length, 0);
-  ctx.log(`feature store ${rel(ctx.root, storeDir)}: ${fromStore.toLocaleString('en')} of ${total.toLocaleString('en')} from the store, ${toCompute.toLocaleString('en')} to compute`);
+  ctx.log(
+    `feature store ${rel(ctx.root, storeDir)}: ${fromStore.toLocaleString('en')} of ${total.toLocaleString('en')} from the store, ${toCompute.toLocaleString('en')} to compute`,
+  );
 
   const meter = new Throughput(toCompute);
   const skipped: FeaturisationResult<T>['skipped'] = [];
   const byItem = new Map(todo.map((t) => [t.item, t.variants]));
   try {
-    for await (const batch of imageBatches(todo.map((t) => t.item), { size: info.inputSize, batchSize })) {
+    for await (const batch of imageBatches(
+      todo.map((t) => t.item),
+      { size: info.inputSize, batchSize },
+    )) {
       for (const s of batch.skipped) {
         ctx.warn(`skipped ${s.message}`);
         skipped.push(s);
@@ -166,10 +188,17 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
       for (let start = 0; start < pixels.length; start += batchSize) {
         const chunk = pixels.slice(start, start + batchSize);
         const out = await runner.run(toTensorInput(chunk, info.inputSize, info.preprocess), chunk.length);
-        chunk.forEach((_, j) => store.add(keys[start + j], out.pooled.slice(j * info.featureDim, (j + 1) * info.featureDim)));
+        chunk.forEach((_, j) =>
+          store.add(keys[start + j], out.pooled.slice(j * info.featureDim, (j + 1) * info.featureDim)),
+        );
         store.commit(); // each pass is kept as soon as it is made: a kill loses at most this batch
         meter.add(chunk.length);
-        ctx.progress({ done: meter.done, total: toCompute, message: meter.etaMessage(), metrics: { 'images/s': round(meter.rate(), 1) } });
+        ctx.progress({
+          done: meter.done,
+          total: toCompute,
+          message: meter.etaMessage(),
+          metrics: { 'images/s': round(meter.rate(), 1) },
+        });
       }
     }
 
@@ -187,7 +216,10 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
       for (const v of variants) {
         if (v.row === null || dropped.has(v.key)) continue;
         const row = store.read(v.key, v.label);
-        if (!row) throw new Error(`feature store: the entry for ${v.label} disappeared while this stage ran (is another process removing ${storeDir}?)`);
+        if (!row)
+          throw new Error(
+            `feature store: the entry for ${v.label} disappeared while this stage ran (is another process removing ${storeDir}?)`,
+          );
         values.set(row, rows.length * info.featureDim);
         rows.push(v.row);
         if (rows.length === ASSEMBLY_ROWS) await flush();
@@ -197,12 +229,17 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
     const meta = await writer.close();
     if (remote) {
       const labels = new Map(planned.flat().map((v) => [v.key, v.label]));
-      const used = planned.flat().filter((v) => !dropped.has(v.key)).map((v) => v.key);
+      const used = planned
+        .flat()
+        .filter((v) => !dropped.has(v.key))
+        .map((v) => v.key);
       const shared = await remote.share(store, used, (key) => labels.get(key) ?? key);
       if (shared > 0) ctx.log(`feature store: shared ${shared} pack${shared === 1 ? '' : 's'} with the remote cache`);
     }
     const computed = toCompute - skipped.reduce((n, s) => n + byItem.get(s.item)!.length, 0);
-    ctx.log(`${fromStore.toLocaleString('en')} of ${total.toLocaleString('en')} from the store, ${computed.toLocaleString('en')} computed`);
+    ctx.log(
+      `${fromStore.toLocaleString('en')} of ${total.toLocaleString('en')} from the store, ${computed.toLocaleString('en')} computed`,
+    );
     return {
       meta,
       fromStore,

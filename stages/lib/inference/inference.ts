@@ -57,7 +57,8 @@ const PREPROCESS: Record<(typeof PREPROCESS_NAMES)[number], Preprocess> = {
 export function parsePreprocess(value: unknown): Preprocess {
   const key = value ?? 'tf';
   const p = (PREPROCESS as Record<string, Preprocess>)[typeof key === 'string' ? key : JSON.stringify(key)];
-  if (!p) throw new Error(`model.preprocess must be one of ${Object.keys(PREPROCESS).join(', ')}; got '${String(value)}'`);
+  if (!p)
+    throw new Error(`model.preprocess must be one of ${Object.keys(PREPROCESS).join(', ')}; got '${String(value)}'`);
   return p;
 }
 
@@ -92,7 +93,8 @@ export function parseBatchSize(value: unknown, device: Device, softwareAdapter: 
     return device === 'cpu' || softwareAdapter ? CPU_BATCH_SIZE : GPU_BATCH_SIZE;
   }
   const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`runtime.batch_size must be auto or an integer ≥ 1, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`runtime.batch_size must be auto or an integer ≥ 1, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -145,15 +147,23 @@ export async function openBackboneRunner(
   if (choice !== 'tfjs') {
     if (!hasOnnx) {
       const why = info.onnx.exported ? `${BACKBONE_ONNX} is missing` : `the export failed: ${info.onnx.reason}`;
-      if (choice === 'onnx') throw new Error(`runtime.inference is onnx but build-model has no ${BACKBONE_ONNX} (${why})`);
-      if (device === 'webgpu' || device === 'cuda') throw new Error(`runtime.device is ${device}, which runs onnxruntime, but build-model has no ${BACKBONE_ONNX} (${why})`);
+      if (choice === 'onnx')
+        throw new Error(`runtime.inference is onnx but build-model has no ${BACKBONE_ONNX} (${why})`);
+      if (device === 'webgpu' || device === 'cuda')
+        throw new Error(
+          `runtime.device is ${device}, which runs onnxruntime, but build-model has no ${BACKBONE_ONNX} (${why})`,
+        );
       logger.warn(`running the backbone on TF.js, not ONNX: ${why}`);
     } else {
       const threads = threadCount(params.value('runtime.threads'));
       const { createOnnxRunner } = await import('./onnx/runner.ts');
       let opened: { value: BackboneRunner; device: Device; software: boolean } | undefined;
       try {
-        opened = await openOnDevice(device, (d) => createOnnxRunner(onnxPath, { inputSize: info.inputSize, threads, device: d }), logger);
+        opened = await openOnDevice(
+          device,
+          (d) => createOnnxRunner(onnxPath, { inputSize: info.inputSize, threads, device: d }),
+          logger,
+        );
       } catch (err) {
         // A device asked for by name is never swapped for another engine.
         if (choice === 'onnx' || device === 'webgpu' || device === 'cuda') throw err;
@@ -161,7 +171,9 @@ export async function openBackboneRunner(
       }
       if (opened) {
         const batchSize = parseBatchSize(batchValue, opened.device, opened.software);
-        logger.log(`backbone inference: onnxruntime-node on ${opened.device}, ${opened.device === 'cpu' ? `${threads} thread(s), ` : ''}batch ${batchSize}`);
+        logger.log(
+          `backbone inference: onnxruntime-node on ${opened.device}, ${opened.device === 'cpu' ? `${threads} thread(s), ` : ''}batch ${batchSize}`,
+        );
         return withBatch(opened.value, opened.device, batchSize);
       }
     }
@@ -189,9 +201,14 @@ async function openInt8(
   logger: Logger,
 ): Promise<OpenBackbone> {
   if (device === 'webgpu' || device === 'cuda') {
-    throw new Error(`runtime.precision int8 runs on onnxruntime's CPU provider only, but runtime.device is ${device}: set runtime.device to cpu (or auto), or runtime.precision to fp32`);
+    throw new Error(
+      `runtime.precision int8 runs on onnxruntime's CPU provider only, but runtime.device is ${device}: set runtime.device to cpu (or auto), or runtime.precision to fp32`,
+    );
   }
-  if (choice === 'tfjs') throw new Error('runtime.precision int8 runs on onnxruntime, but runtime.inference is tfjs: set runtime.inference to onnx (or auto), or runtime.precision to fp32');
+  if (choice === 'tfjs')
+    throw new Error(
+      'runtime.precision int8 runs on onnxruntime, but runtime.inference is tfjs: set runtime.inference to onnx (or auto), or runtime.precision to fp32',
+    );
   const info = await readBackboneInfo(backboneDir);
   const file = path.join(backboneDir, BACKBONE_INT8_ONNX);
   const present = await access(file).then(
@@ -199,7 +216,9 @@ async function openInt8(
     () => false,
   );
   if (!info.int8 || !present) {
-    throw new Error(`runtime.precision is int8 but build-model wrote no ${BACKBONE_INT8_ONNX} in ${backboneDir} (build-model writes it when it runs with runtime.precision int8)`);
+    throw new Error(
+      `runtime.precision is int8 but build-model wrote no ${BACKBONE_INT8_ONNX} in ${backboneDir} (build-model writes it when it runs with runtime.precision int8)`,
+    );
   }
   const threads = threadCount(params.value('runtime.threads'));
   const { createOnnxRunner } = await import('./onnx/runner.ts');

@@ -62,19 +62,26 @@ export async function writeInt8Backbone(
   opts: Int8Options,
   log: (message: string) => void,
 ): Promise<Int8Info> {
-  if (trainList.length === 0) throw new Error('runtime.precision is int8 but the training list is empty: nothing to calibrate on');
+  if (trainList.length === 0)
+    throw new Error('runtime.precision is int8 but the training list is empty: nothing to calibrate on');
   const sample = calibrationSample(trainList, opts.images, opts.seed);
   const skipped: { path: string; reason: string }[] = [];
   const rel = (p: string) => projectRelative(opts.root, p);
   async function* batches() {
     for await (const b of imageBatches(sample, { size: opts.inputSize, batchSize: CALIBRATION_BATCH })) {
       skipped.push(...b.skipped.map((s) => ({ path: rel(s.item.path), reason: s.reason })));
-      if (b.pixels.length > 0) yield { input: toTensorInput(b.pixels, opts.inputSize, opts.preprocess), n: b.pixels.length, size: opts.inputSize };
+      if (b.pixels.length > 0)
+        yield {
+          input: toTensorInput(b.pixels, opts.inputSize, opts.preprocess),
+          n: b.pixels.length,
+          size: opts.inputSize,
+        };
     }
   }
   const stats = await calibrate(fp32, batches(), opts.threads);
   const used = sample.length - skipped.length;
-  if (used === 0) throw new Error(`int8 calibration: none of the ${sample.length} sampled training images could be decoded`);
+  if (used === 0)
+    throw new Error(`int8 calibration: none of the ${sample.length} sampled training images could be decoded`);
   const targets = [...stats.keys()];
   const ranges = rangesFor(stats, opts.method);
   const { model, summary } = quantizeModel(fp32, ranges);
@@ -90,7 +97,9 @@ export async function writeInt8Backbone(
     quantizedConvs: summary.quantizedConvs,
     floatConvs: summary.floatConvs,
     // Per tensor: the observed [min, max] and the range the u8 quantization uses.
-    tensors: Object.fromEntries(targets.map((t) => [t, { min: stats.get(t)!.min, max: stats.get(t)!.max, range: ranges.get(t) }])),
+    tensors: Object.fromEntries(
+      targets.map((t) => [t, { min: stats.get(t)!.min, max: stats.get(t)!.max, range: ranges.get(t) }]),
+    ),
   };
   await writeFile(path.join(outDir, CALIBRATION_FILE), JSON.stringify(calibration, null, 2) + '\n');
   log(

@@ -37,7 +37,8 @@ export class KerasAdadelta extends tf.Optimizer {
     readonly epsilon = 1e-7,
   ) {
     super();
-    if (!(Number.isFinite(learningRate) && learningRate > 0)) throw new Error(`Adadelta learning rate must be > 0; got ${learningRate}`);
+    if (!(Number.isFinite(learningRate) && learningRate > 0))
+      throw new Error(`Adadelta learning rate must be > 0; got ${learningRate}`);
     if (!(rho >= 0 && rho < 1)) throw new Error(`Adadelta rho must be in [0, 1); got ${rho}`);
     if (!(epsilon > 0)) throw new Error(`Adadelta epsilon must be > 0; got ${epsilon}`);
   }

@@ -12,7 +12,8 @@ import type { HeadWeights } from './head.ts';
 export function camWeights(head: HeadWeights, label: number): number[] {
   if (!('units' in head)) return label === 1 ? head.kernel : head.kernel.map((w) => -w);
   const { units, kernel } = head;
-  if (!(Number.isInteger(label) && label >= 0 && label < units)) throw new Error(`CAM: class ${label} is not one of the head's ${units}`);
+  if (!(Number.isInteger(label) && label >= 0 && label < units))
+    throw new Error(`CAM: class ${label} is not one of the head's ${units}`);
   return Array.from({ length: kernel.length / units }, (_, k) => kernel[k * units + label]);
 }
 
@@ -52,7 +53,13 @@ export function normalise(cam: Float32Array): Float32Array {
 }
 
 /** Bilinear upsampling (half-pixel centres, edges clamped, as TF's resize with half_pixel_centers). */
-export function upsample(map: Float32Array, height: number, width: number, outHeight: number, outWidth: number): Float32Array {
+export function upsample(
+  map: Float32Array,
+  height: number,
+  width: number,
+  outHeight: number,
+  outWidth: number,
+): Float32Array {
   const out = new Float32Array(outHeight * outWidth);
   const sy = height / outHeight;
   const sx = width / outWidth;

@@ -15,7 +15,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows, type FeatureTable } from '../inference/feature-store.ts';
-import { dropoutMask, featureClassifier, makeOptimizer, readHeadWeights, type HeadWeights, type OptimizerName } from './head.ts';
+import {
+  dropoutMask,
+  featureClassifier,
+  makeOptimizer,
+  readHeadWeights,
+  type HeadWeights,
+  type OptimizerName,
+} from './head.ts';
 import { accuracy, categoricalAccuracy, categoricalLogLoss, logLoss } from './metrics.ts';
 import { createRng, shuffle, type Rng } from '../data/random.ts';
 
@@ -84,16 +91,24 @@ export interface FitOptions {
 }
 
 /** Fits a fresh head on the train rows of `table`, scoring every epoch on its (unaugmented) val rows. */
-export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, options: FitOptions = {}): Promise<FittedHead> {
+export async function fitHead(
+  table: FeatureTable,
+  hp: HeadHyperparameters,
+  options: FitOptions = {},
+): Promise<FittedHead> {
   const versions = versionsByImage(table);
   const allTrainRows = versions.flat();
   const valRows = table.rows.flatMap((r, i) => (r.split === 'val' && r.copy === 0 ? [i] : []));
   if (allTrainRows.length === 0 || valRows.length === 0) {
-    throw new Error(`features hold ${allTrainRows.length} train and ${valRows.length} val rows; both must be non-empty`);
+    throw new Error(
+      `features hold ${allTrainRows.length} train and ${valRows.length} val rows; both must be non-empty`,
+    );
   }
   const classes = options.classes ?? 2;
   const units = classes === 2 ? 1 : classes;
-  const bad = table.rows.find((r) => r.split !== 'test' && !(Number.isInteger(r.label) && r.label >= 0 && r.label < classes));
+  const bad = table.rows.find(
+    (r) => r.split !== 'test' && !(Number.isInteger(r.label) && r.label >= 0 && r.label < classes),
+  );
   if (bad) throw new Error(`feature row of ${bad.path} has label ${bad.label}, not a class index 0–${classes - 1}`);
   const valLabels = valRows.map((r) => table.rows[r].label);
   // Tensor row k holds feature row allTrainRows[k]; the versions are re-indexed to tensor rows.
@@ -102,11 +117,17 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
 
   const head = featureClassifier(table.dim, hp.seed, units);
   const optimizer = makeOptimizer(hp.optimizer, hp.lr);
-  head.compile({ optimizer, loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy', metrics: ['accuracy'] });
+  head.compile({
+    optimizer,
+    loss: units === 1 ? 'binaryCrossentropy' : 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
   const xTrain = tf.tensor2d(gatherRows(table, allTrainRows), [allTrainRows.length, table.dim]);
   const trainLabels = allTrainRows.map((r) => table.rows[r].label);
   const yTrain =
-    units === 1 ? tf.tensor2d(trainLabels, [allTrainRows.length, 1]) : tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), classes).toFloat() as tf.Tensor2D);
+    units === 1
+      ? tf.tensor2d(trainLabels, [allTrainRows.length, 1])
+      : tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), classes).toFloat() as tf.Tensor2D);
   const xVal = tf.tensor2d(gatherRows(table, valRows), [valRows.length, table.dim]);
   if (options.releaseTable) table.values = new Float32Array(0);
 
@@ -131,7 +152,10 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
         epoch,
         loss: lossSum / rows.length,
         accuracy: accSum / rows.length,
-        val_loss: units === 1 ? logLoss(valLabels, probs, KERAS_EPSILON) : categoricalLogLoss(valLabels, probs, classes, KERAS_EPSILON),
+        val_loss:
+          units === 1
+            ? logLoss(valLabels, probs, KERAS_EPSILON)
+            : categoricalLogLoss(valLabels, probs, classes, KERAS_EPSILON),
         val_accuracy: units === 1 ? accuracy(valLabels, probs) : categoricalAccuracy(valLabels, probs, classes),
         seconds: (Date.now() - epochStart) / 1000,
       };
@@ -156,7 +180,13 @@ export async function fitHead(table: FeatureTable, hp: HeadHyperparameters, opti
 }
 
 /** One optimizer step on rows `idx`; `mask` (rows × dim) is the batch's dropout, when there is dropout. */
-async function trainBatch(head: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor2D, idx: number[], mask?: Float32Array): Promise<[number, number]> {
+async function trainBatch(
+  head: tf.LayersModel,
+  x: tf.Tensor2D,
+  y: tf.Tensor2D,
+  idx: number[],
+  mask?: Float32Array,
+): Promise<[number, number]> {
   const indices = tf.tensor1d(idx, 'int32');
   const xb = tf.tidy(() => {
     const rows = tf.gather(x, indices);

@@ -48,10 +48,16 @@ export interface TrainedHead {
 }
 
 export async function readTrainedHead(file: string): Promise<TrainedHead> {
-  const { classes, layer: _layer, featureDim: _dim, ...weights } = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  const {
+    classes,
+    layer: _layer,
+    featureDim: _dim,
+    ...weights
+  } = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   const list = checkClassList(classes, `${file}: classes`);
   const w = weights as unknown as HeadWeights;
-  if (unitsOf(w) !== headUnits(list)) throw new Error(`${file}: a head of ${unitsOf(w)} output(s) cannot stand for ${list.length} classes`);
+  if (unitsOf(w) !== headUnits(list))
+    throw new Error(`${file}: a head of ${unitsOf(w)} output(s) cannot stand for ${list.length} classes`);
   return { classes: list, weights: w };
 }
 
@@ -117,7 +123,9 @@ export function writeHeadWeights(model: tf.LayersModel, w: HeadWeights): void {
   const units = unitsOf(w);
   const inputs = w.kernel.length / units;
   if (k.shape[0] !== inputs || k.shape[1] !== units) {
-    throw new Error(`head weights are ${inputs} inputs × ${units} outputs but the model's ${HEAD_DENSE} is ${k.shape[0]} × ${k.shape[1]}`);
+    throw new Error(
+      `head weights are ${inputs} inputs × ${units} outputs but the model's ${HEAD_DENSE} is ${k.shape[0]} × ${k.shape[1]}`,
+    );
   }
   const kernel = tf.tensor2d(w.kernel, [inputs, units]);
   const bias = tf.tensor1d(typeof w.bias === 'number' ? [w.bias] : w.bias);
@@ -132,7 +140,8 @@ export function writeHeadWeights(model: tf.LayersModel, w: HeadWeights): void {
  */
 export function headProbabilities(pooled: Float32Array, channels: number, w: HeadWeights): Float32Array {
   const units = unitsOf(w);
-  if (channels * units !== w.kernel.length) throw new Error(`features have ${channels} channels, head expects ${w.kernel.length / units}`);
+  if (channels * units !== w.kernel.length)
+    throw new Error(`features have ${channels} channels, head expects ${w.kernel.length / units}`);
   const n = pooled.length / channels;
   const out = new Float32Array(n * units);
   if (!('units' in w)) {
@@ -153,14 +162,19 @@ export function headProbabilities(pooled: Float32Array, channels: number, w: Hea
     // Softmax less the largest logit: the same probabilities, no overflow.
     const top = Math.max(...z);
     let sum = 0;
-    for (let j = 0; j < units; j++) sum += (z[j] = Math.exp(z[j] - top));
+    for (let j = 0; j < units; j++) sum += z[j] = Math.exp(z[j] - top);
     for (let j = 0; j < units; j++) out[i * units + j] = z[j] / sum;
   }
   return out;
 }
 
 /** Keras 2.0's default learning rate of each optimizer (keras/optimizers.py). */
-export const KERAS_DEFAULT_LR: Readonly<Record<OptimizerName, number>> = Object.freeze({ adam: 0.001, adadelta: 1.0, sgd: 0.01, rmsprop: 0.001 });
+export const KERAS_DEFAULT_LR: Readonly<Record<OptimizerName, number>> = Object.freeze({
+  adam: 0.001,
+  adadelta: 1.0,
+  sgd: 0.01,
+  rmsprop: 0.001,
+});
 
 export interface LearningRate {
   lr: number;
@@ -183,7 +197,8 @@ export function resolveLearningRate(raw: unknown, optimizer: OptimizerName, key 
   if (typeof raw === 'object' && !Array.isArray(raw)) {
     const entries = Object.entries(raw as Record<string, unknown>);
     for (const [name, v] of entries) {
-      if (!(OPTIMIZERS as readonly string[]).includes(name)) throw new Error(`${key}.${name}: unknown optimizer; ${key} must be ${rule}`);
+      if (!(OPTIMIZERS as readonly string[]).includes(name))
+        throw new Error(`${key}.${name}: unknown optimizer; ${key} must be ${rule}`);
       if (!positive(v)) throw new Error(`${key}.${name} must be a number > 0, got ${JSON.stringify(v)}`);
     }
     const own = (raw as Record<string, unknown>)[optimizer];

@@ -48,8 +48,17 @@ export function confusion(labels: ArrayLike<number>, probs: ArrayLike<number>, t
 }
 
 /** The confusion counts as a matrix: rows = true class, columns = predicted class, in class order. */
-export function confusionMatrix(c: Confusion, classes: readonly [string, string] = ['cat', 'dog']): { labels: [string, string]; matrix: [[number, number], [number, number]] } {
-  return { labels: [...classes], matrix: [[c.tn, c.fp], [c.fn, c.tp]] };
+export function confusionMatrix(
+  c: Confusion,
+  classes: readonly [string, string] = ['cat', 'dog'],
+): { labels: [string, string]; matrix: [[number, number], [number, number]] } {
+  return {
+    labels: [...classes],
+    matrix: [
+      [c.tn, c.fp],
+      [c.fn, c.tp],
+    ],
+  };
 }
 
 /** The most probable class of each row of `probs` ([n × classes]); ties go to the first. */
@@ -63,11 +72,17 @@ export function predictedClasses(probs: ArrayLike<number>, classes: number): num
 }
 
 /** Multi-class log loss (Kaggle's and Keras' categorical cross-entropy): −log of the true class's probability, clipped to [eps, 1 − eps]. */
-export function categoricalLogLoss(labels: ArrayLike<number>, probs: ArrayLike<number>, classes: number, eps = 1e-15): number {
+export function categoricalLogLoss(
+  labels: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  classes: number,
+  eps = 1e-15,
+): number {
   checkRows(labels, probs, classes);
   if (labels.length === 0) throw new Error('logLoss of an empty set');
   let sum = 0;
-  for (let i = 0; i < labels.length; i++) sum -= Math.log(Math.min(1 - eps, Math.max(eps, probs[i * classes + labels[i]])));
+  for (let i = 0; i < labels.length; i++)
+    sum -= Math.log(Math.min(1 - eps, Math.max(eps, probs[i * classes + labels[i]])));
   return sum / labels.length;
 }
 
@@ -79,7 +94,11 @@ export function categoricalAccuracy(labels: ArrayLike<number>, probs: ArrayLike<
 }
 
 /** N × N counts: rows = true class, columns = predicted class. */
-export function confusionMatrixOf(labels: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): number[][] {
+export function confusionMatrixOf(
+  labels: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  classes: number,
+): number[][] {
   checkSameLength(labels, predicted);
   const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < labels.length; i++) m[labels[i]][predicted[i]]++;
@@ -111,9 +130,13 @@ export function clipRow(row: readonly number[], lower: number): number[] {
 }
 
 function checkRows(labels: ArrayLike<number>, probs: ArrayLike<number>, classes: number): void {
-  if (probs.length !== labels.length * classes) throw new Error(`labels (${labels.length}) and predictions (${probs.length / classes} rows of ${classes}) differ in length`);
+  if (probs.length !== labels.length * classes)
+    throw new Error(
+      `labels (${labels.length}) and predictions (${probs.length / classes} rows of ${classes}) differ in length`,
+    );
   for (let i = 0; i < labels.length; i++) {
-    if (!(Number.isInteger(labels[i]) && labels[i] >= 0 && labels[i] < classes)) throw new Error(`label ${labels[i]} at index ${i} is not a class index 0–${classes - 1}`);
+    if (!(Number.isInteger(labels[i]) && labels[i] >= 0 && labels[i] < classes))
+      throw new Error(`label ${labels[i]} at index ${i} is not a class index 0–${classes - 1}`);
   }
 }
 

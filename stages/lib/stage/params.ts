@@ -97,11 +97,18 @@ export function readParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>,
       return node;
     }
     const who = stage ? `stage "${stage}"` : 'the stage';
-    throw new ParamError(key, `${who} reads param ${key} but does not declare it: add ${key} to the params: list of ${who} in pipeline.yaml`);
+    throw new ParamError(
+      key,
+      `${who} reads param ${key} but does not declare it: add ${key} to the params: list of ${who} in pipeline.yaml`,
+    );
   };
 
   /** The declared rule when there is one (it must be of the kind read), else the call site's. */
-  const ruleFor = <K extends ParamRule['kind']>(key: string, kind: K, inline: () => Extract<ParamRule, { kind: K }>): Extract<ParamRule, { kind: K }> => {
+  const ruleFor = <K extends ParamRule['kind']>(
+    key: string,
+    kind: K,
+    inline: () => Extract<ParamRule, { kind: K }>,
+  ): Extract<ParamRule, { kind: K }> => {
     const declared = Object.hasOwn(rules, key) ? rules[key] : undefined;
     if (!declared) return inline();
     if (declared.kind !== kind) throw new Error(`param ${key} is declared as ${declared.kind} but read as ${kind}`);
@@ -115,7 +122,10 @@ export function readParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>,
   };
 
   const numeric = (key: string, inline: NumberRule & WithDefault<number>, integer: boolean): number =>
-    read(key, ruleFor(key, 'number', () => ({ kind: 'number', description: '', integer, ...inline }))) as number;
+    read(
+      key,
+      ruleFor(key, 'number', () => ({ kind: 'number', description: '', integer, ...inline })),
+    ) as number;
 
   return {
     isSet: (key) => !isUnset(lookup(key)),
@@ -123,14 +133,39 @@ export function readParams(ctx: Pick<StageContext, 'params' | 'root' | 'stage'>,
     number: (key, rule = {}) => numeric(key, rule, false),
     integer: (key, rule = {}) => numeric(key, rule, true),
     positiveInt: (key, opts = {}) => numeric(key, { ...opts, min: 1 }, true),
-    flag: (key, opts = {}) => read(key, ruleFor(key, 'flag', () => ({ kind: 'flag', description: '', ...opts }))) as boolean,
+    flag: (key, opts = {}) =>
+      read(
+        key,
+        ruleFor(key, 'flag', () => ({ kind: 'flag', description: '', ...opts })),
+      ) as boolean,
     oneOf: <const T extends string>(key: string, choices: readonly T[] = [], opts: WithDefault<T> = {}) =>
-      read(key, ruleFor(key, 'choice', () => ({ kind: 'choice', description: '', choices, ...opts }))) as T,
+      read(
+        key,
+        ruleFor(key, 'choice', () => ({ kind: 'choice', description: '', choices, ...opts })),
+      ) as T,
     string: (key, opts = {}) =>
-      read(key, ruleFor(key, 'string', () => ({ kind: 'string', description: '', default: opts.default, ...(opts.describe ? { expects: opts.describe } : {}) }))) as string,
-    path: (key, what = 'path') => path.resolve(root, read(key, ruleFor(key, 'path', () => ({ kind: 'path', description: '', what }))) as string),
+      read(
+        key,
+        ruleFor(key, 'string', () => ({
+          kind: 'string',
+          description: '',
+          default: opts.default,
+          ...(opts.describe ? { expects: opts.describe } : {}),
+        })),
+      ) as string,
+    path: (key, what = 'path') =>
+      path.resolve(
+        root,
+        read(
+          key,
+          ruleFor(key, 'path', () => ({ kind: 'path', description: '', what })),
+        ) as string,
+      ),
     optionalPath(key, what = 'path') {
-      const value = read(key, ruleFor(key, 'path', () => ({ kind: 'path', description: '', what, optional: true })));
+      const value = read(
+        key,
+        ruleFor(key, 'path', () => ({ kind: 'path', description: '', what, optional: true })),
+      );
       return value === undefined ? undefined : path.resolve(root, value as string);
     },
     parse(key, parser) {

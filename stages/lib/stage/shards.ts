@@ -9,7 +9,15 @@
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ShardInfo } from 'pipeline-ml-engine';
-import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureMeta, type FeatureRow, type SplitName } from '../inference/feature-store.ts';
+import {
+  FEATURES_FILE,
+  FEATURES_META,
+  FeatureWriter,
+  INDEX_FILE,
+  type FeatureMeta,
+  type FeatureRow,
+  type SplitName,
+} from '../inference/feature-store.ts';
 import { readCsv } from '../data/csv.ts';
 
 /** The shard's part of `items`: whole blocks of `block` items, spread as evenly as whole blocks allow. All of them when not sharded. */
@@ -30,16 +38,26 @@ const MERGE_CHUNK_ROWS = 1024;
  * `splitOrder`, that split's rows of shard 0, then of shard 1, … (within a
  * shard, as in the unsharded run, a split's rows are contiguous).
  */
-export async function mergeFeatureShards(outDir: string, shardDirs: readonly string[], splitOrder: readonly SplitName[]): Promise<FeatureMeta> {
+export async function mergeFeatureShards(
+  outDir: string,
+  shardDirs: readonly string[],
+  splitOrder: readonly SplitName[],
+): Promise<FeatureMeta> {
   const shards = [];
   for (const dir of shardDirs) {
     const meta = JSON.parse(await readFile(path.join(dir, FEATURES_META), 'utf8')) as FeatureMeta;
     const { records } = await readCsv(path.join(dir, INDEX_FILE), ['row', 'split', 'copy', 'label', 'path']);
-    const rows: FeatureRow[] = records.map((r) => ({ split: r['split'] as SplitName, copy: Number(r['copy']), label: Number(r['label']), path: r['path'] }));
+    const rows: FeatureRow[] = records.map((r) => ({
+      split: r['split'] as SplitName,
+      copy: Number(r['copy']),
+      label: Number(r['label']),
+      path: r['path'],
+    }));
     shards.push({ dir, meta, rows });
   }
   const dim = shards[0]?.meta.dim;
-  if (dim === undefined || shards.some((s) => s.meta.dim !== dim)) throw new Error(`feature shards disagree on the feature size (${shards.map((s) => s.meta.dim).join(', ')})`);
+  if (dim === undefined || shards.some((s) => s.meta.dim !== dim))
+    throw new Error(`feature shards disagree on the feature size (${shards.map((s) => s.meta.dim).join(', ')})`);
   const writer = await FeatureWriter.create(outDir, dim);
   for (const split of splitOrder) {
     for (const shard of shards) {
@@ -65,5 +83,9 @@ export async function mergeFeatureShards(outDir: string, shardDirs: readonly str
 
 /** Each shard's report.json, in shard order. */
 export async function readShardReports(shardDirs: readonly string[]): Promise<Record<string, unknown>[]> {
-  return Promise.all(shardDirs.map(async (dir) => JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')) as Record<string, unknown>));
+  return Promise.all(
+    shardDirs.map(
+      async (dir) => JSON.parse(await readFile(path.join(dir, 'report.json'), 'utf8')) as Record<string, unknown>,
+    ),
+  );
 }

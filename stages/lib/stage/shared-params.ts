@@ -19,17 +19,56 @@ export const PREPROCESS_NAMES = ['tf', 'unit', 'caffe', 'mobilenet', 'xception',
 export const DEFAULT_DROPOUT = 0.5;
 
 export const sharedParams = {
-  'model.dropout': param.number({ min: 0, lt: 1, default: DEFAULT_DROPOUT, description: 'dropout rate of the head, before its Dense layer' }),
-  'runtime.backend': param.oneOf(BACKEND_CHOICES, { default: 'auto', description: 'TF.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in turn' }),
-  'runtime.inference': param.oneOf(INFERENCE_CHOICES, { default: 'auto', description: 'backbone runner; auto = onnx when build-model exported it, else tfjs' }),
-  'runtime.threads': param.integer({ min: 0, default: 0, description: 'threads for backbone inference and TF.js WASM; 0 = every core' }),
-  'runtime.batch_size': param.integer({ min: 1, orAuto: true, optional: true, description: 'images per backbone pass; auto or unset = 16 on the CPU or a software adapter, 128 on a GPU' }),
-  'runtime.device': param.oneOf(DEVICE_CHOICES, { default: 'auto', description: 'where backbone passes run: auto (a hardware GPU when one exists, else the CPU), cpu, webgpu (any adapter, software too), cuda (onnxruntime\'s CUDA add-on)' }),
-  'runtime.precision': param.oneOf(PRECISION_CHOICES, { default: 'fp32', description: 'backbone arithmetic: fp32, or int8 (build-model\'s calibrated QDQ model on onnxruntime\'s CPU provider; refused on a GPU device)' }),
+  'model.dropout': param.number({
+    min: 0,
+    lt: 1,
+    default: DEFAULT_DROPOUT,
+    description: 'dropout rate of the head, before its Dense layer',
+  }),
+  'runtime.backend': param.oneOf(BACKEND_CHOICES, {
+    default: 'auto',
+    description: 'TF.js backend; auto tries tensorflow-gpu, tensorflow, wasm, cpu in turn',
+  }),
+  'runtime.inference': param.oneOf(INFERENCE_CHOICES, {
+    default: 'auto',
+    description: 'backbone runner; auto = onnx when build-model exported it, else tfjs',
+  }),
+  'runtime.threads': param.integer({
+    min: 0,
+    default: 0,
+    description: 'threads for backbone inference and TF.js WASM; 0 = every core',
+  }),
+  'runtime.batch_size': param.integer({
+    min: 1,
+    orAuto: true,
+    optional: true,
+    description: 'images per backbone pass; auto or unset = 16 on the CPU or a software adapter, 128 on a GPU',
+  }),
+  'runtime.device': param.oneOf(DEVICE_CHOICES, {
+    default: 'auto',
+    description:
+      "where backbone passes run: auto (a hardware GPU when one exists, else the CPU), cpu, webgpu (any adapter, software too), cuda (onnxruntime's CUDA add-on)",
+  }),
+  'runtime.precision': param.oneOf(PRECISION_CHOICES, {
+    default: 'fp32',
+    description:
+      "backbone arithmetic: fp32, or int8 (build-model's calibrated QDQ model on onnxruntime's CPU provider; refused on a GPU device)",
+  }),
   'data.test_dir': param.path({ what: 'folder', description: 'unlabelled test images, N.jpg' }),
-  'data.test_labels': param.optionalPath({ what: 'file', description: 'id,label CSV of the test images, label = a class name or index (Kaggle: 1 = dog); empty = unlabelled, no test metrics' }),
-  'runtime.feature_store': param.optionalPath({ what: 'folder', description: 'per-image feature store (a folder both stages may share); empty = each stage\'s own cache folder under .pipeline/' }),
-  'predict.tta_flip': param.flag({ default: false, description: 'also run each test image flipped and average the two predictions' }),
+  'data.test_labels': param.optionalPath({
+    what: 'file',
+    description:
+      'id,label CSV of the test images, label = a class name or index (Kaggle: 1 = dog); empty = unlabelled, no test metrics',
+  }),
+  'runtime.feature_store': param.optionalPath({
+    what: 'folder',
+    description:
+      "per-image feature store (a folder both stages may share); empty = each stage's own cache folder under .pipeline/",
+  }),
+  'predict.tta_flip': param.flag({
+    default: false,
+    description: 'also run each test image flipped and average the two predictions',
+  }),
 } satisfies Record<string, ParamRule>;
 
 /** What every stage that runs backbone passes through the feature store reads (features, test-features). */

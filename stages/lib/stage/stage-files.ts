@@ -32,9 +32,14 @@ export async function exists(p: string): Promise<boolean> {
  * The stage's out folders, created: the first `count` of `ctx.outs`. A stage
  * declared with fewer outs gets an error saying what pipeline.yaml should list.
  */
-export async function outFolders(ctx: Pick<StageContext, 'stage' | 'outs'>, names: readonly string[]): Promise<string[]> {
+export async function outFolders(
+  ctx: Pick<StageContext, 'stage' | 'outs'>,
+  names: readonly string[],
+): Promise<string[]> {
   if (ctx.outs.length < names.length) {
-    throw new Error(`stage ${ctx.stage} writes ${names.length} out folder(s) (${names.join(', ')}); pipeline.yaml declares ${ctx.outs.length}`);
+    throw new Error(
+      `stage ${ctx.stage} writes ${names.length} out folder(s) (${names.join(', ')}); pipeline.yaml declares ${ctx.outs.length}`,
+    );
   }
   const dirs = ctx.outs.slice(0, names.length);
   for (const dir of dirs) await mkdir(dir, { recursive: true });

@@ -31,16 +31,33 @@ test('CSV round-trips commas, quotes, newlines and edge spaces', async () => {
 });
 
 test('numbers are written as they print and unquoted', () => {
-  assert.equal(formatCsv([['id', 'label'], [1, 0.25], [2, 1e-7]]), 'id,label\n1,0.25\n2,1e-7\n');
+  assert.equal(
+    formatCsv([
+      ['id', 'label'],
+      [1, 0.25],
+      [2, 1e-7],
+    ]),
+    'id,label\n1,0.25\n2,1e-7\n',
+  );
 });
 
 test('parseCsv accepts CRLF, a BOM and a missing final newline', () => {
-  assert.deepEqual(parseCsv('\ufeffid,label\r\n1,0\r\n2,1'), [['id', 'label'], ['1', '0'], ['2', '1']]);
-  assert.deepEqual(parseCsv('a,b\n"x\r\ny",z\n'), [['a', 'b'], ['x\r\ny', 'z']]);
+  assert.deepEqual(parseCsv('\ufeffid,label\r\n1,0\r\n2,1'), [
+    ['id', 'label'],
+    ['1', '0'],
+    ['2', '1'],
+  ]);
+  assert.deepEqual(parseCsv('a,b\n"x\r\ny",z\n'), [
+    ['a', 'b'],
+    ['x\r\ny', 'z'],
+  ]);
 });
 
 test('malformed CSV gives errors that say where', async () => {
-  assert.throws(() => parseCsv('a,b\n"open,1\n'), (e: unknown) => e instanceof CsvError && /not closed/.test(e.message));
+  assert.throws(
+    () => parseCsv('a,b\n"open,1\n'),
+    (e: unknown) => e instanceof CsvError && /not closed/.test(e.message),
+  );
   assert.throws(() => parseCsv('a,b\n"x"y,1\n'), /line 2.*after a closing quote/);
   assert.throws(() => parseCsv('a,b\nab"c,1\n'), /line 2.*quote inside an unquoted field/);
   const { dir, cleanup } = await tempDir();

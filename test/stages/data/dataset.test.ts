@@ -23,7 +23,15 @@ test('Kaggle flat layout: labels from names (dog = 1), sorted by label then natu
     const items = await listLabelledImages(dir);
     assert.deepEqual(
       items.map((i) => [i.id, i.label]),
-      [['cat.2', 0], ['cat.3', 0], ['cat.4', 0], ['dog.2', 1], ['dog.4', 1], ['dog.7', 1], ['dog.8', 1]],
+      [
+        ['cat.2', 0],
+        ['cat.3', 0],
+        ['cat.4', 0],
+        ['dog.2', 1],
+        ['dog.4', 1],
+        ['dog.7', 1],
+        ['dog.8', 1],
+      ],
     );
     for (const i of items) assert.ok(path.isAbsolute(i.path) && i.path.startsWith(dir));
   } finally {
@@ -38,7 +46,13 @@ test('class sub-folders of any name are the classes, sorted by name (cats/ dogs/
     const items = await listLabelledImages(dir);
     assert.deepEqual(
       items.map((i) => [i.id, i.label]),
-      [['cats/2', 0], ['cats/3', 0], ['dogs/2', 1], ['dogs/4', 1], ['dogs/7', 1]],
+      [
+        ['cats/2', 0],
+        ['cats/3', 0],
+        ['dogs/2', 1],
+        ['dogs/4', 1],
+        ['dogs/7', 1],
+      ],
     );
     const other = path.join(dir, 'other');
     await mkdir(path.join(other, 'cat'), { recursive: true });
@@ -49,7 +63,14 @@ test('class sub-folders of any name are the classes, sorted by name (cats/ dogs/
     const dataset = await readLabelledDataset(other);
     // Code-unit order, as Keras' sorted(os.listdir()): capitals first.
     assert.deepEqual(dataset.classes, ['Dog', 'cat']);
-    assert.deepEqual(dataset.images.map((i) => [i.id, i.label]), [['Dog/a', 0], ['cat/9', 1], ['cat/10', 1]]);
+    assert.deepEqual(
+      dataset.images.map((i) => [i.id, i.label]),
+      [
+        ['Dog/a', 0],
+        ['cat/9', 1],
+        ['cat/10', 1],
+      ],
+    );
   } finally {
     await cleanup();
   }
@@ -58,7 +79,10 @@ test('class sub-folders of any name are the classes, sorted by name (cats/ dogs/
 test('unknown layouts and empty folders are rejected with a message that says what was found', async () => {
   const { dir, cleanup } = await tempDir();
   try {
-    await assert.rejects(listLabelledImages(dir), (e: unknown) => e instanceof DatasetError && /no image files/.test(e.message));
+    await assert.rejects(
+      listLabelledImages(dir),
+      (e: unknown) => e instanceof DatasetError && /no image files/.test(e.message),
+    );
     await writeFile(path.join(dir, '1.jpg'), '');
     await mkdir(path.join(dir, 'birds'));
     await assert.rejects(listLabelledImages(dir), /1 image file\(s\) with no class before a dot in their names/);
@@ -75,7 +99,10 @@ test('unlabelled images are sorted by numeric id and duplicate ids are rejected'
   try {
     for (const n of ['10.jpg', '2.jpg', '1.jpg', '100.jpg', 'readme.md']) await writeFile(path.join(dir, n), '');
     const items = await listUnlabelledImages(dir);
-    assert.deepEqual(items.map((i) => i.id), ['1', '2', '10', '100']);
+    assert.deepEqual(
+      items.map((i) => i.id),
+      ['1', '2', '10', '100'],
+    );
     await writeFile(path.join(dir, '2.png'), '');
     await assert.rejects(listUnlabelledImages(dir), /two images share the id "2"/);
   } finally {
@@ -95,20 +122,51 @@ test('readLabels reads id,label and rejects bad labels naming the row', async ()
     await writeFile(file, 'id,label\n1,1\n2,0\n3,1.0\n');
     const kaggle = ['cat', 'dog'];
     const labels = await readLabels(file, kaggle);
-    assert.deepEqual([...labels], [['1', 1], ['2', 0], ['3', 1]]);
+    assert.deepEqual(
+      [...labels],
+      [
+        ['1', 1],
+        ['2', 0],
+        ['3', 1],
+      ],
+    );
     await writeFile(file, 'id,label\n1,dog\n2,Cat\n3,0\n');
-    assert.deepEqual([...(await readLabels(file, kaggle))], [['1', 1], ['2', 0], ['3', 0]], 'names (any case) and indices');
+    assert.deepEqual(
+      [...(await readLabels(file, kaggle))],
+      [
+        ['1', 1],
+        ['2', 0],
+        ['3', 0],
+      ],
+      'names (any case) and indices',
+    );
     await writeFile(file, 'id,label\n1,1\n2,0.7\n');
-    await assert.rejects(readLabels(file, kaggle), /data row 2 \(id 2\): "0.7" is neither a class name nor an index; a label must be a class name \(cat, dog\) or its index 0–1/);
+    await assert.rejects(
+      readLabels(file, kaggle),
+      /data row 2 \(id 2\): "0.7" is neither a class name nor an index; a label must be a class name \(cat, dog\) or its index 0–1/,
+    );
     await writeFile(file, 'id,label\n1,2\n');
-    await assert.rejects(readLabels(file, kaggle), /data row 1 \(id 1\): index 2 is out of range: the training set has 2 classes/);
+    await assert.rejects(
+      readLabels(file, kaggle),
+      /data row 1 \(id 1\): index 2 is out of range: the training set has 2 classes/,
+    );
     await writeFile(file, 'id,label\n1,fox\n');
-    await assert.rejects(readLabels(file, kaggle), /data row 1 \(id 1\): class "fox" is not a class of the training set/);
+    await assert.rejects(
+      readLabels(file, kaggle),
+      /data row 1 \(id 1\): class "fox" is not a class of the training set/,
+    );
     await writeFile(file, 'id,label\n1,1\n1,0\n');
     await assert.rejects(readLabels(file, kaggle), /id 1 appears twice/);
     // Classes named by numbers: a name wins over an index.
     await writeFile(file, 'id,label\n1,1\n2,0\n3,3\n');
-    assert.deepEqual([...(await readLabels(file, ['1', '2', '3']))], [['1', 0], ['2', 0], ['3', 2]]);
+    assert.deepEqual(
+      [...(await readLabels(file, ['1', '2', '3']))],
+      [
+        ['1', 0],
+        ['2', 0],
+        ['3', 2],
+      ],
+    );
   } finally {
     await cleanup();
   }
@@ -130,12 +188,18 @@ test('image lists store paths relative to the project root and read back absolut
     assert.ok(!text.includes(dir), 'no absolute paths in the list');
     const back = await readImageList(list, root, ['cat', 'dog']);
     assert.deepEqual(back.slice(0, 3), items.slice(0, 3));
-    assert.deepEqual(back.slice(3).map((i) => [i.path, i.label]), items.slice(3).map((i) => [i.path, i.label]));
+    assert.deepEqual(
+      back.slice(3).map((i) => [i.path, i.label]),
+      items.slice(3).map((i) => [i.path, i.label]),
+    );
     // Ids of folder images come back as folder/stem when the folder is the class's name.
     await writeImageList(list, root, items.slice(3));
     assert.deepEqual(await readImageList(list, root, ['cats', 'dogs']), items.slice(3));
     await writeFile(list, 'path,label\nx.jpg,2\n');
-    await assert.rejects(readImageList(list, root, ['cats', 'dogs']), /data row 1: label must be a class index 0–1, got "2"/);
+    await assert.rejects(
+      readImageList(list, root, ['cats', 'dogs']),
+      /data row 1: label must be a class index 0–1, got "2"/,
+    );
   } finally {
     await cleanup();
   }

@@ -52,8 +52,18 @@ test('shared work overlaps; alone waits for the work in flight and holds back ne
 
 test('a failing task releases the gate either way', async () => {
   const gate = new DecoderGate();
-  await assert.rejects(gate.shared(async () => { throw new Error('shared boom'); }), /shared boom/);
-  await assert.rejects(gate.alone(async () => { throw new Error('alone boom'); }), /alone boom/);
+  await assert.rejects(
+    gate.shared(async () => {
+      throw new Error('shared boom');
+    }),
+    /shared boom/,
+  );
+  await assert.rejects(
+    gate.alone(async () => {
+      throw new Error('alone boom');
+    }),
+    /alone boom/,
+  );
   assert.equal(await gate.alone(async () => 'free'), 'free');
   assert.equal(await gate.shared(async () => 'free too'), 'free too');
 });

@@ -26,9 +26,17 @@ export const CAT_IDS = [2, 3, 4, 7, 8, 10, 11, 12, 13, 15, 17, 19];
 export const DOG_IDS = [2, 4, 7, 8, 9, 10, 11, 14, 15, 16, 17, 19];
 
 /** A folder of symlinks named like the Kaggle layout, pointing at real photos. */
-export async function linkSubset(dir: string, cats: number, dogs: number, layout: 'flat' | 'folders' = 'flat'): Promise<void> {
+export async function linkSubset(
+  dir: string,
+  cats: number,
+  dogs: number,
+  layout: 'flat' | 'folders' = 'flat',
+): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const [kind, ids, n] of [['cat', CAT_IDS, cats], ['dog', DOG_IDS, dogs]] as const) {
+  for (const [kind, ids, n] of [
+    ['cat', CAT_IDS, cats],
+    ['dog', DOG_IDS, dogs],
+  ] as const) {
     for (const id of ids.slice(0, n)) {
       const target = layout === 'flat' ? path.join(dir, `${kind}.${id}.jpg`) : path.join(dir, `${kind}s`, `${id}.jpg`);
       await mkdir(path.dirname(target), { recursive: true });
@@ -45,7 +53,12 @@ export interface RecordedContext extends StageContext {
   figures: RunFigures;
 }
 
-export function makeContext(opts: { root: string; params: Record<string, unknown>; deps?: string[]; outs: string[] }): RecordedContext {
+export function makeContext(opts: {
+  root: string;
+  params: Record<string, unknown>;
+  deps?: string[];
+  outs: string[];
+}): RecordedContext {
   const logs: string[] = [];
   const warnings: string[] = [];
   const progressReports: Progress[] = [];

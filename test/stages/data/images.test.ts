@@ -2,11 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { decodeImage, ImageError, imageBatches, toTensorInput, type ImageErrorReason } from '../../../stages/lib/data/images.ts';
+import {
+  decodeImage,
+  ImageError,
+  imageBatches,
+  toTensorInput,
+  type ImageErrorReason,
+} from '../../../stages/lib/data/images.ts';
 import { BAD_DIR, FIXTURES, photo, tempDir } from './helpers.ts';
 
 const SIZE = 32;
-const px = (img: Uint8Array, size: number, x: number, y: number) => Array.from(img.subarray((y * size + x) * 3, (y * size + x) * 3 + 3));
+const px = (img: Uint8Array, size: number, x: number, y: number) =>
+  Array.from(img.subarray((y * size + x) * 3, (y * size + x) * 3 + 3));
 
 /** What each file of ../shared/datasets/bad-images must give: decoded, or skipped with this reason. */
 const BAD_IMAGES: Record<string, 'decodes' | ImageErrorReason> = {
@@ -58,19 +65,30 @@ test('imageBatches skips and counts the bad files, keeps order, and never throws
     }
   }
   assert.deepEqual(sizes, [4, 4, 2]);
-  await assert.rejects(imageBatches(items, { size: 0, batchSize: 4 }).next(), /image size must be a positive integer, got 0/);
+  await assert.rejects(
+    imageBatches(items, { size: 0, batchSize: 4 }).next(),
+    /image size must be a positive integer, got 0/,
+  );
   await assert.rejects(imageBatches(items, { size: 8, batchSize: 0 }).next(), /batchSize must be a positive integer/);
-  assert.deepEqual(seen, Object.keys(BAD_IMAGES).filter((n) => BAD_IMAGES[n] === 'decodes'));
-  assert.deepEqual(skipped, Object.entries(BAD_IMAGES).filter(([, r]) => r !== 'decodes'));
+  assert.deepEqual(
+    seen,
+    Object.keys(BAD_IMAGES).filter((n) => BAD_IMAGES[n] === 'decodes'),
+  );
+  assert.deepEqual(
+    skipped,
+    Object.entries(BAD_IMAGES).filter(([, r]) => r !== 'decodes'),
+  );
 });
 
 test('CMYK, grayscale, PNG-as-jpg and GIF come out as plausible RGB', async () => {
   const gray = await decodeImage(path.join(BAD_DIR, 'dog.9005.jpg'), { size: SIZE });
-  for (let i = 0; i < gray.length; i += 3) assert.ok(gray[i] === gray[i + 1] && gray[i] === gray[i + 2], 'grayscale → R = G = B');
+  for (let i = 0; i < gray.length; i += 3)
+    assert.ok(gray[i] === gray[i + 1] && gray[i] === gray[i + 2], 'grayscale → R = G = B');
   // dog.9003 (PNG) is the colour version of the same photo: the same picture, so luminance is close.
   const colour = await decodeImage(path.join(BAD_DIR, 'dog.9003.jpg'), { size: SIZE });
   let diff = 0;
-  for (let i = 0; i < gray.length; i += 3) diff += Math.abs(gray[i] - (0.299 * colour[i] + 0.587 * colour[i + 1] + 0.114 * colour[i + 2]));
+  for (let i = 0; i < gray.length; i += 3)
+    diff += Math.abs(gray[i] - (0.299 * colour[i] + 0.587 * colour[i + 1] + 0.114 * colour[i + 2]));
   assert.ok(diff / (SIZE * SIZE) < 12, `mean luminance difference ${diff / (SIZE * SIZE)}`);
   for (const name of ['cat.9004.jpg', 'dog.9010.jpg']) {
     const img = await decodeImage(path.join(BAD_DIR, name), { size: SIZE });
@@ -103,7 +121,10 @@ test('the 144 MP JPEG decodes with bounded memory, and a pixel limit refuses it 
   await decodeImage(file, { size: 299 });
   const grown = (process.memoryUsage().rss - before) / 2 ** 20;
   assert.ok(grown < 300, `RSS grew ${grown.toFixed(0)} MiB (a full decode would need 412 MiB)`);
-  await assert.rejects(decodeImage(file, { size: 64, maxInputPixels: 50_000_000 }), (e: unknown) => e instanceof ImageError && e.reason === 'too-large');
+  await assert.rejects(
+    decodeImage(file, { size: 64, maxInputPixels: 50_000_000 }),
+    (e: unknown) => e instanceof ImageError && e.reason === 'too-large',
+  );
 });
 
 test("resize 'squash' keeps everything, 'crop' keeps the centre", async () => {
@@ -113,7 +134,9 @@ test("resize 'squash' keeps everything, 'crop' keeps the centre", async () => {
     const raw = Buffer.alloc(60 * 20 * 3);
     for (let y = 0; y < 20; y++) for (let x = 0; x < 60; x++) raw[(y * 60 + x) * 3 + Math.floor(x / 20)] = 255;
     const file = path.join(dir, 'bands.png');
-    await sharp(raw, { raw: { width: 60, height: 20, channels: 3 } }).png().toFile(file);
+    await sharp(raw, { raw: { width: 60, height: 20, channels: 3 } })
+      .png()
+      .toFile(file);
     const squash = await decodeImage(file, { size: 30, resize: 'squash' });
     assert.deepEqual(px(squash, 30, 2, 15), [255, 0, 0]);
     assert.deepEqual(px(squash, 30, 15, 15), [0, 255, 0]);
@@ -121,8 +144,14 @@ test("resize 'squash' keeps everything, 'crop' keeps the centre", async () => {
     const crop = await decodeImage(file, { size: 30, resize: 'crop' });
     assert.deepEqual(px(crop, 30, 1, 15), [0, 255, 0]);
     assert.deepEqual(px(crop, 30, 28, 15), [0, 255, 0]);
-    await assert.rejects(decodeImage(path.join(dir, 'missing.jpg'), { size: 8 }), (e: unknown) => e instanceof ImageError && e.reason === 'unreadable');
-    await assert.rejects(decodeImage(dir, { size: 8 }), (e: unknown) => e instanceof ImageError && e.reason === 'unreadable');
+    await assert.rejects(
+      decodeImage(path.join(dir, 'missing.jpg'), { size: 8 }),
+      (e: unknown) => e instanceof ImageError && e.reason === 'unreadable',
+    );
+    await assert.rejects(
+      decodeImage(dir, { size: 8 }),
+      (e: unknown) => e instanceof ImageError && e.reason === 'unreadable',
+    );
   } finally {
     await cleanup();
   }
@@ -134,7 +163,9 @@ test('a real photo decodes and alpha is flattened onto white', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const file = path.join(dir, 'clear.png');
-    await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toFile(file);
+    await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toFile(file);
     assert.deepEqual(px(await decodeImage(file, { size: 4 }), 4, 1, 1), [255, 255, 255]);
   } finally {
     await cleanup();
@@ -152,7 +183,10 @@ test('toTensorInput packs NHWC float32 with tf, unit and caffe preprocessing', (
   const unit = toTensorInput(one, 1, 'unit');
   assert.ok(Math.abs(unit[1] - 127 / 255) < 1e-6 && unit[3] === 1);
   const caffe = toTensorInput([new Uint8Array([10, 20, 30])], 1, 'caffe');
-  assert.deepEqual(Array.from(caffe).map((v) => Number(v.toFixed(3))), [30 - 103.939, 20 - 116.779, 10 - 123.68].map((v) => Number(v.toFixed(3))));
+  assert.deepEqual(
+    Array.from(caffe).map((v) => Number(v.toFixed(3))),
+    [30 - 103.939, 20 - 116.779, 10 - 123.68].map((v) => Number(v.toFixed(3))),
+  );
   const reuse = new Float32Array(12);
   assert.equal(toTensorInput(one, 1, 'tf', reuse).buffer, reuse.buffer);
   assert.throws(() => toTensorInput([new Uint8Array(5)], 1), /expected 1×1×3/);

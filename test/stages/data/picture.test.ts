@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import sharp from 'sharp';
-import { jet, linePlotSvg, overlayHeatmap, writeGrid, writeLinePlot, writeLinePlots } from '../../../stages/lib/data/picture.ts';
+import {
+  jet,
+  linePlotSvg,
+  overlayHeatmap,
+  writeGrid,
+  writeLinePlot,
+  writeLinePlots,
+} from '../../../stages/lib/data/picture.ts';
 import { tempDir } from './helpers.ts';
 
 const flat = (size: number, rgb: [number, number, number]) => {
@@ -15,7 +22,11 @@ test('writeGrid lays tiles out in rows of `cols` with captions under them', asyn
   const { dir, cleanup } = await tempDir();
   try {
     const out = path.join(dir, 'grid.png');
-    const tiles = Array.from({ length: 7 }, (_, k) => ({ pixels: flat(40, [k * 30, 0, 255 - k * 30]), size: 40, caption: `tile <${k}> & "x"` }));
+    const tiles = Array.from({ length: 7 }, (_, k) => ({
+      pixels: flat(40, [k * 30, 0, 255 - k * 30]),
+      size: 40,
+      caption: `tile <${k}> & "x"`,
+    }));
     await writeGrid(tiles, 3, out, { gap: 4 });
     const meta = await sharp(out).metadata();
     assert.equal(meta.format, 'png');
@@ -35,19 +46,38 @@ test('line plots render to PNG, skip non-finite values, and refuse empty data', 
   const { dir, cleanup } = await tempDir();
   try {
     const one = path.join(dir, 'loss.png');
-    await writeLinePlot([{ name: 'loss', values: [0.7, 0.4, Number.NaN, 0.2] }, { name: 'val_loss', values: [0.8, 0.5, 0.35, 0.3] }], { title: 'Loss', xLabel: 'epoch', yLabel: 'loss' }, one);
-    assert.deepEqual(Object.values((({ width, height }) => ({ width, height }))(await sharp(one).metadata())), [640, 420]);
+    await writeLinePlot(
+      [
+        { name: 'loss', values: [0.7, 0.4, Number.NaN, 0.2] },
+        { name: 'val_loss', values: [0.8, 0.5, 0.35, 0.3] },
+      ],
+      { title: 'Loss', xLabel: 'epoch', yLabel: 'loss' },
+      one,
+    );
+    assert.deepEqual(
+      Object.values((({ width, height }) => ({ width, height }))(await sharp(one).metadata())),
+      [640, 420],
+    );
     const two = path.join(dir, 'curves.png');
     await writeLinePlots(
       [
         { series: [{ name: 'loss', values: [1, 0.5] }], labels: { title: 'Loss', xLabel: 'epoch', yLabel: 'loss' } },
-        { series: [{ name: 'accuracy', values: [0.5, 0.9] }], labels: { title: 'Accuracy', xLabel: 'epoch', yLabel: 'acc' } },
+        {
+          series: [{ name: 'accuracy', values: [0.5, 0.9] }],
+          labels: { title: 'Accuracy', xLabel: 'epoch', yLabel: 'acc' },
+        },
       ],
       two,
     );
     assert.equal((await sharp(two).metadata()).width, 1280);
-    assert.throws(() => linePlotSvg([{ name: 'x', values: [Number.NaN] }], { title: 't', xLabel: 'x', yLabel: 'y' }), /no finite values/);
-    assert.match(linePlotSvg([{ name: 'a<b', values: [1] }], { title: 'T&', xLabel: 'x', yLabel: 'y' }), /a&lt;b.*T&amp;/s);
+    assert.throws(
+      () => linePlotSvg([{ name: 'x', values: [Number.NaN] }], { title: 't', xLabel: 'x', yLabel: 'y' }),
+      /no finite values/,
+    );
+    assert.match(
+      linePlotSvg([{ name: 'a<b', values: [1] }], { title: 'T&', xLabel: 'x', yLabel: 'y' }),
+      /a&lt;b.*T&amp;/s,
+    );
   } finally {
     await cleanup();
   }

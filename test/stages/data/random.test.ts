@@ -22,8 +22,14 @@ test('createRng output is roughly uniform', () => {
 test('shuffle returns a permutation, leaves the input alone, and is seeded', () => {
   const items = Array.from({ length: 50 }, (_, i) => i);
   const s1 = shuffle(items, createRng(7));
-  assert.deepEqual(items, Array.from({ length: 50 }, (_, i) => i));
-  assert.deepEqual([...s1].sort((x, y) => x - y), items);
+  assert.deepEqual(
+    items,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    [...s1].sort((x, y) => x - y),
+    items,
+  );
   assert.notDeepEqual(s1, items);
   assert.deepEqual(shuffle(items, createRng(7)), s1);
 });

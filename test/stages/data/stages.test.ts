@@ -8,13 +8,25 @@ import splitStage, { stratifiedSplit, validationCount } from '../../../stages/sp
 import { readImageList, type LabelledImage } from '../../../stages/lib/data/dataset.ts';
 import { linkSubset, makeContext, tempDir } from './helpers.ts';
 
-const splitParams = (over: Record<string, unknown> = {}) => ({ 'data.train_dir': 'data/train', 'data.classes': null, 'data.val_fraction': 0.2, 'data.seed': 42, 'data.test_labels': '', ...over });
+const splitParams = (over: Record<string, unknown> = {}) => ({
+  'data.train_dir': 'data/train',
+  'data.classes': null,
+  'data.val_fraction': 0.2,
+  'data.seed': 42,
+  'data.test_labels': '',
+  ...over,
+});
 
 async function runSplit(root: string, params: Record<string, unknown>, out: string) {
   const ctx = makeContext({ root, params, deps: [path.join(root, 'data/train')], outs: [out, `${out}-classes`] });
   await splitStage.run(ctx);
   const classes = JSON.parse(await readFile(path.join(`${out}-classes`, 'classes.json'), 'utf8')).classes as string[];
-  return { ctx, classes, train: await readImageList(path.join(out, 'train.csv'), root, classes), val: await readImageList(path.join(out, 'val.csv'), root, classes) };
+  return {
+    ctx,
+    classes,
+    train: await readImageList(path.join(out, 'train.csv'), root, classes),
+    val: await readImageList(path.join(out, 'val.csv'), root, classes),
+  };
 }
 
 test('split stage: stratified, disjoint, every image exactly once, deterministic per seed, relative paths', async () => {
@@ -39,10 +51,17 @@ test('split stage: stratified, disjoint, every image exactly once, deterministic
     assert.ok(a.ctx.logs.some((l) => /train 16 .* val 4/.test(l)));
 
     const again = await runSplit(root, splitParams(), path.join(root, 'out-b'));
-    assert.equal(await readFile(path.join(root, 'out-b/val.csv'), 'utf8'), await readFile(path.join(root, 'out-a/val.csv'), 'utf8'));
+    assert.equal(
+      await readFile(path.join(root, 'out-b/val.csv'), 'utf8'),
+      await readFile(path.join(root, 'out-a/val.csv'), 'utf8'),
+    );
     assert.deepEqual(again.train, a.train);
     const other = await runSplit(root, splitParams({ 'data.seed': 7 }), path.join(root, 'out-c'));
-    assert.notDeepEqual(other.val.map((i) => i.id), a.val.map((i) => i.id), 'another seed, another split');
+    assert.notDeepEqual(
+      other.val.map((i) => i.id),
+      a.val.map((i) => i.id),
+      'another seed, another split',
+    );
   } finally {
     await cleanup();
   }
@@ -71,14 +90,30 @@ test('split stage rejects bad params and a single-class folder with clear errors
   const { dir: root, cleanup } = await tempDir();
   try {
     await linkSubset(path.join(root, 'data/train'), 3, 0);
-    const run = (params: Record<string, unknown>) => splitStage.run(makeContext({ root, params, outs: [path.join(root, 'out'), path.join(root, 'out-classes')] }));
-    await assert.rejects(run(splitParams({ 'data.val_fraction': 1 })), /data\.val_fraction must be a number in \(0, 1\), got 1/);
+    const run = (params: Record<string, unknown>) =>
+      splitStage.run(makeContext({ root, params, outs: [path.join(root, 'out'), path.join(root, 'out-classes')] }));
+    await assert.rejects(
+      run(splitParams({ 'data.val_fraction': 1 })),
+      /data\.val_fraction must be a number in \(0, 1\), got 1/,
+    );
     await assert.rejects(run(splitParams({ 'data.seed': -1 })), /data\.seed must be an integer/);
     await assert.rejects(run(splitParams({ 'data.train_dir': '' })), /data\.train_dir must be a folder path/);
-    await assert.rejects(run(splitParams()), /holds images of one class only \(cat\): a classifier needs two or more classes/);
-    await assert.rejects(run(splitParams({ 'data.classes': ['cat', 'dog'] })), /split needs at least 2 images of every class .*: "dog" \(0\)/);
-    await assert.rejects(run(splitParams({ 'data.classes': ['dog', 'fox'] })), /holds images of file prefix "cat\.", not in data\.classes \(dog, fox\)/);
-    await assert.rejects(run(splitParams({ 'data.classes': ['cat'] })), /data\.classes must be a list of 2 or more distinct names, or empty, got/);
+    await assert.rejects(
+      run(splitParams()),
+      /holds images of one class only \(cat\): a classifier needs two or more classes/,
+    );
+    await assert.rejects(
+      run(splitParams({ 'data.classes': ['cat', 'dog'] })),
+      /split needs at least 2 images of every class .*: "dog" \(0\)/,
+    );
+    await assert.rejects(
+      run(splitParams({ 'data.classes': ['dog', 'fox'] })),
+      /holds images of file prefix "cat\.", not in data\.classes \(dog, fox\)/,
+    );
+    await assert.rejects(
+      run(splitParams({ 'data.classes': ['cat'] })),
+      /data\.classes must be a list of 2 or more distinct names, or empty, got/,
+    );
     await assert.rejects(run(splitParams({ 'data.train_dir': 'nowhere' })), /dataset folder not found/);
   } finally {
     await cleanup();
@@ -102,15 +137,27 @@ test('augment-config stage writes the resolved config and an 18-tile labelled pr
     assert.equal(cfg.copies, 1);
     const meta = await sharp(path.join(out, 'preview.png')).metadata();
     assert.equal(meta.format, 'png');
-    assert.ok(meta.width >= PREVIEW_COLS * PREVIEW_SIZE && meta.height >= PREVIEW_ROWS * PREVIEW_SIZE, `${meta.width}×${meta.height}`);
+    assert.ok(
+      meta.width >= PREVIEW_COLS * PREVIEW_SIZE && meta.height >= PREVIEW_ROWS * PREVIEW_SIZE,
+      `${meta.width}×${meta.height}`,
+    );
     assert.equal(ctx.progressReports.at(-1)?.done, 18);
     // Same seed → the same preview, byte for byte.
     const out2 = path.join(root, 'again');
-    await augmentConfigStage.run(makeContext({ root, params: { augment }, deps: [splitOut, `${splitOut}-classes`], outs: [out2] }));
+    await augmentConfigStage.run(
+      makeContext({ root, params: { augment }, deps: [splitOut, `${splitOut}-classes`], outs: [out2] }),
+    );
     assert.deepEqual(await readFile(path.join(out2, 'preview.png')), await readFile(path.join(out, 'preview.png')));
 
     await assert.rejects(
-      augmentConfigStage.run(makeContext({ root, params: { augment: { zoom_range: 1.5 } }, deps: [splitOut, `${splitOut}-classes`], outs: [path.join(root, 'bad')] })),
+      augmentConfigStage.run(
+        makeContext({
+          root,
+          params: { augment: { zoom_range: 1.5 } },
+          deps: [splitOut, `${splitOut}-classes`],
+          outs: [path.join(root, 'bad')],
+        }),
+      ),
       /augment\.zoom_range must be in \[0, 1\)/,
     );
   } finally {

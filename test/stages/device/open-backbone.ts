@@ -14,12 +14,27 @@ const logs: string[] = [];
 const warnings: string[] = [];
 try {
   const info = await readBackboneInfo(backboneDir);
-  const params = { 'runtime.inference': 'onnx', 'runtime.device': device, 'runtime.backend': 'cpu', 'runtime.threads': 0 };
-  const runner = await openBackboneRunner(backboneDir, runtimeParams(params), { log: (m) => logs.push(m), warn: (m) => warnings.push(m) });
+  const params = {
+    'runtime.inference': 'onnx',
+    'runtime.device': device,
+    'runtime.backend': 'cpu',
+    'runtime.threads': 0,
+  };
+  const runner = await openBackboneRunner(backboneDir, runtimeParams(params), {
+    log: (m) => logs.push(m),
+    warn: (m) => warnings.push(m),
+  });
   try {
     const pixels = await Promise.all(photos.map((f) => decodeImage(f, { size: info.inputSize })));
     const out = await runner.run(toTensorInput(pixels, info.inputSize, info.preprocess), pixels.length);
-    const result = { engine: runner.engine, device: runner.device, batchSize: runner.batchSize, logs, warnings, pooled: Array.from(out.pooled) };
+    const result = {
+      engine: runner.engine,
+      device: runner.device,
+      batchSize: runner.batchSize,
+      logs,
+      warnings,
+      pooled: Array.from(out.pooled),
+    };
     console.log(JSON.stringify(result));
   } finally {
     await runner.dispose();

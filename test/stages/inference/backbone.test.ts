@@ -33,7 +33,9 @@ test('a URL is downloaded once into the cache, then served from it', async () =>
   let requests = 0;
   const server = createServer((req, res) => {
     requests++;
-    const served = req.url?.startsWith('/models/') ? readFile(path.join(SMALL, path.basename(req.url))) : Promise.reject(new Error('not served'));
+    const served = req.url?.startsWith('/models/')
+      ? readFile(path.join(SMALL, path.basename(req.url)))
+      : Promise.reject(new Error('not served'));
     served.then(
       (body) => res.end(body),
       () => {

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BackendUnavailableError, parseBackendChoice, selectBackend, type ModuleImporter } from '../../../stages/lib/inference/backend.ts';
+import {
+  BackendUnavailableError,
+  parseBackendChoice,
+  selectBackend,
+  type ModuleImporter,
+} from '../../../stages/lib/inference/backend.ts';
 
 /** Simulates a machine without the native TF.js packages (the CI case). */
 const withoutNative: ModuleImporter = async (spec) => {
   if (spec.startsWith('@tensorflow/tfjs-node')) {
-    throw Object.assign(new Error(`Cannot find package '${spec}' imported from backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' });
+    throw Object.assign(new Error(`Cannot find package '${spec}' imported from backend.ts`), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
   }
   return import(spec);
 };
@@ -31,7 +38,10 @@ test('auto lands on cpu when wasm fails too', async () => {
   };
   const sel = await selectBackend('auto', { importer: onlyJs });
   assert.equal(sel.name, 'cpu');
-  assert.deepEqual(sel.skipped.map((s) => s.candidate), ['tensorflow-gpu', 'tensorflow', 'wasm']);
+  assert.deepEqual(
+    sel.skipped.map((s) => s.candidate),
+    ['tensorflow-gpu', 'tensorflow', 'wasm'],
+  );
 });
 
 test('an explicit unavailable backend is a clear error saying how to install it', async () => {
@@ -41,7 +51,10 @@ test('an explicit unavailable backend is a clear error saying how to install it'
     assert.match(err.message, /npm install @tensorflow\/tfjs-node@4\.22\.0/);
     return true;
   });
-  await assert.rejects(selectBackend('tensorflow-gpu', { importer: withoutNative }), /npm install @tensorflow\/tfjs-node-gpu/);
+  await assert.rejects(
+    selectBackend('tensorflow-gpu', { importer: withoutNative }),
+    /npm install @tensorflow\/tfjs-node-gpu/,
+  );
 });
 
 test('explicit cpu and wasm work', async () => {
@@ -51,5 +64,8 @@ test('explicit cpu and wasm work', async () => {
 
 test('unknown runtime.backend value is rejected', () => {
   assert.equal(parseBackendChoice(undefined), 'auto');
-  assert.throws(() => parseBackendChoice('gpu'), { name: 'ParamError', message: 'runtime.backend must be one of auto, tensorflow-gpu, tensorflow, wasm, cpu, got "gpu"' });
+  assert.throws(() => parseBackendChoice('gpu'), {
+    name: 'ParamError',
+    message: 'runtime.backend must be one of auto, tensorflow-gpu, tensorflow, wasm, cpu, got "gpu"',
+  });
 });

@@ -29,7 +29,11 @@ const quiet = () => {
 
 async function pooledOf(choice: string) {
   const logger = quiet();
-  const runner = await openBackboneRunner(backboneDir, runtimeParams({ 'runtime.inference': choice, 'runtime.backend': 'cpu', 'runtime.threads': 0 }), logger);
+  const runner = await openBackboneRunner(
+    backboneDir,
+    runtimeParams({ 'runtime.inference': choice, 'runtime.backend': 'cpu', 'runtime.threads': 0 }),
+    logger,
+  );
   try {
     const input = toTensorInput([await decodeImage(PHOTO, { size: 224 })], 224, 'tf');
     return { engine: runner.engine, pooled: (await runner.run(input, 1)).pooled, warnings: logger.warnings };
@@ -53,10 +57,16 @@ test('when the export failed, auto falls back to TF.js with a warning that says 
   const infoFile = path.join(backboneDir, BACKBONE_INFO);
   const info = JSON.parse(await readFile(infoFile, 'utf8'));
   await rm(path.join(backboneDir, BACKBONE_ONNX));
-  await writeFile(infoFile, JSON.stringify({ ...info, onnx: { exported: false, reason: 'layer "x" (Conv3D) cannot be exported' } }));
+  await writeFile(
+    infoFile,
+    JSON.stringify({ ...info, onnx: { exported: false, reason: 'layer "x" (Conv3D) cannot be exported' } }),
+  );
   const fallback = await pooledOf('auto');
   assert.equal(fallback.engine, 'cpu');
   assert.equal(fallback.warnings.length, 1);
-  assert.match(fallback.warnings[0], /running the backbone on TF\.js, not ONNX: the export failed: layer "x" \(Conv3D\)/);
+  assert.match(
+    fallback.warnings[0],
+    /running the backbone on TF\.js, not ONNX: the export failed: layer "x" \(Conv3D\)/,
+  );
   await assert.rejects(pooledOf('onnx'), /runtime\.inference is onnx but build-model has no backbone\.onnx/);
 });

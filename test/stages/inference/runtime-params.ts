@@ -1,6 +1,12 @@
 import { readParams, type ParamReader } from '../../../stages/lib/stage/params.ts';
 
-const RUNTIME_KEYS = ['runtime.backend', 'runtime.inference', 'runtime.device', 'runtime.threads', 'runtime.batch_size'];
+const RUNTIME_KEYS = [
+  'runtime.backend',
+  'runtime.inference',
+  'runtime.device',
+  'runtime.threads',
+  'runtime.batch_size',
+];
 
 /** A stage's param reader over the given runtime.* values; the other runtime keys are declared but unset, so their defaults apply. */
 export function runtimeParams(values: Record<string, unknown>): ParamReader {

@@ -37,7 +37,10 @@ test('adadelta follows the Keras update rule step by step (the first step is ~1.
       optimizer.applyGradients({ [w.name]: grad });
       grad.dispose();
       const got = w.dataSync()[0];
-      assert.ok(Math.abs(got - expected[step]) < 1e-6 * Math.max(1, Math.abs(expected[step])), `step ${step + 1}: w ${got}, Keras ${expected[step]}`);
+      assert.ok(
+        Math.abs(got - expected[step]) < 1e-6 * Math.max(1, Math.abs(expected[step])),
+        `step ${step + 1}: w ${got}, Keras ${expected[step]}`,
+      );
     });
     assert.ok(Math.abs(1 - expected[0]) < 2e-3, 'the reference itself: a cautious first step');
   } finally {
@@ -47,7 +50,11 @@ test('adadelta follows the Keras update rule step by step (the first step is ~1.
 });
 
 /** Non-negative features like pooled ReLU maps: 32 channels fire more for dogs, 32 for cats, the rest are noise. */
-function pooledLikeFeatures(n: number, dim: number, seed: number): { x: tf.Tensor2D; y: tf.Tensor2D; labels: number[] } {
+function pooledLikeFeatures(
+  n: number,
+  dim: number,
+  seed: number,
+): { x: tf.Tensor2D; y: tf.Tensor2D; labels: number[] } {
   const rng = createRng(seed);
   const x = new Float32Array(n * dim);
   const labels: number[] = [];
@@ -74,7 +81,10 @@ test('adadelta at lr 1.0 trains the head on a separable 256-dim problem: finite,
     const history = await head.fit(train.x, train.y, { epochs: 5, batchSize: 16, shuffle: false, verbose: 0 });
     const losses = history.history['loss'] as number[];
     assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
-    assert.ok(losses.at(-1)! < 0.3 && losses.at(-1)! < losses[0], `loss should fall well below ln 2; got ${losses.map((l) => l.toFixed(3))}`);
+    assert.ok(
+      losses.at(-1)! < 0.3 && losses.at(-1)! < losses[0],
+      `loss should fall well below ln 2; got ${losses.map((l) => l.toFixed(3))}`,
+    );
     const probs = tf.tidy(() => (head.predict(heldOut.x) as tf.Tensor).dataSync());
     const correct = heldOut.labels.filter((label, i) => (probs[i] > 0.5 ? 1 : 0) === label).length;
     assert.ok(correct / heldOut.labels.length >= 0.95, `held-out accuracy ${correct / heldOut.labels.length}`);

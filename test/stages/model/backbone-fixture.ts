@@ -9,7 +9,12 @@ export const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
  * Runs build-model into `root`/out; returns the backbone folder. An empty cutLayer = the last spatial layer.
  * `int8`: runtime.precision int8, calibrated on the images of `int8.trainCsv` (a split's train.csv).
  */
-export async function buildBackbone(root: string, folder: string, cutLayer = '', int8?: { trainCsv: string; method?: string; images?: number }): Promise<string> {
+export async function buildBackbone(
+  root: string,
+  folder: string,
+  cutLayer = '',
+  int8?: { trainCsv: string; method?: string; images?: number },
+): Promise<string> {
   const ctx = makeContext({
     stage: 'build-model',
     root,

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { camHeatmap, camWeights, classActivationMap, normalise, upsample } from '../../../stages/lib/model/cam.ts';
-import { featureClassifier, headProbabilities, readHeadWeights, writeHeadWeights } from '../../../stages/lib/model/head.ts';
+import {
+  featureClassifier,
+  headProbabilities,
+  readHeadWeights,
+  writeHeadWeights,
+} from '../../../stages/lib/model/head.ts';
 
 // 2×2 maps with 3 channels, NHWC: position p, channel k = value.
 // p0: [1,0,0] p1: [0,1,0] p2: [0,0,1] p3: [1,1,1]
@@ -65,7 +70,10 @@ test('a softmax head in plain JS agrees with its TF.js Dense(3, softmax) layer, 
   const other = featureClassifier(4, 8, 3);
   writeHeadWeights(other, weights);
   assert.deepEqual(readHeadWeights(other as unknown as tf.LayersModel), weights);
-  assert.throws(() => writeHeadWeights(featureClassifier(4, 8, 1), weights), /head weights are 4 inputs × 3 outputs but the model's head_dense is 4 × 1/);
+  assert.throws(
+    () => writeHeadWeights(featureClassifier(4, 8, 1), weights),
+    /head weights are 4 inputs × 3 outputs but the model's head_dense is 4 × 1/,
+  );
   model.dispose();
   other.dispose();
 });

@@ -21,14 +21,15 @@ function syntheticTable(images: number, copies: number, dim = 16): FeatureTable 
   const values: number[] = [];
   const add = (split: 'train' | 'val', copy: number, label: number, path: string) => {
     rows.push({ split, copy, label, path });
-    for (let k = 0; k < dim; k++) values.push(rng() + (k < 4 && label === 1 ? 0.8 : 0) + (k >= 4 && k < 8 && label === 0 ? 0.8 : 0));
+    for (let k = 0; k < dim; k++)
+      values.push(rng() + (k < 4 && label === 1 ? 0.8 : 0) + (k >= 4 && k < 8 && label === 0 ? 0.8 : 0));
   };
   for (let i = 0; i < images; i++) for (let c = 0; c <= copies; c++) add('train', c, i % 2, `train/${i}.jpg`);
   for (let i = 0; i < 20; i++) add('val', 0, i % 2, `val/${i}.jpg`);
   return { dim, rows, values: Float32Array.from(values) };
 }
 
-test('versionsByImage groups every image\'s original and copies; val rows are left out', () => {
+test("versionsByImage groups every image's original and copies; val rows are left out", () => {
   const table = syntheticTable(5, 2);
   const versions = versionsByImage(table);
   assert.equal(versions.length, 5);
@@ -65,22 +66,32 @@ test('fitHead trains one row per image per epoch, deterministically, and learns 
   const b = await fitHead(table, hp);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
   assert.deepEqual([a.trainImages, a.trainRows, a.valRows], [60, 120, 20]);
-  assert.deepEqual(a.history.map((h) => h.val_loss), b.history.map((h) => h.val_loss), 'seeded: the same run twice');
+  assert.deepEqual(
+    a.history.map((h) => h.val_loss),
+    b.history.map((h) => h.val_loss),
+    'seeded: the same run twice',
+  );
   assert.deepEqual(a.best.weights, b.best.weights);
   assert.ok(a.best.val_accuracy >= 0.9, `val accuracy ${a.best.val_accuracy}`);
   assert.equal(a.history.length, 6);
 });
 
-test('train.lr: a number for any optimizer, a per-optimizer mapping, or unset/auto for Keras\' default', () => {
+test("train.lr: a number for any optimizer, a per-optimizer mapping, or unset/auto for Keras' default", () => {
   assert.deepEqual(KERAS_DEFAULT_LR, { adam: 0.001, adadelta: 1.0, sgd: 0.01, rmsprop: 0.001 });
   assert.deepEqual(resolveLearningRate(0.003, 'adadelta'), { lr: 0.003, source: 'train.lr' });
   assert.deepEqual(resolveLearningRate({ adam: 0.003 }, 'adam'), { lr: 0.003, source: 'train.lr.adam' });
-  assert.deepEqual(resolveLearningRate({ adam: 0.003 }, 'adadelta'), { lr: 1.0, source: "Keras' default for adadelta" });
+  assert.deepEqual(resolveLearningRate({ adam: 0.003 }, 'adadelta'), {
+    lr: 1.0,
+    source: "Keras' default for adadelta",
+  });
   for (const unset of [undefined, null, '', 'auto']) {
     assert.equal(resolveLearningRate(unset, 'sgd').lr, 0.01, String(unset));
     assert.equal(resolveLearningRate(unset, 'rmsprop').lr, 0.001, String(unset));
   }
-  assert.throws(() => resolveLearningRate(-1, 'adam'), /train\.lr must be a number > 0, auto, or a mapping of optimizer \(adam, adadelta, sgd, rmsprop\) → number > 0, got -1/);
+  assert.throws(
+    () => resolveLearningRate(-1, 'adam'),
+    /train\.lr must be a number > 0, auto, or a mapping of optimizer \(adam, adadelta, sgd, rmsprop\) → number > 0, got -1/,
+  );
   assert.throws(() => resolveLearningRate('fast', 'adam'), /got "fast"/);
   assert.throws(() => resolveLearningRate({ adamw: 0.1 }, 'adam'), /train\.lr\.adamw: unknown optimizer/);
   assert.throws(() => resolveLearningRate({ adam: 0 }, 'adam'), /train\.lr\.adam must be a number > 0, got 0/);
@@ -105,12 +116,22 @@ test('three classes: a softmax Dense(3) trained with categorical cross-entropy l
   const b = await fitHead(table, hp, { classes: 3 });
   assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaks');
   assert.deepEqual(a.best.weights, b.best.weights, 'seeded: the same run twice');
-  assert.ok('units' in a.best.weights && a.best.weights.units === 3 && a.best.weights.bias.length === 3 && a.best.weights.kernel.length === dim * 3);
+  assert.ok(
+    'units' in a.best.weights &&
+      a.best.weights.units === 3 &&
+      a.best.weights.bias.length === 3 &&
+      a.best.weights.kernel.length === dim * 3,
+  );
   assert.ok(a.best.val_accuracy >= 0.9, `val accuracy ${a.best.val_accuracy}`);
   // val_loss is the categorical cross-entropy of the head's softmax, recomputed here from its weights.
   const valRows = rows.flatMap((r, i) => (r.split === 'val' ? [i] : []));
-  const probs = headProbabilities(Float32Array.from(valRows.flatMap((r) => values.slice(r * dim, (r + 1) * dim))), dim, a.best.weights);
-  const loss = valRows.reduce((s, r, i) => s - Math.log(Math.max(1e-7, probs[i * 3 + rows[r].label])), 0) / valRows.length;
+  const probs = headProbabilities(
+    Float32Array.from(valRows.flatMap((r) => values.slice(r * dim, (r + 1) * dim))),
+    dim,
+    a.best.weights,
+  );
+  const loss =
+    valRows.reduce((s, r, i) => s - Math.log(Math.max(1e-7, probs[i * 3 + rows[r].label])), 0) / valRows.length;
   assert.ok(Math.abs(loss - a.best.val_loss) < 1e-4, `${loss} vs ${a.best.val_loss}`);
   // Labels outside the classes are refused, not trained as something else.
   await assert.rejects(fitHead(table, hp), /has label 2, not a class index 0–1/);

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accuracy, categoricalAccuracy, categoricalLogLoss, clip, clipRow, confusion, confusionMatrix, confusionMatrixOf, logLoss, perClassAccuracy, predictedClasses } from '../../../stages/lib/model/metrics.ts';
+import {
+  accuracy,
+  categoricalAccuracy,
+  categoricalLogLoss,
+  clip,
+  clipRow,
+  confusion,
+  confusionMatrix,
+  confusionMatrixOf,
+  logLoss,
+  perClassAccuracy,
+  predictedClasses,
+} from '../../../stages/lib/model/metrics.ts';
 import { readParams } from '../../../stages/lib/stage/params.ts';
 import predictRules from '../../../stages/predict.params.ts';
 
@@ -22,7 +34,10 @@ test('confusion counts with dog as positive', () => {
   const probs = [0.9, 0.7, 0.2, 0.1, 0.6, 0.3, 0.5];
   const c = confusion(labels, probs);
   assert.deepEqual(c, { tp: 2, fn: 1, fp: 1, tn: 3 });
-  assert.deepEqual(confusionMatrix(c).matrix, [[3, 1], [1, 2]]);
+  assert.deepEqual(confusionMatrix(c).matrix, [
+    [3, 1],
+    [1, 2],
+  ]);
   assert.equal(accuracy(labels, probs), 5 / 7);
 });
 
@@ -32,12 +47,15 @@ test('bad labels and length mismatches are errors', () => {
 });
 
 test('predict.clip by its declared rule, and clipping', () => {
-  const parseClip = (value: unknown) => readParams({ params: { 'predict.clip': value }, root: '/', stage: 'predict' }, predictRules).number('predict.clip');
+  const parseClip = (value: unknown) =>
+    readParams({ params: { 'predict.clip': value }, root: '/', stage: 'predict' }, predictRules).number('predict.clip');
   assert.equal(parseClip(false), 0);
   assert.equal(parseClip(0), 0);
   assert.equal(parseClip(null), 0);
   assert.equal(parseClip(0.005), 0.005);
-  assert.throws(() => parseClip(0.7), { message: 'predict.clip must be a number in [0, 0.5) (0 or false = off), got 0.7' });
+  assert.throws(() => parseClip(0.7), {
+    message: 'predict.clip must be a number in [0, 0.5) (0 or false = off), got 0.7',
+  });
   assert.equal(clip(0.999, 0.005), 0.995);
   assert.equal(clip(0.001, 0.005), 0.005);
   assert.equal(clip(0.001, 0), 0.001);
@@ -52,9 +70,20 @@ test('N classes: log loss of the true class, argmax accuracy (ties to the first)
   assert.deepEqual(predictedClasses(probs, 3), [0, 0, 2, 0]);
   assert.equal(categoricalAccuracy(labels, probs, 3), 0.5);
   const m = confusionMatrixOf(labels, predictedClasses(probs, 3), 3);
-  assert.deepEqual(m, [[1, 0, 0], [1, 0, 0], [1, 0, 1]]);
+  assert.deepEqual(m, [
+    [1, 0, 0],
+    [1, 0, 0],
+    [1, 0, 1],
+  ]);
   assert.deepEqual(perClassAccuracy(m), [1, 0, 0.5]);
-  assert.deepEqual(perClassAccuracy([[0, 0], [1, 1]]), [null, 0.5], 'null for a class with no examples');
+  assert.deepEqual(
+    perClassAccuracy([
+      [0, 0],
+      [1, 1],
+    ]),
+    [null, 0.5],
+    'null for a class with no examples',
+  );
   assert.throws(() => categoricalLogLoss([3], [0.2, 0.3, 0.5], 3), /label 3 at index 0 is not a class index 0–2/);
   assert.throws(() => categoricalAccuracy([0, 1], [0.2, 0.3, 0.5], 3), /differ in length/);
 });
@@ -70,5 +99,11 @@ test('N classes: clipRow clips each class to [c, 1 − c] and renormalises to 1;
 test('two classes: the confusion matrix is labelled with the classes, cat/dog by default', () => {
   const c = confusion([0, 1], [0.2, 0.9]);
   assert.deepEqual(confusionMatrix(c).labels, ['cat', 'dog']);
-  assert.deepEqual(confusionMatrix(c, ['hund', 'katze']), { labels: ['hund', 'katze'], matrix: [[1, 0], [0, 1]] });
+  assert.deepEqual(confusionMatrix(c, ['hund', 'katze']), {
+    labels: ['hund', 'katze'],
+    matrix: [
+      [1, 0],
+      [0, 1],
+    ],
+  });
 });

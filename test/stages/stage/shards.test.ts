@@ -4,7 +4,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { FEATURES_FILE, FEATURES_META, FeatureWriter, INDEX_FILE, type FeatureRow, type SplitName } from '../../../stages/lib/inference/feature-store.ts';
+import {
+  FEATURES_FILE,
+  FEATURES_META,
+  FeatureWriter,
+  INDEX_FILE,
+  type FeatureRow,
+  type SplitName,
+} from '../../../stages/lib/inference/feature-store.ts';
 import { mergeFeatureShards, shardSlice } from '../../../stages/lib/stage/shards.ts';
 
 const DIM = 5;
@@ -24,7 +31,10 @@ async function writeFeatures(dir: string, parts: Record<'train' | 'val', string[
       const k = lists[split as 'train' | 'val'].indexOf(image);
       for (let copy = 0; copy <= copiesOf[split as 'train' | 'val']; copy++) {
         const row: FeatureRow = { split, copy, label: k % 2, path: image };
-        await writer.append([row], Float32Array.from({ length: DIM }, (_, d) => Math.sin(k * 7.1 + copy * 1.3 + d) * (split === 'val' ? -1 : 1)));
+        await writer.append(
+          [row],
+          Float32Array.from({ length: DIM }, (_, d) => Math.sin(k * 7.1 + copy * 1.3 + d) * (split === 'val' ? -1 : 1)),
+        );
       }
     }
   }
@@ -54,7 +64,10 @@ describe('feature shards', () => {
       const shardDirs: string[] = [];
       for (let index = 0; index < count; index++) {
         const dir = path.join(root, `n${count}`, `shard-${index}`);
-        await writeFeatures(dir, { train: shardSlice(lists.train, { index, count }, BATCH), val: shardSlice(lists.val, { index, count }, BATCH) });
+        await writeFeatures(dir, {
+          train: shardSlice(lists.train, { index, count }, BATCH),
+          val: shardSlice(lists.val, { index, count }, BATCH),
+        });
         shardDirs.push(dir);
       }
       const merged = path.join(root, `n${count}`, 'merged');
@@ -62,7 +75,10 @@ describe('feature shards', () => {
       const meta = await mergeFeatureShards(merged, shardDirs, ['train', 'val']);
       assert.equal(meta.rows, 37 * 3 + 11);
       for (const file of [FEATURES_FILE, INDEX_FILE, FEATURES_META])
-        assert.ok(readFileSync(path.join(merged, file)).equals(readFileSync(path.join(root, 'whole', file))), `${file} differs with ${count} shards`);
+        assert.ok(
+          readFileSync(path.join(merged, file)).equals(readFileSync(path.join(root, 'whole', file))),
+          `${file} differs with ${count} shards`,
+        );
     }
   });
 });

@@ -30,7 +30,9 @@ const DAY_MS = 24 * 3600 * 1000;
 /** Fingerprints in every lock file of the project folder, by stage name. */
 async function lockedFingerprints(root: string): Promise<Map<string, Set<string>>> {
   const byStage = new Map<string, Set<string>>();
-  for (const name of readdirSync(root).filter((n) => n.endsWith('.lock')).sort()) {
+  for (const name of readdirSync(root)
+    .filter((n) => n.endsWith('.lock'))
+    .sort()) {
     let stages;
     try {
       stages = (await readLock(join(root, name))).doc.stages;
@@ -69,7 +71,8 @@ export async function planGarbage(options: {
       for (const hash of RunCache.objectHashes(record)) neededObjects.add(hash);
     } else runs.remove.push(run);
   }
-  for (const object of options.runCache.listObjects()) (neededObjects.has(object.hash) ? runs.keep : runs.remove).push(object);
+  for (const object of options.runCache.listObjects())
+    (neededObjects.has(object.hash) ? runs.keep : runs.remove).push(object);
   runs.remove.push(...options.runCache.listLeftoverTemps());
 
   const groups: GarbageGroup[] = [runs];
@@ -97,7 +100,9 @@ export function removeGarbage(groups: readonly GarbageGroup[]): { files: number;
         rmSync(file.path);
         files++;
         bytes += file.bytes;
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     }
   }
   return { files, bytes };

@@ -38,7 +38,6 @@ export function lockPathFor(pipelineFile: string): string {
   return join(dirname(pipelineFile), basename(pipelineFile, extname(pipelineFile)) + '.lock');
 }
 
-
 export interface LockRead {
   doc: LockDocument;
   /** Entries that could not be used (hand-edited, merged badly): dropped, so those stages rerun. */
@@ -56,26 +55,45 @@ export async function readLock(file: string): Promise<LockRead> {
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     if (code === 'ENOENT') return { doc: { schema: 1, stages: {} }, warnings: [] };
-    const why = code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : message;
-    throw new PipelineError('lock-unreadable', `cannot read the lock file ${file} (${why}); fix its permissions or move it away (every stage then reruns)`);
+    const why =
+      code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : message;
+    throw new PipelineError(
+      'lock-unreadable',
+      `cannot read the lock file ${file} (${why}); fix its permissions or move it away (every stage then reruns)`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = parse(text);
   } catch (error) {
-    throw new PipelineError('lock-file', `${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`);
+    throw new PipelineError(
+      'lock-file',
+      `${file}: not valid YAML (${(error as Error).message.split('\n')[0]}); fix it or delete it to rerun every stage`,
+    );
   }
   if (parsed === null || parsed === undefined) return { doc: { schema: 1, stages: {} }, warnings: [] };
   const doc = parsed as Partial<LockDocument>;
-  if (typeof doc !== 'object' || doc.schema !== 1 || typeof doc.stages !== 'object' || doc.stages === null || Array.isArray(doc.stages)) {
-    throw new PipelineError('lock-file', `${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`);
+  if (
+    typeof doc !== 'object' ||
+    doc.schema !== 1 ||
+    typeof doc.stages !== 'object' ||
+    doc.stages === null ||
+    Array.isArray(doc.stages)
+  ) {
+    throw new PipelineError(
+      'lock-file',
+      `${file}: unknown lock format (expected "schema: 1" and a "stages" mapping); delete it to rerun every stage`,
+    );
   }
   const stages: Record<string, LockedStage> = {};
   const warnings: string[] = [];
   for (const [name, entry] of Object.entries(doc.stages as Record<string, unknown>)) {
     const problem = lockedStageProblem(entry);
     if (problem === undefined) stages[name] = entry as LockedStage;
-    else warnings.push(`${basename(file)}: the entry of stage "${name}" is malformed (${problem}); it is ignored, so the stage reruns`);
+    else
+      warnings.push(
+        `${basename(file)}: the entry of stage "${name}" is malformed (${problem}); it is ignored, so the stage reruns`,
+      );
   }
   return { doc: { schema: 1, stages }, warnings };
 }
@@ -88,13 +106,18 @@ function lockedStageProblem(entry: unknown): string | undefined {
     if (entry[key] !== undefined && typeof entry[key] !== 'string') return `"${key}" is not a string`;
   }
   if (entry.cmd === undefined && entry.module === undefined) return 'neither "cmd" nor "module"';
-  if (entry.code_files !== undefined && !(isRecord(entry.code_files) && Object.values(entry.code_files).every((h) => typeof h === 'string')))
+  if (
+    entry.code_files !== undefined &&
+    !(isRecord(entry.code_files) && Object.values(entry.code_files).every((h) => typeof h === 'string'))
+  )
     return '"code_files" is not a mapping of path to hash';
   if (!isRecord(entry.params)) return '"params" is not a mapping';
   for (const key of ['deps', 'outs'] as const) {
     const list = entry[key];
     if (!Array.isArray(list)) return `"${key}" is not a list`;
-    const bad = list.findIndex((item) => !isRecord(item) || typeof item.path !== 'string' || typeof item.hash !== 'string');
+    const bad = list.findIndex(
+      (item) => !isRecord(item) || typeof item.path !== 'string' || typeof item.hash !== 'string',
+    );
     if (bad !== -1) return `${key}[${bad}] needs a "path" and a "hash"`;
   }
   return undefined;

@@ -44,7 +44,9 @@ export class RemoteBlobStore implements RemoteBlobs {
     } catch {
       return undefined;
     }
-    return typeof pointer?.sha256 === 'string' ? this.store.getBlob(pointer.sha256, `the blob named ${JSON.stringify(name)}`) : undefined;
+    return typeof pointer?.sha256 === 'string'
+      ? this.store.getBlob(pointer.sha256, `the blob named ${JSON.stringify(name)}`)
+      : undefined;
   }
 }
 

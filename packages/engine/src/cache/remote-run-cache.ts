@@ -73,7 +73,8 @@ export class RemoteRunCache {
     // Every object is fetched even after one failed: each damaged copy is found (and replaced when the stage's run is uploaded).
     await eachLimited(missing, REMOTE_CONCURRENCY, async (hash) => {
       const target = this.local.objectPath(hash);
-      if (await this.store.downloadBlob(hash, target, `an object of stage ${run.stage} (${hash.slice(0, 12)})`)) chmodSync(target, 0o444);
+      if (await this.store.downloadBlob(hash, target, `an object of stage ${run.stage} (${hash.slice(0, 12)})`))
+        chmodSync(target, 0o444);
       else ok = false;
     });
     if (!ok) {
@@ -96,7 +97,11 @@ export class RemoteRunCache {
     });
     if (!ok) return 'failed';
     // Records of one fingerprint describe the same outs: one already there need not be sent again.
-    if (!(await this.store.hasRecord(fingerprint)) && !(await this.store.putRecord(fingerprint, Buffer.from(JSON.stringify(run))))) return 'failed';
+    if (
+      !(await this.store.hasRecord(fingerprint)) &&
+      !(await this.store.putRecord(fingerprint, Buffer.from(JSON.stringify(run))))
+    )
+      return 'failed';
     this.uploaded.push(run.stage);
     return 'pushed';
   }
@@ -152,7 +157,9 @@ function wellFormed(run: CachedRun): boolean {
     if (typeof out?.path !== 'string' || typeof out.hash !== 'string') return false;
     if (out.kind === 'file') return SHA256.test(out.hash);
     if (out.kind !== 'dir' || !Array.isArray(out.manifest)) return false;
-    return out.manifest.every((entry) => typeof entry?.path === 'string' && SHA256.test(entry.hash) && safeRelative(entry.path));
+    return out.manifest.every(
+      (entry) => typeof entry?.path === 'string' && SHA256.test(entry.hash) && safeRelative(entry.path),
+    );
   });
 }
 

@@ -14,7 +14,17 @@
  * is never put into a message, a file or an error.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -107,7 +117,9 @@ export class RemoteStore {
     if (data === undefined) return undefined;
     if (sha256(data) !== hash) {
       this.damaged.add(hash);
-      this.warn(`remote cache ${this.label}: ${what} does not match its sha256 (damaged on the server); discarded, recomputing`);
+      this.warn(
+        `remote cache ${this.label}: ${what} does not match its sha256 (damaged on the server); discarded, recomputing`,
+      );
       return undefined;
     }
     return data;
@@ -123,7 +135,9 @@ export class RemoteStore {
       if (got === undefined) return false;
       if (got !== hash) {
         this.damaged.add(hash);
-        this.warn(`remote cache ${this.label}: ${what} does not match its sha256 (damaged on the server); discarded, recomputing`);
+        this.warn(
+          `remote cache ${this.label}: ${what} does not match its sha256 (damaged on the server); discarded, recomputing`,
+        );
         return false;
       }
       renameSync(temp, destination);
@@ -168,7 +182,8 @@ export class RemoteStore {
     } catch (error) {
       const failure = error instanceof RemoteFailure ? error : new RemoteFailure(describeError(error), 'all');
       if (failure.scope === 'writes') {
-        if (!this.writesRefused) this.warn(`remote cache ${this.label} refuses writes (${failure.message}); not uploading to it in this run`);
+        if (!this.writesRefused)
+          this.warn(`remote cache ${this.label} refuses writes (${failure.message}); not uploading to it in this run`);
         this.writesRefused = true;
       } else if (!this.down) {
         this.down = true;
@@ -205,7 +220,12 @@ export class RemoteStore {
       }
       return Buffer.concat(chunks);
     } catch (error) {
-      throw error instanceof RemoteFailure ? error : new RemoteFailure(timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
+      throw error instanceof RemoteFailure
+        ? error
+        : new RemoteFailure(
+            timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error),
+            'all',
+          );
     } finally {
       timer.clear();
     }
@@ -241,7 +261,10 @@ export class RemoteStore {
         if (!out.write(chunk)) await once(out, 'drain');
       }
     } catch (error) {
-      throw new RemoteFailure(timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
+      throw new RemoteFailure(
+        timer.signal.aborted ? `no progress for ${this.settings.timeoutSeconds} s` : describeError(error),
+        'all',
+      );
     } finally {
       timer.clear();
       out.end();
@@ -274,7 +297,12 @@ export class RemoteStore {
     const timer = new Stall(this.settings.timeoutSeconds);
     const stream = createReadStream(file);
     stream.on('data', () => timer.reset());
-    const response = await this.request('PUT', path, { body: Readable.toWeb(stream) as ReadableStream, length: size }, timer);
+    const response = await this.request(
+      'PUT',
+      path,
+      { body: Readable.toWeb(stream) as ReadableStream, length: size },
+      timer,
+    );
     await this.check(response, 'PUT');
     this.traffic.bytesUp += size;
   }
@@ -294,7 +322,12 @@ export class RemoteStore {
     }
   }
 
-  private async request(method: string, path: string, body?: { body: Buffer | ReadableStream; length: number }, stall?: Stall): Promise<Response> {
+  private async request(
+    method: string,
+    path: string,
+    body?: { body: Buffer | ReadableStream; length: number },
+    stall?: Stall,
+  ): Promise<Response> {
     const timer = stall ?? new Stall(this.settings.timeoutSeconds);
     const headers: Record<string, string> = {};
     if (this.authorization) headers.authorization = this.authorization;
@@ -310,7 +343,10 @@ export class RemoteStore {
         ...(body ? { body: body.body, duplex: 'half' } : {}),
       } as RequestInit);
     } catch (error) {
-      throw new RemoteFailure(timer.signal.aborted ? `no answer within ${this.settings.timeoutSeconds} s` : describeError(error), 'all');
+      throw new RemoteFailure(
+        timer.signal.aborted ? `no answer within ${this.settings.timeoutSeconds} s` : describeError(error),
+        'all',
+      );
     } finally {
       if (!stall) timer.clear();
     }
@@ -367,7 +403,11 @@ function sha256(data: Buffer): string {
 }
 
 /** `items` through `work`, at most `limit` at once. */
-export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await work(items[next++]);

@@ -1,4 +1,17 @@
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HashedPath, ManifestEntry, PathHasher } from '../fingerprint/path-hasher.ts';
 import { tempNameFor, writeFileAtomicSync } from '../atomic-write.ts';
@@ -51,7 +64,10 @@ export class RunCache {
   private readonly objects: string;
   private readonly runs: string;
 
-  constructor(cacheDir: string, private readonly hasher: PathHasher) {
+  constructor(
+    cacheDir: string,
+    private readonly hasher: PathHasher,
+  ) {
     this.objects = join(cacheDir, 'objects');
     this.runs = join(cacheDir, 'runs');
   }
@@ -65,7 +81,12 @@ export class RunCache {
   }
 
   /** Store a finished run's outs (absolute path + its hash) under its fingerprint. */
-  save(stage: string, fingerprint: string, outs: { path: string; absPath: string; hashed: HashedPath }[], started?: number): void {
+  save(
+    stage: string,
+    fingerprint: string,
+    outs: { path: string; absPath: string; hashed: HashedPath }[],
+    started?: number,
+  ): void {
     const cached: CachedOut[] = [];
     for (const { path, absPath, hashed } of outs) {
       if (hashed.kind === 'missing') throw new Error(`cannot cache missing out ${path}`);
@@ -77,7 +98,12 @@ export class RunCache {
         cached.push({ path, kind: 'dir', hash: hashed.hash, size: hashed.size, manifest: hashed.manifest });
       }
     }
-    const run: CachedRun = { stage, ...(started === undefined ? {} : { started: new Date(started).toISOString() }), created: new Date().toISOString(), outs: cached };
+    const run: CachedRun = {
+      stage,
+      ...(started === undefined ? {} : { started: new Date(started).toISOString() }),
+      created: new Date().toISOString(),
+      outs: cached,
+    };
     this.writeRecord(fingerprint, run);
   }
 
@@ -134,29 +160,41 @@ export class RunCache {
   /** A restore is a use: `pipeline gc` ages records by mtime. */
   markUsed(fingerprint: string): void {
     const now = new Date();
-    try { utimesSync(this.runPath(fingerprint), now, now); } catch { /* record gone: nothing to age */ }
+    try {
+      utimesSync(this.runPath(fingerprint), now, now);
+    } catch {
+      /* record gone: nothing to age */
+    }
   }
 
   /** Every run record, by fingerprint. */
   listRuns(): (CacheFile & { fingerprint: string })[] {
     return listTwoLevel(this.runs).flatMap((file) =>
-      file.name.endsWith('.json') ? [{ ...file.entry, fingerprint: file.prefix + file.name.slice(0, -'.json'.length) }] : [],
+      file.name.endsWith('.json')
+        ? [{ ...file.entry, fingerprint: file.prefix + file.name.slice(0, -'.json'.length) }]
+        : [],
     );
   }
 
   /** Every stored object, by content hash. */
   listObjects(): (CacheFile & { hash: string })[] {
-    return listTwoLevel(this.objects).flatMap((file) => (file.name.includes('.tmp-') ? [] : [{ ...file.entry, hash: file.prefix + file.name }]));
+    return listTwoLevel(this.objects).flatMap((file) =>
+      file.name.includes('.tmp-') ? [] : [{ ...file.entry, hash: file.prefix + file.name }],
+    );
   }
 
   /** Temp files a run killed while storing left in the store: garbage, since no run is storing while `pipeline gc` holds the run lock. */
   listLeftoverTemps(): CacheFile[] {
-    return [...listTwoLevel(this.objects), ...listTwoLevel(this.runs)].flatMap((file) => (file.name.includes('.tmp-') ? [file.entry] : []));
+    return [...listTwoLevel(this.objects), ...listTwoLevel(this.runs)].flatMap((file) =>
+      file.name.includes('.tmp-') ? [file.entry] : [],
+    );
   }
 
   /** The object hashes a record needs. */
   static objectHashes(run: CachedRun): string[] {
-    return run.outs.flatMap((out) => (out.kind === 'file' ? [out.hash] : (out.manifest ?? []).map((entry) => entry.hash)));
+    return run.outs.flatMap((out) =>
+      out.kind === 'file' ? [out.hash] : (out.manifest ?? []).map((entry) => entry.hash),
+    );
   }
 
   /** Verify an object still holds the content its name promises; drop it if someone edited it. */
@@ -165,7 +203,11 @@ export class RunCache {
     const hashed = await this.hasher.hashPath(path);
     if (hashed.kind === 'file' && hashed.hash === hash) return true;
     if (hashed.kind !== 'missing') {
-      try { unlinkSync(path); } catch { /* already gone */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
     }
     return false;
   }
@@ -200,16 +242,26 @@ export class RunCache {
 function listTwoLevel(dir: string): { prefix: string; name: string; entry: CacheFile }[] {
   const found: { prefix: string; name: string; entry: CacheFile }[] = [];
   let shards: string[];
-  try { shards = readdirSync(dir); } catch { return found; }
+  try {
+    shards = readdirSync(dir);
+  } catch {
+    return found;
+  }
   for (const prefix of shards) {
     let names: string[];
-    try { names = readdirSync(join(dir, prefix)); } catch { continue; }
+    try {
+      names = readdirSync(join(dir, prefix));
+    } catch {
+      continue;
+    }
     for (const name of names) {
       const path = join(dir, prefix, name);
       try {
         const st = statSync(path);
         if (st.isFile()) found.push({ prefix, name, entry: { path, bytes: st.size, lastUse: st.mtimeMs } });
-      } catch { /* removed meanwhile */ }
+      } catch {
+        /* removed meanwhile */
+      }
     }
   }
   return found;

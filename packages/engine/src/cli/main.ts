@@ -17,18 +17,48 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
-  run: { summary: 'run the stale stages of the targets and their upstream (all stages without targets)', load: () => import('./commands/run.ts') },
-  status: { summary: 'show each stage as up to date, stale or restorable, with reasons', load: () => import('./commands/status.ts') },
+  run: {
+    summary: 'run the stale stages of the targets and their upstream (all stages without targets)',
+    load: () => import('./commands/run.ts'),
+  },
+  status: {
+    summary: 'show each stage as up to date, stale or restorable, with reasons',
+    load: () => import('./commands/status.ts'),
+  },
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
-  push: { summary: 'upload the runs pipeline.lock names to the remote cache (--all-runs: every local run)', load: () => import('./commands/push.ts') },
-  pull: { summary: 'download the runs pipeline.lock names from the remote cache into the local run cache', load: () => import('./commands/pull.ts') },
-  gc: { summary: 'remove run-cache and stage-cache files no lock entry needs and no recent run used', load: () => import('./commands/gc.ts') },
+  push: {
+    summary: 'upload the runs pipeline.lock names to the remote cache (--all-runs: every local run)',
+    load: () => import('./commands/push.ts'),
+  },
+  pull: {
+    summary: 'download the runs pipeline.lock names from the remote cache into the local run cache',
+    load: () => import('./commands/pull.ts'),
+  },
+  gc: {
+    summary: 'remove run-cache and stage-cache files no lock entry needs and no recent run used',
+    load: () => import('./commands/gc.ts'),
+  },
   validate: { summary: 'check pipeline.yaml and the graph, run nothing', load: () => import('./commands/validate.ts') },
-  metrics: { summary: 'show metric values (workspace or recorded runs) or diff them', load: () => import('./commands/metrics.ts') },
-  sweep: { summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page', load: () => import('./commands/sweep.ts') },
-  compare: { summary: 'write the comparison page (HTML) of recorded runs or of a sweep', load: () => import('./commands/compare.ts') },
-  params: { summary: 'list every param the stages read (value, rule, default, description); `params diff` compares runs', load: () => import('./commands/params.ts') },
-  init: { summary: 'write a new project (pipeline.yaml, a module stage with a param rule, a shell stage, tsconfig.json)', load: () => import('./commands/init.ts') },
+  metrics: {
+    summary: 'show metric values (workspace or recorded runs) or diff them',
+    load: () => import('./commands/metrics.ts'),
+  },
+  sweep: {
+    summary: 'run a grid of param values side by side (--set key=a,b), table + comparison page',
+    load: () => import('./commands/sweep.ts'),
+  },
+  compare: {
+    summary: 'write the comparison page (HTML) of recorded runs or of a sweep',
+    load: () => import('./commands/compare.ts'),
+  },
+  params: {
+    summary: 'list every param the stages read (value, rule, default, description); `params diff` compares runs',
+    load: () => import('./commands/params.ts'),
+  },
+  init: {
+    summary: 'write a new project (pipeline.yaml, a module stage with a param rule, a shell stage, tsconfig.json)',
+    load: () => import('./commands/init.ts'),
+  },
 };
 
 export function helpText(): string {
@@ -61,7 +91,9 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     const hint = didYouMean(name, Object.keys(commands));
     const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`;
-    process.stderr.write(`error: ${what}\n${hint ? `hint: ${hint}\n` : ''}Run \`pipeline --help\` for the list of commands.\n`);
+    process.stderr.write(
+      `error: ${what}\n${hint ? `hint: ${hint}\n` : ''}Run \`pipeline --help\` for the list of commands.\n`,
+    );
     return 2;
   }
   try {

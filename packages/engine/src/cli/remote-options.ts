@@ -32,7 +32,11 @@ export function attachRemote(session: ProjectSession, values: Values): boolean {
 export function openRemoteStore(pipeline: Pipeline, values: Values): RemoteStore | undefined | false {
   const resolved = resolveRemote(
     pipeline.remote,
-    { off: values['no-remote'] === true, ...(typeof values.remote === 'string' ? { url: values.remote } : {}), env: process.env.PIPELINE_REMOTE },
+    {
+      off: values['no-remote'] === true,
+      ...(typeof values.remote === 'string' ? { url: values.remote } : {}),
+      env: process.env.PIPELINE_REMOTE,
+    },
     pipeline.root,
   );
   if (!resolved.ok) {
@@ -42,8 +46,12 @@ export function openRemoteStore(pipeline: Pipeline, values: Values): RemoteStore
   if (!resolved.settings) return undefined;
   const warn = (message: string): void => void process.stderr.write(`warning: ${message}\n`);
   const store = new RemoteStore(resolved.settings, warn);
-  if (isCleartextRemote(resolved.settings.url)) warn(`remote cache ${store.label} is plain http to another machine: the token and the cached files travel unencrypted; use https`);
+  if (isCleartextRemote(resolved.settings.url))
+    warn(
+      `remote cache ${store.label} is plain http to another machine: the token and the cached files travel unencrypted; use https`,
+    );
   const { tokenEnv } = resolved.settings;
-  if (tokenEnv && !process.env[tokenEnv]) warn(`remote.token_env names ${tokenEnv}, which is not set: talking to ${store.label} without a token`);
+  if (tokenEnv && !process.env[tokenEnv])
+    warn(`remote.token_env names ${tokenEnv}, which is not set: talking to ${store.label} without a token`);
   return store;
 }

@@ -47,17 +47,23 @@ export async function syncCommand(direction: 'push' | 'pull', argv: string[]): P
   if (!attachRemote(session, options.values)) return 2;
   const remote = session.workspace.remote;
   if (!remote) {
-    process.stderr.write(`error: no remote cache: set remote.url in pipeline.yaml, PIPELINE_REMOTE, or pass --remote <url>\n`);
+    process.stderr.write(
+      `error: no remote cache: set remote.url in pipeline.yaml, PIPELINE_REMOTE, or pass --remote <url>\n`,
+    );
     return 2;
   }
   if (direction === 'push' && !remote.store.writable) {
-    process.stderr.write(`error: the remote cache ${remote.store.label} is read-only (remote.read_only in pipeline.yaml)\n`);
+    process.stderr.write(
+      `error: the remote cache ${remote.store.label} is read-only (remote.read_only in pipeline.yaml)\n`,
+    );
     return 2;
   }
   const { workspace, selected } = session;
   const runs: { stage: string; fingerprint: string }[] =
     options.values['all-runs'] === true
-      ? workspace.runCache.listRuns().map(({ fingerprint }) => ({ stage: workspace.runCache.record(fingerprint)?.stage ?? '?', fingerprint }))
+      ? workspace.runCache
+          .listRuns()
+          .map(({ fingerprint }) => ({ stage: workspace.runCache.record(fingerprint)?.stage ?? '?', fingerprint }))
       : selected.flatMap((stage) => {
           const entry = workspace.lock.stages[stage];
           return entry ? [{ stage, fingerprint: entry.fingerprint }] : [];
@@ -69,14 +75,21 @@ export async function syncCommand(direction: 'push' | 'pull', argv: string[]): P
     if (!options.json) process.stdout.write(`${run.stage}  ${describe(result)}\n`);
   }
   const { traffic } = remote.store;
-  if (options.json) process.stdout.write(`${JSON.stringify({ remote: remote.store.label, runs: results, bytesUp: traffic.bytesUp, bytesDown: traffic.bytesDown, requests: traffic.requests }, null, 2)}\n`);
+  if (options.json)
+    process.stdout.write(
+      `${JSON.stringify({ remote: remote.store.label, runs: results, bytesUp: traffic.bytesUp, bytesDown: traffic.bytesDown, requests: traffic.requests }, null, 2)}\n`,
+    );
   else {
-    const moved = direction === 'push' ? `${formatBytes(traffic.bytesUp)} up` : `${formatBytes(traffic.bytesDown)} down`;
+    const moved =
+      direction === 'push' ? `${formatBytes(traffic.bytesUp)} up` : `${formatBytes(traffic.bytesDown)} down`;
     const done = results.filter((r) => r.result === 'pushed' || r.result === 'pulled').length;
-    process.stdout.write(`${direction === 'push' ? 'pushed' : 'pulled'} ${done} of ${results.length} run${results.length === 1 ? '' : 's'} (${moved}, ${traffic.requests} requests) ${direction === 'push' ? 'to' : 'from'} ${remote.store.label}\n`);
+    process.stdout.write(
+      `${direction === 'push' ? 'pushed' : 'pulled'} ${done} of ${results.length} run${results.length === 1 ? '' : 's'} (${moved}, ${traffic.requests} requests) ${direction === 'push' ? 'to' : 'from'} ${remote.store.label}\n`,
+    );
     if (direction === 'pull' && done > 0) process.stdout.write('run `pipeline run` to put their outs in place\n');
   }
-  if (runs.length === 0) process.stderr.write('note: nothing to sync: no stage of the selection is in pipeline.lock (run it first)\n');
+  if (runs.length === 0)
+    process.stderr.write('note: nothing to sync: no stage of the selection is in pipeline.lock (run it first)\n');
   return results.some((r) => r.result === 'failed' || r.result === 'missing') ? 1 : 0;
 }
 

@@ -27,10 +27,16 @@ export function declarationFileOf(module: string): string {
  * The declaration next to a module stage: undefined when there is none, a
  * problem when it cannot be imported or is not a mapping of rules.
  */
-export async function loadDeclaredParams(root: string, module: string): Promise<{ declared?: DeclaredParams; problem?: string }> {
+export async function loadDeclaredParams(
+  root: string,
+  module: string,
+): Promise<{ declared?: DeclaredParams; problem?: string }> {
   const file = declarationFileOf(module);
   const absolute = path.resolve(root, file);
-  const exists = await stat(absolute).then((s) => s.isFile(), () => false);
+  const exists = await stat(absolute).then(
+    (s) => s.isFile(),
+    () => false,
+  );
   if (!exists) return {};
   let loaded: { default?: unknown };
   try {
@@ -39,11 +45,19 @@ export async function loadDeclaredParams(root: string, module: string): Promise<
     return { problem: `${file} cannot be loaded: ${firstLine(error)}` };
   }
   // A file compiled as CommonJS (no "type": "module" above it) arrives wrapped once more.
-  const rules = isMapping(loaded.default) && isMapping(loaded.default.default) && !('kind' in loaded.default.default) ? loaded.default.default : loaded.default;
-  if (!isMapping(rules)) return { problem: `${file} must default-export its rules: export default defineParams({ 'key': param.number({…}), … })` };
+  const rules =
+    isMapping(loaded.default) && isMapping(loaded.default.default) && !('kind' in loaded.default.default)
+      ? loaded.default.default
+      : loaded.default;
+  if (!isMapping(rules))
+    return {
+      problem: `${file} must default-export its rules: export default defineParams({ 'key': param.number({…}), … })`,
+    };
   for (const [key, rule] of Object.entries(rules)) {
     if (!isMapping(rule) || !RULE_KINDS.has(rule.kind as ParamRule['kind']) || typeof rule.description !== 'string')
-      return { problem: `${file}: the rule of "${key}" is not a param rule (build it with param.number, param.oneOf, … from src/contract.ts)` };
+      return {
+        problem: `${file}: the rule of "${key}" is not a param rule (build it with param.number, param.oneOf, … from src/contract.ts)`,
+      };
   }
   return { declared: { file, rules: rules as ParamRules } };
 }
@@ -97,7 +111,9 @@ export function checkDeclaredParams(stages: Iterable<ResolvedStage>, ctx: CheckC
 /** Whether the stage's params (declared or interpolated) include the key or a subtree holding it. */
 function listsParam(stage: ResolvedStage, key: string): boolean {
   // The list as written: a listed key missing from pipeline.yaml gets its own error ("does not declare").
-  return [...stage.listedParams, ...Object.keys(stage.params)].some((listed) => key === listed || key.startsWith(`${listed}.`));
+  return [...stage.listedParams, ...Object.keys(stage.params)].some(
+    (listed) => key === listed || key.startsWith(`${listed}.`),
+  );
 }
 
 /** The `--set` argument that gave the key (or a subtree holding it) its value. */

@@ -25,7 +25,9 @@ const SINGLE_PARAM_REF = /^\$\{\s*params\.([^}\s]*)\s*\}$/;
 
 /** Replaces each `${params.key}` whose key is in `values` by that value; other text is left as it is. */
 export function substituteParams(text: string, values: Readonly<Record<string, unknown>>): string {
-  return text.replace(PARAM_REF, (expression, key: string) => (Object.hasOwn(values, key) ? String(values[key]) : expression));
+  return text.replace(PARAM_REF, (expression, key: string) =>
+    Object.hasOwn(values, key) ? String(values[key]) : expression,
+  );
 }
 
 /**

@@ -25,7 +25,8 @@ export interface LoadOptions {
   set?: readonly string[];
 }
 
-export type LoadResult = { ok: true; pipeline: Pipeline; warnings: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
+export type LoadResult =
+  { ok: true; pipeline: Pipeline; warnings: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 
 export async function loadPipeline(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const absolute = path.resolve(file);
@@ -35,7 +36,14 @@ export async function loadPipeline(file: string, opts: LoadOptions = {}): Promis
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (error as Error).message;
-    return fail([diagnostic('file-unreadable', `cannot read ${absolute}: ${why}`, undefined, code === 'ENOENT' ? 'run pipeline in the folder holding pipeline.yaml, or pass -f <file>' : undefined)]);
+    return fail([
+      diagnostic(
+        'file-unreadable',
+        `cannot read ${absolute}: ${why}`,
+        undefined,
+        code === 'ENOENT' ? 'run pipeline in the folder holding pipeline.yaml, or pass -f <file>' : undefined,
+      ),
+    ]);
   }
   return parsePipeline(absolute, text, opts);
 }
@@ -45,9 +53,19 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
   const source = new YamlSource(file, text);
   const yamlErrors = source.doc.errors.map((error) => {
     const opening = error.code === 'MISSING_CHAR' ? unclosedQuote(text, error.pos[0], error.message) : undefined;
-    if (opening !== undefined) return diagnostic('yaml-syntax', 'YAML syntax error: this quoted string is never closed', source.spanOfRange(opening, opening + 1));
+    if (opening !== undefined)
+      return diagnostic(
+        'yaml-syntax',
+        'YAML syntax error: this quoted string is never closed',
+        source.spanOfRange(opening, opening + 1),
+      );
     const span = source.spanOfRange(error.pos[0], error.pos[1]);
-    return diagnostic('yaml-syntax', `YAML syntax error: ${firstLine(error.message)}`, span, yamlHint(text.split(/\r?\n/)[span.line - 1] ?? ''));
+    return diagnostic(
+      'yaml-syntax',
+      `YAML syntax error: ${firstLine(error.message)}`,
+      span,
+      yamlHint(text.split(/\r?\n/)[span.line - 1] ?? ''),
+    );
   });
   if (yamlErrors.length) return fail(yamlErrors);
   const warnings = source.doc.warnings.map((warning): Diagnostic => ({
@@ -64,7 +82,9 @@ export async function parsePipeline(file: string, text: string, opts: LoadOption
     return fail([diagnostic('yaml-syntax', `YAML error: ${firstLine((error as Error).message)}`)]);
   }
   if (data === null || data === undefined) {
-    return fail([diagnostic('schema', 'the file is empty; it needs a "stages" mapping', { file, line: 1, col: 1, length: 1 })]);
+    return fail([
+      diagnostic('schema', 'the file is empty; it needs a "stages" mapping', { file, line: 1, col: 1, length: 1 }),
+    ]);
   }
 
   const diagnostics = await validateAgainstSchema(data, source);
@@ -112,7 +132,12 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     if (lookup.found) used.set(key, lookup.value);
     else
       diagnostics.push(
-        diagnostic('unknown-param', `stage "${name}" reads param "${key}", which pipeline.yaml does not declare`, source.spanOfValue([...at, 'params', index]), unknownParamHint(ctx.params, key)),
+        diagnostic(
+          'unknown-param',
+          `stage "${name}" reads param "${key}", which pipeline.yaml does not declare`,
+          source.spanOfValue([...at, 'params', index]),
+          unknownParamHint(ctx.params, key),
+        ),
       );
   });
 
@@ -122,11 +147,31 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     for (const problem of result.problems) {
       const span = source.spanOfSubstring(where, problem.expression);
       if (problem.kind === 'unknown-param')
-        diagnostics.push(diagnostic('interpolation', `unknown param "${problem.key}" in ${problem.expression}`, span, unknownParamHint(ctx.params, problem.key!)));
+        diagnostics.push(
+          diagnostic(
+            'interpolation',
+            `unknown param "${problem.key}" in ${problem.expression}`,
+            span,
+            unknownParamHint(ctx.params, problem.key!),
+          ),
+        );
       else if (problem.kind === 'not-scalar')
-        diagnostics.push(diagnostic('interpolation', `${problem.expression} is a mapping or list; only single values can be interpolated`, span, `name one of its keys, e.g. \${params.${problem.key}.<key>}`));
+        diagnostics.push(
+          diagnostic(
+            'interpolation',
+            `${problem.expression} is a mapping or list; only single values can be interpolated`,
+            span,
+            `name one of its keys, e.g. \${params.${problem.key}.<key>}`,
+          ),
+        );
       else
-        diagnostics.push(diagnostic('interpolation', `cannot interpolate ${problem.expression}: only \${params.<key>} is supported here`, span));
+        diagnostics.push(
+          diagnostic(
+            'interpolation',
+            `cannot interpolate ${problem.expression}: only \${params.<key>} is supported here`,
+            span,
+          ),
+        );
     }
     return { text: result.text, ok: result.problems.length === 0 };
   };
@@ -152,9 +197,22 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
     if (!resolved.ok) {
       // already reported; the path itself cannot be judged
     } else if (isUrl(out) || !isInsideProject(out))
-      diagnostics.push(diagnostic('bad-path', `out "${out}" of stage "${name}" must lie inside the project folder`, span, 'outs are replaced on every run; keep them under the project (e.g. artifacts/…)'));
+      diagnostics.push(
+        diagnostic(
+          'bad-path',
+          `out "${out}" of stage "${name}" must lie inside the project folder`,
+          span,
+          'outs are replaced on every run; keep them under the project (e.g. artifacts/…)',
+        ),
+      );
     else if (isGlob(out))
-      diagnostics.push(diagnostic('bad-path', `out "${out}" of stage "${name}" is a pattern; outs must be plain files or folders`, span));
+      diagnostics.push(
+        diagnostic(
+          'bad-path',
+          `out "${out}" of stage "${name}" is a pattern; outs must be plain files or folders`,
+          span,
+        ),
+      );
     else if (out === '.pipeline' || out.startsWith('.pipeline/'))
       diagnostics.push(diagnostic('bad-path', `out "${out}" lies inside .pipeline/, the engine's own folder`, span));
     outs.push(out);
@@ -167,7 +225,14 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
       const resolved = resolveText(written, where, 'path');
       const file = normalizePath(resolved.text);
       if (resolved.ok && !outs.some((out) => isWithin(file, out)))
-        diagnostics.push(diagnostic('bad-path', `${key} file "${file}" of stage "${name}" is not among its outs`, source.spanOfValue(where), `${key} are files the stage writes: list them under one of its outs (${outs.join(', ') || 'it has none'})`));
+        diagnostics.push(
+          diagnostic(
+            'bad-path',
+            `${key} file "${file}" of stage "${name}" is not among its outs`,
+            source.spanOfValue(where),
+            `${key} are files the stage writes: list them under one of its outs (${outs.join(', ') || 'it has none'})`,
+          ),
+        );
       return [file];
     });
   const metrics = reports('metrics');
@@ -179,12 +244,22 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   let declaredParams: ResolvedStage['declaredParams'];
   if (typeof raw.module === 'string' && raw.module !== '') {
     module = normalizePath(raw.module);
-    const problem = isInsideProject(module) ? await moduleProblem(path.resolve(ctx.root, module)) : 'lies outside the project folder';
+    const problem = isInsideProject(module)
+      ? await moduleProblem(path.resolve(ctx.root, module))
+      : 'lies outside the project folder';
     if (problem)
-      diagnostics.push(diagnostic('missing-module', `module "${raw.module}" of stage "${name}" ${problem}`, source.spanOfValue([...at, 'module']), 'module paths are relative to the folder of pipeline.yaml'));
+      diagnostics.push(
+        diagnostic(
+          'missing-module',
+          `module "${raw.module}" of stage "${name}" ${problem}`,
+          source.spanOfValue([...at, 'module']),
+          'module paths are relative to the folder of pipeline.yaml',
+        ),
+      );
     else {
       const loaded = await loadDeclaredParams(ctx.root, module);
-      if (loaded.problem) diagnostics.push(diagnostic('param-rules', loaded.problem, source.spanOfValue([...at, 'module'])));
+      if (loaded.problem)
+        diagnostics.push(diagnostic('param-rules', loaded.problem, source.spanOfValue([...at, 'module'])));
       declaredParams = loaded.declared;
     }
   }
@@ -207,7 +282,14 @@ async function resolveStage(name: string, raw: Record<string, unknown>, ctx: Res
   if (raw.params !== undefined) stage.spans.params = source.spanOfValue([...at, 'params']);
   if (declaredParams) stage.declaredParams = declaredParams;
   if (stage.shards > 1 && module === undefined && typeof raw.cmd === 'string')
-    diagnostics.push(diagnostic('schema', `stage "${name}" has shards: ${stage.shards}, but only module stages can be sharded`, source.spanOfKey([...at, 'shards']), 'a sharded stage is a module that reads ctx.shard and exports merge (see src/contract.ts)'));
+    diagnostics.push(
+      diagnostic(
+        'schema',
+        `stage "${name}" has shards: ${stage.shards}, but only module stages can be sharded`,
+        source.spanOfKey([...at, 'shards']),
+        'a sharded stage is a module that reads ctx.shard and exports merge (see src/contract.ts)',
+      ),
+    );
   if (typeof raw.desc === 'string') stage.desc = raw.desc;
   if (module !== undefined) stage.module = module;
   if (cmd !== undefined) {
@@ -228,7 +310,10 @@ function stageResources(raw: Record<string, unknown>): StageResources {
 }
 
 function executorConfig(raw: Record<string, unknown>): ExecutorConfig {
-  const config: ExecutorConfig = { type: raw.type === 'slurm' ? 'slurm' : 'local', resources: isMapping(raw.resources) ? stageResources(raw.resources) : {} };
+  const config: ExecutorConfig = {
+    type: raw.type === 'slurm' ? 'slurm' : 'local',
+    resources: isMapping(raw.resources) ? stageResources(raw.resources) : {},
+  };
   if (typeof raw.partition === 'string') config.partition = raw.partition;
   if (typeof raw.account === 'string') config.account = raw.account;
   if (typeof raw.poll_seconds === 'number') config.pollSeconds = raw.poll_seconds;
@@ -247,7 +332,9 @@ async function moduleProblem(file: string): Promise<string | undefined> {
 /** The string items of a list with their indexes (non-strings were reported by the schema). */
 function stringItems(value: unknown): Array<[string, number]> {
   if (!Array.isArray(value)) return [];
-  return value.flatMap((item, index): Array<[string, number]> => (typeof item === 'string' && item !== '' ? [[item, index]] : []));
+  return value.flatMap((item, index): Array<[string, number]> =>
+    typeof item === 'string' && item !== '' ? [[item, index]] : [],
+  );
 }
 
 function sortedObject(entries: Map<string, unknown>): Record<string, unknown> {
@@ -289,7 +376,10 @@ function firstLine(message: string): string {
 function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
   return diagnostics
     .map((d, i) => ({ d, i }))
-    .sort((a, b) => (a.d.span?.line ?? 0) - (b.d.span?.line ?? 0) || (a.d.span?.col ?? 0) - (b.d.span?.col ?? 0) || a.i - b.i)
+    .sort(
+      (a, b) =>
+        (a.d.span?.line ?? 0) - (b.d.span?.line ?? 0) || (a.d.span?.col ?? 0) - (b.d.span?.col ?? 0) || a.i - b.i,
+    )
     .map(({ d }) => d);
 }
 

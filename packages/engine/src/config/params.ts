@@ -53,27 +53,42 @@ export function unknownParamHint(params: Params, key: string): string | undefine
 export function applyOverrides(
   params: Params,
   overrides: readonly string[],
-): { params: Params; diagnostics: Diagnostic[]; /** overridden key → its `--set key=value` */ flags: Map<string, string> } {
+): {
+  params: Params;
+  diagnostics: Diagnostic[];
+  /** overridden key → its `--set key=value` */ flags: Map<string, string>;
+} {
   const result = structuredClone(params);
   const diagnostics: Diagnostic[] = [];
   const flags = new Map<string, string>();
   for (const override of overrides) {
     const eq = override.indexOf('=');
     if (eq <= 0) {
-      diagnostics.push(diagnostic('bad-set', `--set "${override}": expected key=value`, undefined, 'for example --set train.lr=0.0003'));
+      diagnostics.push(
+        diagnostic(
+          'bad-set',
+          `--set "${override}": expected key=value`,
+          undefined,
+          'for example --set train.lr=0.0003',
+        ),
+      );
       continue;
     }
     const key = override.slice(0, eq).trim();
     const text = override.slice(eq + 1);
     if (!lookupParam(result, key).found) {
-      diagnostics.push(diagnostic('bad-set', `--set ${key}: no such param in pipeline.yaml`, undefined, unknownParamHint(result, key)));
+      diagnostics.push(
+        diagnostic('bad-set', `--set ${key}: no such param in pipeline.yaml`, undefined, unknownParamHint(result, key)),
+      );
       continue;
     }
     let value: unknown;
     try {
       value = text.trim() === '' ? '' : parseYaml(text);
     } catch (error) {
-      diagnostics.push(diagnostic('bad-set', `--set ${key}: cannot read value "${text}": ${(error as Error).message.split('\n')[0]}`));
+      diagnostics.push(
+        diagnostic('bad-set', `--set ${key}: cannot read value "${text}": ${(error as Error).message.split('\n')[0]}`),
+      );
       continue;
     }
     const parts = key.split('.');

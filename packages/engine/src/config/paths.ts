@@ -30,7 +30,9 @@ export function overlaps(a: string, b: string): boolean {
 
 /** True when the path lies inside the project folder (not `..`, not absolute). */
 export function isInsideProject(normalized: string): boolean {
-  return normalized !== '.' && normalized !== '..' && !normalized.startsWith('../') && !path.posix.isAbsolute(normalized);
+  return (
+    normalized !== '.' && normalized !== '..' && !normalized.startsWith('../') && !path.posix.isAbsolute(normalized)
+  );
 }
 
 const GLOB_CHARS = /[*?[\]{}]|^!|[@!+]\(/;

@@ -26,7 +26,8 @@ export const DEFAULT_REMOTE_TIMEOUT_SECONDS = 30;
 export function remoteUrlProblem(url: string): string | undefined {
   if (/^https?:\/\/[^/\s]+/.test(url)) return undefined;
   if (url.startsWith('file://')) return url.length > 'file://'.length ? undefined : 'a file:// URL needs a folder path';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return `unsupported scheme "${url.split(':')[0]}": use http://, https://, file:// or a folder path`;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url))
+    return `unsupported scheme "${url.split(':')[0]}": use http://, https://, file:// or a folder path`;
   return url.trim() === '' ? 'the URL is empty' : undefined;
 }
 
@@ -37,7 +38,6 @@ export function normaliseRemoteUrl(url: string, root: string): string {
   return isAbsolute(path) ? path : resolve(root, path);
 }
 
-
 export interface RemoteConfig {
   /** As written (a folder path not yet resolved). */
   url?: string;
@@ -46,11 +46,23 @@ export interface RemoteConfig {
   timeoutSeconds: number;
 }
 
-export function remoteConfig(raw: Record<string, unknown>, source: YamlSource, diagnostics: Diagnostic[]): RemoteConfig {
+export function remoteConfig(
+  raw: Record<string, unknown>,
+  source: YamlSource,
+  diagnostics: Diagnostic[],
+): RemoteConfig {
   const config: RemoteConfig = { readOnly: raw.read_only === true, timeoutSeconds: DEFAULT_REMOTE_TIMEOUT_SECONDS };
   if (typeof raw.url === 'string') {
     const problem = remoteUrlProblem(raw.url);
-    if (problem) diagnostics.push(diagnostic('schema', `"remote.url" ${problem}`, source.spanOfValue(['remote', 'url']), 'e.g. http://cache.example:8080/pipeline, file:///shared/pipeline-cache or ../shared-cache'));
+    if (problem)
+      diagnostics.push(
+        diagnostic(
+          'schema',
+          `"remote.url" ${problem}`,
+          source.spanOfValue(['remote', 'url']),
+          'e.g. http://cache.example:8080/pipeline, file:///shared/pipeline-cache or ../shared-cache',
+        ),
+      );
     else config.url = raw.url;
   }
   if (typeof raw.token_env === 'string') config.tokenEnv = raw.token_env;
@@ -70,10 +82,18 @@ export interface RemoteOverrides {
 export type RemoteResolution = { ok: true; settings?: RemoteSettings; from?: string } | { ok: false; message: string };
 
 /** The remote a command uses, if any; `root` resolves a relative folder path. */
-export function resolveRemote(config: RemoteConfig | undefined, overrides: RemoteOverrides, root: string): RemoteResolution {
+export function resolveRemote(
+  config: RemoteConfig | undefined,
+  overrides: RemoteOverrides,
+  root: string,
+): RemoteResolution {
   if (overrides.off) return { ok: true };
   const [url, from] =
-    overrides.url !== undefined ? [overrides.url, '--remote'] : overrides.env ? [overrides.env, 'PIPELINE_REMOTE'] : [config?.url, 'remote.url in pipeline.yaml'];
+    overrides.url !== undefined
+      ? [overrides.url, '--remote']
+      : overrides.env
+        ? [overrides.env, 'PIPELINE_REMOTE']
+        : [config?.url, 'remote.url in pipeline.yaml'];
   if (url === undefined) return { ok: true };
   const problem = remoteUrlProblem(url);
   if (problem) return { ok: false, message: `${from}: ${problem}` };

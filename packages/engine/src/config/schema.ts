@@ -46,7 +46,8 @@ export async function validateAgainstSchema(data: unknown, source: YamlSource): 
 function isReported(error: ErrorObject): boolean {
   if (error.schemaPath.includes('/oneOf/')) return false;
   // A stage that is not a mapping at all gets its type error; "needs a module or a cmd" would only add noise.
-  if (error.keyword === 'oneOf' && (typeof error.data !== 'object' || error.data === null || Array.isArray(error.data))) return false;
+  if (error.keyword === 'oneOf' && (typeof error.data !== 'object' || error.data === null || Array.isArray(error.data)))
+    return false;
   if (error.keyword === 'pattern' && error.schemaPath.includes('/propertyNames/')) return false;
   return true;
 }
@@ -59,18 +60,36 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
       const key = String(error.params.additionalProperty);
       const allowed = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
       const hint = didYouMean(key, allowed) ?? `allowed keys: ${allowed.join(', ')}`;
-      return diagnostic('schema', `unknown key "${key}"${path.length ? ` in ${where}` : ''}`, source.spanOfKey([...path, key]), hint);
+      return diagnostic(
+        'schema',
+        `unknown key "${key}"${path.length ? ` in ${where}` : ''}`,
+        source.spanOfKey([...path, key]),
+        hint,
+      );
     }
     case 'required': {
       const missing = String(error.params.missingProperty);
-      return diagnostic('schema', `missing key "${missing}"${path.length ? ` in ${where}` : ''}`, source.spanOfKey(path));
+      return diagnostic(
+        'schema',
+        `missing key "${missing}"${path.length ? ` in ${where}` : ''}`,
+        source.spanOfKey(path),
+      );
     }
     case 'oneOf': {
       const stage = error.data as Record<string, unknown>;
       const both = stage && 'module' in stage && 'cmd' in stage;
       return both
-        ? diagnostic('schema', `${where} has both "module" and "cmd"; give exactly one`, source.spanOfKey([...path, 'cmd']))
-        : diagnostic('schema', `${where} needs a "module" or a "cmd"`, source.spanOfKey(path), 'add `cmd: <shell command>` or `module: stages/<name>.ts`');
+        ? diagnostic(
+            'schema',
+            `${where} has both "module" and "cmd"; give exactly one`,
+            source.spanOfKey([...path, 'cmd']),
+          )
+        : diagnostic(
+            'schema',
+            `${where} needs a "module" or a "cmd"`,
+            source.spanOfKey(path),
+            'add `cmd: <shell command>` or `module: stages/<name>.ts`',
+          );
     }
     case 'propertyNames': {
       const name = String(error.params.propertyName);
@@ -83,7 +102,12 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
     case 'type': {
       const expected = String(error.params.type);
       if (error.data === null && path.length === 2 && path[0] === 'stages')
-        return diagnostic('schema', `${where} is empty`, source.spanOfKey(path), 'add `cmd: <shell command>` or `module: stages/<name>.ts`');
+        return diagnostic(
+          'schema',
+          `${where} is empty`,
+          source.spanOfKey(path),
+          'add `cmd: <shell command>` or `module: stages/<name>.ts`',
+        );
       const hint =
         expected === 'boolean' && typeof error.data === 'string' && /^(yes|no|on|off|y|n)$/i.test(error.data)
           ? `YAML 1.2 reads "${error.data}" as text; write true or false`
@@ -94,10 +118,29 @@ function describe(error: ErrorObject, source: YamlSource): Diagnostic {
     case 'minProperties':
       return diagnostic('schema', `${where} must declare at least one stage`, source.spanOfKey(path));
     case 'pattern':
-      if (error.params.pattern === '\\S') return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
-      if (path.at(-1) === 'mem') return diagnostic('schema', `${where} "${String(error.data)}" is not a memory size`, source.spanOfValue(path), 'write megabytes as a number (500) or Slurm units (4G, 500M)');
-      if (path.at(-1) === 'token_env') return diagnostic('schema', `${where} "${String(error.data)}" is not an environment variable name`, source.spanOfValue(path), 'name the variable that holds the token (e.g. PIPELINE_REMOTE_TOKEN), never the token itself');
-      if (path.at(-1) === 'time') return diagnostic('schema', `${where} "${String(error.data)}" is not a time limit`, source.spanOfValue(path), 'write minutes as a number (90) or Slurm forms (1:30:00, 2-00:00:00)');
+      if (error.params.pattern === '\\S')
+        return diagnostic('schema', `${where} must not be empty`, source.spanOfValue(path));
+      if (path.at(-1) === 'mem')
+        return diagnostic(
+          'schema',
+          `${where} "${String(error.data)}" is not a memory size`,
+          source.spanOfValue(path),
+          'write megabytes as a number (500) or Slurm units (4G, 500M)',
+        );
+      if (path.at(-1) === 'token_env')
+        return diagnostic(
+          'schema',
+          `${where} "${String(error.data)}" is not an environment variable name`,
+          source.spanOfValue(path),
+          'name the variable that holds the token (e.g. PIPELINE_REMOTE_TOKEN), never the token itself',
+        );
+      if (path.at(-1) === 'time')
+        return diagnostic(
+          'schema',
+          `${where} "${String(error.data)}" is not a time limit`,
+          source.spanOfValue(path),
+          'write minutes as a number (90) or Slurm forms (1:30:00, 2-00:00:00)',
+        );
       return diagnostic(
         'schema',
         `${where} "${String(error.data)}" is not a dotted param key`,

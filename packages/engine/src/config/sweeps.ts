@@ -15,7 +15,12 @@ import { isMapping, lookupParam, unknownParamHint, type Params } from './params.
 import type { SweepDeclaration } from './pipeline.ts';
 import type { YamlSource } from './yaml-source.ts';
 
-export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, warnings: Diagnostic[]): Map<string, SweepDeclaration> {
+export function resolveSweeps(
+  raw: unknown,
+  params: Params,
+  source: YamlSource,
+  warnings: Diagnostic[],
+): Map<string, SweepDeclaration> {
   const sweeps = new Map<string, SweepDeclaration>();
   if (!isMapping(raw)) return sweeps; // absent, or already reported by the schema
   for (const [name, body] of Object.entries(raw)) {
@@ -28,12 +33,33 @@ export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, 
       const texts = values.map(asYamlText);
       set.push([key, texts]);
       if (!lookupParam(params, key).found)
-        problems.push(diagnostic('unknown-param', `sweep "${name}" sets param "${key}", which pipeline.yaml does not declare`, source.spanOfKey([...at, 'set', key]), unknownParamHint(params, key)));
+        problems.push(
+          diagnostic(
+            'unknown-param',
+            `sweep "${name}" sets param "${key}", which pipeline.yaml does not declare`,
+            source.spanOfKey([...at, 'set', key]),
+            unknownParamHint(params, key),
+          ),
+        );
       const repeated = texts.findIndex((text, index) => texts.indexOf(text) !== index);
-      if (repeated >= 0) problems.push(diagnostic('schema', `sweep "${name}" lists ${key} = ${texts[repeated]} twice`, source.spanOfValue([...at, 'set', key, repeated])));
+      if (repeated >= 0)
+        problems.push(
+          diagnostic(
+            'schema',
+            `sweep "${name}" lists ${key} = ${texts[repeated]} twice`,
+            source.spanOfValue([...at, 'set', key, repeated]),
+          ),
+        );
     }
     if (problems.length === 0 && !set.some(([, texts]) => texts.length > 1))
-      problems.push(diagnostic('schema', `sweep "${name}" has nothing to sweep: every param in its set has one value`, source.spanOfKey(at), 'list two or more values for at least one param, e.g. train.lr: [0.001, 0.01]'));
+      problems.push(
+        diagnostic(
+          'schema',
+          `sweep "${name}" has nothing to sweep: every param in its set has one value`,
+          source.spanOfKey(at),
+          'list two or more values for at least one param, e.g. train.lr: [0.001, 0.01]',
+        ),
+      );
     sweeps.set(name, {
       name,
       description: typeof body.description === 'string' ? body.description : undefined,
@@ -43,7 +69,15 @@ export function resolveSweeps(raw: unknown, params: Params, source: YamlSource, 
       jobs: typeof body.jobs === 'number' ? body.jobs : undefined,
       problems,
     });
-    warnings.push(...problems.map((problem): Diagnostic => ({ ...problem, severity: 'warning', hint: [problem.hint, `\`pipeline sweep ${name}\` refuses to run until this is fixed`].filter(Boolean).join('; ') })));
+    warnings.push(
+      ...problems.map((problem): Diagnostic => ({
+        ...problem,
+        severity: 'warning',
+        hint: [problem.hint, `\`pipeline sweep ${name}\` refuses to run until this is fixed`]
+          .filter(Boolean)
+          .join('; '),
+      })),
+    );
   }
   return sweeps;
 }

@@ -84,12 +84,16 @@ async function compile(absolute: string, dir: string, id: string, recordFile: st
     metafile: true,
     absWorkingDir: workingDir,
     logLevel: 'silent',
-  }).catch((error: { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }) => {
-    const first = error.errors?.[0];
-    if (!first) throw error;
-    const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : '';
-    throw new Error(`${where}${first.text}`);
-  });
+  }).catch(
+    (error: { errors?: { text: string; location?: { file: string; line: number; column: number } | null }[] }) => {
+      const first = error.errors?.[0];
+      if (!first) throw error;
+      const where = first.location
+        ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: `
+        : '';
+      throw new Error(`${where}${first.text}`);
+    },
+  );
   mkdirSync(dir, { recursive: true });
   const output = path.join(dir, `${id}.mjs`);
   const temp = `${output}.${process.pid}.tmp`;

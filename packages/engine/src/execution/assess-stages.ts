@@ -52,8 +52,15 @@ export async function assessStages(
       upstream: { running, restored, predicted },
     });
     if (decision.action === 'restore') restoring.push(...decision.cached.outs);
-    const state: StageState = decision.action === 'fresh' ? 'up-to-date' : decision.action === 'restore' ? 'restorable' : 'stale';
-    statuses.set(stage, { stage, state, reasons: decision.action === 'fresh' ? [] : decision.reasons, evaluation, ...(decision.action === 'restore' && decision.remote ? { remote: true } : {}) });
+    const state: StageState =
+      decision.action === 'fresh' ? 'up-to-date' : decision.action === 'restore' ? 'restorable' : 'stale';
+    statuses.set(stage, {
+      stage,
+      state,
+      reasons: decision.action === 'fresh' ? [] : decision.reasons,
+      evaluation,
+      ...(decision.action === 'restore' && decision.remote ? { remote: true } : {}),
+    });
   }
   workspace.saveState();
   return selected.map((stage) => statuses.get(stage)!);

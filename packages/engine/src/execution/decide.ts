@@ -31,7 +31,14 @@ export interface DecisionInput {
   upstream?: { running: string[]; restored: string[]; predicted: boolean };
 }
 
-export async function decide({ stage, evaluation, forced, runCache, remote, upstream }: DecisionInput): Promise<Decision> {
+export async function decide({
+  stage,
+  evaluation,
+  forced,
+  runCache,
+  remote,
+  upstream,
+}: DecisionInput): Promise<Decision> {
   const reasons: StageReason[] = [];
   if (forced) reasons.push({ kind: 'forced' });
   if (stage.alwaysRun) reasons.push({ kind: 'always-run' });

@@ -24,7 +24,7 @@ export class JobSlots {
   }
 
   private dispatch(): void {
-    for (let i = 0; i < this.waiting.length && this.running < this.jobs; ) {
+    for (let i = 0; i < this.waiting.length && this.running < this.jobs;) {
       const waiter = this.waiting[i];
       if (waiter.heavy && this.heavyRunning) {
         i++;

@@ -15,7 +15,14 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { isUserError, type Progress, type RunFigures, type ShardInfo, type Stage, type StageContext } from '../contract.ts';
+import {
+  isUserError,
+  type Progress,
+  type RunFigures,
+  type ShardInfo,
+  type Stage,
+  type StageContext,
+} from '../contract.ts';
 import { RemoteBlobStore } from '../cache/remote-blobs.ts';
 import { RemoteStore } from '../cache/remote-store.ts';
 import type { RemoteSettings } from '../config/remote.ts';
@@ -76,7 +83,9 @@ function progressSender(progressFile: string | undefined): { send(p: Progress): 
       renameSync(`${progressFile}.tmp`, progressFile);
     }
     if (!message || !process.send) return Promise.resolve();
-    return new Promise((resolve) => process.send!({ type: 'progress', progress: message }, undefined, {}, () => resolve()));
+    return new Promise((resolve) =>
+      process.send!({ type: 'progress', progress: message }, undefined, {}, () => resolve()),
+    );
   };
   return {
     send(p) {
@@ -95,16 +104,25 @@ async function main(): Promise<number> {
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as ModuleRunSpec;
   process.on('exit', () => {
     if (settled) return;
-    process.stderr.write(`stage ${spec.stage}: the process ended before run() finished (process.exit() called, an uncaught error, or a promise that can never settle)\n`);
+    process.stderr.write(
+      `stage ${spec.stage}: the process ended before run() finished (process.exit() called, an uncaught error, or a promise that can never settle)\n`,
+    );
   });
   // The engine is gone (killed outright): nobody will take this stage's outs, so stop it and whatever it started.
   process.on('disconnect', () => {
-    try { process.kill(-process.pid, 'SIGKILL'); } catch { process.exit(1); }
+    try {
+      process.kill(-process.pid, 'SIGKILL');
+    } catch {
+      process.exit(1);
+    }
   });
   process.channel?.unref(); // listening must not keep the process alive: a never-settling run() should still end (EXIT_NEVER_SETTLED)
-  const loaded = (await import(pathToFileURL(spec.module).href)) as { default?: Partial<Stage> & { default?: Partial<Stage> } };
+  const loaded = (await import(pathToFileURL(spec.module).href)) as {
+    default?: Partial<Stage> & { default?: Partial<Stage> };
+  };
   // A module compiled as CommonJS (no "type": "module" above it) arrives wrapped once more.
-  const stage = typeof loaded.default?.run === 'function' ? loaded.default : (loaded.default?.default ?? loaded.default);
+  const stage =
+    typeof loaded.default?.run === 'function' ? loaded.default : (loaded.default?.default ?? loaded.default);
   if (!stage || typeof stage.run !== 'function') {
     process.stderr.write(
       `${spec.moduleLabel}: the default export must be a Stage ({ async run(ctx) {…} }, see src/contract.ts); got ${stage === undefined ? 'no default export' : typeof stage}\n`,
@@ -112,7 +130,9 @@ async function main(): Promise<number> {
     return EXIT_NOT_A_STAGE;
   }
   if (spec.mergeShardOuts && typeof stage.merge !== 'function') {
-    process.stderr.write(`${spec.moduleLabel}: a stage with shards must export merge(ctx, shardOuts) (see src/contract.ts)\n`);
+    process.stderr.write(
+      `${spec.moduleLabel}: a stage with shards must export merge(ctx, shardOuts) (see src/contract.ts)\n`,
+    );
     return EXIT_NOT_A_STAGE;
   }
   const progress = progressSender(spec.progressFile);
@@ -130,7 +150,8 @@ async function main(): Promise<number> {
     report: (values) => {
       for (const [name, value] of Object.entries(values)) {
         // A bug in the stage, caught where it is made rather than as a null in the run record.
-        if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`ctx.report: figure "${name}" must be a finite number, got ${String(value)}`);
+        if (typeof value !== 'number' || !Number.isFinite(value))
+          throw new TypeError(`ctx.report: figure "${name}" must be a finite number, got ${String(value)}`);
         figures[name] = value;
       }
     },
@@ -156,7 +177,8 @@ async function main(): Promise<number> {
       const message = { type: 'user-error', message: error.message, ...(verbose ? {} : { detail }) };
       await new Promise((resolve) => process.send!(message, undefined, {}, resolve));
     }
-    if (!isUserError(error) || verbose || !process.send) process.stderr.write(`stage ${spec.stage} failed: ${detail}\n`);
+    if (!isUserError(error) || verbose || !process.send)
+      process.stderr.write(`stage ${spec.stage} failed: ${detail}\n`);
     return EXIT_STAGE_FAILED;
   }
   settled = true;

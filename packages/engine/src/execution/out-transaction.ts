@@ -43,7 +43,10 @@ export class OutTransaction {
   /** Set once the out paths were handed over (to a command, or to an install); before that rollback leaves them alone. */
   private outsTouched = false;
 
-  constructor(private readonly workDir: string, private readonly outs: readonly string[]) {
+  constructor(
+    private readonly workDir: string,
+    private readonly outs: readonly string[],
+  ) {
     this.journal = join(workDir, JOURNAL);
     mkdirSync(workDir, { recursive: true });
   }
@@ -106,12 +109,18 @@ export class OutTransaction {
   private static leftover(stageDir: string): Leftover {
     if (existsSync(join(stageDir, COMMITTED))) return { kind: 'nothing' };
     let entries: string[] = [];
-    try { entries = readdirSync(stageDir); } catch { /* not a folder */ }
+    try {
+      entries = readdirSync(stageDir);
+    } catch {
+      /* not a folder */
+    }
     const backups = entries.filter((name) => name.startsWith(BACKUP_PREFIX)).sort();
     try {
       const moves = JSON.parse(readFileSync(join(stageDir, JOURNAL), 'utf8')) as unknown;
       if (Array.isArray(moves) && moves.every(isMove)) return { kind: 'restore', moves };
-    } catch { /* no journal, or an unreadable one: the backups decide */ }
+    } catch {
+      /* no journal, or an unreadable one: the backups decide */
+    }
     return backups.length === 0 ? { kind: 'nothing' } : { kind: 'unreadable', backups };
   }
 
@@ -122,7 +131,11 @@ export class OutTransaction {
    * needed; one holding backups without a readable journal is kept and listed
    * in `kept`. Call only while holding the run lock.
    */
-  static recoverInterrupted(tmpRoot: string): { restored: string[]; stopped: { stage: string; pids: number[] }[]; kept: { dir: string; backups: string[] }[] } {
+  static recoverInterrupted(tmpRoot: string): {
+    restored: string[];
+    stopped: { stage: string; pids: number[] }[];
+    kept: { dir: string; backups: string[] }[];
+  } {
     const restored: string[] = [];
     const stopped: { stage: string; pids: number[] }[] = [];
     const kept: { dir: string; backups: string[] }[] = [];
@@ -135,7 +148,11 @@ export class OutTransaction {
     for (const run of runs) {
       const runDir = join(tmpRoot, run);
       let stageDirs: string[] = [];
-      try { stageDirs = readdirSync(runDir); } catch { /* not a folder */ }
+      try {
+        stageDirs = readdirSync(runDir);
+      } catch {
+        /* not a folder */
+      }
       let keep = false;
       for (const stage of stageDirs) {
         const stageDir = join(runDir, stage);

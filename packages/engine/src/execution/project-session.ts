@@ -33,7 +33,8 @@ export async function openProject(
   try {
     workspace = await Workspace.open(loaded.pipeline);
   } catch (error) {
-    if (isPipelineError(error, 'lock-file') || isPipelineError(error, 'lock-unreadable')) return { ok: false, diagnostics: [diagnostic(error.reason, error.message)] };
+    if (isPipelineError(error, 'lock-file') || isPipelineError(error, 'lock-unreadable'))
+      return { ok: false, diagnostics: [diagnostic(error.reason, error.message)] };
     throw error;
   }
   return {
@@ -44,7 +45,10 @@ export async function openProject(
       targets: resolved.targets,
       selected: selectStages(graph, resolved.targets),
       workspace,
-      warnings: [...loaded.warnings, ...workspace.lockWarnings.map((message): Diagnostic => ({ severity: 'warning', reason: 'lock-file', message }))],
+      warnings: [
+        ...loaded.warnings,
+        ...workspace.lockWarnings.map((message): Diagnostic => ({ severity: 'warning', reason: 'lock-file', message })),
+      ],
     },
   };
 }

@@ -6,7 +6,9 @@ export function remoteSummary(remote: RemoteRunCache): string | undefined {
   const { downloaded, uploaded, store } = remote;
   if (downloaded.length === 0 && uploaded.length === 0) return undefined;
   const parts = [
-    ...(downloaded.length > 0 ? [`restored ${downloaded.join(', ')} from it (${formatBytes(store.traffic.bytesDown)} down)`] : []),
+    ...(downloaded.length > 0
+      ? [`restored ${downloaded.join(', ')} from it (${formatBytes(store.traffic.bytesDown)} down)`]
+      : []),
     ...(uploaded.length > 0 ? [`uploaded ${uploaded.join(', ')} (${formatBytes(store.traffic.bytesUp)} up)`] : []),
   ];
   return `remote cache ${store.label}: ${parts.join('; ')}`;

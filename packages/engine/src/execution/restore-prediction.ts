@@ -53,6 +53,8 @@ function insideOut(out: CachedOut, rel: string): HashedPath {
   const manifest = out.manifest ?? [];
   const file = manifest.find((entry) => entry.path === rel);
   if (file) return { kind: 'file', hash: file.hash, size: file.size, mode: file.mode };
-  const inside = manifest.filter((entry) => entry.path.startsWith(`${rel}/`)).map((entry) => ({ ...entry, path: entry.path.slice(rel.length + 1) }));
+  const inside = manifest
+    .filter((entry) => entry.path.startsWith(`${rel}/`))
+    .map((entry) => ({ ...entry, path: entry.path.slice(rel.length + 1) }));
   return inside.length > 0 ? hashedManifest(inside) : { kind: 'missing' };
 }

@@ -1,4 +1,14 @@
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { processAlive, removeDeadTemps, tempNameFor } from '../atomic-write.ts';
@@ -38,7 +48,6 @@ function ageMs(file: string): number {
   }
 }
 
-
 function readHolder(lockFile: string): RunLockHolder | undefined {
   try {
     const holder = JSON.parse(readFileSync(lockFile, 'utf8')) as RunLockHolder;
@@ -72,7 +81,11 @@ function createWithContent(file: string, content: string): boolean {
     if (code === 'EEXIST') return false;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
   } finally {
-    try { unlinkSync(temp); } catch { /* already gone */ }
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* already gone */
+    }
   }
   try {
     const fd = openSync(file, 'wx');
@@ -106,8 +119,13 @@ export class RunLock {
         notice(`cleared an unreadable run lock ${file} (left by a run killed while taking it)`);
       } else if (holder.hostname !== me.hostname || processAlive(holder.pid)) {
         throw busy(file, holder);
-      } else notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
-      try { unlinkSync(file); } catch { /* someone else cleared it first */ }
+      } else
+        notice(`cleared a stale run lock left by PID ${holder.pid} (started ${holder.started}; that process is gone)`);
+      try {
+        unlinkSync(file);
+      } catch {
+        /* someone else cleared it first */
+      }
     }
     throw busy(file, readHolder(file));
   }
@@ -115,6 +133,10 @@ export class RunLock {
   release(): void {
     if (this.released) return;
     this.released = true;
-    try { unlinkSync(this.file); } catch { /* already gone */ }
+    try {
+      unlinkSync(this.file);
+    } catch {
+      /* already gone */
+    }
   }
 }

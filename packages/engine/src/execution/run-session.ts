@@ -83,11 +83,20 @@ export class RunSession {
 function recoverInterruptedRun(tmpRoot: string, note: (message: string) => void): void {
   const shown = (path: string) => relative(process.cwd(), path) || path;
   const leftoverJobs = cancelLeftoverSlurmJobs(tmpRoot);
-  if (leftoverJobs.length > 0) note(`cancelled Slurm job${leftoverJobs.length === 1 ? '' : 's'} ${leftoverJobs.map((j) => `${j.jobId} (${j.stage})`).join(', ')} left by an interrupted run`);
+  if (leftoverJobs.length > 0)
+    note(
+      `cancelled Slurm job${leftoverJobs.length === 1 ? '' : 's'} ${leftoverJobs.map((j) => `${j.jobId} (${j.stage})`).join(', ')} left by an interrupted run`,
+    );
   const recovered = OutTransaction.recoverInterrupted(tmpRoot);
-  for (const { stage, pids } of recovered.stopped) note(`stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`);
-  if (recovered.restored.length > 0) note(`put back previous outs left aside by an interrupted run: ${recovered.restored.map(shown).join(', ')}`);
+  for (const { stage, pids } of recovered.stopped)
+    note(
+      `stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`,
+    );
+  if (recovered.restored.length > 0)
+    note(`put back previous outs left aside by an interrupted run: ${recovered.restored.map(shown).join(', ')}`);
   for (const { dir, backups } of recovered.kept) {
-    note(`kept ${shown(dir)}: an interrupted run moved outs aside there (${backups.join(', ')}) but its journal cannot be read, so where they belong is unknown; move them back by hand, then delete the folder`);
+    note(
+      `kept ${shown(dir)}: an interrupted run moved outs aside there (${backups.join(', ')}) but its journal cannot be read, so where they belong is unknown; move them back by hand, then delete the folder`,
+    );
   }
 }

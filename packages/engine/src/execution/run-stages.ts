@@ -73,7 +73,15 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
     const upResults = await Promise.all(ups.map((up) => finished.get(up)!));
     const blocked = upResults.find((r) => r.action === 'failed' || r.action === 'not-run');
     let result: StageResult;
-    if (blocked) result = { stage, action: 'not-run', reasons: [{ kind: 'upstream', stage: blocked.stage, state: blocked.action === 'failed' ? 'failed' : 'did-not-run' }], seconds: 0 };
+    if (blocked)
+      result = {
+        stage,
+        action: 'not-run',
+        reasons: [
+          { kind: 'upstream', stage: blocked.stage, state: blocked.action === 'failed' ? 'failed' : 'did-not-run' },
+        ],
+        seconds: 0,
+      };
     else if (ctx.signal.aborted) result = { stage, action: 'not-run', reasons: [interruption(ctx.signal)], seconds: 0 };
     else {
       try {
@@ -85,7 +93,13 @@ export async function runStages(ctx: RunContext, selected: string[]): Promise<St
         };
         result = await handleStage(ctx, stage, slots, upstreamUnchanged, report);
       } catch (error) {
-        result = { stage, action: 'failed', reasons: [], seconds: 0, failure: { kind: 'engine-error', message: (error as Error).message } };
+        result = {
+          stage,
+          action: 'failed',
+          reasons: [],
+          seconds: 0,
+          failure: { kind: 'engine-error', message: (error as Error).message },
+        };
       }
       if (result.action === 'failed' && ctx.failFast && !ctx.signal.aborted) stopAll.abort({ failedStage: stage });
     }
@@ -122,16 +136,32 @@ async function handleStage(
   const config = workspace.stage(stage);
   const planned = upstreamUnchanged ? ctx.preassessed?.get(stage) : undefined;
   const evaluation = planned ?? (await workspace.evaluate(stage));
-  const decision = await decide({ stage: config, evaluation, forced: ctx.forced.has(stage), runCache: workspace.runCache, remote: workspace.remote });
-  if (decision.action === 'fresh') return { stage, action: 'skipped', reasons: [{ kind: 'up-to-date' }], seconds: seconds() };
+  const decision = await decide({
+    stage: config,
+    evaluation,
+    forced: ctx.forced.has(stage),
+    runCache: workspace.runCache,
+    remote: workspace.remote,
+  });
+  if (decision.action === 'fresh')
+    return { stage, action: 'skipped', reasons: [{ kind: 'up-to-date' }], seconds: seconds() };
   const { reasons } = decision;
 
   if (evaluation.fingerprint.missingDeps.length > 0) {
-    return { stage, action: 'failed', reasons, seconds: seconds(), failure: { kind: 'missing-deps', paths: evaluation.fingerprint.missingDeps } };
+    return {
+      stage,
+      action: 'failed',
+      reasons,
+      seconds: seconds(),
+      failure: { kind: 'missing-deps', paths: evaluation.fingerprint.missingDeps },
+    };
   }
 
   // A run found on the remote cache is fetched (every object verified) into the local one first; if that fails, the stage runs.
-  if (decision.action === 'restore' && (!decision.remote || (await workspace.remote!.fetch(evaluation.fingerprint.hash, decision.cached)))) {
+  if (
+    decision.action === 'restore' &&
+    (!decision.remote || (await workspace.remote!.fetch(evaluation.fingerprint.hash, decision.cached)))
+  ) {
     await restoreStage(ctx, stage, evaluation, decision.cached);
     return { stage, action: 'restored', reasons, seconds: seconds() };
   }
@@ -149,12 +179,20 @@ async function handleStage(
 }
 
 /** Put the outs of an earlier run with the same fingerprint back in place, atomically, and record them in the lock. */
-async function restoreStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, cached: CachedRun): Promise<void> {
+async function restoreStage(
+  ctx: RunContext,
+  stage: string,
+  evaluation: StageEvaluation,
+  cached: CachedRun,
+): Promise<void> {
   const { workspace } = ctx;
   const config = workspace.stage(stage);
   const work = join(workspace.dotDir, 'tmp', ctx.runId, stage);
   const fresh = cached.outs.map((_, i) => join(work, `restore-${i}`));
-  const transaction = new OutTransaction(work, config.outs.map((out) => workspace.absolute(out)));
+  const transaction = new OutTransaction(
+    work,
+    config.outs.map((out) => workspace.absolute(out)),
+  );
   try {
     cached.outs.forEach((out, i) => workspace.runCache.materialise(out, fresh[i]));
     workspace.runCache.markUsed(evaluation.fingerprint.hash);
@@ -169,7 +207,13 @@ async function restoreStage(ctx: RunContext, stage: string, evaluation: StageEva
   await transaction.commit();
 }
 
-async function executeStage(ctx: RunContext, stage: string, evaluation: StageEvaluation, reasons: StageReason[], started: number): Promise<StageResult> {
+async function executeStage(
+  ctx: RunContext,
+  stage: string,
+  evaluation: StageEvaluation,
+  reasons: StageReason[],
+  started: number,
+): Promise<StageResult> {
   const { workspace } = ctx;
   const config = workspace.stage(stage);
   const seconds = () => (Date.now() - started) / 1000;
@@ -189,7 +233,14 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     runId: ctx.runId,
     logFile,
     signal: ctx.signal,
-    env: { PIPELINE_STAGE: stage, PIPELINE_ROOT: workspace.root, PIPELINE_RUN_ID: ctx.runId, PIPELINE_LOG: logFile, PIPELINE_VERBOSE: ctx.verbose ? '1' : '', PIPELINE_CACHE_DIR: cacheDir },
+    env: {
+      PIPELINE_STAGE: stage,
+      PIPELINE_ROOT: workspace.root,
+      PIPELINE_RUN_ID: ctx.runId,
+      PIPELINE_LOG: logFile,
+      PIPELINE_VERBOSE: ctx.verbose ? '1' : '',
+      PIPELINE_CACHE_DIR: cacheDir,
+    },
     onOutput: (text) => ctx.reporter.stageOutput(stage, text),
     onProgress: (progress) => ctx.reporter.stageProgress(stage, progress),
     recordGroupIn: work,
@@ -215,10 +266,26 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       // ctx.root is the project folder, even in a sweep variant (whose commands run in the variant's folder).
       // The remote's settings (never the token: the stage reads it from the variable they name), unless it already failed.
       const remote = workspace.remote?.store.usable ? { remote: workspace.remote.store.settings } : {};
-      const spec = { stage, root: workspace.pipeline.root, module: workspace.absolute(config.module), moduleLabel: config.module, params: config.params, deps, outs: produced, cacheDir, ...remote };
+      const spec = {
+        stage,
+        root: workspace.pipeline.root,
+        module: workspace.absolute(config.module),
+        moduleLabel: config.module,
+        params: config.params,
+        deps,
+        outs: produced,
+        cacheDir,
+        ...remote,
+      };
       outcome =
         config.shards > 1
-          ? await runShardedModule(spec, work, options, config.shards, options.executor.shardConcurrency(ctx.jobs, config.shards))
+          ? await runShardedModule(
+              spec,
+              work,
+              options,
+              config.shards,
+              options.executor.shardConcurrency(ctx.jobs, config.shards),
+            )
           : await runModule(spec, work, options);
     } else {
       // A command writes to the declared paths itself: move the old outs aside first, put them back on failure.
@@ -226,7 +293,10 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
       produced = absOuts;
       outcome = await runCommand(config.cmd ?? '', options);
     }
-    if (!outcome.ok) return fail(outcome.failure.kind === 'interrupted' && !outcome.failure.detail ? interruption(ctx.signal) : outcome.failure);
+    if (!outcome.ok)
+      return fail(
+        outcome.failure.kind === 'interrupted' && !outcome.failure.detail ? interruption(ctx.signal) : outcome.failure,
+      );
     const missing = config.outs.filter((_, i) => !existsSync(produced[i]));
     if (missing.length > 0) return fail({ kind: 'missing-outs', paths: missing });
     if (config.module !== undefined) transaction.install(produced);
@@ -234,7 +304,10 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     // The lock keeps the deps as they were handed over, so a dep that changed meanwhile makes the next run run the stage
     // again; the run cache must not file this result under inputs it may not have read.
     const changed = await workspace.depsChangedSince(evaluation.fingerprint, config);
-    if (changed.length > 0) ctx.reporter.notice(`stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`);
+    if (changed.length > 0)
+      ctx.reporter.notice(
+        `stage ${stage}: dep ${changed.join(', ')} changed while the stage waited or ran; its outs are kept but not cached, and the next run will run it again`,
+      );
     else if (config.cache) {
       workspace.runCache.save(stage, evaluation.fingerprint.hash, hashedOuts, startedOnDisk);
       workspace.remote?.queueUpload(evaluation.fingerprint.hash);
@@ -247,10 +320,21 @@ async function executeStage(ctx: RunContext, stage: string, evaluation: StageEva
     return fail({ kind: 'engine-error', message: (error as Error).message });
   }
   await transaction.commit();
-  return { stage, action: 'ran', reasons, seconds: seconds(), log, outsUnchanged: sameOuts(evaluation.outs, outs), ...(figures ? { figures } : {}) };
+  return {
+    stage,
+    action: 'ran',
+    reasons,
+    seconds: seconds(),
+    log,
+    outsUnchanged: sameOuts(evaluation.outs, outs),
+    ...(figures ? { figures } : {}),
+  };
 }
 
 /** Every out there before the stage ran, and byte-equal to what it left. */
 function sameOuts(before: OutRecord[], after: OutRecord[]): boolean {
-  return before.length === after.length && before.every((out, i) => out.hash !== MISSING_HASH && out.path === after[i].path && out.hash === after[i].hash);
+  return (
+    before.length === after.length &&
+    before.every((out, i) => out.hash !== MISSING_HASH && out.path === after[i].path && out.hash === after[i].hash)
+  );
 }

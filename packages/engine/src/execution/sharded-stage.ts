@@ -62,7 +62,21 @@ export async function runShardedModule(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
   if (options.signal.aborted) return { ok: false, failure: { kind: 'interrupted' } };
-  if (failure) return { ok: false, failure: { kind: 'shard', index: failure.index, count, failure: failure.failure, log: relative(options.root, failure.logFile) } };
+  if (failure)
+    return {
+      ok: false,
+      failure: {
+        kind: 'shard',
+        index: failure.index,
+        count,
+        failure: failure.failure,
+        log: relative(options.root, failure.logFile),
+      },
+    };
   const mergeDir = join(workDir, 'merge');
-  return runModule({ ...spec, mergeShardOuts: shardOuts }, mergeDir, { ...options, part: 'merge', recordGroupIn: mergeDir });
+  return runModule({ ...spec, mergeShardOuts: shardOuts }, mergeDir, {
+    ...options,
+    part: 'merge',
+    recordGroupIn: mergeDir,
+  });
 }

@@ -35,7 +35,8 @@ export interface ClusterJob {
 }
 
 export function describeFailure(failure: StageFailure): string {
-  const onJob = (text: string, job?: { id: string; state: string }) => (job ? `${text} (Slurm job ${job.id} ${job.state})` : text);
+  const onJob = (text: string, job?: { id: string; state: string }) =>
+    job ? `${text} (Slurm job ${job.id} ${job.state})` : text;
   switch (failure.kind) {
     case 'missing-deps':
       return `missing dep: ${failure.paths.join(', ')} (no stage made it and it does not exist)`;

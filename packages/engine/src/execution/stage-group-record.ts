@@ -22,7 +22,9 @@ export function writeStageGroup(workDir: string, record: StageGroupRecord): void
 export function readStageGroup(workDir: string): StageGroupRecord | undefined {
   try {
     const record = JSON.parse(readFileSync(join(workDir, RECORD), 'utf8')) as Partial<StageGroupRecord>;
-    return typeof record.pgid === 'number' && record.pgid > 1 && typeof record.runId === 'string' ? (record as StageGroupRecord) : undefined;
+    return typeof record.pgid === 'number' && record.pgid > 1 && typeof record.runId === 'string'
+      ? (record as StageGroupRecord)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -82,7 +84,11 @@ function killLeftovers(procDir: string, belongs: (pgrp: number, environ: string[
     }
   }
   for (const pid of members) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
   if (members.length > 0) waitUntilGone(members, procDir);
   return members;

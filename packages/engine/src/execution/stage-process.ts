@@ -38,7 +38,8 @@ export interface StageProcessOptions {
 
 const tsxLoader = (): string => import.meta.resolve('tsx');
 // The runner beside this file: dist/execution/module-runner.js when the engine runs compiled, the .ts under tsx.
-const moduleRunnerPath = (): string => fileURLToPath(new URL(`./module-runner${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+const moduleRunnerPath = (): string =>
+  fileURLToPath(new URL(`./module-runner${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /** Run a `cmd:` stage through the shell, in the project root. */
 export async function runCommand(cmd: string, options: StageProcessOptions): Promise<ProcessOutcome> {
@@ -46,7 +47,11 @@ export async function runCommand(cmd: string, options: StageProcessOptions): Pro
 }
 
 /** Run a `module:` stage in `node --import tsx module-runner.ts`. */
-export async function runModule(spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile' | 'resultFile'>, workDir: string, options: StageProcessOptions): Promise<ProcessOutcome> {
+export async function runModule(
+  spec: Omit<ModuleRunSpec, 'doneFile' | 'progressFile' | 'resultFile'>,
+  workDir: string,
+  options: StageProcessOptions,
+): Promise<ProcessOutcome> {
   const specFile = join(workDir, 'module-spec.json');
   const doneFile = join(workDir, 'module-done');
   const progressFile = join(workDir, 'progress.json');
@@ -83,4 +88,9 @@ function userErrorIn(resultFile: string): string | undefined {
   }
 }
 
-export const oneLine = (message: string): string => message.split('\n').map((line) => line.trim()).filter(Boolean).join(' ');
+export const oneLine = (message: string): string =>
+  message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join(' ');

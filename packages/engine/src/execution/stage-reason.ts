@@ -23,7 +23,11 @@ export type StageReason =
   | { kind: 'out'; change: 'added' | 'missing' | 'modified' | 'removed'; path: string }
   /** Nothing listed differs, yet the hash does: the lock was written by another engine version. */
   | { kind: 'fingerprint-changed' }
-  | { kind: 'upstream'; stage: string; state: 'will-run' | 'will-be-restored' | 'failed' | 'did-not-run' | 'did-not-finish' }
+  | {
+      kind: 'upstream';
+      stage: string;
+      state: 'will-run' | 'will-be-restored' | 'failed' | 'did-not-run' | 'did-not-finish';
+    }
   | { kind: 'interrupted' }
   /** Fail fast: another stage's failure stopped this one. */
   | { kind: 'cancelled'; failedStage: string }

@@ -10,7 +10,11 @@ import { isMapping } from '../config/params.ts';
  * Why a stage must run: the difference between what it would run with now
  * and what the lock says it last ran with. An empty list means up to date.
  */
-export function staleReasons(current: StageFingerprint, currentOuts: OutRecord[], locked: LockedStage | undefined): StageReason[] {
+export function staleReasons(
+  current: StageFingerprint,
+  currentOuts: OutRecord[],
+  locked: LockedStage | undefined,
+): StageReason[] {
   if (!locked) return [{ kind: 'never-run' }];
   const reasons: StageReason[] = [];
   const params = paramReasons(current.params, locked.params ?? {});
@@ -32,7 +36,8 @@ function commandDiffersOnlyByParams(current: StageFingerprint, locked: LockedSta
   if (current.code.template !== undefined) {
     // The command as written, filled in with the values the lock recorded (current ones for params it did not use).
     const before: Record<string, unknown> = { ...current.params };
-    for (const key of Object.keys(before)) if (Object.hasOwn(locked.params ?? {}, key)) before[key] = locked.params[key];
+    for (const key of Object.keys(before))
+      if (Object.hasOwn(locked.params ?? {}, key)) before[key] = locked.params[key];
     return substituteParams(current.code.template, before) === locked.cmd;
   }
   let cmd = current.code.cmd;
@@ -62,7 +67,8 @@ function codeReasons(current: StageFingerprint, locked: LockedStage): StageReaso
     if (!(path in before)) reasons.push({ kind: 'code-changed', path, how: 'newly-imported' });
     else if (before[path] !== hash) reasons.push({ kind: 'code-changed', path, how: 'edited' });
   }
-  for (const path of Object.keys(before)) if (!(path in code.files)) reasons.push({ kind: 'code-changed', path, how: 'no-longer-imported' });
+  for (const path of Object.keys(before))
+    if (!(path in code.files)) reasons.push({ kind: 'code-changed', path, how: 'no-longer-imported' });
   return reasons.length > 0 ? reasons : [{ kind: 'runner-changed' }];
 }
 

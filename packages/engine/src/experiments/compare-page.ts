@@ -28,7 +28,9 @@ export interface ComparePageInput {
 }
 
 function runParams(record: RunRecord): Record<string, unknown> {
-  return flattenParams(Object.assign({}, ...Object.values(record.stages).map((s) => s.params)) as Record<string, unknown>);
+  return flattenParams(
+    Object.assign({}, ...Object.values(record.stages).map((s) => s.params)) as Record<string, unknown>,
+  );
 }
 
 function varying(rows: Record<string, unknown>[], keys: string[]): string[] {
@@ -49,7 +51,10 @@ export function comparePageHtml(input: ComparePageInput): string {
   const swept = input.swept?.length ? input.swept : varying(params, allKeys);
   const metricNames = [...new Set(records.flatMap((r) => Object.keys(r.metrics)))].sort();
   // The chosen metric, then the top-level ones (`stage.key`) that differ: a table that fits a screen.
-  const topLevel = varying(records.map((r) => r.metrics), metricNames).filter((name) => name.split('.').length === 2);
+  const topLevel = varying(
+    records.map((r) => r.metrics),
+    metricNames,
+  ).filter((name) => name.split('.').length === 2);
   const shownMetrics = [...new Set([...(input.metric ? [input.metric] : []), ...topLevel])].slice(0, 4);
   const label = (record: RunRecord, i: number) =>
     `${record.sweep ? record.sweep.variant : record.id} (${swept.map((k) => `${k}=${formatValue(params[i][k])}`).join(', ') || record.id})`;
@@ -59,8 +64,17 @@ export function comparePageHtml(input: ComparePageInput): string {
   const body = records
     .map((r, i) => {
       const failed = failedStage(r);
-      const status = failed ? `failed: ${failed[0]}` : Object.values(r.stages).some((s) => s.action === 'not-run') ? 'incomplete' : 'ok';
-      const cells = [r.sweep ? `<span title="run ${escapeHtml(r.id)}">${escapeHtml(r.sweep.variant)}</span>` : escapeHtml(r.id), ...swept.map((k) => escapeHtml(formatValue(params[i][k]))), ...shownMetrics.map((m) => escapeHtml(formatValue(r.metrics[m]))), escapeHtml(status)];
+      const status = failed
+        ? `failed: ${failed[0]}`
+        : Object.values(r.stages).some((s) => s.action === 'not-run')
+          ? 'incomplete'
+          : 'ok';
+      const cells = [
+        r.sweep ? `<span title="run ${escapeHtml(r.id)}">${escapeHtml(r.sweep.variant)}</span>` : escapeHtml(r.id),
+        ...swept.map((k) => escapeHtml(formatValue(params[i][k]))),
+        ...shownMetrics.map((m) => escapeHtml(formatValue(r.metrics[m]))),
+        escapeHtml(status),
+      ];
       return `<tr${failed ? ' class="failed"' : ''}>${cells.map((c, j) => `<td${j > 0 && j <= swept.length + shownMetrics.length ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`;
     })
     .join('\n');
@@ -79,7 +93,9 @@ export function comparePageHtml(input: ComparePageInput): string {
     const series: Series[] = [...groups].map(([name, points]) => ({ name, points }));
     const xs = records.map((_, i) => params[i][x] as number);
     const logX = Math.min(...xs) > 0 && Math.max(...xs) / Math.min(...xs) >= 10;
-    sections.push(`<h2>${escapeHtml(metric)} against ${escapeHtml(x)}</h2>${lineChart({ title: `${metric} (${input.maximize ? 'higher' : 'lower'} is better)`, xLabel: x, yLabel: metric, series, logX })}${legend(series.map((s) => s.name))}`);
+    sections.push(
+      `<h2>${escapeHtml(metric)} against ${escapeHtml(x)}</h2>${lineChart({ title: `${metric} (${input.maximize ? 'higher' : 'lower'} is better)`, xLabel: x, yLabel: metric, series, logX })}${legend(series.map((s) => s.name))}`,
+    );
   }
 
   const plotPaths = [...new Set(records.flatMap((r) => r.plots.map((p) => p.path)))];
@@ -94,11 +110,17 @@ export function comparePageHtml(input: ComparePageInput): string {
     const charts = columns.map((column) => {
       const series = perRun.map((p) => {
         const c = p.table?.columns.indexOf(column) ?? -1;
-        return { name: p.name, points: c < 0 || !p.table ? [] : p.table.rows.map((row): [number, number] => [row[0], row[c]]) };
+        return {
+          name: p.name,
+          points: c < 0 || !p.table ? [] : p.table.rows.map((row): [number, number] => [row[0], row[c]]),
+        };
       });
       return lineChart({ title: column, xLabel: xName, yLabel: column, series });
     });
-    if (charts.length) sections.push(`<h2>${escapeHtml(path)}</h2>${legend(perRun.map((p) => p.name))}<div class="charts">${charts.join('\n')}</div>`);
+    if (charts.length)
+      sections.push(
+        `<h2>${escapeHtml(path)}</h2>${legend(perRun.map((p) => p.name))}<div class="charts">${charts.join('\n')}</div>`,
+      );
   }
 
   return `<!doctype html>
@@ -134,7 +156,10 @@ ${sections.join('\n')}
 
 /** Plot files as recorded runs left them: their content is in the run cache under the recorded hash. */
 export function cachedPlotReader(projectRoot: string): (plot: PlotRecord) => string | undefined {
-  const cache = new RunCache(join(projectRoot, '.pipeline', 'cache'), new PathHasher(StateStore.load(join(projectRoot, '.pipeline', 'state.json'))));
+  const cache = new RunCache(
+    join(projectRoot, '.pipeline', 'cache'),
+    new PathHasher(StateStore.load(join(projectRoot, '.pipeline', 'state.json'))),
+  );
   return (plot) => readTextIfPresent(cache.objectPath(plot.hash));
 }
 

@@ -53,7 +53,10 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
   const { workspace, graph, selected, pipeline } = request.project;
   const notices: string[] = [];
   // Notes from clearing up a killed run come before the reporter exists; it shows them first.
-  const opened = RunSession.open(workspace.dotDir, { note: (message) => notices.push(message), interrupted: request.interrupted });
+  const opened = RunSession.open(workspace.dotDir, {
+    note: (message) => notices.push(message),
+    interrupted: request.interrupted,
+  });
   if (!opened.ok) return opened;
   const { session } = opened;
   // Under the run lock no other run writes these: a temp left beside the lock file or in .pipeline/ is a killed run's.
@@ -77,7 +80,12 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
         forced: request.forced,
         signal: session.signal,
         verbose: request.verbose,
-        ...(request.executor === 'slurm' ? { executor: new SlurmExecutor(pipeline.executor, join(workspace.dotDir, 'tmp', runId)), failFast: request.failFast } : {}),
+        ...(request.executor === 'slurm'
+          ? {
+              executor: new SlurmExecutor(pipeline.executor, join(workspace.dotDir, 'tmp', runId)),
+              failFast: request.failFast,
+            }
+          : {}),
         preassessed: new Map(plan.map((s) => [s.stage, s.evaluation])),
       },
       selected,
@@ -86,11 +94,20 @@ export async function executeRun(request: RunRequest): Promise<RunOutcome> {
     const remote = workspace.remote && remoteSummary(workspace.remote);
     const warnings: string[] = [];
     try {
-      appendRun(workspace.dotDir, await recordOf(workspace, { id: runId, started, results, set: request.set, git: await git }));
+      appendRun(
+        workspace.dotDir,
+        await recordOf(workspace, { id: runId, started, results, set: request.set, git: await git }),
+      );
     } catch (error) {
       warnings.push(`could not write the run record: ${(error as Error).message}`);
     }
-    return { ok: true, results, warnings, ...(remote ? { remote } : {}), ...(session.interruptedBy ? { interruptedBy: session.interruptedBy } : {}) };
+    return {
+      ok: true,
+      results,
+      warnings,
+      ...(remote ? { remote } : {}),
+      ...(session.interruptedBy ? { interruptedBy: session.interruptedBy } : {}),
+    };
   } finally {
     session.close();
   }

@@ -89,34 +89,66 @@ export async function executeSweep(request: SweepRequest): Promise<SweepReport |
     declared = found.declared;
   }
   if (!declared && request.set.length === 0) {
-    return { ok: false, problem: 'usage', message: 'nothing to sweep: name a sweep of pipeline.yaml (`pipeline sweep --list`) or give the grid with --set key=v1,v2,…' };
+    return {
+      ok: false,
+      problem: 'usage',
+      message:
+        'nothing to sweep: name a sweep of pipeline.yaml (`pipeline sweep --list`) or give the grid with --set key=v1,v2,…',
+    };
   }
   const jobs = request.jobs ?? declared?.jobs ?? 1;
   const metric = request.metric ?? declared?.metric;
   const maximize = request.maximize || declared?.maximize === true;
-  if (request.applyBest && !metric) return { ok: false, problem: 'usage', message: "--apply best needs --metric (or the sweep's `metric:`) to say what best means" };
+  if (request.applyBest && !metric)
+    return {
+      ok: false,
+      problem: 'usage',
+      message: "--apply best needs --metric (or the sweep's `metric:`) to say what best means",
+    };
   const grid = sweepGrid(withOverrides(declared?.set ?? [], request.set));
-  if (!grid.ok) return { ok: false, problem: 'usage', message: declared ? `sweep "${declared.name}": ${grid.error}` : grid.error };
+  if (!grid.ok)
+    return { ok: false, problem: 'usage', message: declared ? `sweep "${declared.name}": ${grid.error}` : grid.error };
   const { fixed, swept, variants } = grid.grid;
 
   // Every variant is loaded and validated before anything runs.
   const loaded: LoadedVariant[] = [];
   for (const variant of variants) {
     const result = await loadGraph(request.file, { set: [...fixed, ...variant.values].map(([k, v]) => `${k}=${v}`) });
-    if (!result.ok) return { ok: false, problem: 'diagnostics', diagnostics: result.diagnostics, variant: `${variant.name} (${describeValues(variant.values)})` };
+    if (!result.ok)
+      return {
+        ok: false,
+        problem: 'diagnostics',
+        diagnostics: result.diagnostics,
+        variant: `${variant.name} (${describeValues(variant.values)})`,
+      };
     const { order, upstream } = result.graph;
-    loaded.push({ variant, pipeline: result.pipeline, graph: { order, upstream: (stage) => upstream.get(stage) ?? [] } });
+    loaded.push({
+      variant,
+      pipeline: result.pipeline,
+      graph: { order, upstream: (stage) => upstream.get(stage) ?? [] },
+    });
   }
   const root = loaded[0].pipeline.root;
   const opened = RunSession.open(join(root, '.pipeline'), { note: request.note, interrupted: request.interrupted });
   if (!opened.ok) return { ok: false, problem: 'error', message: opened.busy };
   const { session } = opened;
   const id = newRunId();
-  request.out.write(`sweep ${id}${declared ? ` (${declared.name})` : ''}: ${variants.length} variants of ${swept.map(([k, v]) => `${k} (${v.length})`).join(' × ')}, --jobs ${jobs}\n`);
+  request.out.write(
+    `sweep ${id}${declared ? ` (${declared.name})` : ''}: ${variants.length} variants of ${swept.map(([k, v]) => `${k} (${v.length})`).join(' × ')}, --jobs ${jobs}\n`,
+  );
   const started = Date.now();
   let outcomes: VariantOutcome[];
   try {
-    outcomes = await runSweep({ projectFile: request.file, sweepId: id, variants: loaded, fixed, jobs, signal: session.signal, out: request.out, ...(request.remote ? { remote: request.remote } : {}) });
+    outcomes = await runSweep({
+      projectFile: request.file,
+      sweepId: id,
+      variants: loaded,
+      fixed,
+      jobs,
+      signal: session.signal,
+      out: request.out,
+      ...(request.remote ? { remote: request.remote } : {}),
+    });
   } finally {
     session.close();
   }
@@ -124,33 +156,76 @@ export async function executeSweep(request: SweepRequest): Promise<SweepReport |
   const ranked = rank(outcomes, metric, maximize).map((outcome) => ({ outcome, summary: summarise(outcome, root) }));
   const sweepDir = join(root, '.pipeline', 'sweeps', id);
   const page = join(sweepDir, 'compare.html');
-  writeComparePage(page, { title: `Sweep ${id}`, records: ranked.map((r) => r.outcome.record), swept: swept.map(([k]) => k), metric, maximize, plotText: cachedPlotReader(root) });
-  const sweepJson = { id, name: declared?.name, fixed, swept, metric, maximize, seconds, variants: ranked.map((r) => r.summary) };
+  writeComparePage(page, {
+    title: `Sweep ${id}`,
+    records: ranked.map((r) => r.outcome.record),
+    swept: swept.map(([k]) => k),
+    metric,
+    maximize,
+    plotText: cachedPlotReader(root),
+  });
+  const sweepJson = {
+    id,
+    name: declared?.name,
+    fixed,
+    swept,
+    metric,
+    maximize,
+    seconds,
+    variants: ranked.map((r) => r.summary),
+  };
   writeFileSync(join(sweepDir, 'sweep.json'), `${JSON.stringify(sweepJson, null, 1)}\n`);
 
-  const report: SweepReport = { ok: true, id, swept, seconds, ranked, page, ...(declared ? { name: declared.name } : {}), ...(metric ? { metric } : {}) };
+  const report: SweepReport = {
+    ok: true,
+    id,
+    swept,
+    seconds,
+    ranked,
+    page,
+    ...(declared ? { name: declared.name } : {}),
+    ...(metric ? { metric } : {}),
+  };
   if (session.interruptedBy) report.interruptedBy = session.interruptedBy;
   else if (request.applyBest) report.applied = applyBest(request.file, ranked[0]?.outcome, fixed, metric!);
   return report;
 }
 
-async function declaredSweep(file: string, name: string): Promise<{ ok: true; declared: SweepDeclaration } | SweepRefusal> {
+async function declaredSweep(
+  file: string,
+  name: string,
+): Promise<{ ok: true; declared: SweepDeclaration } | SweepRefusal> {
   const loaded = await loadPipeline(file);
   if (!loaded.ok) return { ok: false, problem: 'diagnostics', diagnostics: loaded.diagnostics };
   const { sweeps } = loaded.pipeline;
   const declared = sweeps.get(name);
   if (!declared) {
     const known = [...sweeps.keys()];
-    const hint = didYouMean(name, known) ?? (known.length ? `declared sweeps: ${known.join(', ')}` : 'pipeline.yaml has no `sweeps:` block; declare one, or give the grid with --set key=v1,v2');
-    return { ok: false, problem: 'error', message: `no sweep "${name}" in ${relative(process.cwd(), file) || file}`, hint };
+    const hint =
+      didYouMean(name, known) ??
+      (known.length
+        ? `declared sweeps: ${known.join(', ')}`
+        : 'pipeline.yaml has no `sweeps:` block; declare one, or give the grid with --set key=v1,v2');
+    return {
+      ok: false,
+      problem: 'error',
+      message: `no sweep "${name}" in ${relative(process.cwd(), file) || file}`,
+      hint,
+    };
   }
   if (declared.problems.length > 0) return { ok: false, problem: 'diagnostics', diagnostics: declared.problems };
   return { ok: true, declared };
 }
 
 /** The winner is its values plus the fixed ones: with both written, `pipeline run` finds its results in the run cache. */
-function applyBest(file: string, best: VariantOutcome | undefined, fixed: Array<[string, string]>, metric: string): SweepReport['applied'] {
-  if (!best || variantStatus(best) !== 'ok' || best.record.metrics[metric] === undefined) return { ok: false, message: `no variant produced ${metric}` };
+function applyBest(
+  file: string,
+  best: VariantOutcome | undefined,
+  fixed: Array<[string, string]>,
+  metric: string,
+): SweepReport['applied'] {
+  if (!best || variantStatus(best) !== 'ok' || best.record.metrics[metric] === undefined)
+    return { ok: false, message: `no variant produced ${metric}` };
   const values = [...fixed, ...best.variant.values];
   const edited = setParamValues(readFileSync(file, 'utf8'), values);
   if (!edited.ok) return { ok: false, message: edited.error };
@@ -161,7 +236,10 @@ function applyBest(file: string, best: VariantOutcome | undefined, fixed: Array<
 /** The declared lists, each key the command line also gives replaced by its `--set`; new keys added after. */
 function withOverrides(declared: readonly SweepEntry[], given: readonly SweepEntry[]): SweepEntry[] {
   const byKey = new Map(given);
-  return [...declared.map(([key, values]): SweepEntry => [key, byKey.get(key) ?? values]), ...given.filter(([key]) => !declared.some(([k]) => k === key))];
+  return [
+    ...declared.map(([key, values]): SweepEntry => [key, byKey.get(key) ?? values]),
+    ...given.filter(([key]) => !declared.some(([k]) => k === key)),
+  ];
 }
 
 export function describeValues(values: Array<[string, string]>): string {
@@ -170,7 +248,14 @@ export function describeValues(values: Array<[string, string]>): string {
 
 function summarise(outcome: VariantOutcome, root: string): VariantSummary {
   const { variant, record } = outcome;
-  return { variant: variant.name, params: Object.fromEntries(variant.values), status: variantStatus(outcome), metrics: record.metrics, run: record.id, folder: relative(root, outcome.folder) };
+  return {
+    variant: variant.name,
+    params: Object.fromEntries(variant.values),
+    status: variantStatus(outcome),
+    metrics: record.metrics,
+    run: record.id,
+    folder: relative(root, outcome.folder),
+  };
 }
 
 function variantStatus(outcome: VariantOutcome): string {

@@ -22,8 +22,13 @@ function git(cwd: string, args: string[]): string | undefined {
  */
 export async function gitStateInBackground(dir: string): Promise<GitState | undefined> {
   const git = (args: string[]) =>
-    new Promise<string | undefined>((resolve) => execFile('git', args, { cwd: dir, encoding: 'utf8' }, (error, stdout) => resolve(error ? undefined : stdout)));
-  const [commit, status] = await Promise.all([git(['rev-parse', 'HEAD']), git(['--no-optional-locks', 'status', '--porcelain'])]);
+    new Promise<string | undefined>((resolve) =>
+      execFile('git', args, { cwd: dir, encoding: 'utf8' }, (error, stdout) => resolve(error ? undefined : stdout)),
+    );
+  const [commit, status] = await Promise.all([
+    git(['rev-parse', 'HEAD']),
+    git(['--no-optional-locks', 'status', '--porcelain']),
+  ]);
   if (!commit?.trim()) return undefined;
   return { commit: commit.trim(), dirty: (status ?? '').trim() !== '' };
 }

@@ -28,7 +28,10 @@ export function metricPrefix(stage: ResolvedStage, file: string): string {
  * Read the metric values of every stage that declares metrics; `read` returns
  * a file's text or undefined when it is absent (a stage that never ran).
  */
-export function collectMetrics(stages: Iterable<ResolvedStage>, read: (stage: ResolvedStage, file: string) => string | undefined): MetricValues {
+export function collectMetrics(
+  stages: Iterable<ResolvedStage>,
+  read: (stage: ResolvedStage, file: string) => string | undefined,
+): MetricValues {
   const values: MetricValues = {};
   for (const stage of stages)
     for (const file of stage.metrics) {
@@ -52,7 +55,10 @@ export function readTextIfPresent(file: string): string | undefined {
 }
 
 /** Params as flat dotted keys: a subtree param (`augment`) becomes its leaves (`augment.zoom_range`). */
-export function flattenParams(params: Record<string, unknown>, into: Record<string, unknown> = {}): Record<string, unknown> {
+export function flattenParams(
+  params: Record<string, unknown>,
+  into: Record<string, unknown> = {},
+): Record<string, unknown> {
   const walk = (value: unknown, key: string): void => {
     if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0)
       for (const [k, v] of Object.entries(value)) walk(v, `${key}.${k}`);

@@ -13,12 +13,21 @@ export function setParamValues(text: string, assignments: ReadonlyArray<[string,
   const edits: Array<{ start: number; end: number; value: string }> = [];
   for (const [key, value] of assignments) {
     const node = doc.getIn(['params', ...key.split('.')], true);
-    if (!isScalar(node) || !node.range) return { ok: false, error: `param ${key} is not a single value written in pipeline.yaml; cannot write ${value} into it` };
-    if (/[\n#]|^\s|\s$/.test(value)) return { ok: false, error: `value "${value}" for ${key} cannot be written in place (multi-line, comment or edge spaces)` };
+    if (!isScalar(node) || !node.range)
+      return {
+        ok: false,
+        error: `param ${key} is not a single value written in pipeline.yaml; cannot write ${value} into it`,
+      };
+    if (/[\n#]|^\s|\s$/.test(value))
+      return {
+        ok: false,
+        error: `value "${value}" for ${key} cannot be written in place (multi-line, comment or edge spaces)`,
+      };
     edits.push({ start: node.range[0], end: node.range[1], value: inlineValue(value) });
   }
   let edited = text;
-  for (const edit of edits.sort((a, b) => b.start - a.start)) edited = edited.slice(0, edit.start) + edit.value + edited.slice(edit.end);
+  for (const edit of edits.sort((a, b) => b.start - a.start))
+    edited = edited.slice(0, edit.start) + edit.value + edited.slice(edit.end);
   return { ok: true, text: edited };
 }
 

@@ -64,7 +64,9 @@ export function listRuns(dotDir: string): RunRecord[] {
   const folder = runsFolder(dotDir);
   if (!existsSync(folder)) return [];
   const records: RunRecord[] = [];
-  for (const name of readdirSync(folder).filter((n) => n.endsWith('.json')).sort()) {
+  for (const name of readdirSync(folder)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     try {
       const record = JSON.parse(readFileSync(join(folder, name), 'utf8')) as RunRecord;
       if (record.schema === 1 && typeof record.id === 'string') records.push(record);

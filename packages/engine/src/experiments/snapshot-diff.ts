@@ -18,7 +18,12 @@ export interface ParamDiffRow {
 }
 
 /** Metrics in either snapshot that `include` selects; unchanged ones only with `all`. */
-export function diffMetrics(a: Snapshot, b: Snapshot, include: (name: string) => boolean, all: boolean): MetricDiffRow[] {
+export function diffMetrics(
+  a: Snapshot,
+  b: Snapshot,
+  include: (name: string) => boolean,
+  all: boolean,
+): MetricDiffRow[] {
   const names = [...new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])].filter(include).sort();
   const rows: MetricDiffRow[] = [];
   for (const metric of names) {
@@ -39,19 +44,31 @@ export function diffMetrics(a: Snapshot, b: Snapshot, include: (name: string) =>
 export function diffParams(a: Snapshot, b: Snapshot, all: boolean): ParamDiffRow[] {
   const keys = [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])].sort();
   const same = (x: unknown, y: unknown) => x !== undefined && y !== undefined && canonicalJson(x) === canonicalJson(y);
-  return keys.filter((k) => all || !same(a.params[k], b.params[k])).map((param) => ({ param, old: a.params[param], new: b.params[param] }));
+  return keys
+    .filter((k) => all || !same(a.params[k], b.params[k]))
+    .map((param) => ({ param, old: a.params[param], new: b.params[param] }));
 }
 
 export function renderMetricDiff(a: Snapshot, b: Snapshot, rows: MetricDiffRow[], format: TableFormat): string {
   if (rows.length === 0) return `no metric changed between ${a.label} and ${b.label}`;
   return renderTable(
     ['metric', a.label, b.label, 'change', '%'],
-    rows.map((r) => [r.metric, formatValue(r.old), formatValue(r.new), formatDelta(r.change), formatPercent(r.old, r.new)]),
+    rows.map((r) => [
+      r.metric,
+      formatValue(r.old),
+      formatValue(r.new),
+      formatDelta(r.change),
+      formatPercent(r.old, r.new),
+    ]),
     format,
   );
 }
 
 export function renderParamDiff(a: Snapshot, b: Snapshot, rows: ParamDiffRow[], format: TableFormat): string {
   if (rows.length === 0) return `no param changed between ${a.label} and ${b.label}`;
-  return renderTable(['param', a.label, b.label], rows.map((r) => [r.param, formatValue(r.old), formatValue(r.new)]), format);
+  return renderTable(
+    ['param', a.label, b.label],
+    rows.map((r) => [r.param, formatValue(r.old), formatValue(r.new)]),
+    format,
+  );
 }

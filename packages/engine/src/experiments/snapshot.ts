@@ -55,7 +55,11 @@ export function recordSnapshot(record: RunRecord): Snapshot {
 export async function revisionSnapshot(workspace: Workspace, rev: string): Promise<SnapshotResult> {
   const lockFile = workspace.lockFile;
   const text = fileAtRevision({ dir: dirname(lockFile), name: basename(lockFile) }, rev);
-  if (text === undefined) return { ok: false, error: `${rev}: no such run id, and no ${basename(lockFile)} committed at git revision "${rev}"` };
+  if (text === undefined)
+    return {
+      ok: false,
+      error: `${rev}: no such run id, and no ${basename(lockFile)} committed at git revision "${rev}"`,
+    };
   let lock: { stages?: Record<string, { fingerprint?: string; params?: Record<string, unknown> }> };
   try {
     lock = (parse(text) ?? {}) as typeof lock;
@@ -70,20 +74,32 @@ export async function revisionSnapshot(workspace: Workspace, rev: string): Promi
     if (stage.metrics.length === 0 || typeof fingerprint !== 'string') continue;
     const cached = await workspace.runCache.lookup(fingerprint);
     if (cached) outsByStage.set(stage.name, cached.outs);
-    else notes.push(`the run of stage ${stage.name} that ${basename(lockFile)} records at ${rev} is not in the run cache: its metrics are unknown`);
+    else
+      notes.push(
+        `the run of stage ${stage.name} that ${basename(lockFile)} records at ${rev} is not in the run cache: its metrics are unknown`,
+      );
   }
   const metrics = collectMetrics(workspace.pipeline.stages.values(), (stage, file) => {
     const hash = cachedFileHash(outsByStage.get(stage.name) ?? [], file);
     return hash === undefined ? undefined : readTextIfPresent(workspace.runCache.objectPath(hash));
   });
-  return { ok: true, snapshot: { label: rev, params: unionParams(Object.values(entries).map((e) => ({ params: e.params ?? {} }))), metrics, ...(notes.length ? { notes } : {}) } };
+  return {
+    ok: true,
+    snapshot: {
+      label: rev,
+      params: unionParams(Object.values(entries).map((e) => ({ params: e.params ?? {} }))),
+      metrics,
+      ...(notes.length ? { notes } : {}),
+    },
+  };
 }
 
 /** The content hash of `file` among a cached run's outs (the out itself, or an entry of a folder out). */
 export function cachedFileHash(outs: CachedOut[], file: string): string | undefined {
   for (const out of outs) {
     if (out.path === file && out.kind === 'file') return out.hash;
-    if (out.kind === 'dir' && isWithin(file, out.path)) return out.manifest?.find((entry) => `${out.path}/${entry.path}` === file)?.hash;
+    if (out.kind === 'dir' && isWithin(file, out.path))
+      return out.manifest?.find((entry) => `${out.path}/${entry.path}` === file)?.hash;
   }
   return undefined;
 }
@@ -97,7 +113,14 @@ export async function resolveSnapshot(workspace: Workspace, runs: RunRecord[], r
   const exact = runs.find((r) => r.id === ref);
   const matches = exact ? [exact] : runs.filter((r) => r.id.startsWith(ref));
   if (matches.length === 1) return { ok: true, snapshot: recordSnapshot(matches[0]) };
-  if (matches.length > 1) return { ok: false, error: `"${ref}" matches ${matches.length} runs (${matches.slice(0, 3).map((r) => r.id).join(', ')}…); give more of the id` };
+  if (matches.length > 1)
+    return {
+      ok: false,
+      error: `"${ref}" matches ${matches.length} runs (${matches
+        .slice(0, 3)
+        .map((r) => r.id)
+        .join(', ')}…); give more of the id`,
+    };
   return revisionSnapshot(workspace, ref);
 }
 
@@ -109,5 +132,9 @@ export async function defaultBaseline(workspace: Workspace, runs: RunRecord[]): 
   const committed = await revisionSnapshot(workspace, 'HEAD');
   if (committed.ok) return committed;
   if (runs.length >= 2) return { ok: true, snapshot: recordSnapshot(runs[runs.length - 2]) };
-  return { ok: false, error: 'nothing to compare with: no pipeline.lock committed in git and fewer than two recorded runs (name two: pipeline metrics diff RUN_A RUN_B)' };
+  return {
+    ok: false,
+    error:
+      'nothing to compare with: no pipeline.lock committed in git and fewer than two recorded runs (name two: pipeline metrics diff RUN_A RUN_B)',
+  };
 }

@@ -44,15 +44,19 @@ export type SweepEntry = [key: string, values: string[]];
 export type GridResult = { ok: true; grid: SweepGrid } | { ok: false; error: string };
 
 /** `--set key=a,b,c` texts → entries; a key given twice is an error. */
-export function parseSetLists(sets: readonly string[]): { ok: true; entries: SweepEntry[] } | { ok: false; error: string } {
+export function parseSetLists(
+  sets: readonly string[],
+): { ok: true; entries: SweepEntry[] } | { ok: false; error: string } {
   const entries: SweepEntry[] = [];
   for (const set of sets) {
     const eq = set.indexOf('=');
     if (eq <= 0) return { ok: false, error: `--set "${set}": expected key=value or key=v1,v2,…` };
     const key = set.slice(0, eq).trim();
-    if (entries.some(([seen]) => seen === key)) return { ok: false, error: `--set ${key} is given twice; list its values in one --set: ${key}=a,b` };
+    if (entries.some(([seen]) => seen === key))
+      return { ok: false, error: `--set ${key} is given twice; list its values in one --set: ${key}=a,b` };
     const values = splitValues(set.slice(eq + 1));
-    if (values.some((v) => v === '')) return { ok: false, error: `--set ${key}: empty value in "${set.slice(eq + 1)}"` };
+    if (values.some((v) => v === ''))
+      return { ok: false, error: `--set ${key}: empty value in "${set.slice(eq + 1)}"` };
     if (new Set(values).size !== values.length) return { ok: false, error: `--set ${key}: a value is listed twice` };
     entries.push([key, values]);
   }
@@ -67,8 +71,10 @@ export function sweepGrid(entries: readonly SweepEntry[]): GridResult {
     if (values.length === 1) fixed.push([key, values[0]]);
     else swept.push([key, values]);
   }
-  if (swept.length === 0) return { ok: false, error: 'nothing to sweep: give at least one --set key=v1,v2,… with several values' };
+  if (swept.length === 0)
+    return { ok: false, error: 'nothing to sweep: give at least one --set key=v1,v2,… with several values' };
   let combos: Array<Array<[string, string]>> = [[]];
-  for (const [key, values] of swept) combos = combos.flatMap((combo) => values.map((value): Array<[string, string]> => [...combo, [key, value]]));
+  for (const [key, values] of swept)
+    combos = combos.flatMap((combo) => values.map((value): Array<[string, string]> => [...combo, [key, value]]));
   return { ok: true, grid: { fixed, swept, variants: combos.map((values, i) => ({ name: `v${i + 1}`, values })) } };
 }

@@ -41,7 +41,11 @@ export interface VariantOutcome {
 
 /** Sweep-wide lines: `[v3] ✔ train  ran (…)  1.2s`; stage output stays in the logs. */
 class VariantReporter implements RunReporter {
-  constructor(private readonly label: string, private readonly out: NodeJS.WritableStream, private readonly folder: string) {}
+  constructor(
+    private readonly label: string,
+    private readonly out: NodeJS.WritableStream,
+    private readonly folder: string,
+  ) {}
   begin(): void {}
   stageStarted(stage: string): void {
     this.out.write(`[${this.label}] ▶ ${stage} running\n`);
@@ -90,7 +94,10 @@ export async function runSweep(options: {
     const edited = setParamValues(sourceText, [...options.fixed, ...variant.values]);
     const variantFile = join(folder, fileName);
     const values = [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`).join(', ');
-    writeFileSync(variantFile, `# sweep ${sweepId}, variant ${variant.name}: ${values}${edited.ok ? '' : ' (given as --set, not written below)'}\n${edited.ok ? edited.text : sourceText}`);
+    writeFileSync(
+      variantFile,
+      `# sweep ${sweepId}, variant ${variant.name}: ${values}${edited.ok ? '' : ' (given as --set, not written below)'}\n${edited.ok ? edited.text : sourceText}`,
+    );
     const variantPipeline: Pipeline = { ...pipeline, file: variantFile };
     const { doc } = await readLock(lockPathFor(variantFile));
     const workspace = new VariantWorkspace(variantPipeline, store, doc, folder);
@@ -103,7 +110,12 @@ export async function runSweep(options: {
     for (const stage of graph.order) {
       const blocker = graph.upstream(stage).find((up) => failed.has(up));
       if (blocker || options.signal.aborted) {
-        const result: StageResult = { stage, action: 'not-run', reasons: [blocker ? { kind: 'upstream', stage: blocker, state: 'did-not-finish' } : { kind: 'interrupted' }], seconds: 0 };
+        const result: StageResult = {
+          stage,
+          action: 'not-run',
+          reasons: [blocker ? { kind: 'upstream', stage: blocker, state: 'did-not-finish' } : { kind: 'interrupted' }],
+          seconds: 0,
+        };
         reporter.stageFinished(result);
         results.push(result);
         failed.add(stage);
@@ -118,10 +130,20 @@ export async function runSweep(options: {
         const fingerprint = config.cache && !config.alwaysRun ? evaluation.fingerprint.hash : undefined;
         const earlier = fingerprint === undefined ? undefined : inFlight.get(fingerprint);
         // Claimed before any further await, so two variants never both take the same fingerprint.
-        if (fingerprint !== undefined && !earlier) inFlight.set(fingerprint, new Promise<void>((resolve) => (finished = resolve)));
+        if (fingerprint !== undefined && !earlier)
+          inFlight.set(fingerprint, new Promise<void>((resolve) => (finished = resolve)));
         if (earlier) await earlier;
         // Skips and restores take no job slot: only work that executes waits for one.
-        executes = (await decide({ stage: config, evaluation, forced: false, runCache: workspace.runCache, remote: workspace.remote })).action === 'run';
+        executes =
+          (
+            await decide({
+              stage: config,
+              evaluation,
+              forced: false,
+              runCache: workspace.runCache,
+              remote: workspace.remote,
+            })
+          ).action === 'run';
       } catch {
         // Left to runStages, which reports the problem as this stage's failure.
       }
@@ -129,7 +151,19 @@ export async function runSweep(options: {
       try {
         const release = executes ? await slots.acquire(config.heavy) : () => undefined;
         try {
-          [result] = await runStages({ workspace, graph, lock, reporter, runId: `${sweepId}-${variant.name}`, jobs: 1, forced: new Set(), signal: options.signal }, [stage]);
+          [result] = await runStages(
+            {
+              workspace,
+              graph,
+              lock,
+              reporter,
+              runId: `${sweepId}-${variant.name}`,
+              jobs: 1,
+              forced: new Set(),
+              signal: options.signal,
+            },
+            [stage],
+          );
         } finally {
           release();
         }
@@ -140,7 +174,14 @@ export async function runSweep(options: {
       if (result.action === 'failed' || result.action === 'not-run') failed.add(stage);
     }
     rmSync(join(dotDir, 'tmp', `${sweepId}-${variant.name}`), { recursive: true, force: true });
-    const record = await recordOf(workspace, { id: `${sweepId}-${variant.name}`, started, results, set: [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`), sweep: { id: sweepId, variant: variant.name }, git: await git });
+    const record = await recordOf(workspace, {
+      id: `${sweepId}-${variant.name}`,
+      started,
+      results,
+      set: [...options.fixed, ...variant.values].map(([k, v]) => `${k}=${v}`),
+      sweep: { id: sweepId, variant: variant.name },
+      git: await git,
+    });
     appendRun(dotDir, record);
     return { variant, folder, results, record };
   };

@@ -10,9 +10,14 @@ export function renderTable(headers: string[], rows: string[][], format: TableFo
   }
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   // Text left-aligned, numbers right-aligned: columns of figures read down by digit.
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+(e[-+]?\d+)?%?$|^—$/.test(r[i] ?? '')));
+  const numeric = headers.map(
+    (_, i) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.]+(e[-+]?\d+)?%?$|^—$/.test(r[i] ?? '')),
+  );
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (numeric[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -41,7 +46,12 @@ export function metricMatcher(patterns: string[]): (name: string) => boolean {
   if (patterns.length === 0) return () => true;
   const tests = patterns.map((pattern) => {
     if (pattern.includes('*')) {
-      const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+      const regex = new RegExp(
+        `^${pattern
+          .split('*')
+          .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      );
       return (name: string) => regex.test(name);
     }
     return (name: string) => name === pattern || name.startsWith(`${pattern}.`);

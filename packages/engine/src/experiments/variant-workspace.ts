@@ -25,7 +25,12 @@ export class VariantWorkspace extends Workspace {
   private readonly allOuts: string[];
 
   /** `pipeline.file` is the variant's copy of pipeline.yaml (so its lock is the variant's); `pipeline.root` stays the project. */
-  constructor(pipeline: Pipeline, store: StateStore, lock: LockDocument, readonly folder: string) {
+  constructor(
+    pipeline: Pipeline,
+    store: StateStore,
+    lock: LockDocument,
+    readonly folder: string,
+  ) {
     super(pipeline, store, lock, []);
     this.allOuts = [...pipeline.stages.values()].flatMap((stage) => stage.outs);
   }

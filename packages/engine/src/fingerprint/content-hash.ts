@@ -23,7 +23,7 @@ export function hashFileContentSync(absPath: string): string {
   const fd = openSync(absPath, 'r');
   try {
     const chunk = Buffer.allocUnsafe(1024 * 1024);
-    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, read));
+    for (let read; (read = readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, read));
   } finally {
     closeSync(fd);
   }

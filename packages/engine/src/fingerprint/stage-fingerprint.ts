@@ -54,7 +54,9 @@ let runnerContractHash: string | undefined;
 function moduleRunnerHash(): string {
   if (runnerContractHash === undefined) {
     runnerContractHash = sha256(
-      readFileSync(packageFile('src/contract.ts'), 'utf8') + '\0' + readFileSync(packageFile('src/execution/module-runner.ts'), 'utf8'),
+      readFileSync(packageFile('src/contract.ts'), 'utf8') +
+        '\0' +
+        readFileSync(packageFile('src/execution/module-runner.ts'), 'utf8'),
     );
   }
   return runnerContractHash;
@@ -66,7 +68,8 @@ export function projectPath(root: string, absPath: string): string {
 }
 
 async function codeFingerprint(stage: ResolvedStage, root: string, hasher: PathHasher): Promise<CodeFingerprint> {
-  if (stage.module === undefined) return { cmd: stage.cmd ?? '', ...(stage.cmdTemplate !== undefined ? { template: stage.cmdTemplate } : {}) };
+  if (stage.module === undefined)
+    return { cmd: stage.cmd ?? '', ...(stage.cmdTemplate !== undefined ? { template: stage.cmdTemplate } : {}) };
   const files: Record<string, string> = {};
   const lines: string[] = [`runner\t${moduleRunnerHash()}\n`];
   for (const absPath of moduleClosure(root, resolve(root, stage.module))) {
@@ -95,7 +98,8 @@ export interface HashedDep {
 /** Hash one dep: a file, a folder (manifest), or a glob (manifest of its sorted matches, expanded this once). */
 export async function hashDep(dep: Dep, locator: DepLocator, hasher: PathHasher): Promise<HashedDep> {
   // A URL stands for its content: planning never touches the network. Pin versions in the URL, or --force to refetch.
-  if (dep.kind === 'url') return { hashed: { kind: 'file', hash: sha256(`url\0${dep.written}`), size: 0, mode: 0 }, inputs: [dep.written] };
+  if (dep.kind === 'url')
+    return { hashed: { kind: 'file', hash: sha256(`url\0${dep.written}`), size: 0, mode: 0 }, inputs: [dep.written] };
   if (dep.kind === 'path') {
     const absPath = locator.absolute(dep.written);
     return { hashed: await hasher.hashPath(absPath), inputs: [absPath] };
@@ -124,7 +128,9 @@ export async function fingerprintStage(
   const inputs: string[] = [];
   for (const dep of stage.deps) {
     const known = predicted?.get(dep.written);
-    const { hashed, inputs: given } = known ? { hashed: known, inputs: [locator.absolute(dep.written)] } : await hashDep(dep, locator, hasher);
+    const { hashed, inputs: given } = known
+      ? { hashed: known, inputs: [locator.absolute(dep.written)] }
+      : await hashDep(dep, locator, hasher);
     inputs.push(...given);
     const path = dep.written;
     if (hashed.kind === 'missing') {
@@ -142,5 +148,13 @@ export async function fingerprintStage(
     deps: deps.map((dep) => [dep.path, dep.hash]),
     outs: stage.outs,
   };
-  return { hash: sha256(canonicalJson(hashed)), code, params: stage.params, deps, inputs, outs: [...stage.outs], missingDeps };
+  return {
+    hash: sha256(canonicalJson(hashed)),
+    code,
+    params: stage.params,
+    deps,
+    inputs,
+    outs: [...stage.outs],
+    missingDeps,
+  };
 }

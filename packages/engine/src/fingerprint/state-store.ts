@@ -44,7 +44,6 @@ export interface FolderRecord {
   files: number;
 }
 
-
 /**
  * mtimeMs is a double: sub-microsecond resolution for today's dates, enough beside the size and inode.
  * Plain (not bigint) stats: on a 25,000-file walk they allocate several times less.
@@ -77,12 +76,19 @@ export class StateStore {
       for (const entry of Array.isArray(parsed.entries) ? parsed.entries : []) {
         if (!Array.isArray(entry)) continue;
         const [path, statKey, hash] = entry;
-        if (typeof path === 'string' && typeof statKey === 'string' && typeof hash === 'string') store.entries.set(path, { statKey, hash });
+        if (typeof path === 'string' && typeof statKey === 'string' && typeof hash === 'string')
+          store.entries.set(path, { statKey, hash });
       }
       for (const folder of Array.isArray(parsed.folders) ? parsed.folders : []) {
         if (!Array.isArray(folder)) continue;
         const [absFolder, scan, hash, size, files] = folder;
-        if (typeof absFolder === 'string' && typeof scan === 'string' && typeof hash === 'string' && Number.isFinite(size) && Number.isInteger(files)) {
+        if (
+          typeof absFolder === 'string' &&
+          typeof scan === 'string' &&
+          typeof hash === 'string' &&
+          Number.isFinite(size) &&
+          Number.isInteger(files)
+        ) {
           store.folders.set(absFolder, { scan, hash, size, files });
         }
       }
@@ -133,9 +139,21 @@ export class StateStore {
     } catch {
       return undefined;
     }
-    if (parsed?.version !== FORMAT_VERSION || parsed.folder !== absFolder || typeof parsed.scan !== 'string' || !Array.isArray(parsed.files)) return undefined;
+    if (
+      parsed?.version !== FORMAT_VERSION ||
+      parsed.folder !== absFolder ||
+      typeof parsed.scan !== 'string' ||
+      !Array.isArray(parsed.files)
+    )
+      return undefined;
     const files = parsed.files.filter(
-      (f) => Array.isArray(f) && typeof f[0] === 'string' && typeof f[1] === 'string' && typeof f[2] === 'string' && Number.isFinite(f[3]) && Number.isInteger(f[4]),
+      (f) =>
+        Array.isArray(f) &&
+        typeof f[0] === 'string' &&
+        typeof f[1] === 'string' &&
+        typeof f[2] === 'string' &&
+        Number.isFinite(f[3]) &&
+        Number.isInteger(f[4]),
     );
     return { scan: parsed.scan, files };
   }
@@ -143,7 +161,14 @@ export class StateStore {
   /** Record what a folder with scan `scan` hashed to, and its files (kept apart, read only when needed). */
   rememberFolder(absFolder: string, record: FolderRecord, files: FolderFile[]): void {
     const known = this.folders.get(absFolder);
-    if (known && known.scan === record.scan && known.hash === record.hash && known.size === record.size && known.files === record.files) return;
+    if (
+      known &&
+      known.scan === record.scan &&
+      known.hash === record.hash &&
+      known.size === record.size &&
+      known.files === record.files
+    )
+      return;
     this.folders.set(absFolder, record);
     this.pendingFolderFiles.set(absFolder, { version: FORMAT_VERSION, folder: absFolder, scan: record.scan, files });
     this.dirty = true;
@@ -161,7 +186,8 @@ export class StateStore {
     if (!this.dirty) return;
     const folderDir = this.folderFilesDir();
     if (this.pendingFolderFiles.size > 0) mkdirSync(folderDir, { recursive: true });
-    for (const [absFolder, stored] of this.pendingFolderFiles) writeFileAtomicSync(this.folderFilesPath(absFolder), JSON.stringify(stored));
+    for (const [absFolder, stored] of this.pendingFolderFiles)
+      writeFileAtomicSync(this.folderFilesPath(absFolder), JSON.stringify(stored));
     this.pendingFolderFiles.clear();
     // Files of folders no longer recorded (deleted folders, or a lost state.json) go.
     const kept = new Set([...this.folders.keys()].map((absFolder) => basename(this.folderFilesPath(absFolder))));
@@ -171,12 +197,14 @@ export class StateStore {
     } catch {
       // No folder files yet.
     }
-    for (const name of present) if (!kept.has(name) && !name.includes('.tmp-')) rmSync(join(folderDir, name), { force: true });
+    for (const name of present)
+      if (!kept.has(name) && !name.includes('.tmp-')) rmSync(join(folderDir, name), { force: true });
 
     const entries: StoredState['entries'] = [];
     for (const [path, { statKey, hash }] of this.entries) entries.push([path, statKey, hash]);
     const folders: StoredState['folders'] = [];
-    for (const [absFolder, { scan, hash, size, files }] of this.folders) folders.push([absFolder, scan, hash, size, files]);
+    for (const [absFolder, { scan, hash, size, files }] of this.folders)
+      folders.push([absFolder, scan, hash, size, files]);
     mkdirSync(dirname(this.file), { recursive: true });
     writeFileAtomicSync(this.file, JSON.stringify({ version: FORMAT_VERSION, entries, folders }));
     this.dirty = false;

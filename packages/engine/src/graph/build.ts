@@ -27,11 +27,17 @@ export async function buildGraph(pipeline: Pipeline): Promise<GraphResult> {
       const own = producers.filter((p) => p.from === stage.name);
       if (own.length) {
         diagnostics.push(
-          diagnostic('cycle', `stage "${stage.name}" reads "${dep.written}", which overlaps its own out "${own[0].out}"`, span, 'a stage cannot depend on what it writes; split it into two stages'),
+          diagnostic(
+            'cycle',
+            `stage "${stage.name}" reads "${dep.written}", which overlaps its own out "${own[0].out}"`,
+            span,
+            'a stage cannot depend on what it writes; split it into two stages',
+          ),
         );
       }
       const others = producers.filter((p) => p.from !== stage.name);
-      for (const producer of others) edges.push({ from: producer.from, to: stage.name, out: producer.out, dep: dep.written });
+      for (const producer of others)
+        edges.push({ from: producer.from, to: stage.name, out: producer.out, dep: dep.written });
       if (others.length === 0 && own.length === 0 && !(await existsOnDisk(pipeline.root, dep))) {
         diagnostics.push(
           diagnostic(
@@ -91,9 +97,21 @@ function overlappingOuts(stages: ResolvedStage[]): Diagnostic[] {
       const clash = seen.find((s) => overlaps(out, s.out));
       if (clash) {
         const owner = clash.stage === stage.name ? 'this stage' : `stage "${clash.stage}"`;
-        const relation = out === clash.out ? (clash.stage === stage.name ? 'it is listed twice' : `${owner} also writes it`) : isWithin(out, clash.out) ? `it lies inside "${clash.out}", written by ${owner}` : `it contains "${clash.out}", written by ${owner}`;
+        const relation =
+          out === clash.out
+            ? clash.stage === stage.name
+              ? 'it is listed twice'
+              : `${owner} also writes it`
+            : isWithin(out, clash.out)
+              ? `it lies inside "${clash.out}", written by ${owner}`
+              : `it contains "${clash.out}", written by ${owner}`;
         diagnostics.push(
-          diagnostic('duplicate-out', `stage "${stage.name}" writes "${out}", but ${relation}`, stage.spans.outs[index], 'every file or folder must have exactly one stage writing it'),
+          diagnostic(
+            'duplicate-out',
+            `stage "${stage.name}" writes "${out}", but ${relation}`,
+            stage.spans.outs[index],
+            'every file or folder must have exactly one stage writing it',
+          ),
         );
       }
       seen.push({ stage: stage.name, out });
@@ -112,7 +130,9 @@ function outsOverProjectFiles(pipeline: Pipeline, stages: ResolvedStage[]): Diag
   const protectedFiles = [
     { file: yamlFile, what: `the pipeline file ${yamlFile}` },
     { file: lockFile, what: `the lock file ${lockFile}` },
-    ...stages.flatMap((s) => (s.module === undefined ? [] : [{ file: s.module, what: `the module of stage "${s.name}" (${s.module})` }])),
+    ...stages.flatMap((s) =>
+      s.module === undefined ? [] : [{ file: s.module, what: `the module of stage "${s.name}" (${s.module})` }],
+    ),
   ];
   const diagnostics: Diagnostic[] = [];
   for (const stage of stages) {
@@ -120,7 +140,12 @@ function outsOverProjectFiles(pipeline: Pipeline, stages: ResolvedStage[]): Diag
       const hit = protectedFiles.find(({ file }) => isWithin(file, out));
       if (hit)
         diagnostics.push(
-          diagnostic('bad-path', `out "${out}" of stage "${stage.name}" ${hit.file === out ? 'is' : 'contains'} ${hit.what}`, stage.spans.outs[index], 'a stage\'s outs are replaced when it runs; write them elsewhere (e.g. artifacts/…)'),
+          diagnostic(
+            'bad-path',
+            `out "${out}" of stage "${stage.name}" ${hit.file === out ? 'is' : 'contains'} ${hit.what}`,
+            stage.spans.outs[index],
+            "a stage's outs are replaced when it runs; write them elsewhere (e.g. artifacts/…)",
+          ),
         );
     }
   }
@@ -157,7 +182,12 @@ function missingDepHint(dep: string, stages: ResolvedStage[]): string {
   return didYouMean(dep, outs) ?? 'deps are relative to the folder of pipeline.yaml';
 }
 
-function adjacency(stages: ResolvedStage[], edges: Edge[], key: 'from' | 'to', value: 'from' | 'to'): Map<string, string[]> {
+function adjacency(
+  stages: ResolvedStage[],
+  edges: Edge[],
+  key: 'from' | 'to',
+  value: 'from' | 'to',
+): Map<string, string[]> {
   const map = new Map<string, string[]>(stages.map((s) => [s.name, []]));
   for (const edge of edges) {
     const list = map.get(edge[key])!;
@@ -171,7 +201,11 @@ function adjacency(stages: ResolvedStage[], edges: Edge[], key: 'from' | 'to', v
  * order is stable. Stages left over lie on or behind cycles; each strongly
  * connected group among them is reported once as a named loop.
  */
-function topologicalOrder(stages: ResolvedStage[], upstream: Map<string, string[]>, downstream: Map<string, string[]>): { order: string[]; cycles: string[][] } {
+function topologicalOrder(
+  stages: ResolvedStage[],
+  upstream: Map<string, string[]>,
+  downstream: Map<string, string[]>,
+): { order: string[]; cycles: string[][] } {
   const names = stages.map((s) => s.name);
   const waiting = new Map(names.map((n) => [n, upstream.get(n)!.length]));
   const order: string[] = [];
@@ -197,7 +231,8 @@ function findCycles(left: string[], downstream: Map<string, string[]>): string[]
     const path = loopFrom(start, remaining, downstream);
     if (!path) continue;
     // Everything that reaches start and is reachable from it belongs to the same group.
-    for (const name of left) if (reaches(start, name, remaining, downstream) && reaches(name, start, remaining, downstream)) covered.add(name);
+    for (const name of left)
+      if (reaches(start, name, remaining, downstream) && reaches(name, start, remaining, downstream)) covered.add(name);
     cycles.push(path);
   }
   return cycles;
@@ -232,14 +267,17 @@ function reaches(from: string, to: string, remaining: Set<string>, downstream: M
   while (stack.length) {
     const name = stack.pop()!;
     if (name === to) return true;
-    for (const next of downstream.get(name)!) if (remaining.has(next) && !seen.has(next)) {
-      seen.add(next);
-      stack.push(next);
-    }
+    for (const next of downstream.get(name)!)
+      if (remaining.has(next) && !seen.has(next)) {
+        seen.add(next);
+        stack.push(next);
+      }
   }
   return false;
 }
 
 function sortByPosition(diagnostics: Diagnostic[]): Diagnostic[] {
-  return [...diagnostics].sort((a, b) => (a.span?.line ?? 0) - (b.span?.line ?? 0) || (a.span?.col ?? 0) - (b.span?.col ?? 0));
+  return [...diagnostics].sort(
+    (a, b) => (a.span?.line ?? 0) - (b.span?.line ?? 0) || (a.span?.col ?? 0) - (b.span?.col ?? 0),
+  );
 }

@@ -39,7 +39,10 @@ function segmentRegExp(part: string): RegExp {
       const close = part.indexOf(']', i + 1);
       if (close === -1) source += '\\[';
       else {
-        const body = part.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = part
+          .slice(i + 1, close)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         source += `[${body}]`;
         i = close;
       }

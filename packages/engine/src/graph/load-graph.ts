@@ -6,8 +6,7 @@ import { buildGraph } from './build.ts';
 import type { Graph } from './graph.ts';
 
 export type LoadGraphResult =
-  | { ok: true; pipeline: Pipeline; graph: Graph; warnings: Diagnostic[] }
-  | { ok: false; diagnostics: Diagnostic[] };
+  { ok: true; pipeline: Pipeline; graph: Graph; warnings: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[] };
 
 export async function loadGraph(file: string, opts: LoadOptions = {}): Promise<LoadGraphResult> {
   const loaded = await loadPipeline(file, opts);

@@ -29,7 +29,11 @@ export function renderText(graph: Graph): string {
     .flatMap((name, i) => {
       const stage = graph.pipeline.stages.get(name)!;
       const upstream = graph.upstream.get(name)!;
-      const flags = [stage.heavy ? 'heavy' : '', stage.alwaysRun ? 'always run' : '', stage.cache ? '' : 'no cache'].filter(Boolean);
+      const flags = [
+        stage.heavy ? 'heavy' : '',
+        stage.alwaysRun ? 'always run' : '',
+        stage.cache ? '' : 'no cache',
+      ].filter(Boolean);
       const head = [
         `${String(i + 1).padStart(number)}. ${name.padEnd(width)}`,
         flags.length ? `[${flags.join(', ')}]` : '',
@@ -47,7 +51,8 @@ export function renderMermaid(graph: Graph): string {
   const ids = nodeIds(graph.order);
   const lines = ['flowchart TD'];
   for (const name of graph.order) lines.push(`  ${ids.get(name)}["${escapeMermaid(name)}"]`);
-  for (const { from, to, label } of pairs(graph)) lines.push(`  ${ids.get(from)} -->|"${escapeMermaid(label)}"| ${ids.get(to)}`);
+  for (const { from, to, label } of pairs(graph))
+    lines.push(`  ${ids.get(from)} -->|"${escapeMermaid(label)}"| ${ids.get(to)}`);
   return lines.join('\n');
 }
 
@@ -58,7 +63,8 @@ export function renderDot(graph: Graph): string {
     const tooltip = stage.desc ? ` [tooltip=${quoteDot(stage.desc)}]` : '';
     lines.push(`  ${quoteDot(name)}${tooltip};`);
   }
-  for (const { from, to, label } of pairs(graph)) lines.push(`  ${quoteDot(from)} -> ${quoteDot(to)} [label=${quoteDot(label)}];`);
+  for (const { from, to, label } of pairs(graph))
+    lines.push(`  ${quoteDot(from)} -> ${quoteDot(to)} [label=${quoteDot(label)}];`);
   lines.push('}');
   return lines.join('\n');
 }
@@ -68,7 +74,12 @@ export function renderJson(graph: Graph): object {
   return {
     stages: graph.order.map((name) => {
       const stage = graph.pipeline.stages.get(name)!;
-      return { name, upstream: graph.upstream.get(name), downstream: graph.downstream.get(name), ...(stage.desc ? { desc: stage.desc } : {}) };
+      return {
+        name,
+        upstream: graph.upstream.get(name),
+        downstream: graph.downstream.get(name),
+        ...(stage.desc ? { desc: stage.desc } : {}),
+      };
     }),
     edges: graph.edges,
   };

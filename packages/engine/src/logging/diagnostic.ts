@@ -39,7 +39,9 @@ export function formatDiagnostic(d: Diagnostic, options: FormatOptions = {}): st
   if (d.span) {
     const shown = displayPath(d.span.file, options.cwd);
     // An error needs no word (the count line says it); a warning must not read like one.
-    lines.push(`${paint.bold(`${shown}:${d.span.line}:${d.span.col}`)}: ${d.severity === 'warning' ? `${severity}: ` : ''}${d.message}`);
+    lines.push(
+      `${paint.bold(`${shown}:${d.span.line}:${d.span.col}`)}: ${d.severity === 'warning' ? `${severity}: ` : ''}${d.message}`,
+    );
     const sourceLine = lineOf(d.span.file, d.span.line, options.sources);
     if (sourceLine !== undefined) {
       const gutter = String(d.span.line);

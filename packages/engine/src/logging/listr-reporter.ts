@@ -51,7 +51,8 @@ export class ListrReporter implements RunReporter {
           if (handle.title) task.title = handle.title;
           if (handle.output) task.output = handle.output;
           const result = await handle.finished;
-          const time = result.action === 'skipped' || result.action === 'not-run' ? '' : `  ${formatSeconds(result.seconds)}`;
+          const time =
+            result.action === 'skipped' || result.action === 'not-run' ? '' : `  ${formatSeconds(result.seconds)}`;
           const line = `${stage}  ${describeOutcome(result)}${time}`;
           if (result.action === 'failed') throw new Error(line);
           if (result.action === 'skipped' || result.action === 'not-run') {
@@ -61,7 +62,12 @@ export class ListrReporter implements RunReporter {
           task.title = line;
         },
       })),
-      { concurrent: true, exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
+      {
+        concurrent: true,
+        exitOnError: false,
+        registerSignalListeners: false,
+        rendererOptions: { collapseErrors: false },
+      },
     );
     this.rendering = listr.run().catch(() => undefined);
   }
@@ -85,7 +91,10 @@ export class ListrReporter implements RunReporter {
   }
 
   stageOutput(stage: string, text: string): void {
-    const last = text.split('\n').filter((line) => line.trim() !== '').pop();
+    const last = text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .pop();
     if (last) this.setOutput(stage, last);
   }
 
@@ -104,7 +113,8 @@ export class ListrReporter implements RunReporter {
 
   async end(results: StageResult[]): Promise<void> {
     for (const [stage, handle] of this.handles) {
-      if (!results.some((r) => r.stage === stage)) handle.finish({ stage, action: 'not-run', reasons: [{ kind: 'not-reached' }], seconds: 0 });
+      if (!results.some((r) => r.stage === stage))
+        handle.finish({ stage, action: 'not-run', reasons: [{ kind: 'not-reached' }], seconds: 0 });
     }
     await this.rendering;
     process.stdout.write(`${summaryLine(results, (Date.now() - this.startedAt) / 1000)}\n`);

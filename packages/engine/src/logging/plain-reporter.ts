@@ -8,7 +8,13 @@ import { describeOutcome, describeProgress, formatSeconds, summaryLine } from '.
 const PROGRESS_INTERVAL_MS = 2000;
 
 const MARK: Record<StageResult['action'], string> = {
-  ran: '✔', skipped: '·', restored: '↺', failed: '✖', 'not-run': '-', 'would-run': '▶', 'would-restore': '↺',
+  ran: '✔',
+  skipped: '·',
+  restored: '↺',
+  failed: '✖',
+  'not-run': '-',
+  'would-run': '▶',
+  'would-restore': '↺',
 };
 
 /**
@@ -54,7 +60,10 @@ export class PlainReporter implements RunReporter {
     const rest = this.partialLines.get(result.stage);
     if (rest) this.write(`  ${result.stage.padEnd(this.width)} │ ${rest}`);
     this.partialLines.delete(result.stage);
-    const time = result.action === 'ran' || result.action === 'failed' || result.action === 'restored' ? `  ${formatSeconds(result.seconds)}` : '';
+    const time =
+      result.action === 'ran' || result.action === 'failed' || result.action === 'restored'
+        ? `  ${formatSeconds(result.seconds)}`
+        : '';
     this.write(`${MARK[result.action]} ${result.stage.padEnd(this.width)}  ${describeOutcome(result)}${time}`);
   }
 
@@ -66,7 +75,8 @@ export class PlainReporter implements RunReporter {
     this.write(summaryLine(results, (Date.now() - this.startedAt) / 1000));
     const timed = results.filter((r) => r.action === 'ran' || r.action === 'failed' || r.action === 'restored');
     if (timed.length > 1) {
-      for (const r of timed) this.write(`  ${r.stage.padEnd(this.width)}  ${formatSeconds(r.seconds).padStart(6)}  ${r.action}`);
+      for (const r of timed)
+        this.write(`  ${r.stage.padEnd(this.width)}  ${formatSeconds(r.seconds).padStart(6)}  ${r.action}`);
     }
   }
 }

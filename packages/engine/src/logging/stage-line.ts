@@ -25,12 +25,17 @@ export function describeOutcome(result: StageResult): string {
 }
 
 export function formatSeconds(seconds: number): string {
-  return seconds < 10 ? `${seconds.toFixed(1)}s` : seconds < 120 ? `${Math.round(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
+  return seconds < 10
+    ? `${seconds.toFixed(1)}s`
+    : seconds < 120
+      ? `${Math.round(seconds)}s`
+      : `${Math.floor(seconds / 60)}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`;
 }
 
 export function describeProgress(progress: Progress): string {
   const parts: string[] = [];
-  if (progress.total > 0) parts.push(`${progress.done}/${progress.total} (${Math.floor((100 * progress.done) / progress.total)}%)`);
+  if (progress.total > 0)
+    parts.push(`${progress.done}/${progress.total} (${Math.floor((100 * progress.done) / progress.total)}%)`);
   for (const [name, value] of Object.entries(progress.metrics ?? {})) {
     parts.push(`${name}=${Number(value.toPrecision(4))}`); // 4 significant digits, no trailing zeros
   }
@@ -43,6 +48,7 @@ export function summaryLine(results: StageResult[], seconds: number): string {
   const parts = [`${count('ran')} ran`, `${count('skipped')} skipped`, `${count('restored')} restored`];
   if (count('failed')) parts.push(`${count('failed')} failed`);
   if (count('not-run')) parts.push(`${count('not-run')} not run`);
-  if (count('would-run') || count('would-restore')) parts.push(`${count('would-run')} would run`, `${count('would-restore')} would restore`);
+  if (count('would-run') || count('would-restore'))
+    parts.push(`${count('would-run')} would run`, `${count('would-restore')} would restore`);
   return `${parts.join(', ')} in ${formatSeconds(seconds)}`;
 }

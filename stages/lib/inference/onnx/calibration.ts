@@ -71,7 +71,8 @@ export class TensorStats {
     const lo = Math.min(0, this.min);
     const hi = Math.max(0, this.max);
     if (method === 'minmax' || this.width === 0) return [lo, hi];
-    const t = method === 'percentile' ? this.percentileThreshold(PERCENTILE) : this.entropyThreshold(lo < 0 ? 128 : 256);
+    const t =
+      method === 'percentile' ? this.percentileThreshold(PERCENTILE) : this.entropyThreshold(lo < 0 ? 128 : 256);
     return [Math.max(lo, -t), Math.min(hi, t)];
   }
 
@@ -146,7 +147,10 @@ export async function collectStats(
   batches: AsyncIterable<{ input: Float32Array; n: number; size: number }>,
   threads: number,
 ): Promise<Map<string, TensorStats>> {
-  const session = await ort.InferenceSession.create(encodeModel(withTapOutputs(model, targets)), sessionOptions(threads));
+  const session = await ort.InferenceSession.create(
+    encodeModel(withTapOutputs(model, targets)),
+    sessionOptions(threads),
+  );
   const stats = new Map(targets.map((t) => [t, new TensorStats()]));
   try {
     for await (const { input, n, size } of batches) {

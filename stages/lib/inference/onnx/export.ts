@@ -12,9 +12,22 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { OnnxExportError, UnsupportedLayerError } from './errors.ts';
-import { encodeModel, TensorDataType, type AttributeValue, type OnnxInitializer, type OnnxModel, type OnnxNode } from './protobuf.ts';
+import {
+  encodeModel,
+  TensorDataType,
+  type AttributeValue,
+  type OnnxInitializer,
+  type OnnxModel,
+  type OnnxNode,
+} from './protobuf.ts';
 import { tfSamePads } from './tf-padding.ts';
-import { batchNormAffine, convKernelToOihw, depthwiseKernelToOihw, foldAffineIntoConv, type ChannelAffine } from './weight-layout.ts';
+import {
+  batchNormAffine,
+  convKernelToOihw,
+  depthwiseKernelToOihw,
+  foldAffineIntoConv,
+  type ChannelAffine,
+} from './weight-layout.ts';
 
 type Layer = tf.layers.Layer;
 type SymbolicTensor = tf.SymbolicTensor;
@@ -124,9 +137,16 @@ function requireWeight(layer: Layer, shortName: string): Float32Array {
 }
 
 /** From the kernel itself: SeparableConv2D's getConfig() omits depthMultiplier in TF.js 4.22. */
-function depthMultiplier(kernel: Float32Array, kh: number, kw: number, cin: number, unsupported: (r: string) => Error): number {
+function depthMultiplier(
+  kernel: Float32Array,
+  kh: number,
+  kw: number,
+  cin: number,
+  unsupported: (r: string) => Error,
+): number {
   const mult = kernel.length / (kh * kw * cin);
-  if (!Number.isInteger(mult) || mult < 1) throw unsupported(`depthwise kernel of ${kernel.length} values does not fit ${kh}×${kw}×${cin}×multiplier`);
+  if (!Number.isInteger(mult) || mult < 1)
+    throw unsupported(`depthwise kernel of ${kernel.length} values does not fit ${kh}×${kw}×${cin}×multiplier`);
   return mult;
 }
 
@@ -139,7 +159,9 @@ class Exporter {
   build(opts: ExportOptions): OnnxExport {
     const model = this.root;
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-      throw new OnnxExportError(`expected a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
+      throw new OnnxExportError(
+        `expected a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}`,
+      );
     }
     const inShape = model.inputs[0].shape;
     if (inShape.length !== 4 || inShape.slice(1).some((d) => d == null)) {
@@ -147,15 +169,30 @@ class Exporter {
     }
     const inputShape = inShape.slice(1) as [number, number, number];
     const nchwInput = this.g.node('Transpose', [ONNX_INPUT_NAME], 'input_nchw', { perm: [0, 3, 1, 2] });
-    const rootScope: Scope = { prefix: '', bindings: new Map([[model.inputs[0].id, { name: nchwInput, tfShape: inShape }]]) };
+    const rootScope: Scope = {
+      prefix: '',
+      bindings: new Map([[model.inputs[0].id, { name: nchwInput, tfShape: inShape }]]),
+    };
     const out = this.valueOf(model.outputs[0], rootScope);
     const [, h, w, c] = out.tfShape;
     if (out.tfShape.length !== 4 || h == null || w == null || c == null) {
       throw new OnnxExportError(`the cut layer must output a 4-D NHWC map with fixed size, got [${out.tfShape}]`);
     }
-    this.g.nodes.push({ opType: 'Transpose', name: ONNX_MAPS_OUTPUT, inputs: [out.name], outputs: [ONNX_MAPS_OUTPUT], attributes: { perm: [0, 2, 3, 1] } });
+    this.g.nodes.push({
+      opType: 'Transpose',
+      name: ONNX_MAPS_OUTPUT,
+      inputs: [out.name],
+      outputs: [ONNX_MAPS_OUTPUT],
+      attributes: { perm: [0, 2, 3, 1] },
+    });
     const gap = this.g.node('GlobalAveragePool', [out.name], 'pooled_nc11');
-    this.g.nodes.push({ opType: 'Flatten', name: ONNX_POOLED_OUTPUT, inputs: [gap], outputs: [ONNX_POOLED_OUTPUT], attributes: { axis: 1 } });
+    this.g.nodes.push({
+      opType: 'Flatten',
+      name: ONNX_POOLED_OUTPUT,
+      inputs: [gap],
+      outputs: [ONNX_POOLED_OUTPUT],
+      attributes: { axis: 1 },
+    });
 
     const batch = 'N';
     const onnxModel: OnnxModel = {
@@ -192,9 +229,16 @@ class Exporter {
       // Inline: bind the nested model's inputs to this call's inputs and walk its graph.
       const args = node.inputTensors.map((t) => this.valueOf(t, scope));
       if (args.length !== layer.inputs.length) {
-        throw new UnsupportedLayerError(layer.name, layer.getClassName(), `called with ${args.length} inputs, defined with ${layer.inputs.length}`);
+        throw new UnsupportedLayerError(
+          layer.name,
+          layer.getClassName(),
+          `called with ${args.length} inputs, defined with ${layer.inputs.length}`,
+        );
       }
-      const inner: Scope = { prefix: `${scope.prefix}${layer.name}/`, bindings: new Map(layer.inputs.map((t, i) => [t.id, args[i]])) };
+      const inner: Scope = {
+        prefix: `${scope.prefix}${layer.name}/`,
+        bindings: new Map(layer.inputs.map((t, i) => [t.id, args[i]])),
+      };
       value = this.valueOf(layer.outputs[st.tensorIndex], inner);
     } else {
       if (layer.getClassName() === 'InputLayer') {
@@ -224,7 +268,10 @@ class Exporter {
         return this.emitBatchNorm(layer, inputs, outShape, scope, name);
       case 'Activation': {
         const x = one();
-        return { name: this.emitActivation(cfg.activation, x.name, name, unsupported, x.tfShape.length), tfShape: outShape };
+        return {
+          name: this.emitActivation(cfg.activation, x.name, name, unsupported, x.tfShape.length),
+          tfShape: outShape,
+        };
       }
       case 'ReLU': {
         const x = one();
@@ -232,14 +279,19 @@ class Exporter {
         const slope: number = cfg.negativeSlope ?? 0;
         const threshold: number = cfg.threshold ?? 0;
         if (threshold !== 0) throw unsupported(`threshold ${threshold} is not supported`);
-        if (slope !== 0 && maxValue != null) throw unsupported('negative_slope together with max_value is not supported');
-        if (slope !== 0) return { name: this.g.node('LeakyRelu', [x.name], name, { alpha: { float: slope } }), tfShape: outShape };
+        if (slope !== 0 && maxValue != null)
+          throw unsupported('negative_slope together with max_value is not supported');
+        if (slope !== 0)
+          return { name: this.g.node('LeakyRelu', [x.name], name, { alpha: { float: slope } }), tfShape: outShape };
         if (maxValue != null) return { name: this.clip(x.name, 0, maxValue, name), tfShape: outShape };
         return { name: this.g.node('Relu', [x.name], name), tfShape: outShape };
       }
       case 'LeakyReLU': {
         const x = one();
-        return { name: this.g.node('LeakyRelu', [x.name], name, { alpha: { float: cfg.alpha ?? 0.3 } }), tfShape: outShape };
+        return {
+          name: this.g.node('LeakyRelu', [x.name], name, { alpha: { float: cfg.alpha ?? 0.3 } }),
+          tfShape: outShape,
+        };
       }
       case 'ELU': {
         const x = one();
@@ -256,15 +308,24 @@ class Exporter {
       case 'Minimum': {
         const xs = inputs.map((t) => this.valueOf(t, scope));
         const shapes = xs.map((x) => JSON.stringify(x.tfShape.slice(1)));
-        if (new Set(shapes).size !== 1) throw unsupported(`inputs of different shapes ${shapes.join(', ')} (broadcasting not exported)`);
+        if (new Set(shapes).size !== 1)
+          throw unsupported(`inputs of different shapes ${shapes.join(', ')} (broadcasting not exported)`);
         const variadic = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min' }[cls];
         if (cls === 'Add' || cls === 'Multiply') {
           const binary = cls === 'Add' ? 'Add' : 'Mul';
           let acc = xs[0].name;
-          for (let i = 1; i < xs.length; i++) acc = this.g.node(binary, [acc, xs[i].name], i === xs.length - 1 ? name : `${name}_partial${i}`);
+          for (let i = 1; i < xs.length; i++)
+            acc = this.g.node(binary, [acc, xs[i].name], i === xs.length - 1 ? name : `${name}_partial${i}`);
           return { name: acc, tfShape: outShape };
         }
-        return { name: this.g.node(variadic, xs.map((x) => x.name), name), tfShape: outShape };
+        return {
+          name: this.g.node(
+            variadic,
+            xs.map((x) => x.name),
+            name,
+          ),
+          tfShape: outShape,
+        };
       }
       case 'Subtract': {
         if (inputs.length !== 2) throw unsupported('expected two inputs');
@@ -278,7 +339,15 @@ class Exporter {
         if (axis < 0) axis += rank;
         const onnxAxis = rank === 4 ? NCHW_AXIS[axis] : axis;
         if (axis === 0) throw unsupported('concatenation along the batch axis');
-        return { name: this.g.node('Concat', xs.map((x) => x.name), name, { axis: onnxAxis }), tfShape: outShape };
+        return {
+          name: this.g.node(
+            'Concat',
+            xs.map((x) => x.name),
+            name,
+            { axis: onnxAxis },
+          ),
+          tfShape: outShape,
+        };
       }
       case 'ZeroPadding2D': {
         const x = one();
@@ -292,16 +361,27 @@ class Exporter {
         if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw unsupported('only channels_last is supported');
         const kernel = pair(cfg.poolSize, [2, 2]);
         const strides = pair(cfg.strides, kernel);
-        const attrs: Record<string, AttributeValue> = { kernel_shape: kernel, strides, ...this.padsAttr(x.tfShape, kernel, strides, [1, 1], cfg.padding, unsupported) };
+        const attrs: Record<string, AttributeValue> = {
+          kernel_shape: kernel,
+          strides,
+          ...this.padsAttr(x.tfShape, kernel, strides, [1, 1], cfg.padding, unsupported),
+        };
         // TF's 'same' average excludes the padded cells from the count; max pooling never sees pads in either.
         if (cls === 'AveragePooling2D') attrs.count_include_pad = 0;
-        return { name: this.g.node(cls === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], name, attrs), tfShape: outShape };
+        return {
+          name: this.g.node(cls === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x.name], name, attrs),
+          tfShape: outShape,
+        };
       }
       case 'GlobalAveragePooling2D':
       case 'GlobalMaxPooling2D': {
         const x = one();
         if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') throw unsupported('only channels_last is supported');
-        const pooled = this.g.node(cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x.name], outShape.length === 4 ? name : `${name}_nc11`);
+        const pooled = this.g.node(
+          cls === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool',
+          [x.name],
+          outShape.length === 4 ? name : `${name}_nc11`,
+        );
         if (outShape.length === 4) return { name: pooled, tfShape: outShape }; // keepdims: [N,C,1,1] is already NCHW
         return { name: this.g.node('Flatten', [pooled], name, { axis: 1 }), tfShape: outShape };
       }
@@ -344,16 +424,30 @@ class Exporter {
 
   private zeroPadding(layer: Layer): [[number, number], [number, number]] {
     const p = config(layer).padding;
-    if (typeof p === 'number') return [[p, p], [p, p]];
+    if (typeof p === 'number')
+      return [
+        [p, p],
+        [p, p],
+      ];
     const [ph, pw] = p as (number | number[])[];
     return [pair(ph, [0, 0]), pair(pw, [0, 0])];
   }
 
   private clip(input: string, min: number, max: number, outName: string): string {
-    return this.g.node('Clip', [input, this.g.scalarInit(`${outName}_min`, min), this.g.scalarInit(`${outName}_max`, max)], outName);
+    return this.g.node(
+      'Clip',
+      [input, this.g.scalarInit(`${outName}_min`, min), this.g.scalarInit(`${outName}_max`, max)],
+      outName,
+    );
   }
 
-  private emitActivation(activation: string | null | undefined, input: string, outName: string, unsupported: (r: string) => Error, rank: number): string {
+  private emitActivation(
+    activation: string | null | undefined,
+    input: string,
+    outName: string,
+    unsupported: (r: string) => Error,
+    rank: number,
+  ): string {
     switch (activation ?? 'linear') {
       case 'linear':
         return this.g.node('Identity', [input], outName);
@@ -396,7 +490,10 @@ class Exporter {
     dilations: [number, number],
     padding: string,
     unsupported: (r: string) => Error,
-    extra: [[number, number], [number, number]] = [[0, 0], [0, 0]],
+    extra: [[number, number], [number, number]] = [
+      [0, 0],
+      [0, 0],
+    ],
   ): Record<string, AttributeValue> {
     const [[et, eb], [el, er]] = extra;
     if (padding === 'valid') return { pads: [et, el, eb, er] };
@@ -413,7 +510,11 @@ class Exporter {
    * A ZeroPadding2D feeding only this 'valid' convolution becomes the convolution's own
    * (zero) pads — exact, and saves a copy of the padded map.
    */
-  private absorbedZeroPadding(conv: Layer, input: SymbolicTensor, scope: Scope): { input: SymbolicTensor; pads: [[number, number], [number, number]] } | null {
+  private absorbedZeroPadding(
+    conv: Layer,
+    input: SymbolicTensor,
+    scope: Scope,
+  ): { input: SymbolicTensor; pads: [[number, number], [number, number]] } | null {
     if (scope.bindings.has(input.id)) return null;
     const pad = input.sourceLayer;
     if (pad.getClassName() !== 'ZeroPadding2D' || config(conv).padding !== 'valid') return null;
@@ -427,7 +528,14 @@ class Exporter {
    * Conv2D / DepthwiseConv2D / SeparableConv2D, optionally with a following batch
    * norm folded in (`affine`), producing `outName`.
    */
-  private emitConv(layer: Layer, inputs: SymbolicTensor[], outShape: Shape, scope: Scope, affine: ChannelAffine | null, outName: string): Value {
+  private emitConv(
+    layer: Layer,
+    inputs: SymbolicTensor[],
+    outShape: Shape,
+    scope: Scope,
+    affine: ChannelAffine | null,
+    outName: string,
+  ): Value {
     const cls = layer.getClassName();
     const cfg = config(layer);
     const name = `${scope.prefix}${layer.name}`;
@@ -444,7 +552,15 @@ class Exporter {
     const strides = pair(cfg.strides, [1, 1]);
     const dilations = pair(cfg.dilationRate, [1, 1]);
     // Pads are computed against the original (pre-ZeroPadding) input when absorbed: 'valid' + extra pads.
-    const spatial = this.padsAttr(absorbed ? inputs[0].shape : inShape, [kh, kw], strides, dilations, cfg.padding, unsupported, absorbed?.pads);
+    const spatial = this.padsAttr(
+      absorbed ? inputs[0].shape : inShape,
+      [kh, kw],
+      strides,
+      dilations,
+      cfg.padding,
+      unsupported,
+      absorbed?.pads,
+    );
     const conv = { kernel_shape: [kh, kw], strides, dilations, ...spatial };
     const [, oh, ow, cout] = outShape;
     if (oh == null || ow == null || cout == null) throw unsupported('unknown output shape');
@@ -453,23 +569,63 @@ class Exporter {
     let y: string;
     if (cls === 'Conv2D') {
       const w = convKernelToOihw(requireWeight(layer, 'kernel'), kh, kw, cin, cout);
-      y = this.convNode(name, x.name, w, [cout, cin, kh, kw], useBias ? requireWeight(layer, 'bias') : null, affine, { ...conv, group: 1 }, outName, cfg.activation);
+      y = this.convNode(
+        name,
+        x.name,
+        w,
+        [cout, cin, kh, kw],
+        useBias ? requireWeight(layer, 'bias') : null,
+        affine,
+        { ...conv, group: 1 },
+        outName,
+        cfg.activation,
+      );
       this.g.flops += 2 * oh * ow * cout * kh * kw * cin;
     } else if (cls === 'DepthwiseConv2D') {
       const dk = requireWeight(layer, 'depthwise_kernel');
       const mult = depthMultiplier(dk, kh, kw, cin, unsupported);
       const w = depthwiseKernelToOihw(dk, kh, kw, cin, mult);
-      y = this.convNode(name, x.name, w, [cin * mult, 1, kh, kw], useBias ? requireWeight(layer, 'bias') : null, affine, { ...conv, group: cin }, outName, cfg.activation);
+      y = this.convNode(
+        name,
+        x.name,
+        w,
+        [cin * mult, 1, kh, kw],
+        useBias ? requireWeight(layer, 'bias') : null,
+        affine,
+        { ...conv, group: cin },
+        outName,
+        cfg.activation,
+      );
       this.g.flops += 2 * oh * ow * cin * mult * kh * kw;
     } else {
       // SeparableConv2D = depthwise (no bias) then 1×1 pointwise (with bias, activation, folded BN).
       const dk = requireWeight(layer, 'depthwise_kernel');
       const mult = depthMultiplier(dk, kh, kw, cin, unsupported);
       const dw = depthwiseKernelToOihw(dk, kh, kw, cin, mult);
-      const mid = this.convNode(`${name}_depthwise`, x.name, dw, [cin * mult, 1, kh, kw], null, null, { ...conv, group: cin }, `${name}_depthwise`, 'linear');
+      const mid = this.convNode(
+        `${name}_depthwise`,
+        x.name,
+        dw,
+        [cin * mult, 1, kh, kw],
+        null,
+        null,
+        { ...conv, group: cin },
+        `${name}_depthwise`,
+        'linear',
+      );
       const pw = convKernelToOihw(requireWeight(layer, 'pointwise_kernel'), 1, 1, cin * mult, cout);
       const pointwise = { kernel_shape: [1, 1], strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1 };
-      y = this.convNode(name, mid, pw, [cout, cin * mult, 1, 1], useBias ? requireWeight(layer, 'bias') : null, affine, pointwise, outName, cfg.activation);
+      y = this.convNode(
+        name,
+        mid,
+        pw,
+        [cout, cin * mult, 1, 1],
+        useBias ? requireWeight(layer, 'bias') : null,
+        affine,
+        pointwise,
+        outName,
+        cfg.activation,
+      );
       this.g.flops += 2 * oh * ow * cin * mult * kh * kw + 2 * oh * ow * cin * mult * cout;
     }
     return { name: y, tfShape: outShape };
@@ -503,7 +659,8 @@ class Exporter {
     const rank = outShape.length;
     let axis: number = Array.isArray(cfg.axis) ? cfg.axis[0] : (cfg.axis ?? -1);
     if (axis < 0) axis += rank;
-    if (axis !== rank - 1 || (rank !== 4 && rank !== 2)) throw unsupported(`normalization over axis ${cfg.axis} of a rank-${rank} tensor`);
+    if (axis !== rank - 1 || (rank !== 4 && rank !== 2))
+      throw unsupported(`normalization over axis ${cfg.axis} of a rank-${rank} tensor`);
     const gamma = cfg.scale === false ? null : requireWeight(layer, 'gamma');
     const beta = cfg.center === false ? null : requireWeight(layer, 'beta');
     const mean = requireWeight(layer, 'moving_mean');
@@ -524,7 +681,14 @@ class Exporter {
       src !== this.root.outputs[0];
     if (foldable) {
       const convNode = producer.inboundNodes[0];
-      const value = this.emitConv(producer, convNode.inputTensors, convNode.outputTensors[0].shape, scope, affine, name);
+      const value = this.emitConv(
+        producer,
+        convNode.inputTensors,
+        convNode.outputTensors[0].shape,
+        scope,
+        affine,
+        name,
+      );
       return { name: value.name, tfShape: outShape };
     }
 

@@ -151,7 +151,8 @@ export interface OnnxModel {
 function encodeAttribute(name: string, value: AttributeValue): Uint8Array {
   const w = new ProtoWriter().string(1, name);
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw new RangeError(`attribute ${name}: integer expected, got ${value}; use {float}`);
+    if (!Number.isInteger(value))
+      throw new RangeError(`attribute ${name}: integer expected, got ${value}; use {float}`);
     w.int(3, value).int(20, AttributeType.INT);
   } else if (typeof value === 'string') {
     w.string(4, value).int(20, AttributeType.STRING);

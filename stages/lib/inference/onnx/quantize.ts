@@ -17,7 +17,17 @@ import { OnnxExportError } from './errors.ts';
 import type { OnnxInitializer, OnnxModel, OnnxNode } from './protobuf.ts';
 
 /** Ops whose inputs get a QDQ pair: onnxruntime has an int8 kernel (or drops the pair) for each. */
-const QUANTIZED_CONSUMERS = new Set(['Conv', 'Add', 'Mul', 'MaxPool', 'AveragePool', 'Concat', 'Relu', 'Clip', 'LeakyRelu']);
+const QUANTIZED_CONSUMERS = new Set([
+  'Conv',
+  'Add',
+  'Mul',
+  'MaxPool',
+  'AveragePool',
+  'Concat',
+  'Relu',
+  'Clip',
+  'LeakyRelu',
+]);
 /** Activations onnxruntime folds into the Q after a Conv (ReluQuantFusion, ClipQuantFusion). */
 const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 /** Ops that only move values: their output takes the input's range, so onnxruntime can drop the QDQ pair around them. */
@@ -61,7 +71,9 @@ export function calibrationTargets(model: OnnxModel): string[] {
   const { producer, consumers, initializers } = indexGraph(model);
   const graphOutputs = new Set(model.graph.outputs.map((o) => o.name));
   // The cut layer's map (read by the `maps` Transpose and the pooling) stays float: the features come from it.
-  const kept = new Set(model.graph.nodes.filter((n) => n.outputs.some((o) => graphOutputs.has(o))).flatMap((n) => n.inputs));
+  const kept = new Set(
+    model.graph.nodes.filter((n) => n.outputs.some((o) => graphOutputs.has(o))).flatMap((n) => n.inputs),
+  );
   const targets: string[] = [];
   for (const node of model.graph.nodes) {
     for (const t of node.outputs) {
@@ -88,7 +100,8 @@ export function activationParams([lo, hi]: Range): { scale: number; zeroPoint: n
 /** Symmetric s8 per output channel (axis 0 of OIHW): q = round(w / scale), scale = max|w| / 127. */
 export function quantizeWeights(w: Float32Array, outChannels: number): { q: Int8Array; scales: Float32Array } {
   const per = w.length / outChannels;
-  if (!Number.isInteger(per)) throw new OnnxExportError(`a weight of ${w.length} values does not split into ${outChannels} channels`);
+  if (!Number.isInteger(per))
+    throw new OnnxExportError(`a weight of ${w.length} values does not split into ${outChannels} channels`);
   const q = new Int8Array(w.length);
   const scales = new Float32Array(outChannels);
   for (let c = 0; c < outChannels; c++) {
@@ -107,10 +120,14 @@ const INT32_MAX = 2 ** 31 - 1;
  * The QDQ model: `ranges` holds a calibrated range for every name `calibrationTargets`
  * returned. The fp32 model is not changed.
  */
-export function quantizeModel(model: OnnxModel, ranges: ReadonlyMap<string, Range>): { model: OnnxModel; summary: QuantizeSummary } {
+export function quantizeModel(
+  model: OnnxModel,
+  ranges: ReadonlyMap<string, Range>,
+): { model: OnnxModel; summary: QuantizeSummary } {
   const targets = calibrationTargets(model);
   const missing = targets.filter((t) => !ranges.has(t));
-  if (missing.length) throw new OnnxExportError(`no calibrated range for ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}`);
+  if (missing.length)
+    throw new OnnxExportError(`no calibrated range for ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}`);
   const { producer, consumers, initializers } = indexGraph(model);
   const quantized = new Set(targets);
 
@@ -123,7 +140,10 @@ export function quantizeModel(model: OnnxModel, ranges: ReadonlyMap<string, Rang
   const params = new Map(targets.map((t) => [t, activationParams(rangeOf(t))]));
 
   const inits: OnnxInitializer[] = [];
-  const used = new Set([...model.graph.initializers.map((t) => t.name), ...model.graph.nodes.flatMap((n) => n.outputs)]);
+  const used = new Set([
+    ...model.graph.initializers.map((t) => t.name),
+    ...model.graph.nodes.flatMap((n) => n.outputs),
+  ]);
   const unique = (base: string) => {
     let name = base;
     for (let i = 1; used.has(name); i++) name = `${base}_${i}`;
@@ -174,19 +194,33 @@ export function quantizeModel(model: OnnxModel, ranges: ReadonlyMap<string, Rang
         const ws = init(`${wName}_scale`, [outChannels], scales);
         const wzp = init(`${wName}_zero_point`, [outChannels], new Int8Array(outChannels));
         const wdq = unique(`${wName}_dequantized`);
-        nodes.push({ opType: 'DequantizeLinear', name: wdq, inputs: [wq, ws, wzp], outputs: [wdq], attributes: { axis: 0 } });
+        nodes.push({
+          opType: 'DequantizeLinear',
+          name: wdq,
+          inputs: [wq, ws, wzp],
+          outputs: [wdq],
+          attributes: { axis: 0 },
+        });
         inputs[1] = wdq;
         replacedWeights.add(wName);
         const bias = bName ? initializers.get(bName) : undefined;
         if (bias && bias.data instanceof Float32Array) {
           const inScale = params.get(x)!.scale;
           const bScales = scales.map((s) => s * inScale);
-          const bq = Int32Array.from(bias.data, (b, c) => Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(b / bScales[c]))));
+          const bq = Int32Array.from(bias.data, (b, c) =>
+            Math.max(-INT32_MAX, Math.min(INT32_MAX, Math.round(b / bScales[c]))),
+          );
           const bqName = init(`${bName}_quantized`, bias.dims, bq);
           const bs = init(`${bName}_scale`, [outChannels], bScales);
           const bzp = init(`${bName}_zero_point`, [outChannels], new Int32Array(outChannels));
           const bdq = unique(`${bName}_dequantized`);
-          nodes.push({ opType: 'DequantizeLinear', name: bdq, inputs: [bqName, bs, bzp], outputs: [bdq], attributes: { axis: 0 } });
+          nodes.push({
+            opType: 'DequantizeLinear',
+            name: bdq,
+            inputs: [bqName, bs, bzp],
+            outputs: [bdq],
+            attributes: { axis: 0 },
+          });
           inputs[2] = bdq;
           replacedWeights.add(bName);
         }
@@ -200,9 +234,16 @@ export function quantizeModel(model: OnnxModel, ranges: ReadonlyMap<string, Rang
   }
 
   const stillUsed = new Set(nodes.flatMap((n) => n.inputs));
-  const initializersOut = [...model.graph.initializers.filter((t) => !replacedWeights.has(t.name) || stillUsed.has(t.name)), ...inits];
+  const initializersOut = [
+    ...model.graph.initializers.filter((t) => !replacedWeights.has(t.name) || stillUsed.has(t.name)),
+    ...inits,
+  ];
   return {
-    model: { ...model, producerName: `${model.producerName}-qdq`, graph: { ...model.graph, nodes, initializers: initializersOut } },
+    model: {
+      ...model,
+      producerName: `${model.producerName}-qdq`,
+      graph: { ...model.graph, nodes, initializers: initializersOut },
+    },
     summary,
   };
 }

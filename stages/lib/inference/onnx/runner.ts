@@ -21,7 +21,11 @@ export interface OnnxRunnerOptions {
 }
 
 /** Session options that let onnxruntime's CPU kernels run at full speed (measured in bench/inference.ts). */
-export function sessionOptions(threads: number, spinWait = false, device: Device = 'cpu'): ort.InferenceSession.SessionOptions {
+export function sessionOptions(
+  threads: number,
+  spinWait = false,
+  device: Device = 'cpu',
+): ort.InferenceSession.SessionOptions {
   if (device !== 'cpu') {
     return {
       executionProviders: [device],
@@ -57,21 +61,27 @@ export class OnnxRunner implements BackboneRunner {
 
   static async open(source: string | Uint8Array, opts: OnnxRunnerOptions): Promise<OnnxRunner> {
     const threads = opts.threads ?? os.availableParallelism();
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`onnx threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new RangeError(`onnx threads must be a positive integer, got ${threads}`);
     const device = opts.device ?? 'cpu';
-    if (opts.precision === 'int8' && device !== 'cpu') throw new Error(`the int8 model runs on onnxruntime's CPU provider only, not ${device}`);
+    if (opts.precision === 'int8' && device !== 'cpu')
+      throw new Error(`the int8 model runs on onnxruntime's CPU provider only, not ${device}`);
     const options = sessionOptions(threads, opts.spinWait ?? false, device);
     const session =
-      typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+      typeof source === 'string'
+        ? await ort.InferenceSession.create(source, options)
+        : await ort.InferenceSession.create(source, options);
     const where = typeof source === 'string' ? source : 'the ONNX model';
     try {
       for (const name of [ONNX_MAPS_OUTPUT, ONNX_POOLED_OUTPUT]) {
-        if (!session.outputNames.includes(name)) throw new Error(`${where} has no output '${name}' (outputs: ${session.outputNames.join(', ')})`);
+        if (!session.outputNames.includes(name))
+          throw new Error(`${where} has no output '${name}' (outputs: ${session.outputNames.join(', ')})`);
       }
       if (!session.inputNames.includes(ONNX_INPUT_NAME)) throw new Error(`${where} has no input '${ONNX_INPUT_NAME}'`);
       const meta = session.outputMetadata.find((m) => m.name === ONNX_POOLED_OUTPUT);
       const channels = meta && meta.isTensor ? Number(meta.shape[1]) : NaN;
-      if (!Number.isInteger(channels) || channels < 1) throw new Error(`${where}: output '${ONNX_POOLED_OUTPUT}' has no fixed channel count`);
+      if (!Number.isInteger(channels) || channels < 1)
+        throw new Error(`${where}: output '${ONNX_POOLED_OUTPUT}' has no fixed channel count`);
       const inMeta = session.inputMetadata.find((m) => m.name === ONNX_INPUT_NAME);
       const side = inMeta && inMeta.isTensor ? inMeta.shape[1] : undefined;
       if (typeof side === 'number' && side !== opts.inputSize) {

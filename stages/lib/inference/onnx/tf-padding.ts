@@ -12,7 +12,13 @@ export function tfSamePads(inSize: number, kernel: number, stride: number, dilat
 }
 
 /** TF output size along one axis for `same` / `valid` padding. */
-export function tfOutputSize(inSize: number, kernel: number, stride: number, padding: 'same' | 'valid', dilation = 1): number {
+export function tfOutputSize(
+  inSize: number,
+  kernel: number,
+  stride: number,
+  padding: 'same' | 'valid',
+  dilation = 1,
+): number {
   if (padding === 'same') return Math.ceil(inSize / stride);
   const effectiveKernel = (kernel - 1) * dilation + 1;
   return Math.floor((inSize - effectiveKernel) / stride) + 1;

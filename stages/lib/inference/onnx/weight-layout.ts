@@ -19,7 +19,13 @@ export function convKernelToOihw(k: Float32Array, kh: number, kw: number, cin: n
  * DepthwiseConv2D kernel [kh, kw, in, mult] → grouped Conv weight [in·mult, 1, kh, kw]
  * (group = in). TF orders output channels as c·mult + m, which is exactly ONNX's group order.
  */
-export function depthwiseKernelToOihw(k: Float32Array, kh: number, kw: number, cin: number, mult: number): Float32Array {
+export function depthwiseKernelToOihw(
+  k: Float32Array,
+  kh: number,
+  kw: number,
+  cin: number,
+  mult: number,
+): Float32Array {
   const out = new Float32Array(k.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
@@ -64,7 +70,8 @@ export function foldAffineIntoConv(
 ): { weight: Float32Array; bias: Float32Array } {
   const cout = affine.scale.length;
   const perOut = weightOihw.length / cout;
-  if (!Number.isInteger(perOut)) throw new RangeError(`weight of ${weightOihw.length} values does not split into ${cout} output channels`);
+  if (!Number.isInteger(perOut))
+    throw new RangeError(`weight of ${weightOihw.length} values does not split into ${cout} output channels`);
   const weight = new Float32Array(weightOihw.length);
   const foldedBias = new Float32Array(cout);
   for (let o = 0; o < cout; o++) {

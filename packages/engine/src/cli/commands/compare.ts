@@ -22,7 +22,13 @@ writes its own page under .pipeline/sweeps/<id>/compare.html.
 export default async function compare(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
     usage,
-    options: { runs: { type: 'string' }, sweep: { type: 'string' }, metric: { type: 'string' }, max: { type: 'boolean' }, output: { type: 'string', short: 'o' } },
+    options: {
+      runs: { type: 'string' },
+      sweep: { type: 'string' },
+      metric: { type: 'string' },
+      max: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+    },
   });
   if (!options.ok) return options.exitCode;
   const { values } = options;
@@ -41,7 +47,9 @@ export default async function compare(argv: string[]): Promise<number> {
     const id = values.sweep === 'last' ? sweeps.at(-1)?.sweep?.id : String(values.sweep);
     records = sweeps.filter((r) => r.sweep?.id === id);
     if (records.length === 0) {
-      process.stderr.write(`error: no recorded sweep ${values.sweep === 'last' ? 'yet' : `"${String(values.sweep)}"`}\n`);
+      process.stderr.write(
+        `error: no recorded sweep ${values.sweep === 'last' ? 'yet' : `"${String(values.sweep)}"`}\n`,
+      );
       return 1;
     }
     title = `Sweep ${id}`;
@@ -54,13 +62,21 @@ export default async function compare(argv: string[]): Promise<number> {
   const maximize = values.max === true;
   if (metric) {
     // A figure a stage reported (features.imagesPerSecond) can be the chosen metric too; a metric of that name wins.
-    records = records.map((r) => (metric in r.metrics || runFigures(r)[metric] === undefined ? r : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric] } }));
+    records = records.map((r) =>
+      metric in r.metrics || runFigures(r)[metric] === undefined
+        ? r
+        : { ...r, metrics: { ...r.metrics, [metric]: runFigures(r)[metric] } },
+    );
     const value = (r: (typeof records)[number]) => r.metrics[metric];
-    records = [...records].sort((a, b) => (value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b) - value(a) : value(a) - value(b)));
+    records = [...records].sort((a, b) =>
+      value(a) === undefined ? 1 : value(b) === undefined ? -1 : maximize ? value(b) - value(a) : value(a) - value(b),
+    );
   }
   // A sweep's records list its --set values in grid order: the keys whose values differ are the swept ones.
   const setKeys = values.sweep === undefined ? [] : records[0].set.map((s) => s.slice(0, s.indexOf('=')));
-  const swept = setKeys.filter((key) => new Set(records.map((r) => r.set.find((s) => s.startsWith(`${key}=`)))).size > 1);
+  const swept = setKeys.filter(
+    (key) => new Set(records.map((r) => r.set.find((s) => s.startsWith(`${key}=`)))).size > 1,
+  );
   const output = resolve(typeof values.output === 'string' ? values.output : resolve(workspace.dotDir, 'compare.html'));
   writeComparePage(output, { title, records, swept, metric, maximize, plotText: cachedPlotReader(workspace.root) });
   process.stdout.write(`${relative(process.cwd(), output) || output}\n`);

@@ -18,12 +18,17 @@ a feature store) that no lock entry refers to and no run used in the last
   --dry-run           list what would be removed and how many bytes; remove nothing`;
 
 export default async function gc(argv: string[]): Promise<number> {
-  const options = parseOptions(argv, { usage, options: { 'keep-days': { type: 'string' }, 'dry-run': { type: 'boolean' } } });
+  const options = parseOptions(argv, {
+    usage,
+    options: { 'keep-days': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  });
   if (!options.ok) return options.exitCode;
   const raw = options.values['keep-days'];
   const keepDays = raw === undefined ? 30 : Number(raw);
   if (typeof raw === 'string' && !(raw.trim() !== '' && Number.isFinite(keepDays) && keepDays >= 0)) {
-    process.stderr.write(`error: --keep-days must be a number of days ≥ 0, got '${raw}'\nRun \`pipeline gc --help\` for its options.\n`);
+    process.stderr.write(
+      `error: --keep-days must be a number of days ≥ 0, got '${raw}'\nRun \`pipeline gc --help\` for its options.\n`,
+    );
     return 2;
   }
   const opened = await openProject(options.file, options.set, []);
@@ -38,7 +43,9 @@ export default async function gc(argv: string[]): Promise<number> {
   let lock: RunLock | undefined;
   if (!dryRun) {
     try {
-      lock = RunLock.acquire(join(workspace.dotDir, 'run.lock'), (message) => process.stderr.write(`note: ${message}\n`));
+      lock = RunLock.acquire(join(workspace.dotDir, 'run.lock'), (message) =>
+        process.stderr.write(`note: ${message}\n`),
+      );
     } catch (error) {
       if (isPipelineError(error, 'locked')) {
         process.stderr.write(`error: ${error.message}\n`);
@@ -50,17 +57,29 @@ export default async function gc(argv: string[]): Promise<number> {
   try {
     // Run records are never collected, and `compare` draws their plots from the run cache: those small files stay.
     const plots = listRuns(workspace.dotDir).flatMap((record) => (record.plots ?? []).map((plot) => plot.hash));
-    const groups = await planGarbage({ root: workspace.root, dotDir: workspace.dotDir, runCache: workspace.runCache, keepDays, keepObjects: plots });
+    const groups = await planGarbage({
+      root: workspace.root,
+      dotDir: workspace.dotDir,
+      runCache: workspace.runCache,
+      keepDays,
+      keepObjects: plots,
+    });
     const removeFiles = groups.reduce((n, g) => n + g.remove.length, 0);
     const removeBytes = groups.reduce((n, g) => n + totalBytes(g.remove), 0);
     const removed = dryRun ? undefined : removeGarbage(groups);
     if (options.json) {
       const summary = groups.map((g) => ({
         store: g.store,
-        remove: { files: g.remove.length, bytes: totalBytes(g.remove), paths: g.remove.map((f) => relative(workspace.root, f.path)) },
+        remove: {
+          files: g.remove.length,
+          bytes: totalBytes(g.remove),
+          paths: g.remove.map((f) => relative(workspace.root, f.path)),
+        },
         keep: { files: g.keep.length, bytes: totalBytes(g.keep) },
       }));
-      process.stdout.write(`${JSON.stringify({ dryRun, keepDays, groups: summary, removed: removed ?? null }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ dryRun, keepDays, groups: summary, removed: removed ?? null }, null, 2)}\n`,
+      );
       return 0;
     }
     for (const g of groups) {
@@ -68,7 +87,9 @@ export default async function gc(argv: string[]): Promise<number> {
         `${g.store}: ${dryRun ? 'would remove' : 'removing'} ${g.remove.length} file(s), ${formatBytes(totalBytes(g.remove))}; ` +
           `keeping ${g.keep.length}, ${formatBytes(totalBytes(g.keep))}\n`,
       );
-      if (dryRun) for (const f of g.remove) process.stdout.write(`  ${relative(workspace.root, f.path)}  ${formatBytes(f.bytes)}\n`);
+      if (dryRun)
+        for (const f of g.remove)
+          process.stdout.write(`  ${relative(workspace.root, f.path)}  ${formatBytes(f.bytes)}\n`);
     }
     process.stdout.write(
       dryRun

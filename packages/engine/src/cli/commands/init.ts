@@ -24,7 +24,14 @@ Templates:
 export default async function init(argv: string[]): Promise<number> {
   let values: { template?: string; dir?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { template: { type: 'string', short: 't' }, dir: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        template: { type: 'string', short: 't' },
+        dir: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n${usage}\n`);
     return 2;
@@ -47,16 +54,23 @@ export default async function init(argv: string[]): Promise<number> {
   const files = listFiles(source);
   const existing = files.filter((file) => existsSync(path.join(target, file)));
   if (existing.length > 0) {
-    process.stderr.write(`error: not overwriting what is there already: ${existing.join(', ')}\nhint: run init in an empty folder, or move these files away\n`);
+    process.stderr.write(
+      `error: not overwriting what is there already: ${existing.join(', ')}\nhint: run init in an empty folder, or move these files away\n`,
+    );
     return 1;
   }
   cpSync(source, target, { recursive: true, errorOnExist: true, force: false });
   const gitignore = path.join(target, '.gitignore');
   const present = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
-  const missing = IGNORED.filter((entry) => !present.split('\n').some((line) => line.trim() === entry || line.trim() === `/${entry}`));
-  if (missing.length > 0) appendFileSync(gitignore, `${present && !present.endsWith('\n') ? '\n' : ''}${missing.join('\n')}\n`);
+  const missing = IGNORED.filter(
+    (entry) => !present.split('\n').some((line) => line.trim() === entry || line.trim() === `/${entry}`),
+  );
+  if (missing.length > 0)
+    appendFileSync(gitignore, `${present && !present.endsWith('\n') ? '\n' : ''}${missing.join('\n')}\n`);
   const shown = path.relative(process.cwd(), target) || '.';
-  process.stdout.write(`Wrote ${files.join(', ')}${missing.length > 0 ? ', .gitignore' : ''} into ${shown}\n\n${nextSteps(template, shown)}\n`);
+  process.stdout.write(
+    `Wrote ${files.join(', ')}${missing.length > 0 ? ', .gitignore' : ''} into ${shown}\n\n${nextSteps(template, shown)}\n`,
+  );
   return 0;
 }
 

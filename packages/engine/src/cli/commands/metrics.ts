@@ -33,12 +33,19 @@ export default async function metrics(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
     usage,
     allowPositionals: true,
-    options: { metric: { type: 'string', multiple: true }, runs: { type: 'string' }, all: { type: 'boolean' }, md: { type: 'boolean' } },
+    options: {
+      metric: { type: 'string', multiple: true },
+      runs: { type: 'string' },
+      all: { type: 'boolean' },
+      md: { type: 'boolean' },
+    },
   });
   if (!options.ok) return options.exitCode;
   const [sub, ...refs] = options.positionals;
   if (sub !== 'show' && sub !== 'diff') {
-    process.stderr.write(`error: ${sub === undefined ? 'missing' : `unknown`} subcommand${sub ? ` "${sub}"` : ''}: use \`pipeline metrics show\` or \`pipeline metrics diff\`\n`);
+    process.stderr.write(
+      `error: ${sub === undefined ? 'missing' : `unknown`} subcommand${sub ? ` "${sub}"` : ''}: use \`pipeline metrics show\` or \`pipeline metrics diff\`\n`,
+    );
     return 2;
   }
   const opened = await openRecords(options.file, options.set);
@@ -51,8 +58,15 @@ export default async function metrics(argv: string[]): Promise<number> {
     if (refs.length > 0) return usageError(`metrics show takes no run ids (got ${refs.join(' ')}); use metrics diff`);
     if (options.values.runs === undefined) return showWorkspace(workspace, include, format, options.json);
     const count = Number(options.values.runs);
-    if (!Number.isInteger(count) || count < 1) return usageError(`--runs takes a whole number ≥ 1, got "${String(options.values.runs)}"`);
-    return showRuns(runs.slice(-count), include, (options.values.metric as string[] | undefined)?.length ? 'chosen' : 'varying', format, options.json);
+    if (!Number.isInteger(count) || count < 1)
+      return usageError(`--runs takes a whole number ≥ 1, got "${String(options.values.runs)}"`);
+    return showRuns(
+      runs.slice(-count),
+      include,
+      (options.values.metric as string[] | undefined)?.length ? 'chosen' : 'varying',
+      format,
+      options.json,
+    );
   }
 
   if (refs.length > 2) return usageError(`metrics diff takes at most two runs, got ${refs.length}`);
@@ -70,7 +84,10 @@ export default async function metrics(argv: string[]): Promise<number> {
 }
 
 /** The project's workspace and its recorded runs, or undefined once the problems are printed. */
-export async function openRecords(file: string, set: string[]): Promise<{ workspace: Workspace; runs: RunRecord[] } | undefined> {
+export async function openRecords(
+  file: string,
+  set: string[],
+): Promise<{ workspace: Workspace; runs: RunRecord[] } | undefined> {
   const opened = await openProject(file, set, []);
   if (!opened.ok) {
     printDiagnostics(opened.diagnostics);
@@ -91,23 +108,48 @@ export async function diffSides(
   runs: RunRecord[],
   refs: string[],
 ): Promise<{ ok: true; snapshots: [Snapshot, Snapshot] } | { ok: false; error: string }> {
-  const a = refs[0] === undefined ? await defaultBaseline(workspace, runs) : await resolveSnapshot(workspace, runs, refs[0]);
+  const a =
+    refs[0] === undefined ? await defaultBaseline(workspace, runs) : await resolveSnapshot(workspace, runs, refs[0]);
   if (!a.ok) return a;
-  const b = refs[1] === undefined ? { ok: true as const, snapshot: workspaceSnapshot(workspace) } : await resolveSnapshot(workspace, runs, refs[1]);
+  const b =
+    refs[1] === undefined
+      ? { ok: true as const, snapshot: workspaceSnapshot(workspace) }
+      : await resolveSnapshot(workspace, runs, refs[1]);
   if (!b.ok) return b;
   return { ok: true, snapshots: [a.snapshot, b.snapshot] };
 }
 
-function showWorkspace(workspace: Workspace, include: (name: string) => boolean, format: TableFormat, json: boolean): number {
+function showWorkspace(
+  workspace: Workspace,
+  include: (name: string) => boolean,
+  format: TableFormat,
+  json: boolean,
+): number {
   const values = Object.entries(workspaceSnapshot(workspace).metrics).filter(([name]) => include(name));
   if (json) process.stdout.write(`${JSON.stringify(Object.fromEntries(values), null, 2)}\n`);
-  else if (values.length === 0) process.stdout.write('no metrics: no stage declares metrics:, or their files are not there yet (run the pipeline)\n');
-  else process.stdout.write(`${renderTable(['metric', 'value'], values.map(([name, value]) => [name, formatValue(value)]), format)}\n`);
+  else if (values.length === 0)
+    process.stdout.write(
+      'no metrics: no stage declares metrics:, or their files are not there yet (run the pipeline)\n',
+    );
+  else
+    process.stdout.write(
+      `${renderTable(
+        ['metric', 'value'],
+        values.map(([name, value]) => [name, formatValue(value)]),
+        format,
+      )}\n`,
+    );
   return 0;
 }
 
 /** Runs as rows; columns: the params that differ among them, then the metrics. */
-function showRuns(runs: RunRecord[], include: (name: string) => boolean, pick: 'chosen' | 'varying', format: TableFormat, json: boolean): number {
+function showRuns(
+  runs: RunRecord[],
+  include: (name: string) => boolean,
+  pick: 'chosen' | 'varying',
+  format: TableFormat,
+  json: boolean,
+): number {
   if (json) {
     process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
     return 0;
@@ -116,13 +158,23 @@ function showRuns(runs: RunRecord[], include: (name: string) => boolean, pick: '
     process.stdout.write('no recorded runs yet: every `pipeline run` records one\n');
     return 0;
   }
-  const params = runs.map((r) => flattenParams(Object.assign({}, ...Object.values(r.stages).map((s) => s.params)) as Record<string, unknown>));
+  const params = runs.map((r) =>
+    flattenParams(Object.assign({}, ...Object.values(r.stages).map((s) => s.params)) as Record<string, unknown>),
+  );
   const paramKeys = varyingKeys(params);
   const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].filter(include).sort();
   // Figures (timings, rates) differ in every run: shown only when --metric asks for them; a metric of the same name wins.
   const figures = runs.map(runFigures);
-  const figureNames = [...new Set(figures.flatMap((f) => Object.keys(f)))].filter((name) => include(name) && !metricNames.includes(name)).sort();
-  const metricKeys = pick === 'chosen' ? [...metricNames, ...figureNames] : varyingKeys(runs.map((r) => r.metrics), metricNames);
+  const figureNames = [...new Set(figures.flatMap((f) => Object.keys(f)))]
+    .filter((name) => include(name) && !metricNames.includes(name))
+    .sort();
+  const metricKeys =
+    pick === 'chosen'
+      ? [...metricNames, ...figureNames]
+      : varyingKeys(
+          runs.map((r) => r.metrics),
+          metricNames,
+        );
   const headers = ['run', 'git', 'stages', ...paramKeys, ...metricKeys];
   const rows = runs.map((run, i) => [
     run.sweep ? `${run.id} (${run.sweep.variant})` : run.id,
@@ -133,9 +185,13 @@ function showRuns(runs: RunRecord[], include: (name: string) => boolean, pick: '
   ]);
   process.stdout.write(`${renderTable(headers, rows, format)}\n`);
   if (format === 'terminal' && metricKeys.length < metricNames.length)
-    process.stdout.write(`(${metricNames.length - metricKeys.length} metrics equal in every run are not shown; --metric NAME to choose)\n`);
+    process.stdout.write(
+      `(${metricNames.length - metricKeys.length} metrics equal in every run are not shown; --metric NAME to choose)\n`,
+    );
   if (format === 'terminal' && pick === 'varying' && figureNames.length > 0)
-    process.stdout.write(`(figures the stages reported about their runs, such as ${figureNames[0]}, are shown with --metric NAME)\n`);
+    process.stdout.write(
+      `(figures the stages reported about their runs, such as ${figureNames[0]}, are shown with --metric NAME)\n`,
+    );
   return 0;
 }
 

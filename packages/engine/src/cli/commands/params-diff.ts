@@ -15,11 +15,17 @@ one the run before the latest; default B: workspace.
   --md                Markdown table`;
 
 export default async function paramsDiff(argv: string[]): Promise<number> {
-  const options = parseOptions(argv, { usage, allowPositionals: true, options: { all: { type: 'boolean' }, md: { type: 'boolean' } } });
+  const options = parseOptions(argv, {
+    usage,
+    allowPositionals: true,
+    options: { all: { type: 'boolean' }, md: { type: 'boolean' } },
+  });
   if (!options.ok) return options.exitCode;
   const [sub, ...refs] = options.positionals;
   if (sub !== 'diff') {
-    process.stderr.write(`error: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}: use \`pipeline params diff\`\n`);
+    process.stderr.write(
+      `error: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}: use \`pipeline params diff\`\n`,
+    );
     return 2;
   }
   if (refs.length > 2) {

@@ -61,10 +61,23 @@ export default async function params(argv: string[]): Promise<number> {
   }
   const table = [
     ['PARAM', 'VALUE', 'RULE', 'DEFAULT', 'STAGES', 'DESCRIPTION'],
-    ...rows.map((r) => [r.key, show(r.value), r.rule ?? '(no declared rule)', r.default === undefined ? '' : show(r.default), r.stages.join(', '), r.description ?? '']),
+    ...rows.map((r) => [
+      r.key,
+      show(r.value),
+      r.rule ?? '(no declared rule)',
+      r.default === undefined ? '' : show(r.default),
+      r.stages.join(', '),
+      r.description ?? '',
+    ]),
   ];
   const widths = table[0].map((_, column) => Math.max(...table.map((row) => row[column].length)));
-  for (const row of table) process.stdout.write(`${row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ').trimEnd()}\n`);
+  for (const row of table)
+    process.stdout.write(
+      `${row
+        .map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column])))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   return 0;
 }
 
@@ -74,7 +87,15 @@ function paramRows(pipeline: Pipeline): ParamRow[] {
   const declared = declaredRules(pipeline);
   for (const [key, { rule, file, stages }] of [...declared].sort(([a], [b]) => a.localeCompare(b))) {
     const found = lookupParam(pipeline.params, key);
-    rows.push({ key, value: found.found ? found.value : undefined, rule: describeRule(rule), default: rule.default, description: rule.description, file, stages });
+    rows.push({
+      key,
+      value: found.found ? found.value : undefined,
+      rule: describeRule(rule),
+      default: rule.default,
+      description: rule.description,
+      file,
+      stages,
+    });
   }
   const undeclared = new Map<string, string[]>();
   for (const stage of pipeline.stages.values()) {

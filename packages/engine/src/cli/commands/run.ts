@@ -63,7 +63,13 @@ export default async function run(argv: string[]): Promise<number> {
     process.stderr.write(`error: --executor takes local or slurm, got "${String(values.executor)}"\n`);
     return 2;
   }
-  const force: ForceMode = values['force-all'] ? 'all' : values['force-upstream'] ? 'upstream' : values.force ? 'targets' : 'none';
+  const force: ForceMode = values['force-all']
+    ? 'all'
+    : values['force-upstream']
+      ? 'upstream'
+      : values.force
+        ? 'targets'
+        : 'none';
 
   const opened = await openProject(options.file, options.set, options.positionals);
   if (!opened.ok) {
@@ -77,9 +83,11 @@ export default async function run(argv: string[]): Promise<number> {
   const forced = forcedStages(graph, targets, selected, force);
 
   if (values['dry-run']) return dryRun(await assessStages(workspace, graph, selected, forced), options.json);
-  const executor = (values.executor) ?? session.pipeline.executor?.type ?? 'local';
+  const executor = values.executor ?? session.pipeline.executor?.type ?? 'local';
   if (executor === 'slurm' && !slurmAvailable()) {
-    process.stderr.write('error: the slurm executor needs Slurm\'s client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n');
+    process.stderr.write(
+      "error: the slurm executor needs Slurm's client commands (sbatch, squeue, scancel, scontrol) on PATH; none found\n",
+    );
     return 1;
   }
   const outcome = await executeRun({
@@ -92,7 +100,8 @@ export default async function run(argv: string[]): Promise<number> {
     verbose: values.verbose === true,
     set: options.set,
     reporter: (plan) => reporterFor(plan, options.json),
-    interrupted: (signal) => process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
+    interrupted: (signal) =>
+      process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
   });
   if (!outcome.ok) {
     process.stderr.write(`error: ${outcome.busy}\n`);
@@ -145,6 +154,10 @@ function dryRun(plan: StageStatus[], json: boolean): number {
   const width = Math.max(0, ...results.map((r) => r.stage.length));
   for (const r of results) process.stdout.write(`${r.stage.padEnd(width)}  ${describeOutcome(r)}\n`);
   const todo = results.filter((r) => r.action !== 'skipped').length;
-  process.stdout.write(todo === 0 ? 'dry run: everything is up to date\n' : `dry run: ${todo} stage${todo === 1 ? '' : 's'} would change; nothing was run\n`);
+  process.stdout.write(
+    todo === 0
+      ? 'dry run: everything is up to date\n'
+      : `dry run: ${todo} stage${todo === 1 ? '' : 's'} would change; nothing was run\n`,
+  );
   return 0;
 }

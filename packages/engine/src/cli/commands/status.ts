@@ -30,13 +30,27 @@ export default async function status(argv: string[]): Promise<number> {
   printDiagnostics(warnings);
   if (!attachRemote(opened.session, options.values)) return 2;
   const running = activeRun(join(workspace.dotDir, 'run.lock'));
-  if (running) process.stderr.write(`note: a pipeline run is in progress (PID ${running.pid} on ${running.hostname}, started ${running.started}); stages it is working on may show as stale\n`);
-  const clusterJobs = running ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state)) : [];
+  if (running)
+    process.stderr.write(
+      `note: a pipeline run is in progress (PID ${running.pid} on ${running.hostname}, started ${running.started}); stages it is working on may show as stale\n`,
+    );
+  const clusterJobs = running
+    ? queuedSlurmJobs(recordedSlurmJobs(join(workspace.dotDir, 'tmp'))).filter((job) => !slurmJobEnded(job.state))
+    : [];
   const statuses = await assessStages(workspace, graph, selected, new Set());
   if (options.json) {
     // A stage the run in progress has on the cluster also lists its jobs (one per shard).
-    const jobsOf = (stage: string) => clusterJobs.filter((job) => job.stage === stage).map((job) => ({ id: job.jobId, state: job.state, name: job.name }));
-    const json = statuses.map(({ stage, state, reasons, remote }) => ({ stage, state, ...(remote ? { remote: true } : {}), reasons: reasons.map(describeReason), ...(jobsOf(stage).length > 0 ? { jobs: jobsOf(stage) } : {}) }));
+    const jobsOf = (stage: string) =>
+      clusterJobs
+        .filter((job) => job.stage === stage)
+        .map((job) => ({ id: job.jobId, state: job.state, name: job.name }));
+    const json = statuses.map(({ stage, state, reasons, remote }) => ({
+      stage,
+      state,
+      ...(remote ? { remote: true } : {}),
+      reasons: reasons.map(describeReason),
+      ...(jobsOf(stage).length > 0 ? { jobs: jobsOf(stage) } : {}),
+    }));
     process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
     return 0;
   }
@@ -55,12 +69,18 @@ export default async function status(argv: string[]): Promise<number> {
   if (pending.length === 0) process.stdout.write('everything is up to date\n');
   else {
     const file = typeof options.values.file === 'string' ? ['-f', options.values.file] : [];
-    const command = ['pipeline', 'run', ...file, ...options.positionals, ...options.set.flatMap((kv) => ['--set', kv])].map(shellQuote).join(' ');
-    process.stdout.write(`${pending.length} stage${pending.length === 1 ? '' : 's'} out of date: run \`${command}\` to update ${pending.length === 1 ? 'it' : 'them'}\n`);
+    const command = ['pipeline', 'run', ...file, ...options.positionals, ...options.set.flatMap((kv) => ['--set', kv])]
+      .map(shellQuote)
+      .join(' ');
+    process.stdout.write(
+      `${pending.length} stage${pending.length === 1 ? '' : 's'} out of date: run \`${command}\` to update ${pending.length === 1 ? 'it' : 'them'}\n`,
+    );
   }
   const caches = [
     `run cache ${formatBytes(totalBytes([...workspace.runCache.listRuns(), ...workspace.runCache.listObjects()]))}`,
-    ...listStageCaches(workspace.dotDir).filter((c) => c.files.length > 0).map((c) => `stage cache ${c.stage} ${formatBytes(totalBytes(c.files))}`),
+    ...listStageCaches(workspace.dotDir)
+      .filter((c) => c.files.length > 0)
+      .map((c) => `stage cache ${c.stage} ${formatBytes(totalBytes(c.files))}`),
   ];
   process.stdout.write(`stores: ${caches.join(', ')} (\`pipeline gc\` to reclaim)\n`);
   return 0;

@@ -36,15 +36,25 @@ ${remoteOptionsHelp}`;
 export default async function sweep(argv: string[]): Promise<number> {
   const options = parseOptions(argv, {
     usage,
-    options: { metric: { type: 'string' }, max: { type: 'boolean' }, apply: { type: 'string' }, jobs: { type: 'string', short: 'j' }, list: { type: 'boolean' }, ...remoteOptions },
+    options: {
+      metric: { type: 'string' },
+      max: { type: 'boolean' },
+      apply: { type: 'string' },
+      jobs: { type: 'string', short: 'j' },
+      list: { type: 'boolean' },
+      ...remoteOptions,
+    },
     allowPositionals: true,
   });
   if (!options.ok) return options.exitCode;
   const { values, positionals } = options;
-  if (positionals.length > 1) return usageError(`one sweep at a time, got ${positionals.map((p) => `"${p}"`).join(', ')}`);
+  if (positionals.length > 1)
+    return usageError(`one sweep at a time, got ${positionals.map((p) => `"${p}"`).join(', ')}`);
   const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
-  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1)) return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
-  if (values.apply !== undefined && values.apply !== 'best') return usageError(`--apply takes "best", got "${String(values.apply)}"`);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1))
+    return usageError(`--jobs takes a whole number ≥ 1, got "${String(values.jobs)}"`);
+  if (values.apply !== undefined && values.apply !== 'best')
+    return usageError(`--apply takes "best", got "${String(values.apply)}"`);
   const lists = parseSetLists(options.set);
   if (!lists.ok) return usageError(lists.error);
   if (values.list) {
@@ -76,7 +86,8 @@ export default async function sweep(argv: string[]): Promise<number> {
     applyBest: values.apply === 'best',
     out: progress,
     note: (message) => process.stderr.write(`note: ${message}\n`),
-    interrupted: (signal) => process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
+    interrupted: (signal) =>
+      process.stderr.write(`\n${signal}: stopping the running stages and restoring their previous outs…\n`),
   });
   if (!report.ok) {
     switch (report.problem) {
@@ -95,11 +106,20 @@ export default async function sweep(argv: string[]): Promise<number> {
   const { id, name, metric, seconds, swept, ranked } = report;
   const shown = (path: string) => relative(process.cwd(), path) || path;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ id, name, seconds, metric, variants: ranked.map((r) => r.summary), page: shown(report.page) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ id, name, seconds, metric, variants: ranked.map((r) => r.summary), page: shown(report.page) }, null, 2)}\n`,
+    );
   } else {
     const headers = ['variant', ...swept.map(([k]) => k), ...(metric ? [metric] : []), 'status'];
-    const rows = ranked.map(({ outcome, summary }) => [summary.variant, ...outcome.variant.values.map(([, v]) => v), ...(metric ? [formatValue(summary.metrics[metric])] : []), summary.status]);
-    process.stdout.write(`\n${renderTable(headers, rows, 'terminal')}\n\n${ranked.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(report.page)}\n`);
+    const rows = ranked.map(({ outcome, summary }) => [
+      summary.variant,
+      ...outcome.variant.values.map(([, v]) => v),
+      ...(metric ? [formatValue(summary.metrics[metric])] : []),
+      summary.status,
+    ]);
+    process.stdout.write(
+      `\n${renderTable(headers, rows, 'terminal')}\n\n${ranked.length} variants in ${seconds.toFixed(1)} s; comparison page: ${shown(report.page)}\n`,
+    );
   }
   if (report.applied && !report.applied.ok) {
     process.stderr.write(`error: ${report.applied.message}; pipeline.yaml not changed\n`);
@@ -107,7 +127,9 @@ export default async function sweep(argv: string[]): Promise<number> {
   }
   if (report.applied?.ok) {
     const { variant, values: applied } = report.applied;
-    process.stderr.write(`applied ${variant} to ${shown(options.file)}: ${describeValues(applied)} (\`pipeline run\` restores its results from the run cache)\n`);
+    process.stderr.write(
+      `applied ${variant} to ${shown(options.file)}: ${describeValues(applied)} (\`pipeline run\` restores its results from the run cache)\n`,
+    );
   }
   if (report.interruptedBy) return interruptExitCode(report.interruptedBy);
   return ranked.some((r) => r.summary.status !== 'ok') ? 1 : 0;
@@ -119,7 +141,8 @@ function usageError(message: string): number {
 }
 
 function listSweeps(sweeps: ReadonlyMap<string, SweepDeclaration>): string {
-  if (sweeps.size === 0) return 'pipeline.yaml declares no sweeps (a `sweeps:` block); `pipeline sweep --set key=v1,v2` runs one from the command line\n';
+  if (sweeps.size === 0)
+    return 'pipeline.yaml declares no sweeps (a `sweeps:` block); `pipeline sweep --set key=v1,v2` runs one from the command line\n';
   const rows = [...sweeps.values()].map((s) => {
     const size = s.set.reduce((n, [, v]) => n * v.length, 1);
     const grid = s.set.map(([k, v]) => `${k} (${v.length})`).join(' × ');

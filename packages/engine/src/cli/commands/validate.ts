@@ -18,7 +18,12 @@ export default async function validate(argv: string[]): Promise<number> {
   const shown = path.relative(process.cwd(), options.file) || options.file;
   if (options.json) {
     const diagnostics = result.ok ? result.warnings : result.diagnostics;
-    const report = { file: shown, valid: result.ok, stages: result.ok ? result.graph.order.length : undefined, diagnostics: diagnosticsToJson(diagnostics) };
+    const report = {
+      file: shown,
+      valid: result.ok,
+      stages: result.ok ? result.graph.order.length : undefined,
+      diagnostics: diagnosticsToJson(diagnostics),
+    };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return result.ok ? 0 : 1;
   }

@@ -12,7 +12,17 @@
  * them and a later run can cancel what a killed run left queued or running.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Progress } from '../../contract.ts';
 import type { ExecutorConfig, StageResources } from '../../config/pipeline.ts';
@@ -22,7 +32,19 @@ import { describeFailure } from '../stage-failure.ts';
 import type { Executor, StageJob } from './executor.ts';
 
 /** Slurm job states after which a job never runs again. */
-const ENDED = new Set(['COMPLETED', 'FAILED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'CANCELLED', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'REVOKED', 'SPECIAL_EXIT']);
+const ENDED = new Set([
+  'COMPLETED',
+  'FAILED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'CANCELLED',
+  'PREEMPTED',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'REVOKED',
+  'SPECIAL_EXIT',
+]);
 
 /** A poll that no longer lists a job this many times in a row (purged from slurmctld's memory) asks scontrol, then gives up. */
 const MISSING_POLLS = 3;
@@ -66,7 +88,9 @@ export function sbatchResourceFlags(resources: StageResources): string[] {
 
 function run(command: string, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { encoding: 'utf8' }, (error, stdout, stderr) => resolve({ ok: !error, stdout, stderr: stderr || (error?.message ?? '') }));
+    execFile(command, args, { encoding: 'utf8' }, (error, stdout, stderr) =>
+      resolve({ ok: !error, stdout, stderr: stderr || (error?.message ?? '') }),
+    );
   });
 }
 
@@ -110,7 +134,12 @@ export class SlurmExecutor implements Executor {
     // The engine exits (an internal error, an explicit exit): nothing will collect these jobs' outs.
     process.once('exit', () => {
       const ids = [...this.tracked.keys()];
-      if (ids.length > 0) try { execFileSync('scancel', ids, { stdio: 'ignore' }); } catch { /* best effort */ }
+      if (ids.length > 0)
+        try {
+          execFileSync('scancel', ids, { stdio: 'ignore' });
+        } catch {
+          /* best effort */
+        }
     });
   }
 
@@ -149,20 +178,41 @@ export class SlurmExecutor implements Executor {
       ...sbatchResourceFlags(resources),
       script,
     ];
-    writeFileSync(options.logFile, `# stage ${options.stage}, run ${options.runId}, started ${new Date().toISOString()}\n# ${job.what}\n`);
+    writeFileSync(
+      options.logFile,
+      `# stage ${options.stage}, run ${options.runId}, started ${new Date().toISOString()}\n# ${job.what}\n`,
+    );
     if (options.signal.aborted) return this.end(options.logFile, { ok: false, failure: { kind: 'interrupted' } });
     const submitted = await run('sbatch', args);
-    if (!submitted.ok) return this.end(options.logFile, { ok: false, failure: { kind: 'submit-failed', message: submitted.stderr.trim().split('\n')[0] ?? '' } });
+    if (!submitted.ok)
+      return this.end(options.logFile, {
+        ok: false,
+        failure: { kind: 'submit-failed', message: submitted.stderr.trim().split('\n')[0] ?? '' },
+      });
     const jobId = submitted.stdout.trim().split(';')[0];
     appendFileSync(options.logFile, `# Slurm job ${jobId} (${name})\n`);
     mkdirSync(this.runDir, { recursive: true });
-    appendFileSync(join(this.runDir, JOBS_FILE), JSON.stringify({ jobId, name, stage: options.stage, log: options.logFile } satisfies SlurmJobRecord) + '\n');
+    appendFileSync(
+      join(this.runDir, JOBS_FILE),
+      JSON.stringify({ jobId, name, stage: options.stage, log: options.logFile } satisfies SlurmJobRecord) + '\n',
+    );
     let logOffset = 0;
-    try { logOffset = statSync(options.logFile).size; } catch { /* the job created it already */ }
+    try {
+      logOffset = statSync(options.logFile).size;
+    } catch {
+      /* the job created it already */
+    }
     return new Promise((resolve) => {
       const cancel = (): void => this.cancel(jobId);
       const tracked: TrackedJob = {
-        jobId, job, resolve, logOffset, progressStamp: 0, cancelled: false, cancelledAt: 0, missing: 0,
+        jobId,
+        job,
+        resolve,
+        logOffset,
+        progressStamp: 0,
+        cancelled: false,
+        cancelledAt: 0,
+        missing: 0,
         stopListening: () => options.signal.removeEventListener('abort', cancel),
       };
       this.tracked.set(jobId, tracked);
@@ -202,7 +252,13 @@ export class SlurmExecutor implements Executor {
         else if (!state && ++tracked.missing >= MISSING_POLLS) await this.finish(tracked, undefined, undefined);
         else if (state) tracked.missing = 0;
         if (tracked.cancelled && this.tracked.has(tracked.jobId) && Date.now() - tracked.cancelledAt > CANCEL_WAIT_MS) {
-          this.settle(tracked, { ok: false, failure: { kind: 'interrupted', detail: `Slurm job ${tracked.jobId} still ${state ?? 'unknown'} after scancel` } });
+          this.settle(tracked, {
+            ok: false,
+            failure: {
+              kind: 'interrupted',
+              detail: `Slurm job ${tracked.jobId} still ${state ?? 'unknown'} after scancel`,
+            },
+          });
         }
       }
     } finally {
@@ -224,14 +280,18 @@ export class SlurmExecutor implements Executor {
         tracked.logOffset = size;
         options.onOutput(buffer.toString('utf8'));
       }
-    } catch { /* not written yet */ }
+    } catch {
+      /* not written yet */
+    }
     if (!progressFile) return;
     try {
       const stamp = statSync(progressFile).mtimeMs;
       if (stamp === tracked.progressStamp) return;
       tracked.progressStamp = stamp;
       options.onProgress(JSON.parse(readFileSync(progressFile, 'utf8')) as Progress);
-    } catch { /* none yet */ }
+    } catch {
+      /* none yet */
+    }
   }
 
   private async finish(tracked: TrackedJob, state: string | undefined, reason: string | undefined): Promise<void> {
@@ -250,12 +310,32 @@ export class SlurmExecutor implements Executor {
       const job = { id: tracked.jobId, state };
       outcome = {
         ok: false,
-        failure: signal > 0 ? { kind: 'killed', signal: `signal ${signal}`, job } : module && code === EXIT_NEVER_SETTLED ? { kind: 'never-settled', job } : { kind: 'exit', code: code ?? '?', job },
+        failure:
+          signal > 0
+            ? { kind: 'killed', signal: `signal ${signal}`, job }
+            : module && code === EXIT_NEVER_SETTLED
+              ? { kind: 'never-settled', job }
+              : { kind: 'exit', code: code ?? '?', job },
       };
     } else if (state === 'TIMEOUT') {
       const limit = /TimeLimit=(\S+)/.exec(shown.stdout)?.[1];
-      outcome = { ok: false, failure: { kind: 'job-ended', job: { id: tracked.jobId, state }, ...(limit ? { detail: `time limit ${limit}` } : {}) } };
-    } else outcome = { ok: false, failure: { kind: 'job-ended', job: { id: tracked.jobId, state }, ...(reason && reason !== 'None' ? { detail: reason } : {}) } };
+      outcome = {
+        ok: false,
+        failure: {
+          kind: 'job-ended',
+          job: { id: tracked.jobId, state },
+          ...(limit ? { detail: `time limit ${limit}` } : {}),
+        },
+      };
+    } else
+      outcome = {
+        ok: false,
+        failure: {
+          kind: 'job-ended',
+          job: { id: tracked.jobId, state },
+          ...(reason && reason !== 'None' ? { detail: reason } : {}),
+        },
+      };
     this.forward(tracked);
     this.settle(tracked, outcome);
   }
@@ -267,7 +347,14 @@ export class SlurmExecutor implements Executor {
   }
 
   private end(logFile: string, outcome: ProcessOutcome): ProcessOutcome {
-    try { appendFileSync(logFile, `# ended: ${outcome.ok ? 'exit 0' : describeFailure(outcome.failure)}, ${new Date().toISOString()}\n`); } catch { /* log folder gone */ }
+    try {
+      appendFileSync(
+        logFile,
+        `# ended: ${outcome.ok ? 'exit 0' : describeFailure(outcome.failure)}, ${new Date().toISOString()}\n`,
+      );
+    } catch {
+      /* log folder gone */
+    }
     return outcome;
   }
 }
@@ -276,12 +363,24 @@ export class SlurmExecutor implements Executor {
 export function recordedSlurmJobs(tmpRoot: string): SlurmJobRecord[] {
   const records: SlurmJobRecord[] = [];
   let runs: string[];
-  try { runs = readdirSync(tmpRoot); } catch { return records; }
+  try {
+    runs = readdirSync(tmpRoot);
+  } catch {
+    return records;
+  }
   for (const runId of runs) {
     let text: string;
-    try { text = readFileSync(join(tmpRoot, runId, JOBS_FILE), 'utf8'); } catch { continue; }
+    try {
+      text = readFileSync(join(tmpRoot, runId, JOBS_FILE), 'utf8');
+    } catch {
+      continue;
+    }
     for (const line of text.split('\n')) {
-      try { if (line.trim()) records.push(JSON.parse(line) as SlurmJobRecord); } catch { /* a line torn by a kill */ }
+      try {
+        if (line.trim()) records.push(JSON.parse(line) as SlurmJobRecord);
+      } catch {
+        /* a line torn by a kill */
+      }
     }
   }
   return records;
@@ -292,7 +391,11 @@ export function queuedSlurmJobs(records: SlurmJobRecord[]): (SlurmJobRecord & { 
   if (records.length === 0) return [];
   let stdout: string;
   try {
-    stdout = execFileSync('squeue', ['--noheader', '--states=all', `--jobs=${records.map((r) => r.jobId).join(',')}`, '--format=%i|%T|%j'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    stdout = execFileSync(
+      'squeue',
+      ['--noheader', '--states=all', `--jobs=${records.map((r) => r.jobId).join(',')}`, '--format=%i|%T|%j'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
   } catch {
     return []; // no Slurm here, or none of them is known any more
   }
@@ -313,7 +416,11 @@ export function cancelLeftoverSlurmJobs(tmpRoot: string): SlurmJobRecord[] {
   const alive = queuedSlurmJobs(recordedSlurmJobs(tmpRoot)).filter((job) => !ENDED.has(job.state));
   if (alive.length === 0) return [];
   const ids = alive.map((job) => job.jobId);
-  try { execFileSync('scancel', ids, { stdio: 'ignore' }); } catch { /* some ended meanwhile */ }
+  try {
+    execFileSync('scancel', ids, { stdio: 'ignore' });
+  } catch {
+    /* some ended meanwhile */
+  }
   const deadline = Date.now() + CANCEL_WAIT_MS;
   while (Date.now() < deadline && queuedSlurmJobs(alive).some((job) => !ENDED.has(job.state))) {
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
