@@ -1,5 +1,5 @@
 /**
- * The backbone table of the README: the whole Dogs-vs-Cats job (the repo's
+ * The backbone table of docs/benchmarks.md (#backbones): the whole Dogs-vs-Cats job (the repo's
  * pipeline.yaml stages and params) once per backbone in ../shared/models, on
  * the full shared data, each in its own temp project so the repo's artifacts
  * are untouched. Prints validation and test metrics and the wall time of the

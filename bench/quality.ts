@@ -1,5 +1,5 @@
 /**
- * Every quality figure the README's Dogs-vs-Cats section states, recomputed
+ * Every quality figure docs/dogs-vs-cats.md (#results) states, recomputed
  * from the cached features of one run of the job: the default head (validation
  * and test), the validation choices of `train.lr` and `predict.clip`, and each
  * optimizer at Keras' default learning rate (adadelta as the notebook ran it).

@@ -1,5 +1,5 @@
 /**
- * The sweep figures of the README: the Dogs-vs-Cats job with a small backbone
+ * The sweep figures of docs/benchmarks.md (#sweeps) and docs/guide/experiments.md: the Dogs-vs-Cats job with a small backbone
  * (mobilenet_v1_0.25_224) in a temp project, one `pipeline run` to fill the
  * run cache, then `pipeline sweep` over train.lr × model.dropout on the cached
  * features. Prints both wall times, the sweep's table, how many variants ran

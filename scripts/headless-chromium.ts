@@ -1,7 +1,7 @@
 /**
  * Open an HTML file in headless Chromium (Debian's `chromium`): the DOM after
  * load, the console messages it logged, and optionally a PNG screenshot.
- * Used by the comparison-page test and to take the README screenshot:
+ * Used by the comparison-page test and to take the screenshot docs/compare-sweep.png (docs/guide/experiments.md#comparison-page):
  *
  *   node --import tsx scripts/headless-chromium.ts page.html [shot.png] [width,height]
  */

@@ -3,7 +3,7 @@
  * against the same job on the CPU provider, through the real CLI on a few photos:
  * switching `runtime.device` reruns the stages that run the backbone (and what reads
  * their outputs) but not split, augment-config or build-model, and the submission
- * agrees with the CPU's within the tolerance README "The backbone on a GPU" justifies.
+ * agrees with the CPU's within the tolerance docs/guide/gpu.md ("Results agree with the CPU's") justifies.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -30,7 +30,7 @@ const SHARED = path.resolve(REPO, '../shared');
 const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
 const TEST_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test');
 const TEST_IDS = [1, 2, 3, 4];
-/** |P_webgpu − P_cpu| per test image; README derives it from the feature tolerance. */
+/** |P_webgpu − P_cpu| per test image; docs/guide/gpu.md derives it from the feature tolerance. */
 const SUBMISSION_TOLERANCE = 1e-3;
 
 let dir = '';

@@ -25,7 +25,7 @@ import { HUNG_AFTER_MS } from '../../failsafe.ts';
 
 const PHOTOS = ['cat.2.jpg', 'dog.2.jpg', 'cat.3.jpg'].map((f) => path.join(SHARED, 'datasets/dogs-vs-cats/train', f));
 const CHILD = path.join(import.meta.dirname, 'open-backbone.ts');
-/** Relative to the feature scale, as the ONNX-vs-TF.js checks (test/onnx/helpers.ts); see README "WebGPU". */
+/** Relative to the feature scale, as the ONNX-vs-TF.js checks (test/onnx/helpers.ts); see docs/guide/gpu.md, "Results agree with the CPU's". */
 const RELATIVE_TOLERANCE = 5e-4;
 
 let root: string;
