@@ -1,6 +1,8 @@
 /** build-model run on a backbone from ../shared/models, for tests that need its backbone/ folder (ONNX export, info.json). */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import buildModel from '../../../stages/build-model.ts';
+import { writeClassList } from '../../../stages/lib/data/class-list.ts';
 import { makeContext } from './context.ts';
 
 export const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
@@ -8,13 +10,20 @@ export const SHARED = path.resolve(import.meta.dirname, '../../../../shared');
 /**
  * Runs build-model into `root`/out; returns the backbone folder. An empty cutLayer = the last spatial layer.
  * `int8`: runtime.precision int8, calibrated on the images of `int8.trainCsv` (a split's train.csv).
+ * `classesDir`: split's classes/ folder; without one, a cat/dog class list is written under `root`.
  */
 export async function buildBackbone(
   root: string,
   folder: string,
   cutLayer = '',
   int8?: { trainCsv: string; method?: string; images?: number },
+  classesDir?: string,
 ): Promise<string> {
+  const classes = classesDir ?? path.join(root, 'classes');
+  if (!classesDir) {
+    await mkdir(classes, { recursive: true });
+    await writeClassList(classes, ['cat', 'dog']);
+  }
   const ctx = makeContext({
     stage: 'build-model',
     root,
@@ -31,7 +40,7 @@ export async function buildBackbone(
       'quantize.images': int8?.images ?? 64,
       'quantize.seed': 42,
     },
-    deps: int8 ? [path.dirname(int8.trainCsv)] : [],
+    deps: [classes, ...(int8 ? [path.dirname(int8.trainCsv)] : [])],
     outs: ['out/backbone', 'out/model'],
   });
   await buildModel.run(ctx);

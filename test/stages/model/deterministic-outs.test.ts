@@ -56,18 +56,24 @@ test(
       await run(
         splitStage,
         'split',
-        { 'data.train_dir': 'data/train', 'data.val_fraction': 0.25, 'data.seed': 1 },
+        {
+          'data.train_dir': 'data/train',
+          'data.classes': null,
+          'data.val_fraction': 0.25,
+          'data.seed': 1,
+          'data.test_labels': null,
+        },
         ['data/train'],
-        ['split'],
+        ['split', 'classes'],
       );
       await run(
         augmentConfigStage,
         'augment-config',
         { augment: { shear_range: 0.2, zoom_range: 0.2, horizontal_flip: true, copies: 1, seed: 1 } },
-        ['split'],
+        ['split', 'classes'],
         ['augment-config'],
       );
-      const backbone = await buildBackbone(root, BACKBONE, 'conv_pw_13_relu');
+      const backbone = await buildBackbone(root, BACKBONE, 'conv_pw_13_relu', undefined, path.join(root, 'classes'));
 
       const runtime = {
         'runtime.backend': 'cpu',
@@ -76,9 +82,10 @@ test(
         'runtime.threads': 0,
         'runtime.batch_size': 4,
         'runtime.feature_store': '',
+        'runtime.precision': 'fp32',
       };
       const features = (out: string) =>
-        run(featuresStage, 'features', runtime, ['split', 'augment-config', backbone], [out]);
+        run(featuresStage, 'features', runtime, ['split', 'classes', 'augment-config', backbone], [out]);
       const first = await features('features-a');
       const second = await features('features-b'); // every pass now comes from the stage's feature store
       assertSameTree(path.join(root, 'features-a'), path.join(root, 'features-b'));
@@ -107,7 +114,7 @@ test(
         'runtime.threads': 0,
       };
       const train = (out: string) =>
-        run(trainStage, 'train', trainParams, ['features-a', path.join(root, 'out/model')], [out]);
+        run(trainStage, 'train', trainParams, ['features-a', 'classes', path.join(root, 'out/model')], [out]);
       const trainedA = await train('train-a');
       await train('train-b');
       assertSameTree(path.join(root, 'train-a'), path.join(root, 'train-b'));
