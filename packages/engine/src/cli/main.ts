@@ -4,26 +4,32 @@
  * Commands return an exit code; only start.ts (called by bin/pipeline.js) touches the process.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { startFolderPrefetch } from '../fingerprint/folder-prefetch.ts';
 import { didYouMean } from '../config/did-you-mean.ts';
 import { PipelineError } from '../errors.ts';
 import { packageFile } from '../package-files.ts';
-import { printDiagnostics } from './options.ts';
+import { pipelineFileIn, printDiagnostics } from './options.ts';
 
 type CommandModule = { default: (argv: string[]) => Promise<number> };
 
 interface Command {
   summary: string;
   load: () => Promise<CommandModule>;
+  /** Hashes the project's folders: their scans start before the command loads (fingerprint/folder-prefetch.ts). */
+  hashesFolders?: true;
 }
 
 const commands: Record<string, Command> = {
   run: {
     summary: 'run the stale stages of the targets and their upstream (all stages without targets)',
     load: () => import('./commands/run.ts'),
+    hashesFolders: true,
   },
   status: {
     summary: 'show each stage as up to date, stale or restorable, with reasons',
     load: () => import('./commands/status.ts'),
+    hashesFolders: true,
   },
   dag: { summary: 'draw the stage graph (plain, --mermaid or --dot)', load: () => import('./commands/dag.ts') },
   push: {
@@ -97,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    if (command.hashesFolders && !rest.includes('--help') && !rest.includes('-h'))
+      startFolderPrefetch(join(dirname(pipelineFileIn(rest)), '.pipeline', 'state.json'));
     const module = await command.load();
     return await module.default(rest);
   } catch (error) {

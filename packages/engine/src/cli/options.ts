@@ -61,12 +61,25 @@ export function parseOptions(argv: readonly string[], spec: CommandSpec): Parsed
   const values = parsed.values as Record<string, string | boolean | Array<string | boolean> | undefined>;
   return {
     ok: true,
-    file: path.resolve(typeof values.file === 'string' ? values.file : 'pipeline.yaml'),
+    file: pipelineFile(values.file),
     set: (values.set as string[] | undefined) ?? [],
     json: values.json === true,
     values,
     positionals: parsed.positionals,
   };
+}
+
+/**
+ * The pipeline file `argv` names, read before the command parses its options (which may be wrong: the command
+ * reports that). For work started ahead of the command, such as folder-prefetch.ts.
+ */
+export function pipelineFileIn(argv: readonly string[]): string {
+  const { values } = parseArgs({ args: [...argv], options: sharedOptions, allowPositionals: true, strict: false });
+  return pipelineFile(values.file);
+}
+
+function pipelineFile(value: unknown): string {
+  return path.resolve(typeof value === 'string' ? value : 'pipeline.yaml');
 }
 
 /** parseArgs' message, reworded, with a "did you mean" for a misspelt option. */

@@ -9,6 +9,7 @@
 import { join, relative } from 'node:path';
 import { isPipelineError } from '../errors.ts';
 import { cancelLeftoverSlurmJobs } from './executors/slurm.ts';
+import { endFolderPrefetch } from '../fingerprint/folder-prefetch.ts';
 import { OutTransaction } from './out-transaction.ts';
 import { RunLock } from './run-lock.ts';
 
@@ -88,6 +89,7 @@ function recoverInterruptedRun(tmpRoot: string, note: (message: string) => void)
       `cancelled Slurm job${leftoverJobs.length === 1 ? '' : 's'} ${leftoverJobs.map((j) => `${j.jobId} (${j.stage})`).join(', ')} left by an interrupted run`,
     );
   const recovered = OutTransaction.recoverInterrupted(tmpRoot);
+  if (recovered.restored.length > 0) endFolderPrefetch(); // outs put back: folders scanned at the start may differ
   for (const { stage, pids } of recovered.stopped)
     note(
       `stopped stage ${stage}'s leftover process${pids.length === 1 ? '' : 'es'} from an interrupted run (PID ${pids.join(', ')})`,

@@ -13,6 +13,7 @@ import type { RunReporter, StageResult } from './stage-result.ts';
 import type { Executor } from './executors/executor.ts';
 import { localExecutor } from './executors/local.ts';
 import { JobSlots } from './job-slots.ts';
+import { endFolderPrefetch } from '../fingerprint/folder-prefetch.ts';
 import { OutTransaction } from './out-transaction.ts';
 import { runShardedModule } from './sharded-stage.ts';
 import { runCommand, runModule } from './stage-process.ts';
@@ -157,6 +158,8 @@ async function handleStage(
     };
   }
 
+  // From here the run writes into the project: folders scanned when the command started may no longer be as scanned.
+  endFolderPrefetch();
   // A run found on the remote cache is fetched (every object verified) into the local one first; if that fails, the stage runs.
   if (
     decision.action === 'restore' &&

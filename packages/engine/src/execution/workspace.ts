@@ -6,6 +6,7 @@ import { RunCache } from '../cache/run-cache.ts';
 import type { RemoteRunCache } from '../cache/remote-run-cache.ts';
 import { STAGE_CACHE_FOLDER } from '../cache/stage-caches.ts';
 import type { HashedPath } from '../fingerprint/path-hasher.ts';
+import { takePrefetchedScan } from '../fingerprint/folder-prefetch.ts';
 import { PathHasher } from '../fingerprint/path-hasher.ts';
 import { MISSING_HASH, fingerprintStage, hashDep } from '../fingerprint/stage-fingerprint.ts';
 import type { DepLocator, StageFingerprint } from '../fingerprint/stage-fingerprint.ts';
@@ -45,7 +46,7 @@ export class Workspace implements DepLocator {
     readonly lockWarnings: string[],
   ) {
     this.dotDir = join(pipeline.root, '.pipeline');
-    this.hasher = new PathHasher(store);
+    this.hasher = new PathHasher(store, takePrefetchedScan);
     this.runCache = new RunCache(join(this.dotDir, 'cache'), this.hasher);
     this.lockFile = lockPathFor(pipeline.file);
   }

@@ -1,8 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
 import type { Stats } from 'node:fs';
-import { relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { hashFileContent, hashFileContentSync, sha256 } from './content-hash.ts';
 import type { FolderFile, StateStore } from './state-store.ts';
 import { statKeyOf } from './state-store.ts';
@@ -32,7 +33,11 @@ const HASH_CONCURRENCY = 16;
  * re-reads only the files whose stat changed.
  */
 export class PathHasher {
-  constructor(private readonly store: StateStore) {}
+  /** `prefetched`: a scan of the folder made earlier in this command, if one is still current (folder-prefetch.ts). */
+  constructor(
+    private readonly store: StateStore,
+    private readonly prefetched?: (absFolder: string) => Promise<FolderScan | undefined> | undefined,
+  ) {}
 
   async hashPath(absPath: string): Promise<HashedPath> {
     let stats: Stats;
@@ -49,7 +54,7 @@ export class PathHasher {
 
   /** A folder hashes as the sorted manifest of (relative path, file hash). */
   async hashFolder(absFolder: string): Promise<HashedPath> {
-    const scan = scanFolder(absFolder);
+    const scan = (await this.prefetched?.(absFolder)) ?? scanFolder(absFolder);
     const record = this.store.folder(absFolder, scan.digest);
     if (record) {
       // Every file has the path, stat and mode it had when the folder hashed to this: only the manifest is still to be had, if asked for.
@@ -239,6 +244,45 @@ export function scanWithFind(absFolder: string): FolderScan | undefined {
   const scan = findScanOf(absFolder, found.stdout);
   gnuFind = scan !== undefined;
   return scan;
+}
+
+/**
+ * scanWithFind as a child process the caller does not wait for (folder-prefetch.ts); undefined where the sync scan
+ * must decide. find writes to an unlinked temp file, not a pipe: a pipe fills while this process is busy loading and
+ * stalls find (measured: the scan then ended no earlier than the synchronous one).
+ */
+export function scanWithFindAsync(absFolder: string): Promise<FolderScan | undefined> {
+  if (gnuFind === false) return Promise.resolve(undefined);
+  let fd: number;
+  try {
+    const file = join(tmpdir(), `pipeline-scan-${process.pid}-${randomBytes(6).toString('hex')}`);
+    fd = openSync(file, 'wx+', 0o600);
+    unlinkSync(file);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    let open = true;
+    const done = (scan: FolderScan | undefined) => {
+      if (!open) return; // a failed spawn may report both 'error' and 'close'
+      open = false;
+      closeSync(fd);
+      resolve(scan);
+    };
+    const find = spawn(FIND_COMMAND[0], FIND_ARGS, { cwd: absFolder, env: findEnv(), stdio: ['ignore', fd, 'ignore'] });
+    find.on('error', () => done(undefined));
+    find.on('close', (code) => {
+      if (code !== 0) return done(undefined);
+      const output = Buffer.allocUnsafe(fstatSync(fd).size);
+      let read = 0;
+      while (read < output.length) {
+        const n = readSync(fd, output, read, output.length - read, read);
+        if (n === 0) break;
+        read += n;
+      }
+      done(read === output.length ? findScanOf(absFolder, output) : undefined);
+    });
+  });
 }
 
 /** The scan that find's output (FIND_ARGS, run in the folder) describes; undefined if it is not in that format. */

@@ -120,6 +120,11 @@ export class StateStore {
     }
   }
 
+  /** Every folder recorded, with what it hashed to. */
+  recordedFolders(): [absFolder: string, record: FolderRecord][] {
+    return [...this.folders];
+  }
+
   /** The folder's record if its scan is still `scan`. */
   folder(absFolder: string, scan: string): FolderRecord | undefined {
     const record = this.folders.get(absFolder);
