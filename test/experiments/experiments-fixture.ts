@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Project } from '../engine/project-fixture.ts';
 
 export const PIPELINE = `params:
@@ -26,11 +26,15 @@ stages:
     plots: [out/train/history.csv]
 `;
 
-// loss = lr·10/batch_size, acc = 1 − lr; "boom" fails. A short sleep makes concurrent variants overlap.
+// loss = lr·10/batch_size, acc = 1 − lr; "boom" fails. With $TOGETHER set (ExperimentProject.together), each
+// train waits until that many have started: they can only finish if the engine runs them at the same time.
 const TRAIN = `#!/bin/sh
 set -e
 [ "$1" = boom ] && { echo "learning rate exploded" >&2; exit 3; }
-sleep 0.2
+if [ -n "$TOGETHER" ]; then
+  touch "$TOGETHER_DIR/$$"
+  while [ "$(ls "$TOGETHER_DIR" | wc -l)" -lt "$TOGETHER" ]; do sleep 0.05; done
+fi
 mkdir -p "$3"
 awk -v lr="$1" -v bs="$2" 'BEGIN { printf "{\\"loss\\": %.6f, \\"acc\\": %.4f, \\"optimizer\\": \\"sgd\\"}\\n", lr*10/bs, 1-lr }' > "$3/metrics.json"
 awk -v lr="$1" 'BEGIN { print "epoch,loss,val_loss"; for (e = 1; e <= 5; e++) printf "%d,%.4f,%.4f\\n", e, 1/(e*lr*10+1), 1.1/(e*lr*10+1) }' > "$3/history.csv"
@@ -44,11 +48,17 @@ export class ExperimentProject extends Project {
     this.countsFile = join(mkdtempSync(join(tmpdir(), 'pipeline-counts-')), 'counts.txt');
   }
 
+  /** How many train invocations must run at once before any of them goes on (unset: none wait). */
+  together?: number;
+
   override start(args: string[]) {
     const previous = process.env.COUNTS;
     process.env.COUNTS = this.countsFile;
+    const together: Record<string, string> = this.together
+      ? { TOGETHER: String(this.together), TOGETHER_DIR: mkdtempSync(join(dirname(this.countsFile), 'together-')) }
+      : {};
     try {
-      return super.start(args);
+      return super.start(args, together);
     } finally {
       if (previous === undefined) delete process.env.COUNTS;
       else process.env.COUNTS = previous;
