@@ -26,6 +26,7 @@ import { cpuPeak } from './onnx-cpu-peak.ts';
 import { quantizeModel } from '../stages/lib/inference/onnx/quantize.ts';
 import { rangesFor } from '../stages/lib/inference/onnx/calibration.ts';
 import { calibrationStats, simdName } from './int8-model.ts';
+import { minCosine } from '../test/cosine.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../shared');
 
@@ -128,24 +129,6 @@ function tfjsForward(model: tf.LayersModel, size: number) {
     await pooled.data();
     pooled.dispose();
   };
-}
-
-/** The smallest cosine similarity between the rows of two [n, c] pooled feature blocks. */
-function minCosine(a: Float32Array, b: Float32Array, n: number): number {
-  const c = a.length / n;
-  let worst = 1;
-  for (let i = 0; i < n; i++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let k = i * c; k < (i + 1) * c; k++) {
-      ab += a[k] * b[k];
-      aa += a[k] * a[k];
-      bb += b[k] * b[k];
-    }
-    worst = Math.min(worst, ab / Math.sqrt(aa * bb));
-  }
-  return worst;
 }
 
 function maxAbs(a: Float32Array, b: Float32Array): { diff: number; scale: number } {

@@ -9,7 +9,6 @@
  * user's data can raise, each stopped at `split`, before any training.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -23,30 +22,14 @@ import {
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { HUNG_AFTER_MS } from '../failsafe.ts';
-import { jobPipelineYaml } from '../job-pipeline.ts';
+import { BACKBONE, cli, jobProject, photos, SHARED, TEST_SRC, TRAIN_SRC } from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const TEST_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test');
 const LABELS_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test_labels.csv');
-const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const available = existsSync(TRAIN_SRC) && existsSync(TEST_SRC) && existsSync(BACKBONE);
 const skip = !available && 'shared data not present';
 
 let root = '';
-
-/** The Kaggle photos of one kind by number: `from` … `from + count − 1` in numeric order. */
-function photos(kind: 'cat' | 'dog', from: number, count: number): string[] {
-  return readdirSync(TRAIN_SRC)
-    .filter((f) => f.startsWith(`${kind}.`))
-    .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
-    .slice(from, from + count)
-    .map((f) => path.join(TRAIN_SRC, f));
-}
 
 /** Test ids with their Kaggle label (1 = dog): the first `n` of each kind. */
 function testIds(n: number): { id: string; dog: boolean }[] {
@@ -65,12 +48,9 @@ function link(files: string[], folder: string): void {
   for (const f of files) symlinkSync(f, path.join(folder, path.basename(f)));
 }
 
-/** A project folder with the repo's stages linked in and the job's pipeline.yaml with these data params. */
+/** A project folder of the job (the repo's stages linked in) with these data params. */
 function project(name: string, data: Record<string, unknown>): string {
-  const dir = path.join(root, name);
-  mkdirSync(dir, { recursive: true });
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  const yaml = jobPipelineYaml({
+  return jobProject(path.join(root, name), {
     data: {
       train_dir: 'data/train',
       test_dir: 'data/test',
@@ -87,18 +67,6 @@ function project(name: string, data: Record<string, unknown>): string {
     predict: { clip: 0.005, tta_flip: true },
     visualize: { per_class: 2, cols: 4 },
   });
-  writeFileSync(path.join(dir, 'pipeline.yaml'), yaml);
-  return dir;
-}
-
-function cli(dir: string, ...args: string[]): { code: number | null; out: string; stdout: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, CI: '1' },
-    timeout: HUNG_AFTER_MS,
-  });
-  return { code: r.status, out: `${r.stdout}\n${r.stderr}`, stdout: r.stdout };
 }
 
 const read = (dir: string, rel: string) => readFileSync(path.join(dir, 'artifacts', rel), 'utf8');
@@ -147,7 +115,7 @@ test(
     );
 
     const run = cli(dir, 'run');
-    assert.equal(run.code, 0, run.out);
+    assert.equal(run.code, 0, run.output);
     // Sorted as Keras sorts the folders: hund = 0, katze = 1.
     assert.deepEqual(json(dir, 'classes/classes.json').classes, ['hund', 'katze']);
     const summary = json(dir, 'split/summary.json');
@@ -183,7 +151,7 @@ test(
       ['id,label', ...ids.map((t) => `${t.id},${t.dog === (t === first) ? 'katze' : 'hund'}`)].join('\n') + '\n',
     );
     const again = cli(dir, 'run', '--json');
-    assert.equal(again.code, 0, again.out);
+    assert.equal(again.code, 0, again.output);
     const actions = new Map(
       (JSON.parse(again.stdout) as { stage: string; action: string }[]).map((a) => [a.stage, a.action]),
     );
@@ -228,7 +196,7 @@ test(
     writeFileSync(path.join(dir, 'data/test_labels.csv'), ['id,label', ...rows].join('\n') + '\n');
 
     const run = cli(dir, 'run');
-    assert.equal(run.code, 0, run.out);
+    assert.equal(run.code, 0, run.output);
     assert.deepEqual(json(dir, 'classes/classes.json').classes, ['cat', 'dog', 'upside']);
     const summary = json(dir, 'split/summary.json');
     assert.deepEqual(summary.all.per_class, { cat: 8, dog: 8, upside: 8 });
@@ -333,7 +301,7 @@ test('the Kaggle flat layout with a data.classes list that fixes the order: labe
   link([path.join(TEST_SRC, '1.jpg')], path.join(dir, 'data/test'));
   writeFileSync(path.join(dir, 'data/test_labels.csv'), 'id,label\n1,cat\n');
   const run = cli(dir, 'run', 'split');
-  assert.equal(run.code, 0, run.out);
+  assert.equal(run.code, 0, run.output);
   assert.deepEqual(json(dir, 'classes/classes.json').classes, ['dog', 'cat']);
   const train = csv(dir, 'split/train.csv').slice(1);
   for (const [file, label] of train) assert.equal(label, path.basename(file).startsWith('dog.') ? '0' : '1', file);
@@ -393,7 +361,7 @@ test('bad class data fails at split, before any training, with an error naming t
     c.build(dir);
     const run = cli(dir, 'run');
     assert.notEqual(run.code, 0, `${c.name}: the run should fail`);
-    assert.match(run.out, c.error, c.name);
+    assert.match(run.output, c.error, c.name);
     assert.ok(!existsSync(path.join(dir, 'artifacts/train')), `${c.name}: nothing trained`);
     assert.ok(!existsSync(path.join(dir, 'artifacts/classes/classes.json')), `${c.name}: split wrote no class list`);
   }

@@ -6,35 +6,34 @@
  * predictions, and that a second run skips every stage.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { fileHandler } from '../../stages/lib/inference/backbone.ts';
 import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
-import { jobPipelineYaml } from '../job-pipeline.ts';
-import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
-import { HUNG_AFTER_MS } from '../failsafe.ts';
+import {
+  BACKBONE,
+  cli,
+  copyInto,
+  jobProject,
+  lastRunFigures,
+  photos,
+  SHARED,
+  TEST_SRC,
+  TRAIN_SRC,
+} from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const TEST_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test');
-const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const TEST_IDS = [3, 1, 10, 2, 100, 5, 11, 4]; // deliberately unsorted
 const available = existsSync(TRAIN_SRC) && existsSync(TEST_SRC) && existsSync(BACKBONE);
 
@@ -47,9 +46,10 @@ const csvRows = (rel: string) =>
     .split('\n')
     .map((l) => l.split(','));
 
-function pipelineYaml(): string {
+before(() => {
+  if (!available) return;
   // The repo's own stages (its stages/ is linked into the temp project); only these params change.
-  return jobPipelineYaml({
+  dir = jobProject(mkdtempSync(path.join(tmpdir(), 'pipeline-e2e-')), {
     data: {
       train_dir: 'data/train',
       test_dir: 'data/test',
@@ -64,43 +64,15 @@ function pipelineYaml(): string {
     predict: { clip: 0.005 },
     visualize: { per_class: 2, cols: 4 },
   });
-}
-
-function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, CI: '1' },
-    timeout: HUNG_AFTER_MS,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-before(() => {
-  if (!available) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'pipeline-e2e-'));
-  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
-  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  const pick = (prefix: string) =>
-    readdirSync(TRAIN_SRC)
-      .filter((f) => f.startsWith(prefix))
-      .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
-      .slice(0, 12);
-  for (const f of [...pick('cat.'), ...pick('dog.')])
-    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
+  copyInto([...photos('cat', 0, 12), ...photos('dog', 0, 12)], path.join(dir, 'data/train'));
   // A JPEG cut off after 600 bytes: must be skipped with a warning and counted, never crash the run.
-  writeFileSync(
-    path.join(dir, 'data/train/cat.999999.jpg'),
-    readFileSync(path.join(TRAIN_SRC, pick('cat.')[0])).subarray(0, 600),
-  );
+  writeFileSync(path.join(dir, 'data/train/cat.999999.jpg'), readFileSync(photos('cat', 0, 1)[0]).subarray(0, 600));
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
   const labels = readFileSync(path.join(SHARED, 'datasets/dogs-vs-cats/test_labels.csv'), 'utf8').trim().split('\n');
   writeFileSync(
     path.join(dir, 'data/test_labels.csv'),
     [labels[0], ...labels.slice(1).filter((l) => TEST_IDS.includes(Number(l.split(',')[0])))].join('\n') + '\n',
   );
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
 });
 
 after(() => {
@@ -111,7 +83,7 @@ test(
   'the whole job runs on a tiny subset and writes well-formed artifacts',
   { skip: !available && 'shared data not present' },
   () => {
-    const first = cli(['run']);
+    const first = cli(dir, 'run');
     assert.equal(first.code, 0, `pipeline run failed:\n${first.stdout}\n${first.stderr}`);
     if (process.env.E2E_VERBOSE) console.log(first.stdout);
 
@@ -150,7 +122,7 @@ test(
     // How fast and how much came from the store: in the run record, not in the outs.
     for (const k of ['seconds', 'imagesPerSecond']) assert.ok(!(k in report), `features/report.json holds ${k}`);
     assert.equal(report.store.fromStore, undefined);
-    const figures = lastRunFigures();
+    const figures = lastRunFigures(dir);
     assert.equal(
       figures['features.computed'],
       meta.rows + valImages,
@@ -220,7 +192,7 @@ test(
       assert.ok(existsSync(art(`visualize/${src}`)));
     }
 
-    const second = cli(['run', '--json']);
+    const second = cli(dir, 'run', '--json');
     assert.equal(second.code, 0, second.stderr);
     const actions = JSON.parse(second.stdout) as { stage: string; action: string; reasons?: string[] }[];
     assert.equal(actions.length, 8);
@@ -273,7 +245,7 @@ test(
       before.has('model/weights.bin') && before.has('curves.png') && before.has('history.csv'),
       [...before.keys()].join(', '),
     );
-    const rerun = cli(['run', 'train', '--force', '--json']);
+    const rerun = cli(dir, 'run', 'train', '--force', '--json');
     assert.equal(rerun.code, 0, rerun.stderr);
     const train = (JSON.parse(rerun.stdout) as { stage: string; action: string; outsUnchanged?: boolean }[]).find(
       (r) => r.stage === 'train',
@@ -282,14 +254,9 @@ test(
     assert.deepEqual(files('train'), [...before.keys()]);
     for (const [f, bytes] of before)
       assert.ok(readFileSync(art(`train/${f}`)).equals(bytes), `train/${f} differs after a forced rerun`);
-    const next = cli(['run', '--json']);
+    const next = cli(dir, 'run', '--json');
     assert.equal(next.code, 0, next.stderr);
     for (const r of JSON.parse(next.stdout) as { stage: string; action: string }[])
       assert.equal(r.action, 'skipped', `${r.stage} was ${r.action} after train's outs came back unchanged`);
   },
 );
-
-/** The figures the stages reported in the newest run record, as `stage.name`. */
-function lastRunFigures(): Record<string, number> {
-  return runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
-}

@@ -6,32 +6,14 @@
  * passes are counted from the run record's figures (`features.computed`).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { HUNG_AFTER_MS } from '../failsafe.ts';
-import { jobPipelineYaml } from '../job-pipeline.ts';
 import { nginx } from '../machine.ts';
 import { CacheServer } from '../remote/cache-server.ts';
-import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
+import { BACKBONE, cli, copyInto, jobProject, photos, store, TRAIN_SRC } from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const skip = !(existsSync(TRAIN_SRC) && existsSync(BACKBONE))
   ? 'the shared photos and backbone are not in ../shared'
   : nginx();
@@ -43,53 +25,24 @@ after(() => {
   server?.remove();
 });
 
-function photos(prefix: string, from: number, count: number): string[] {
-  return readdirSync(TRAIN_SRC)
-    .filter((f) => f.startsWith(prefix))
-    .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
-    .slice(from, from + count);
-}
-
 /** A fresh clone: the job's pipeline.yaml, the stages, 12 cats and 12 dogs (plus `extra` photos), no .pipeline/. */
 function clone(extra: string[] = []): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'pipeline-store-remote-'));
   clones.push(dir);
-  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
-  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  for (const f of [...photos('cat.', 0, 12), ...photos('dog.', 0, 12), ...extra])
-    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  writeFileSync(
-    path.join(dir, 'pipeline.yaml'),
-    jobPipelineYaml({
-      data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
-      augment: { copies: 1, seed: 1 },
-      model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
-      runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 4 },
-      train: { lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 },
-      predict: { clip: 0.005 },
-      visualize: { per_class: 1, cols: 2 },
-    }),
-  );
+  jobProject(dir, {
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
+    augment: { copies: 1, seed: 1 },
+    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 4 },
+    train: { lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 },
+    predict: { clip: 0.005 },
+    visualize: { per_class: 1, cols: 2 },
+  });
+  copyInto([...photos('cat', 0, 12), ...photos('dog', 0, 12), ...extra], path.join(dir, 'data/train'));
+  copyFileSync(photos('cat', 0, 1)[0], path.join(dir, 'data/test/1.jpg'));
   return dir;
 }
 
-function cli(dir: string, ...args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, CI: '1' },
-    timeout: HUNG_AFTER_MS,
-  });
-  return { code: r.status, out: r.stdout + r.stderr };
-}
-
-/** The features stage's store counts, from the last run record's figures (outs carry none). */
-function store(dir: string): { fromStore: number | undefined; computed: number | undefined } {
-  const figures = runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
-  return { fromStore: figures['features.fromStore'], computed: figures['features.computed'] };
-}
 const features = (dir: string) => readFileSync(path.join(dir, 'artifacts/features/features.f32'));
 
 // 24 photos, 1 copy each (validation copies go into the store only): 48 passes.
@@ -102,26 +55,26 @@ describe('the feature store through a remote cache', { skip }, () => {
     server = CacheServer.start();
     first = clone();
     const r = cli(first, 'run', 'features', '--remote', server.url);
-    assert.equal(r.code, 0, r.out);
+    assert.equal(r.code, 0, r.output);
     assert.equal(store(first).computed, ALL);
-    assert.match(r.out, /feature store: shared 1 pack with the remote cache/);
+    assert.match(r.output, /feature store: shared 1 pack with the remote cache/);
   });
 
   it('a fresh clone with another split computes no backbone pass', () => {
     const other = clone();
     const r = cli(other, 'run', 'features', '--set', 'data.seed=7', '--remote', server!.url);
-    assert.equal(r.code, 0, r.out);
+    assert.equal(r.code, 0, r.output);
     assert.deepEqual(store(other), { fromStore: ALL, computed: 0 });
-    assert.match(r.out, /48 of 48 missing entries from the remote cache \(1 pack/);
+    assert.match(r.output, /48 of 48 missing entries from the remote cache \(1 pack/);
   });
 
   it('a fresh clone with added photos computes only those', () => {
-    const more = clone(photos('dog.', 12, 3));
+    const more = clone(photos('dog', 12, 3));
     const r = cli(more, 'run', 'features', '--remote', server!.url);
-    assert.equal(r.code, 0, r.out);
+    assert.equal(r.code, 0, r.output);
     assert.deepEqual(store(more), { fromStore: ALL, computed: 6 });
     assert.match(
-      r.out,
+      r.output,
       /feature store: shared 1 pack with the remote cache/,
       'the 6 new entries go up as one more pack',
     );
@@ -140,13 +93,13 @@ describe('the feature store through a remote cache', { skip }, () => {
     const fresh = clone();
     // --force: features itself must not come back from the run cache; its upstream is restored from the remote.
     const r = cli(fresh, 'run', 'features', '--force', '--remote', server!.url);
-    assert.equal(r.code, 0, r.out);
+    assert.equal(r.code, 0, r.output);
     assert.match(
-      r.out,
+      r.output,
       /warning: remote cache http:\/\/127\.0\.0\.1:\d+: object [0-9a-f]{12} does not match its sha256 \(damaged on the server\); discarded, recomputing/,
     );
     assert.match(
-      r.out,
+      r.output,
       /feature store: shared 1 pack with the remote cache/,
       'the recomputed entries are shared again',
     );

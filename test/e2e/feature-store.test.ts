@@ -7,32 +7,23 @@
  * previous one left.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { jobPipelineYaml } from '../job-pipeline.ts';
-import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
-import { HUNG_AFTER_MS } from '../failsafe.ts';
+import { BACKBONE, cli, copyInto, jobProject, photos, PIPELINE_BIN, store, TRAIN_SRC } from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const available = existsSync(TRAIN_SRC) && existsSync(BACKBONE);
 
 let dir = '';
@@ -50,49 +41,14 @@ const report = () =>
     rows: number;
     store: { path: string };
   };
-/** What the features stage reported about the latest run (absent when it did not run). */
-const store = () => {
-  const figures = runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
-  return { fromStore: figures['features.fromStore'], computed: figures['features.computed'] };
-};
-
-function photos(prefix: string, from: number, count: number): string[] {
-  return readdirSync(TRAIN_SRC)
-    .filter((f) => f.startsWith(prefix))
-    .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
-    .slice(from, from + count);
-}
-
-function pipelineYaml(): string {
-  return jobPipelineYaml({
-    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
-    augment: { copies: 1, seed: 1 },
-    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
-    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 2 },
-    train: { lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 },
-    predict: { clip: 0.005 },
-    visualize: { per_class: 1, cols: 2 },
-  });
-}
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, CI: '1' },
-    timeout: HUNG_AFTER_MS,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** Starts `pipeline run features --force`, waits until the store has committed `atLeast` new segments, sends `signal`. */
 async function interruptFeatures(signal: NodeJS.Signals, atLeast: number): Promise<number | null> {
   const before = segments().length;
-  const child = spawn(
-    process.execPath,
-    [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', 'features', '--force'],
-    { cwd: dir, env: { ...process.env, CI: '1' }, stdio: 'ignore' },
-  );
+  const child = spawn(process.execPath, [PIPELINE_BIN, 'run', 'features', '--force'], {
+    cwd: dir,
+    env: { ...process.env, CI: '1' },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => (done = true));
@@ -104,14 +60,17 @@ async function interruptFeatures(signal: NodeJS.Signals, atLeast: number): Promi
 
 before(() => {
   if (!available) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'pipeline-store-'));
-  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
-  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  for (const f of [...photos('cat.', 0, 18), ...photos('dog.', 0, 18)])
-    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  copyFileSync(path.join(TRAIN_SRC, photos('cat.', 0, 1)[0]), path.join(dir, 'data/test/1.jpg'));
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  writeFileSync(path.join(dir, 'pipeline.yaml'), pipelineYaml());
+  dir = jobProject(mkdtempSync(path.join(tmpdir(), 'pipeline-store-')), {
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
+    augment: { copies: 1, seed: 1 },
+    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 2 },
+    train: { lr: 0.001, epochs: 1, batch_size: 16, patience: 0, seed: 1 },
+    predict: { clip: 0.005 },
+    visualize: { per_class: 1, cols: 2 },
+  });
+  copyInto([...photos('cat', 0, 18), ...photos('dog', 0, 18)], path.join(dir, 'data/train'));
+  copyFileSync(photos('cat', 0, 1)[0], path.join(dir, 'data/test/1.jpg'));
 });
 
 after(() => {
@@ -124,12 +83,12 @@ let uninterrupted: Buffer;
 let uninterruptedIndex = '';
 
 test('first run computes every variant and commits it to the store', { skip: !available }, () => {
-  const r = cli('run', 'features');
+  const r = cli(dir, 'run', 'features');
   assert.equal(r.code, 0, r.stderr + r.stdout);
   assert.deepEqual(report().store, { path: '.pipeline/stage-cache/features/feature-store' });
-  assert.deepEqual(store(), { fromStore: 0, computed: ALL });
+  assert.deepEqual(store(dir), { fromStore: 0, computed: ALL });
   assert.equal(report().rows, 62);
-  assert.match(r.stdout + r.stderr, /0 of 72 from the store, 72 computed/);
+  assert.match(r.output, /0 of 72 from the store, 72 computed/);
   assert.ok(segments().length > 10, 'committed batch by batch');
   uninterrupted = features();
   uninterruptedIndex = index();
@@ -143,12 +102,12 @@ for (const signal of ['SIGKILL', 'SIGINT'] as const) {
       rmSync(storeDir(), { recursive: true });
       const code = await interruptFeatures(signal, 6);
       if (signal === 'SIGINT') assert.equal(code, 130);
-      const r = cli('run', 'features', '--force');
+      const r = cli(dir, 'run', 'features', '--force');
       assert.equal(r.code, 0, r.stderr + r.stdout);
-      const { fromStore, computed } = store();
-      assert.ok(fromStore >= 12 && computed > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
-      assert.equal(fromStore + computed, ALL);
-      assert.match(r.stdout + r.stderr, new RegExp(`${fromStore} of 72 from the store, ${computed} computed`));
+      const { fromStore, computed } = store(dir);
+      assert.ok(fromStore! >= 12 && computed! > 0, `resumed midway: ${fromStore} from the store, ${computed} computed`);
+      assert.equal(fromStore! + computed!, ALL);
+      assert.match(r.output, new RegExp(`${fromStore} of 72 from the store, ${computed} computed`));
       assert.ok(features().equals(uninterrupted), 'same bytes as the uninterrupted run');
       assert.equal(index(), uninterruptedIndex);
     },
@@ -159,10 +118,10 @@ test(
   'a new data.seed (another split) needs no backbone pass; each row is the same as before',
   { skip: !available },
   () => {
-    const r = cli('run', 'features', '--set', 'data.seed=7');
+    const r = cli(dir, 'run', 'features', '--set', 'data.seed=7');
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.equal(store().computed, 0);
-    assert.equal(store().fromStore, ALL);
+    assert.equal(store(dir).computed, 0);
+    assert.equal(store(dir).fromStore, ALL);
     const rowsOf = (csv: string, bytes: Buffer) => {
       const dim = bytes.length / 4 / (csv.trim().split('\n').length - 1);
       return new Map(
@@ -196,20 +155,20 @@ test(
 );
 
 test('added photos: only they are computed', { skip: !available }, () => {
-  for (const f of photos('dog.', 18, 3)) copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  const r = cli('run', 'features');
+  copyInto(photos('dog', 18, 3), path.join(dir, 'data/train'));
+  const r = cli(dir, 'run', 'features');
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.deepEqual(store(), { computed: 6, fromStore: ALL });
+  assert.deepEqual(store(dir), { computed: 6, fromStore: ALL });
 });
 
 test('copies 1 → 2: only the new copies are computed', { skip: !available }, () => {
-  const r = cli('run', 'features', '--set', 'augment.copies=2');
+  const r = cli(dir, 'run', 'features', '--set', 'augment.copies=2');
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  assert.deepEqual(store(), { computed: 39, fromStore: 78 });
+  assert.deepEqual(store(dir), { computed: 39, fromStore: 78 });
 });
 
 test('a truncated segment and a corrupted entry are named in warnings and recomputed', { skip: !available }, () => {
-  const r0 = cli('run', 'features');
+  const r0 = cli(dir, 'run', 'features');
   assert.equal(r0.code, 0, r0.stderr + r0.stdout);
   const reference = features();
   const [first, second] = segments().map((f) => path.join(storeDir(), f));
@@ -217,33 +176,32 @@ test('a truncated segment and a corrupted entry are named in warnings and recomp
   const bytes = readFileSync(second);
   bytes[5] = bytes[5] ^ 0xff; // inside the first entry's floats
   writeFileSync(second, bytes);
-  const r = cli('run', 'features', '--force');
+  const r = cli(dir, 'run', 'features', '--force');
   assert.equal(r.code, 0, r.stderr + r.stdout);
-  const out = r.stdout + r.stderr;
   assert.match(
-    out,
+    r.output,
     new RegExp(
       `warning: feature store: ${first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is damaged \\(no segment footer`,
     ),
   );
   assert.match(
-    out,
+    r.output,
     /warning: feature store: the entry for data\/train\/\S+ \(copy \d\) in \S+ fails its checksum; recomputing it/,
   );
-  assert.ok(store().computed >= 3, `the damaged entries were recomputed (${store().computed})`);
+  assert.ok(store(dir).computed! >= 3, `the damaged entries were recomputed (${store(dir).computed})`);
   assert.ok(features().equals(reference), 'and give the same bytes');
-  const again = cli('run', 'features', '--force');
-  assert.doesNotMatch(again.stdout + again.stderr, /warning: feature store/, 'repaired for good');
-  assert.equal(store().computed, 0);
+  const again = cli(dir, 'run', 'features', '--force');
+  assert.doesNotMatch(again.output, /warning: feature store/, 'repaired for good');
+  assert.equal(store(dir).computed, 0);
 });
 
 test('gc --dry-run lists what gc then removes; what the locked run used stays', { skip: !available }, () => {
-  const status = cli('status');
+  const status = cli(dir, 'status');
   assert.match(
     status.stdout,
     /stores: run cache \d[\d.]* [kM]?B, stage cache features \d[\d.]* [kM]?B \(`pipeline gc` to reclaim\)/,
   );
-  const dry = cli('gc', '--keep-days', '0', '--dry-run', '--json');
+  const dry = cli(dir, 'gc', '--keep-days', '0', '--dry-run', '--json');
   assert.equal(dry.code, 0, dry.stderr);
   const plan = JSON.parse(dry.stdout) as {
     groups: { store: string; remove: { files: number; bytes: number; paths: string[] } }[];
@@ -258,7 +216,7 @@ test('gc --dry-run lists what gc then removes; what the locked run used stays', 
     listed.every((p) => existsSync(path.join(dir, p))),
     'a dry run removes nothing',
   );
-  const real = cli('gc', '--keep-days', '0', '--json');
+  const real = cli(dir, 'gc', '--keep-days', '0', '--json');
   assert.equal(real.code, 0, real.stderr);
   assert.deepEqual((JSON.parse(real.stdout) as { removed: unknown }).removed, { files: listed.length, bytes });
   assert.ok(
@@ -266,9 +224,9 @@ test('gc --dry-run lists what gc then removes; what the locked run used stays', 
     'gc removed what the dry run listed',
   );
   // What the locked run used is still there: the current features need no pass; the copy-2 entries are gone.
-  const r = cli('run', 'features', '--force');
-  assert.equal(store().computed, 0, r.stderr);
-  const copies2 = cli('run', 'features', '--set', 'augment.copies=2');
+  const r = cli(dir, 'run', 'features', '--force');
+  assert.equal(store(dir).computed, 0, r.stderr);
+  const copies2 = cli(dir, 'run', 'features', '--set', 'augment.copies=2');
   assert.equal(copies2.code, 0, copies2.stderr);
-  assert.equal(store().computed, 39);
+  assert.equal(store(dir).computed, 39);
 });

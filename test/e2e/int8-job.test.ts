@@ -5,39 +5,18 @@
  * store entry, and a GPU device is refused. The tests run in order on one project.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HUNG_AFTER_MS } from '../failsafe.ts';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { jobPipelineYaml } from '../job-pipeline.ts';
-import { listRuns, runFigures } from '../../packages/engine/src/experiments/run-record.ts';
+import { cosine } from '../cosine.ts';
+import { BACKBONE, cli, copyInto, jobProject, photos, store, TRAIN_SRC } from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const BACKBONE = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
 const available = existsSync(TRAIN_SRC) && existsSync(BACKBONE);
 
 let dir = '';
 const read = (rel: string) => readFileSync(path.join(dir, rel));
-/** The features stage's store counts, from the last run record's figures (outs carry none). */
-function store(): { fromStore: number | undefined; computed: number | undefined } {
-  const figures = runFigures(listRuns(path.join(dir, '.pipeline')).at(-1)!);
-  return { fromStore: figures['features.fromStore'], computed: figures['features.computed'] };
-}
 const report = () =>
   JSON.parse(read('artifacts/features/report.json').toString()) as {
     engine: string;
@@ -45,45 +24,23 @@ const report = () =>
   };
 const backboneFiles = () => readdirSync(path.join(dir, 'artifacts/build-model/backbone')).sort();
 
-function cli(...args: string[]): { code: number | null; output: string } {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'packages/engine/bin/pipeline.js'), ...args], {
-    cwd: dir,
-    encoding: 'utf8',
-    env: { ...process.env, CI: '1' },
-    timeout: HUNG_AFTER_MS,
-  });
-  return { code: r.status, output: r.stdout + r.stderr };
-}
-
 before(() => {
   if (!available) return;
-  dir = mkdtempSync(path.join(tmpdir(), 'pipeline-int8-'));
-  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
-  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  const cats = photos('cat.');
-  for (const f of [...cats.slice(0, 12), ...photos('dog.').slice(0, 12)])
-    copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  copyFileSync(path.join(TRAIN_SRC, cats[12]), path.join(dir, 'data/test/1.jpg'));
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  const yaml = jobPipelineYaml({
+  dir = jobProject(mkdtempSync(path.join(tmpdir(), 'pipeline-int8-')), {
     data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.25, seed: 1 },
     augment: { copies: 0, seed: 1 },
     model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
     runtime: { inference: 'auto', device: 'cpu', threads: 0, batch_size: 4, precision: 'fp32' },
     quantize: { method: 'minmax', images: 8, seed: 3 },
   });
-  writeFileSync(path.join(dir, 'pipeline.yaml'), yaml);
+  const cats = photos('cat', 0, 13);
+  copyInto([...cats.slice(0, 12), ...photos('dog', 0, 12)], path.join(dir, 'data/train'));
+  copyFileSync(cats[12], path.join(dir, 'data/test/1.jpg'));
 });
 
 after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
-
-function photos(prefix: string): string[] {
-  return readdirSync(TRAIN_SRC)
-    .filter((f) => f.startsWith(prefix))
-    .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
-}
 
 /** Pooled feature rows of artifacts/features, [rows][dim]. */
 function featureRows(): Float32Array[] {
@@ -102,10 +59,10 @@ test(
   'fp32 (the default): build-model writes no int8 model; features run on onnx',
   { skip: !available, timeout: HUNG_AFTER_MS },
   () => {
-    const r = cli('run', 'features');
+    const r = cli(dir, 'run', 'features');
     assert.equal(r.code, 0, r.output);
     assert.equal(report().engine, 'onnx');
-    assert.equal(store().computed, 24);
+    assert.equal(store(dir).computed, 24);
     fp32Backbone = backboneFiles();
     assert.ok(
       !fp32Backbone.includes('backbone.int8.onnx') && !fp32Backbone.includes('calibration.json'),
@@ -120,7 +77,7 @@ test(
   'int8: calibrated on training images only, run on the int8 engine, never read from the fp32 entries',
   { skip: !available, timeout: HUNG_AFTER_MS },
   () => {
-    const r = cli('run', 'features', '--set', 'runtime.precision=int8');
+    const r = cli(dir, 'run', 'features', '--set', 'runtime.precision=int8');
     assert.equal(r.code, 0, r.output);
     assert.match(
       r.output,
@@ -131,7 +88,7 @@ test(
       /onnxruntime-node on cpu, int8 \(26 int8 convolutions, calibrated by minmax on 8 training images\)/,
     );
     assert.equal(report().engine, 'onnx-int8');
-    assert.deepEqual(store(), { fromStore: 0, computed: 24 });
+    assert.deepEqual(store(dir), { fromStore: 0, computed: 24 });
 
     const calibration = JSON.parse(read('artifacts/build-model/backbone/calibration.json').toString()) as {
       sample: string[];
@@ -168,6 +125,7 @@ test(
   () => {
     for (const device of ['webgpu', 'cuda']) {
       const r = cli(
+        dir,
         'run',
         'features',
         '--force',
@@ -192,24 +150,12 @@ test(
   { skip: !available, timeout: HUNG_AFTER_MS },
   () => {
     // --force: rerun features itself (not restored from the run cache), so the store is what answers.
-    const r = cli('run', 'features', '--force');
+    const r = cli(dir, 'run', 'features', '--force');
     assert.equal(r.code, 0, r.output);
     assert.equal(report().engine, 'onnx');
     assert.deepEqual(backboneFiles(), fp32Backbone);
-    assert.equal(store().computed, 0);
-    assert.equal(store().fromStore, 24);
+    assert.equal(store(dir).computed, 0);
+    assert.equal(store(dir).fromStore, 24);
     assert.ok(read('artifacts/features/features.f32').equals(fp32Bytes));
   },
 );
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}

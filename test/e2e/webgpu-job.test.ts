@@ -6,42 +6,23 @@
  * agrees with the CPU's within the tolerance docs/guide/gpu.md ("Results agree with the CPU's") justifies.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { jobPipelineYaml } from '../job-pipeline.ts';
 import { lavapipe } from '../machine.ts';
-import { HUNG_AFTER_MS } from '../failsafe.ts';
+import { BACKBONE, cli, copyInto, jobProject, photos, TEST_SRC } from './job-fixture.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const SHARED = path.resolve(REPO, '../shared');
-const TRAIN_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const TEST_SRC = path.join(SHARED, 'datasets/dogs-vs-cats/test');
 const TEST_IDS = [1, 2, 3, 4];
 /** |P_webgpu − P_cpu| per test image; docs/guide/gpu.md derives it from the feature tolerance. */
 const SUBMISSION_TOLERANCE = 1e-3;
 
 let dir = '';
 
-function cli(args: string[]): { action: Map<string, string>; stderr: string } {
-  const r = spawnSync(
-    process.execPath,
-    [path.join(REPO, 'packages/engine/bin/pipeline.js'), 'run', '--json', ...args],
-    { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: HUNG_AFTER_MS },
-  );
-  assert.equal(r.status, 0, `pipeline run ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+/** `pipeline run --json <args>`, which must succeed: each stage's action, and what the run printed on stderr. */
+function run(args: string[]): { action: Map<string, string>; stderr: string } {
+  const r = cli(dir, 'run', '--json', ...args);
+  assert.equal(r.code, 0, `pipeline run ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
   const actions = JSON.parse(r.stdout) as { stage: string; action: string }[];
   return { action: new Map(actions.map((a) => [a.stage, a.action])), stderr: r.stderr };
 }
@@ -58,33 +39,17 @@ const engineOf = (stage: string) =>
   JSON.parse(readFileSync(path.join(dir, 'artifacts', stage, 'report.json'), 'utf8')).engine as string;
 
 before(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'pipeline-webgpu-'));
-  mkdirSync(path.join(dir, 'data/train'), { recursive: true });
-  mkdirSync(path.join(dir, 'data/test'), { recursive: true });
-  const names = readdirSync(TRAIN_SRC).sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
-  for (const animal of ['cat.', 'dog.']) {
-    for (const f of names.filter((n) => n.startsWith(animal)).slice(0, 6))
-      copyFileSync(path.join(TRAIN_SRC, f), path.join(dir, 'data/train', f));
-  }
+  dir = jobProject(mkdtempSync(path.join(tmpdir(), 'pipeline-webgpu-')), {
+    data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.34, seed: 1 },
+    augment: { shear_range: 0, zoom_range: 0, copies: 0, seed: 1 },
+    model: { backbone: BACKBONE, cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
+    runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 'auto' },
+    train: { lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 },
+    predict: { clip: 0 },
+    visualize: { per_class: 1, cols: 2 },
+  });
+  copyInto([...photos('cat', 0, 6), ...photos('dog', 0, 6)], path.join(dir, 'data/train'));
   for (const id of TEST_IDS) copyFileSync(path.join(TEST_SRC, `${id}.jpg`), path.join(dir, 'data/test', `${id}.jpg`));
-  symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
-  writeFileSync(
-    path.join(dir, 'pipeline.yaml'),
-    jobPipelineYaml({
-      data: { train_dir: 'data/train', test_dir: 'data/test', test_labels: '', val_fraction: 0.34, seed: 1 },
-      augment: { shear_range: 0, zoom_range: 0, copies: 0, seed: 1 },
-      model: {
-        backbone: path.join(SHARED, 'models/mobilenet_v1_0.25_224'),
-        cut_layer: 'conv_pw_13_relu',
-        input_size: 224,
-        preprocess: 'tf',
-      },
-      runtime: { inference: 'onnx', device: 'cpu', threads: 0, batch_size: 'auto' },
-      train: { lr: 0.001, epochs: 2, batch_size: 8, patience: 0, seed: 1 },
-      predict: { clip: 0 },
-      visualize: { per_class: 1, cols: 2 },
-    }),
-  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -92,7 +57,7 @@ test(
   'the job on WebGPU reruns only the backbone stages and what follows, and predicts what the CPU predicts',
   { skip: lavapipe().skip },
   (t) => {
-    const first = cli([]);
+    const first = run([]);
     assert.ok(
       [...first.action.values()].every((a) => a === 'ran'),
       JSON.stringify([...first.action]),
@@ -100,7 +65,7 @@ test(
     assert.equal(engineOf('features'), 'onnx');
     const onCpu = submission();
 
-    const second = cli(['--set', 'runtime.device=webgpu']);
+    const second = run(['--set', 'runtime.device=webgpu']);
     for (const stage of ['split', 'augment-config', 'build-model'])
       assert.equal(second.action.get(stage), 'skipped', `${stage} does not run the backbone`);
     for (const stage of ['features', 'test-features', 'visualize'])

@@ -1,8 +1,16 @@
-/** Shared helpers for the ONNX tests: run an exported graph and compare it with TF.js. */
+/** Shared helpers for the ONNX tests: run an exported graph and compare it with TF.js; an int8 backbone to test. */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { exportToOnnx } from '../../stages/lib/inference/onnx/export.ts';
+import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
+import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
+import { calibrate } from '../../stages/lib/inference/int8-backbone.ts';
+import { rangesFor } from '../../stages/lib/inference/onnx/calibration.ts';
+import { buildOnnxModel, exportToOnnx } from '../../stages/lib/inference/onnx/export.ts';
+import { encodeModel, type OnnxModel } from '../../stages/lib/inference/onnx/protobuf.ts';
+import { quantizeModel, type QuantizeSummary } from '../../stages/lib/inference/onnx/quantize.ts';
 import { sessionOptions } from '../../stages/lib/inference/onnx/runner.ts';
 
 export async function useCpuBackend(): Promise<void> {
@@ -115,4 +123,72 @@ export async function assertExportMatches(
   const c = assertClose(maps.data as Float32Array, refMaps, `${what} maps`);
   assertClose(pooled.data as Float32Array, refPooled, `${what} pooled`);
   return c;
+}
+
+const TRAIN = path.resolve(import.meta.dirname, '../../../shared/datasets/dogs-vs-cats/train');
+/** The int8 tests' calibration photos: 8 shared training photos, as build-model calibrates on training images. */
+export const CALIBRATION = [
+  'cat.2.jpg',
+  'dog.2.jpg',
+  'cat.3.jpg',
+  'cat.4.jpg',
+  'dog.4.jpg',
+  'cat.7.jpg',
+  'dog.7.jpg',
+  'cat.8.jpg',
+].map((f) => path.join(TRAIN, f));
+/** The photos int8 is compared with fp32 on: none calibrated on, so the comparison is on unseen input. */
+export const PHOTOS = ['cat.10.jpg', 'dog.10.jpg', 'cat.11.jpg', 'dog.11.jpg'].map((f) => path.join(TRAIN, f));
+
+/** Whether a shared model and the int8 tests' photos are there (the tests skip where they are not). */
+export function int8FixturePresent(model: string): boolean {
+  return existsSync(model) && [...CALIBRATION, ...PHOTOS].every((f) => existsSync(f));
+}
+
+/**
+ * A shared backbone's fp32 ONNX export and its int8 (QDQ) model, calibrated by minmax on CALIBRATION
+ * (decoded at `size`, `batch` photos at a time) with the calibration build-model uses.
+ */
+export async function int8Backbone(
+  model: string,
+  cutLayer: string,
+  size: number,
+  batch: number,
+): Promise<{ fp32: OnnxModel; int8: OnnxModel; summary: QuantizeSummary }> {
+  await useCpuBackend();
+  const backbone = await loadBackbone(model, { cutLayer });
+  const fp32 = buildOnnxModel(backbone).model;
+  backbone.dispose();
+  async function* batches() {
+    for (let i = 0; i < CALIBRATION.length; i += batch) {
+      const pixels = await Promise.all(CALIBRATION.slice(i, i + batch).map((f) => decodeImage(f, { size })));
+      yield { input: toTensorInput(pixels, size, 'tf'), n: pixels.length, size };
+    }
+  }
+  const { model: int8, summary } = quantizeModel(fp32, rangesFor(await calibrate(fp32, batches(), 2), 'minmax'));
+  return { fp32, int8, summary };
+}
+
+/** PHOTOS decoded at `size` and preprocessed as the job does: the NHWC input of pooledOnnx. */
+export async function photosInput(size: number): Promise<Float32Array> {
+  return toTensorInput(await Promise.all(PHOTOS.map((f) => decodeImage(f, { size }))), size, 'tf');
+}
+
+/** The pooled features onnxruntime computes for PHOTOS (`input` from photosInput); a profiled session writes its profile. */
+export async function pooledOnnx(
+  model: OnnxModel,
+  input: Float32Array,
+  size: number,
+  options: ort.InferenceSession.SessionOptions = sessionOptions(2),
+): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(encodeModel(model), options);
+  try {
+    const out = await session.run({ input: new ort.Tensor('float32', input, [PHOTOS.length, size, size, 3]) }, [
+      'pooled',
+    ]);
+    if (options.enableProfiling) session.endProfiling();
+    return out['pooled'].data as Float32Array;
+  } finally {
+    await session.release();
+  }
 }

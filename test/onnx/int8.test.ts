@@ -6,43 +6,27 @@
  * means) and with the fp32 model (what quantization costs).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as ort from 'onnxruntime-node';
-import { decodeImage, toTensorInput } from '../../stages/lib/data/images.ts';
-import { loadBackbone } from '../../stages/lib/inference/backbone.ts';
-import { calibrate } from '../../stages/lib/inference/int8-backbone.ts';
-import { rangesFor, TensorStats } from '../../stages/lib/inference/onnx/calibration.ts';
-import { buildOnnxModel } from '../../stages/lib/inference/onnx/export.ts';
-import { encodeModel, type OnnxModel } from '../../stages/lib/inference/onnx/protobuf.ts';
+import type * as ort from 'onnxruntime-node';
+import { TensorStats } from '../../stages/lib/inference/onnx/calibration.ts';
+import type { OnnxModel } from '../../stages/lib/inference/onnx/protobuf.ts';
 import {
   activationParams,
   calibrationTargets,
-  quantizeModel,
   quantizeWeights,
   type QuantizeSummary,
 } from '../../stages/lib/inference/onnx/quantize.ts';
 import { sessionOptions } from '../../stages/lib/inference/onnx/runner.ts';
-import { useCpuBackend } from './helpers.ts';
+import { minCosine } from '../cosine.ts';
+import { int8Backbone, int8FixturePresent, PHOTOS, photosInput, pooledOnnx } from './helpers.ts';
 
 const SHARED = path.resolve(import.meta.dirname, '../../../shared');
 const MODEL = path.join(SHARED, 'models/mobilenet_v1_0.25_224');
-const TRAIN = path.join(SHARED, 'datasets/dogs-vs-cats/train');
-const CALIBRATION = [
-  'cat.2.jpg',
-  'dog.2.jpg',
-  'cat.3.jpg',
-  'cat.4.jpg',
-  'dog.4.jpg',
-  'cat.7.jpg',
-  'dog.7.jpg',
-  'cat.8.jpg',
-].map((f) => path.join(TRAIN, f));
-const PHOTOS = ['cat.10.jpg', 'dog.10.jpg', 'cat.11.jpg', 'dog.11.jpg'].map((f) => path.join(TRAIN, f));
-const available = existsSync(MODEL) && [...CALIBRATION, ...PHOTOS].every((f) => existsSync(f));
+const available = int8FixturePresent(MODEL);
 
 describe('quantization arithmetic', () => {
   test('activations: u8 over a range widened to hold 0, which is exact', () => {
@@ -97,37 +81,14 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
   let profileDir = '';
 
   before(async () => {
-    await useCpuBackend();
-    const backbone = await loadBackbone(MODEL, { cutLayer: 'conv_pw_13_relu' });
-    fp32 = buildOnnxModel(backbone).model;
-    backbone.dispose();
-    async function* batches() {
-      for (let i = 0; i < CALIBRATION.length; i += 4) {
-        const pixels = await Promise.all(CALIBRATION.slice(i, i + 4).map((f) => decodeImage(f, { size: 224 })));
-        yield { input: toTensorInput(pixels, 224, 'tf'), n: pixels.length, size: 224 };
-      }
-    }
-    ({ model: int8, summary } = quantizeModel(fp32, rangesFor(await calibrate(fp32, batches(), 2), 'minmax')));
-    input = toTensorInput(await Promise.all(PHOTOS.map((f) => decodeImage(f, { size: 224 }))), 224, 'tf');
+    ({ fp32, int8, summary } = await int8Backbone(MODEL, 'conv_pw_13_relu', 224, 4));
+    input = await photosInput(224);
     profileDir = await mkdtemp(path.join(tmpdir(), 'int8-profile-'));
   });
   after(() => rm(profileDir, { recursive: true, force: true }));
 
-  async function pooled(
-    model: OnnxModel,
-    options: ort.InferenceSession.SessionOptions = sessionOptions(2),
-  ): Promise<Float32Array> {
-    const session = await ort.InferenceSession.create(encodeModel(model), options);
-    try {
-      const out = await session.run({ input: new ort.Tensor('float32', input, [PHOTOS.length, 224, 224, 3]) }, [
-        'pooled',
-      ]);
-      if (options.enableProfiling) session.endProfiling();
-      return out['pooled'].data as Float32Array;
-    } finally {
-      await session.release();
-    }
-  }
+  const pooled = (model: OnnxModel, options?: ort.InferenceSession.SessionOptions) =>
+    pooledOnnx(model, input, 224, options);
 
   test("every convolution but the last is int8; the cut layer's map stays float", () => {
     assert.equal(summary.quantizedConvs, 26);
@@ -183,20 +144,3 @@ describe('the QDQ model of a real backbone', { skip: !available && 'shared model
     assert.ok(cos >= 0.93 && cos < 1, `min cosine ${cos}`);
   });
 });
-
-function minCosine(a: Float32Array, b: Float32Array, n: number): number {
-  const c = a.length / n;
-  let worst = 1;
-  for (let i = 0; i < n; i++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let k = i * c; k < (i + 1) * c; k++) {
-      ab += a[k] * b[k];
-      aa += a[k] * a[k];
-      bb += b[k] * b[k];
-    }
-    worst = Math.min(worst, ab / Math.sqrt(aa * bb));
-  }
-  return worst;
-}
