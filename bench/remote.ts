@@ -87,7 +87,8 @@ const job = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as {
 
 function backboneOverrides(): Overrides {
   const given = process.env.BENCH_BACKBONE;
-  if (!given) return {};
+  // The repo's backbone path is relative to the repo; the clones live elsewhere.
+  if (!given) return { model: { backbone: path.resolve(REPO, job.params.model.backbone) } };
   const folder = given.includes('/') ? path.resolve(given) : path.join(SHARED, 'models', given);
   const spec = BACKBONES[path.basename(folder)];
   if (!spec) throw new Error(`BENCH_BACKBONE: unknown model ${given}; known: ${Object.keys(BACKBONES).join(', ')}`);

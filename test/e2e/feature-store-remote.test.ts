@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { nginx } from '../machine.ts';
+import { nginx, slurmCluster } from '../machine.ts';
 import { CacheServer } from '../remote/cache-server.ts';
 import { BACKBONE, cli, copyInto, jobProject, photos, store, TRAIN_SRC } from './job-fixture.ts';
 
@@ -78,6 +78,20 @@ describe('the feature store through a remote cache', { skip }, () => {
       /feature store: shared 1 pack with the remote cache/,
       'the 6 new entries go up as one more pack',
     );
+  });
+
+  it("Slurm: a fresh clone's shard jobs take every entry from the remote", { skip: slurmCluster() }, () => {
+    // The shards run as cluster jobs with the remote settings in their spec file: a node without this clone's
+    // .pipeline/ gets the features through the remote, as here where the clone's own store is empty.
+    const sharded = clone();
+    const yaml = readFileSync(path.join(sharded, 'pipeline.yaml'), 'utf8');
+    const withShards = yaml.replace(/(\n {2}features:\n(?: {4}.*\n)*? {4}heavy: true\n)/, '$1    shards: 2\n');
+    assert.notEqual(withShards, yaml, 'the features stage takes shards: 2');
+    writeFileSync(path.join(sharded, 'pipeline.yaml'), `executor: { poll_seconds: 1 }\n${withShards}`);
+    const r = cli(sharded, 'run', 'features', '--executor', 'slurm', '--remote', server!.url);
+    assert.equal(r.code, 0, r.output);
+    assert.deepEqual(store(sharded), { fromStore: ALL, computed: 0 });
+    assert.ok(features(sharded).equals(features(first)), "the merged features are the first clone's bytes");
   });
 
   it('a damaged pack on the server is reported, discarded and recomputed, with the same bytes', () => {
