@@ -88,7 +88,8 @@ describe('the feature store through a remote cache', { skip }, () => {
     const withShards = yaml.replace(/(\n {2}features:\n(?: {4}.*\n)*? {4}heavy: true\n)/, '$1    shards: 2\n');
     assert.notEqual(withShards, yaml, 'the features stage takes shards: 2');
     writeFileSync(path.join(sharded, 'pipeline.yaml'), `executor: { poll_seconds: 1 }\n${withShards}`);
-    const r = cli(sharded, 'run', 'features', '--executor', 'slurm', '--remote', server!.url);
+    // --force: the shards themselves, not the first clone's run from the run cache (shards are not fingerprinted).
+    const r = cli(sharded, 'run', 'features', '--force', '--executor', 'slurm', '--remote', server!.url);
     assert.equal(r.code, 0, r.output);
     assert.deepEqual(store(sharded), { fromStore: ALL, computed: 0 });
     assert.ok(features(sharded).equals(features(first)), "the merged features are the first clone's bytes");
