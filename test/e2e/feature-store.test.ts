@@ -44,18 +44,24 @@ const report = () =>
 /** Starts `pipeline run features --force`, waits until the store has committed `atLeast` new segments, sends `signal`. */
 async function interruptFeatures(signal: NodeJS.Signals, atLeast: number): Promise<number | null> {
   const before = segments().length;
+  // The stage holds after its atLeast-th committed batch and writes `held` (FEATURES_HOLD_AFTER in
+  // stages/lib/inference/featurisation.ts): the signal reaches a run known to be midway.
+  const held = path.join(dir, `held-${signal}`);
   const child = spawn(process.execPath, [PIPELINE_BIN, 'run', 'features', '--force'], {
     cwd: dir,
-    env: { ...process.env, CI: '1' },
+    env: { ...process.env, CI: '1', FEATURES_HOLD_AFTER: String(atLeast), FEATURES_HOLD_FILE: held },
     stdio: 'ignore',
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
   void exited.then(() => (done = true));
-  while (!done && segments().length < before + atLeast) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(!done, 'the run ended before it could be interrupted (make the job larger)');
+  while (!done && !existsSync(held)) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!done, 'the run ended without holding after its batches');
+  assert.equal(segments().length, before + atLeast, 'held after exactly that many committed batches');
   child.kill(signal);
-  return exited;
+  const code = await exited;
+  rmSync(held);
+  return code;
 }
 
 before(() => {

@@ -8,6 +8,7 @@
  * whichever variants came from the store, so an interrupted run, rerun, ends
  * exactly where an uninterrupted one would.
  */
+import { writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -167,6 +168,7 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
   const meter = new Throughput(toCompute);
   const skipped: FeaturisationResult<T>['skipped'] = [];
   const byItem = new Map(todo.map((t) => [t.item, t.variants]));
+  let committed = 0;
   try {
     for await (const batch of imageBatches(
       todo.map((t) => t.item),
@@ -192,6 +194,7 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
           store.add(keys[start + j], out.pooled.slice(j * info.featureDim, (j + 1) * info.featureDim)),
         );
         store.commit(); // each pass is kept as soon as it is made: a kill loses at most this batch
+        await holdIfAsked(++committed);
         meter.add(chunk.length);
         ctx.progress({
           done: meter.done,
@@ -256,4 +259,16 @@ export async function featuriseThroughStore<T extends { path: string }>(opts: {
 
 function formatMB(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/**
+ * For tests that interrupt a run midway (test/e2e/feature-store.test.ts): with FEATURES_HOLD_AFTER=N in the
+ * environment, the stage writes the file FEATURES_HOLD_FILE names after its N-th committed batch and then waits until
+ * it is stopped, so the test signals a run known to be midway instead of racing one. Unset (always, outside that
+ * test): nothing happens.
+ */
+async function holdIfAsked(committed: number): Promise<void> {
+  if (committed !== Number(process.env.FEATURES_HOLD_AFTER) || !process.env.FEATURES_HOLD_FILE) return;
+  writeFileSync(process.env.FEATURES_HOLD_FILE, `${process.pid}\n`);
+  await new Promise<never>(() => setInterval(() => {}, 60_000)); // the interval keeps the process alive
 }

@@ -83,7 +83,7 @@ export async function readBackboneInfo(backboneDir: string): Promise<BackboneInf
   }
 }
 
-/** `runtime.batch_size: auto` on the CPU (best on 2 cores, see README) and on a hardware GPU (fills a large card). */
+/** `runtime.batch_size: auto` on the CPU (best on 2 cores, see docs/benchmarks.md#backbone-inference) and on a hardware GPU (fills a large card). */
 export const CPU_BATCH_SIZE = 16;
 export const GPU_BATCH_SIZE = 128;
 

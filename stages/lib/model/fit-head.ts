@@ -2,8 +2,8 @@
  * Fitting the Dropout → Dense head on cached pooled features (Dense(1, sigmoid)
  * and binary cross-entropy for two classes, Dense(N, softmax) and categorical
  * cross-entropy for more): the
- * loop `train` runs, and that `bench/quality.ts` reruns for every figure README
- * states, so both train exactly the same way.
+ * loop `train` runs, and that `bench/quality.ts` reruns for every figure of
+ * docs/dogs-vs-cats.md, so both train exactly the same way.
  *
  * Fresh draws per epoch: with `augment.copies: K` the features hold K + 1
  * versions of every training image (the original and K augmented copies, each
