@@ -15,19 +15,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
+import { SHARED_MODELS } from './shared-models.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
-
-/** Cut layer, input size and preprocessing of each model, from ../shared/models/SOURCES.md. */
-const BACKBONES: Record<string, { cut: string; size: number; preprocess: string }> = {
-  'mobilenet_v1_0.25_224': { cut: 'conv_pw_13_relu', size: 224, preprocess: 'tf' },
-  'mobilenet_v1_0.75_224': { cut: 'conv_pw_13_relu', size: 224, preprocess: 'tf' },
-  'mobilenet_v1_1.0_dw13_224': { cut: 'conv_dw_13_relu', size: 224, preprocess: 'tf' },
-  'mobilenet_v2_0.35_224_tm': { cut: 'out_relu', size: 224, preprocess: 'tf' },
-  darknet_tiny_224: { cut: 'leaky_re_lu_15', size: 224, preprocess: 'unit' },
-  xception_block13_299: { cut: 'add_12', size: 299, preprocess: 'tf' },
-};
 
 /** The parts of pipeline.yaml this benchmark rewrites. */
 interface BenchDoc {
@@ -48,8 +39,8 @@ interface Row {
 }
 
 function runOne(name: string): Row {
-  const spec = BACKBONES[name];
-  if (!spec) throw new Error(`unknown backbone ${name}; known: ${Object.keys(BACKBONES).join(', ')}`);
+  const spec = SHARED_MODELS[name];
+  if (!spec) throw new Error(`unknown backbone ${name}; known: ${Object.keys(SHARED_MODELS).join(', ')}`);
   const dir = mkdtempSync(path.join(tmpdir(), `bench-${name}-`));
   try {
     const doc = parse(readFileSync(path.join(REPO, 'pipeline.yaml'), 'utf8')) as BenchDoc;
@@ -59,9 +50,7 @@ function runOne(name: string): Row {
     doc.params.model = {
       ...doc.params.model,
       backbone: path.join(SHARED, 'models', name),
-      cut_layer: spec.cut,
-      input_size: spec.size,
-      preprocess: spec.preprocess,
+      ...spec,
     };
     // Module stages must lie inside the project: link the repo's stages/ into the temp one.
     symlinkSync(path.join(REPO, 'stages'), path.join(dir, 'stages'), 'dir');
@@ -98,7 +87,7 @@ function runOne(name: string): Row {
   }
 }
 
-const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(BACKBONES);
+const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(SHARED_MODELS);
 const rows: Row[] = [];
 for (const name of names) {
   process.stderr.write(`${name}…\n`);

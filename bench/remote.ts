@@ -21,7 +21,7 @@
  *
  * BENCH_IMAGES=N: the first N/2 cats and N/2 dogs of the shared train photos and BENCH_TEST_IMAGES (default N/4,
  * at least 4) test photos, as symlinks, instead of the whole shared data. BENCH_BACKBONE: a folder of
- * ../shared/models (its cut layer, input size and preprocessing from BACKBONES below). BENCH_CORRUPT_IMAGES: the
+ * ../shared/models (its cut layer, input size and preprocessing from bench/shared-models.ts). BENCH_CORRUPT_IMAGES: the
  * photos of clone E (default 16). BENCH_KEEP=1 keeps the temp folders; BENCH_VERBOSE=1 echoes every run's output.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -42,6 +42,7 @@ import { parse } from 'yaml';
 import { jobPipelineYaml } from '../test/job-pipeline.ts';
 import { CacheServer } from '../test/remote/cache-server.ts';
 import { listRuns, runFigures } from '../packages/engine/src/experiments/run-record.ts';
+import { SHARED_MODELS } from './shared-models.ts';
 
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SHARED = path.resolve(REPO, '../shared');
@@ -64,16 +65,6 @@ const CORRUPT_IMAGES = Math.max(2, whole('BENCH_CORRUPT_IMAGES', 16));
 const DOWN_FULL = process.env.BENCH_REMOTE_DOWN === 'full';
 const VERBOSE = process.env.BENCH_VERBOSE === '1';
 
-/** Cut layer, input size and preprocessing of each shared model (../shared/models/SOURCES.md, bench/backbones.ts). */
-const BACKBONES: Record<string, { cut_layer: string; input_size: number; preprocess: string }> = {
-  'mobilenet_v1_0.25_224': { cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
-  'mobilenet_v1_0.75_224': { cut_layer: 'conv_pw_13_relu', input_size: 224, preprocess: 'tf' },
-  'mobilenet_v1_1.0_dw13_224': { cut_layer: 'conv_dw_13_relu', input_size: 224, preprocess: 'tf' },
-  'mobilenet_v2_0.35_224_tm': { cut_layer: 'out_relu', input_size: 224, preprocess: 'tf' },
-  darknet_tiny_224: { cut_layer: 'leaky_re_lu_15', input_size: 224, preprocess: 'unit' },
-  xception_block13_299: { cut_layer: 'add_12', input_size: 299, preprocess: 'tf' },
-};
-
 type Overrides = Record<string, Record<string, unknown>>;
 interface JobData {
   train_dir: string;
@@ -90,8 +81,8 @@ function backboneOverrides(): Overrides {
   // The repo's backbone path is relative to the repo; the clones live elsewhere.
   if (!given) return { model: { backbone: path.resolve(REPO, job.params.model.backbone) } };
   const folder = given.includes('/') ? path.resolve(given) : path.join(SHARED, 'models', given);
-  const spec = BACKBONES[path.basename(folder)];
-  if (!spec) throw new Error(`BENCH_BACKBONE: unknown model ${given}; known: ${Object.keys(BACKBONES).join(', ')}`);
+  const spec = SHARED_MODELS[path.basename(folder)];
+  if (!spec) throw new Error(`BENCH_BACKBONE: unknown model ${given}; known: ${Object.keys(SHARED_MODELS).join(', ')}`);
   return { model: { backbone: folder, ...spec } };
 }
 

@@ -6,7 +6,8 @@ import { RemoteRunCache } from '../cache/remote-run-cache.ts';
 import { isCleartextRemote, RemoteStore } from '../cache/remote-store.ts';
 import { resolveRemote } from '../config/remote.ts';
 import type { Pipeline } from '../config/pipeline.ts';
-import type { ProjectSession } from '../execution/project-session.ts';
+import { openProject, type ProjectSession } from '../execution/project-session.ts';
+import { printDiagnostics } from './options.ts';
 
 export const remoteOptions = {
   remote: { type: 'string' },
@@ -20,12 +21,28 @@ export const remoteOptionsHelp = `  --remote <url>      use this remote cache (h
 
 type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
 
-/** Sets `workspace.remote` from the options, PIPELINE_REMOTE and pipeline.yaml; false (after printing why) on a bad URL. */
-export function attachRemote(session: ProjectSession, values: Values): boolean {
-  const store = openRemoteStore(session.pipeline, values);
-  if (store === false) return false;
+/**
+ * The project the options name, its warnings printed, with `workspace.remote` set from the options, PIPELINE_REMOTE
+ * and pipeline.yaml: what run, status, push and pull start from. An exit code (after printing why) when the project
+ * does not load (1) or the remote URL is bad (2).
+ */
+export async function openProjectWithRemote(options: {
+  file: string;
+  set: string[];
+  positionals: string[];
+  values: Values;
+}): Promise<ProjectSession | number> {
+  const opened = await openProject(options.file, options.set, options.positionals);
+  if (!opened.ok) {
+    printDiagnostics(opened.diagnostics);
+    return 1;
+  }
+  const { session } = opened;
+  printDiagnostics(session.warnings);
+  const store = openRemoteStore(session.pipeline, options.values);
+  if (store === false) return 2;
   if (store) session.workspace.remote = new RemoteRunCache(store, session.workspace.runCache);
-  return true;
+  return session;
 }
 
 /** The remote the options, PIPELINE_REMOTE and pipeline.yaml name (undefined: none); false (after printing why) on a bad URL. */

@@ -6,9 +6,8 @@
  */
 import { formatBytes } from '../cache/stage-caches.ts';
 import type { PullResult, PushResult } from '../cache/remote-run-cache.ts';
-import { openProject } from '../execution/project-session.ts';
-import { parseOptions, printDiagnostics } from './options.ts';
-import { attachRemote, remoteOptions, remoteOptionsHelp } from './remote-options.ts';
+import { parseOptions } from './options.ts';
+import { openProjectWithRemote, remoteOptions, remoteOptionsHelp } from './remote-options.ts';
 
 const usages = {
   push: `Usage: pipeline push [STAGE…] [options]
@@ -37,14 +36,8 @@ export async function syncCommand(direction: 'push' | 'pull', argv: string[]): P
     options: { ...remoteOptions, ...(direction === 'push' ? { 'all-runs': { type: 'boolean' } } : {}) },
   });
   if (!options.ok) return options.exitCode;
-  const opened = await openProject(options.file, options.set, options.positionals);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { session } = opened;
-  printDiagnostics(session.warnings);
-  if (!attachRemote(session, options.values)) return 2;
+  const session = await openProjectWithRemote(options);
+  if (typeof session === 'number') return session;
   const remote = session.workspace.remote;
   if (!remote) {
     process.stderr.write(

@@ -1,5 +1,4 @@
 /** `pipeline run [STAGE…]`: bring the targets (and their stale upstream) up to date. Parses and prints; experiments/execute-run.ts runs. */
-import { openProject } from '../../execution/project-session.ts';
 import { slurmAvailable } from '../../execution/executors/slurm.ts';
 import { assessStages, type StageStatus } from '../../execution/assess-stages.ts';
 import { forcedStages, type ForceMode } from '../../execution/stage-selection.ts';
@@ -9,8 +8,8 @@ import { PlainReporter } from '../../logging/plain-reporter.ts';
 import { describeFailure } from '../../execution/stage-failure.ts';
 import { describeReason } from '../../logging/reason-text.ts';
 import { describeOutcome } from '../../logging/stage-line.ts';
-import { interruptExitCode, parseOptions, printDiagnostics } from '../options.ts';
-import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
+import { interruptExitCode, parseOptions } from '../options.ts';
+import { openProjectWithRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
 const usage = `Usage: pipeline run [STAGE…] [options]
 
@@ -71,14 +70,8 @@ export default async function run(argv: string[]): Promise<number> {
         ? 'targets'
         : 'none';
 
-  const opened = await openProject(options.file, options.set, options.positionals);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { session } = opened;
-  printDiagnostics(session.warnings);
-  if (!attachRemote(session, values)) return 2;
+  const session = await openProjectWithRemote(options);
+  if (typeof session === 'number') return session;
   const { workspace, graph, selected, targets } = session;
   const forced = forcedStages(graph, targets, selected, force);
 

@@ -1,13 +1,12 @@
 /** `pipeline status [STAGE…]`: each stage up to date, stale or restorable, and why. */
 import { join } from 'node:path';
-import { openProject } from '../../execution/project-session.ts';
 import { queuedSlurmJobs, recordedSlurmJobs, slurmJobEnded } from '../../execution/executors/slurm.ts';
 import { activeRun } from '../../execution/run-lock.ts';
 import { formatBytes, listStageCaches, totalBytes } from '../../cache/stage-caches.ts';
 import { assessStages } from '../../execution/assess-stages.ts';
 import { describeReason, describeReasons } from '../../logging/reason-text.ts';
-import { parseOptions, printDiagnostics } from '../options.ts';
-import { attachRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
+import { parseOptions } from '../options.ts';
+import { openProjectWithRemote, remoteOptions, remoteOptionsHelp } from '../remote-options.ts';
 
 const usage = `Usage: pipeline status [STAGE…] [options]
 
@@ -21,14 +20,9 @@ ${remoteOptionsHelp}`;
 export default async function status(argv: string[]): Promise<number> {
   const options = parseOptions(argv, { usage, allowPositionals: true, options: remoteOptions });
   if (!options.ok) return options.exitCode;
-  const opened = await openProject(options.file, options.set, options.positionals);
-  if (!opened.ok) {
-    printDiagnostics(opened.diagnostics);
-    return 1;
-  }
-  const { workspace, graph, selected, warnings } = opened.session;
-  printDiagnostics(warnings);
-  if (!attachRemote(opened.session, options.values)) return 2;
+  const session = await openProjectWithRemote(options);
+  if (typeof session === 'number') return session;
+  const { workspace, graph, selected } = session;
   const running = activeRun(join(workspace.dotDir, 'run.lock'));
   if (running)
     process.stderr.write(
